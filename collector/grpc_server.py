@@ -1,0 +1,100 @@
+"""OTLP/gRPC receiver: TraceService, MetricsService and LogsService on one port."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from collector.errors import DecodeError
+from collector.ingest import Ingestor
+from collector.signals import SIGNALS, Signal
+from storage.errors import QueueFullError, WriterClosedError
+
+__all__ = ["GrpcReceiver"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRPC_WORKERS = 32
+
+
+class GrpcReceiver:
+    """A ``grpc.Server`` with the three OTLP services, bound to ``host:port``."""
+
+    def __init__(self, ingestor: Ingestor, *, host: str, port: int, workers: int = DEFAULT_GRPC_WORKERS) -> None:
+        self._ingestor = ingestor
+        cap = ingestor.max_request_bytes
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glimpse-grpc"),
+            options=[
+                ("grpc.max_receive_message_length", cap),
+                ("grpc.max_send_message_length", 4 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ],
+            maximum_concurrent_rpcs=workers * 4,
+        )
+        for signal in SIGNALS.values():
+            handler = grpc.unary_unary_rpc_method_handler(
+                self._export_handler(signal),
+                request_deserializer=None,  # raw bytes: glimpse parses, to answer INVALID_ARGUMENT itself
+                response_serializer=lambda message: message.SerializeToString(),
+            )
+            self._server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": handler}),)
+            )
+        self.port = self._server.add_insecure_port(_address(host, port))
+        if self.port == 0:
+            raise OSError(f"cannot bind gRPC receiver to {host}:{port}")
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace_s: float) -> None:
+        """Refuse new calls, let calls in flight finish (up to ``grace_s``)."""
+        self._server.stop(grace_s).wait(grace_s + 1)
+
+    def _export_handler(self, signal: Signal) -> Any:
+        ingestor = self._ingestor
+
+        def export(body: bytes, context: grpc.ServicerContext) -> Any:
+            try:
+                message = ingestor.parse(signal, body, json=False)
+                submitted = ingestor.submit(signal, message)
+                if submitted.future is not None:
+                    submitted.future.result(timeout=ingestor.commit_timeout_s)
+            except DecodeError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except QueueFullError as exc:
+                _abort_unavailable(context, str(exc), exc.retry_after_s)
+            except WriterClosedError as exc:
+                _abort_unavailable(context, str(exc), 1.0)
+            except FutureTimeout:
+                _abort_unavailable(context, "the store did not commit in time", 1.0)
+            except Exception:
+                logger.exception("%s export failed", signal.name)
+                _abort_unavailable(context, "the store failed to commit; retry later", 1.0)
+            return signal.response(submitted.decoded)
+
+        return export
+
+
+def _abort_unavailable(context: grpc.ServicerContext, message: str, retry_after_s: float) -> NoReturn:
+    """UNAVAILABLE with ``RetryInfo``: the OTLP answer that makes SDKs back off and retry."""
+    retry = error_details_pb2.RetryInfo(
+        retry_delay=duration_pb2.Duration(seconds=int(retry_after_s), nanos=int(retry_after_s % 1 * 1e9))
+    )
+    detail = any_pb2.Any()
+    detail.Pack(retry)
+    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail])
+    context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("unreachable")  # abort_with_status raises
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

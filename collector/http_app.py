@@ -1,0 +1,123 @@
+"""OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs``.
+
+Bodies are ``application/x-protobuf`` or ``application/json`` (OTLP/JSON), optionally
+gzip- or deflate-compressed. Answers come in the request's encoding; errors carry a
+``google.rpc.Status`` as the OTLP specification asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from typing import Any
+
+from google.rpc import code_pb2, status_pb2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.errors import DecodeError, RequestTooLargeError, UnsupportedMediaError
+from collector.ingest import Ingestor
+from collector.otlp_json import message_to_json
+from collector.signals import SIGNALS, Signal
+from storage.errors import QueueFullError, WriterClosedError
+
+__all__ = ["build_otlp_http_app"]
+
+logger = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"}
+
+
+def build_otlp_http_app(ingestor: Ingestor) -> Starlette:
+    """The ASGI app that serves the three OTLP/HTTP endpoints."""
+    routes = [Route(signal.http_path, _endpoint(ingestor, signal), methods=["POST"]) for signal in SIGNALS.values()]
+    return Starlette(routes=routes)
+
+
+def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
+    async def export(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        is_json = media == JSON
+        if not is_json and media not in _PROTOBUF_TYPES:
+            return _error(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"unsupported content type {media or '(none)'!r}: use {PROTOBUF} or {JSON}",
+                is_json=False,
+            )
+        try:
+            body = await _read_body(request, ingestor.max_request_bytes)
+            message = await run_in_threadpool(ingestor.parse, signal, body, json=is_json)
+            submitted = await run_in_threadpool(ingestor.submit, signal, message)
+            if submitted.future is not None:
+                await asyncio.wait_for(asyncio.wrap_future(submitted.future), ingestor.commit_timeout_s)
+        except UnsupportedMediaError as exc:
+            return _error(415, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
+        except RequestTooLargeError as exc:
+            return _error(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), is_json=is_json)
+        except DecodeError as exc:
+            return _error(400, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
+        except QueueFullError as exc:
+            return _retry_later(str(exc), exc.retry_after_s, is_json=is_json)
+        except (WriterClosedError, asyncio.TimeoutError) as exc:
+            return _retry_later(str(exc) or "the store did not commit in time", 1.0, is_json=is_json)
+        except Exception:
+            logger.exception("%s export failed", signal.name)
+            return _retry_later("the store failed to commit; retry later", 1.0, is_json=is_json)
+        return _message(200, signal.response(submitted.decoded), is_json=is_json)
+
+    return export
+
+
+async def _read_body(request: Request, cap: int) -> bytes:
+    """The request body, decompressed, never longer than ``cap`` bytes."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "", "gzip", "deflate"):
+        raise UnsupportedMediaError(f"unsupported content encoding {encoding!r}: use gzip or none")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise RequestTooLargeError(f"request body of {declared} bytes exceeds the {cap}-byte limit")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > cap:
+            raise RequestTooLargeError(f"request body exceeds the {cap}-byte limit")
+    if encoding in ("gzip", "deflate"):
+        return await run_in_threadpool(_decompress, bytes(chunks), encoding, cap)
+    return bytes(chunks)
+
+
+def _decompress(body: bytes, encoding: str, cap: int) -> bytes:
+    # wbits: 16+ for a gzip header, + 32 to accept zlib or gzip for "deflate"
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else 32 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, cap + 1)
+        if len(data) > cap or inflater.unconsumed_tail:
+            raise RequestTooLargeError(f"decompressed request exceeds the {cap}-byte limit")
+        data += inflater.flush()
+    except zlib.error as exc:
+        raise DecodeError(f"request body is not valid {encoding}: {exc}") from exc
+    if not inflater.eof:
+        raise DecodeError(f"request body is truncated {encoding} data")
+    return data
+
+
+def _message(status: int, message: Any, *, is_json: bool, headers: dict[str, str] | None = None) -> Response:
+    if is_json:
+        return Response(message_to_json(message), status_code=status, media_type=JSON, headers=headers)
+    return Response(message.SerializeToString(), status_code=status, media_type=PROTOBUF, headers=headers)
+
+
+def _error(status: int, code: int, text: str, *, is_json: bool, headers: dict[str, str] | None = None) -> Response:
+    return _message(status, status_pb2.Status(code=code, message=text), is_json=is_json, headers=headers)
+
+
+def _retry_later(text: str, retry_after_s: float, *, is_json: bool) -> Response:
+    seconds = str(max(1, round(retry_after_s)))
+    return _error(503, code_pb2.UNAVAILABLE, text, is_json=is_json, headers={"Retry-After": seconds})

@@ -1,0 +1,3 @@
+from glimpse.cli import app
+
+app(prog_name="glimpse")

@@ -1,0 +1,162 @@
+"""The ``glimpse`` command line: parse, call one function, render."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import signal
+import sys
+import threading
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from glimpse import __version__
+from glimpse.settings import DEFAULT_DB, ENV_DB, ServerSettings, env_or
+from tracing.errors import GlimpseError
+
+app = typer.Typer(
+    name="glimpse",
+    help="OpenTelemetry-native distributed tracing analyzer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help=f"DuckDB file (default ${ENV_DB} or ./{DEFAULT_DB}).")]
+ServerOption = Annotated[
+    Optional[str], typer.Option("--server", help="Query a running glimpse server's API at this URL.")
+]
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"glimpse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1; 0.0.0.0 for all).")] = None,
+    grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port (default 4317; 0 = any free port).")] = None,
+    http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port (default 4318; 0 = any free port).")] = None,
+    api_port: Annotated[
+        Optional[int], typer.Option(help="API and console port (default 4320; 0 = any free port).")
+    ] = None,
+    max_request_bytes: Annotated[
+        Optional[int], typer.Option(help="Largest request accepted, after decompression (default 64 MiB).")
+    ] = None,
+) -> None:
+    """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
+    from glimpse.server import GlimpseServer
+
+    try:
+        settings = ServerSettings.from_env(
+            db_path=db,
+            host=host,
+            grpc_port=grpc_port,
+            http_port=http_port,
+            api_port=api_port,
+            max_request_bytes=max_request_bytes,
+        )
+        server = GlimpseServer(settings)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        info = server.start()
+    except (GlimpseError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    err.print(
+        f"glimpse {__version__} storing into [bold]{settings.db_path}[/]\n"
+        f"  OTLP/gRPC  {settings.host}:{info.grpc_port}\n"
+        f"  OTLP/HTTP  http://{settings.host}:{info.http_port}/v1/traces|metrics|logs\n"
+        f"  API        {info.api_url}/api\n"
+        f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
+        "Ctrl-C (or SIGTERM) drains, commits and stops.",
+        highlight=False,
+    )
+    stop.wait()
+    err.print("draining and committing...", highlight=False)
+    server.stop()
+    err.print("stopped.", highlight=False)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SELECT statement.")],
+    db: DbOption = None,
+    server: ServerOption = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
+    max_rows: Annotated[int, typer.Option(help="Row cap.")] = 10_000,
+    timeout: Annotated[float, typer.Option(help="Time limit in seconds.")] = 30.0,
+) -> None:
+    """Run read-only SQL over the store (through the running server when there is one)."""
+    from glimpse.sql_client import query as run_query
+
+    try:
+        result = run_query(
+            query, db_path=db or env_or(ENV_DB, DEFAULT_DB), server_url=server, max_rows=max_rows, timeout_s=timeout
+        )
+    except GlimpseError as exc:
+        raise _fail(str(exc)) from None
+    if output_format is OutputFormat.json:
+        rows = [dict(zip(result["columns"], row, strict=False)) for row in result["rows"]]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+    elif output_format is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(result["columns"])
+        writer.writerows([[_cell(value) for value in row] for row in result["rows"]])
+        sys.stdout.write(buffer.getvalue())
+    else:
+        table = Table(*result["columns"], show_lines=False)
+        for row in result["rows"]:
+            table.add_row(*(_cell(value) for value in row))
+        out.print(table)
+    if result["truncated"]:
+        err.print(f"(truncated at {max_rows} rows; raise --max-rows for more)", highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,173 @@
+"""Wiring for ``glimpse serve``: store, writer, OTLP receivers, HTTP API.
+
+Lifecycle: :meth:`GlimpseServer.start` opens the store and binds every port (0 picks a
+free one); :meth:`GlimpseServer.stop` stops accepting, lets requests in flight finish,
+drains the write queue, commits, checkpoints and closes the database. While it runs, a
+small ``<db>.server.json`` file next to the database tells other glimpse commands
+where its API is, so that they query through it instead of opening the locked file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import uvicorn
+
+from collector.grpc_server import GrpcReceiver
+from collector.http_app import build_otlp_http_app
+from collector.ingest import Ingestor
+from glimpse.api import build_api_app
+from glimpse.settings import ServerSettings
+from storage.store import open_writable
+from storage.writer import BatchWriter
+
+__all__ = ["GlimpseServer", "ServerInfo", "read_server_info", "server_info_path"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerInfo:
+    """Where a running server listens (written next to its database)."""
+
+    pid: int
+    host: str
+    grpc_port: int
+    http_port: int
+    api_port: int
+
+    @property
+    def api_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.api_port}"
+
+
+def server_info_path(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.server.json")
+
+
+def read_server_info(db_path: str | Path) -> ServerInfo | None:
+    """The info of a live server on ``db_path``, or None (no file, or its process is gone)."""
+    path = server_info_path(db_path)
+    try:
+        info = ServerInfo(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    try:
+        os.kill(info.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return info
+
+
+class GlimpseServer:
+    """One glimpse process: the writer, both OTLP receivers and the API."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self.writer: BatchWriter | None = None
+        self._grpc: GrpcReceiver | None = None
+        self._uvicorn: list[uvicorn.Server] = []
+        self._loop_thread: threading.Thread | None = None
+        self.info: ServerInfo | None = None
+
+    def start(self) -> ServerInfo:
+        settings = self.settings
+        self._con = open_writable(settings.db_path)
+        self.writer = BatchWriter(
+            self._con,
+            database_path=settings.db_path,
+            max_queued_rows=settings.max_queued_rows,
+            max_group_rows=settings.max_group_rows,
+        )
+        self.writer.start()
+        ingestor = Ingestor(
+            self.writer, max_request_bytes=settings.max_request_bytes, commit_timeout_s=settings.commit_timeout_s
+        )
+        self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port)
+        http_socket = _bind(settings.host, settings.http_port)
+        api_socket = _bind(settings.host, settings.api_port)
+        base = self._con
+        self._uvicorn = [
+            _uvicorn_server(build_otlp_http_app(ingestor)),
+            _uvicorn_server(build_api_app(lambda: base.cursor(), self.stats)),
+        ]
+        self._grpc.start()
+        self._loop_thread = threading.Thread(
+            target=asyncio.run, args=(self._serve_http([http_socket, api_socket]),), name="glimpse-http", daemon=True
+        )
+        self._loop_thread.start()
+        for server in self._uvicorn:
+            while not server.started and self._loop_thread.is_alive():
+                threading.Event().wait(0.01)
+        self.info = ServerInfo(
+            pid=os.getpid(),
+            host=settings.host,
+            grpc_port=self._grpc.port,
+            http_port=http_socket.getsockname()[1],
+            api_port=api_socket.getsockname()[1],
+        )
+        server_info_path(settings.db_path).write_text(json.dumps(dataclasses.asdict(self.info)), encoding="utf-8")
+        logger.info("glimpse serving %s", self.info)
+        return self.info
+
+    async def _serve_http(self, sockets: list[socket.socket]) -> None:
+        await asyncio.gather(
+            *(server.serve(sockets=[sock]) for server, sock in zip(self._uvicorn, sockets, strict=False))
+        )
+
+    def stats(self) -> dict[str, Any]:
+        assert self.writer is not None
+        return {**dataclasses.asdict(self.writer.stats), "queued_rows": self.writer.queued_rows}
+
+    def stop(self) -> None:
+        """Stop accepting, finish requests in flight, drain and commit, close the store."""
+        grace = self.settings.shutdown_grace_s
+        if self._grpc is not None:
+            self._grpc.stop(grace)
+        for server in self._uvicorn:
+            server.should_exit = True
+        if self._loop_thread is not None:
+            self._loop_thread.join(grace + 5)
+        if self.writer is not None:
+            self.writer.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        info_path = server_info_path(self.settings.db_path)
+        if self.info is not None and read_server_info(self.settings.db_path) == self.info:
+            info_path.unlink(missing_ok=True)
+
+
+def _uvicorn_server(app: Any) -> uvicorn.Server:
+    # uvicorn runs on its own thread, where it installs no signal handlers: the
+    # process's SIGTERM/SIGINT stay with the CLI, which calls GlimpseServer.stop().
+    config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=10)
+    return uvicorn.Server(config)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock

@@ -1,0 +1,100 @@
+"""Settings: an explicit argument beats an environment variable beats the default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
+from storage.writer import DEFAULT_MAX_GROUP_ROWS, DEFAULT_MAX_QUEUED_ROWS
+
+__all__ = [
+    "DEFAULT_API_PORT",
+    "DEFAULT_DB",
+    "DEFAULT_GRPC_PORT",
+    "DEFAULT_HOST",
+    "DEFAULT_HTTP_PORT",
+    "ENV_API_PORT",
+    "ENV_DB",
+    "ENV_GRPC_PORT",
+    "ENV_HOST",
+    "ENV_HTTP_PORT",
+    "ENV_MAX_QUEUED_ROWS",
+    "ENV_MAX_REQUEST_BYTES",
+    "ServerSettings",
+    "env_or",
+]
+
+ENV_DB = "GLIMPSE_DB"
+ENV_HOST = "GLIMPSE_HOST"
+ENV_GRPC_PORT = "GLIMPSE_GRPC_PORT"
+ENV_HTTP_PORT = "GLIMPSE_HTTP_PORT"
+ENV_API_PORT = "GLIMPSE_API_PORT"
+ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
+ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
+
+DEFAULT_DB = "glimpse.duckdb"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_GRPC_PORT = 4317
+DEFAULT_HTTP_PORT = 4318
+DEFAULT_API_PORT = 4320
+
+
+def env_or(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    text = env_or(name, str(default))
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {text!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings:
+    """Everything ``glimpse serve`` needs; ``from_env`` fills what the caller left out."""
+
+    db_path: str = DEFAULT_DB
+    host: str = DEFAULT_HOST
+    grpc_port: int = DEFAULT_GRPC_PORT
+    http_port: int = DEFAULT_HTTP_PORT
+    api_port: int = DEFAULT_API_PORT
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS
+    max_group_rows: int = DEFAULT_MAX_GROUP_ROWS
+    commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
+    shutdown_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("grpc_port", "http_port", "api_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ValueError(f"{name.replace('_', ' ')} must be 0-65535, got {port}")
+        if self.max_request_bytes < 1024:
+            raise ValueError("max request bytes must be at least 1024")
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        db_path: str | None = None,
+        host: str | None = None,
+        grpc_port: int | None = None,
+        http_port: int | None = None,
+        api_port: int | None = None,
+        max_request_bytes: int | None = None,
+    ) -> ServerSettings:
+        return cls(
+            db_path=db_path or env_or(ENV_DB, DEFAULT_DB),
+            host=host or env_or(ENV_HOST, DEFAULT_HOST),
+            grpc_port=grpc_port if grpc_port is not None else _env_int(ENV_GRPC_PORT, DEFAULT_GRPC_PORT),
+            http_port=http_port if http_port is not None else _env_int(ENV_HTTP_PORT, DEFAULT_HTTP_PORT),
+            api_port=api_port if api_port is not None else _env_int(ENV_API_PORT, DEFAULT_API_PORT),
+            max_request_bytes=max_request_bytes
+            if max_request_bytes is not None
+            else _env_int(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES),
+            max_queued_rows=_env_int(ENV_MAX_QUEUED_ROWS, DEFAULT_MAX_QUEUED_ROWS),
+        )

@@ -1,0 +1,63 @@
+"""Opening a glimpse database, for the one writer or for read-only use."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+
+from storage.errors import SchemaError, StorageError
+from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
+
+__all__ = ["open_read_only", "open_writable"]
+
+logger = logging.getLogger(__name__)
+
+# DuckDB checkpoints by itself past this WAL size; glimpse's writer checkpoints earlier,
+# when its queue is idle, so this is only the backstop.
+_AUTOCHECKPOINT = "1GB"
+
+
+def open_writable(path: str | Path, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the database for the server: migrate, lock down SQL.
+
+    External access (files, network, extensions) is disabled after migration: every
+    connection derived from this one, including those that run users' SQL, inherits it.
+    Spans and metric batches still load, through registered Arrow tables.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise StorageError(f"cannot open {path}: {exc}") from exc
+    try:
+        apply_migrations(con)
+        con.execute(f"SET checkpoint_threshold = '{_AUTOCHECKPOINT}'")
+        con.execute("SET force_compression = 'zstd'")  # strings: 2-3x smaller on disk
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open an existing database read-only with external access disabled."""
+    if not Path(path).exists():
+        raise StorageError(f"no database at {path}")
+    try:
+        con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+    except duckdb.Error as exc:
+        raise StorageError(f"cannot open {path} read-only: {exc}") from exc
+    version = current_version(con)
+    if version != SCHEMA_VERSION:
+        con.close()
+        raise SchemaError(
+            f"{path} has schema version {version}; this glimpse reads version {SCHEMA_VERSION}"
+            " (run `glimpse serve` once to migrate it)"
+        )
+    return con

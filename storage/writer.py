@@ -1,0 +1,256 @@
+"""The single writer: one thread owns the DuckDB write connection.
+
+Receivers hand it :class:`Batch` objects through :meth:`BatchWriter.submit` and get a
+``Future`` that completes only after the batch is committed, so that an OTLP success
+answer means the data is durable. The queue is bounded in rows: when it is full,
+``submit`` raises :class:`QueueFullError` at once and the receiver tells the client to
+retry later. The thread drains the queue in groups (one transaction for many
+requests), and checkpoints only when the queue is idle so that checkpoints do not stall
+ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from storage.errors import QueueFullError, WriterClosedError
+
+__all__ = [
+    "DEFAULT_CHECKPOINT_WAL_BYTES",
+    "DEFAULT_MAX_GROUP_ROWS",
+    "DEFAULT_MAX_QUEUED_ROWS",
+    "Batch",
+    "BatchWriter",
+    "WriterStats",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_QUEUED_ROWS = 200_000
+DEFAULT_MAX_GROUP_ROWS = 50_000
+DEFAULT_CHECKPOINT_WAL_BYTES = 128 * 1024 * 1024
+DEFAULT_RETRY_AFTER_S = 1.0
+
+# Spans are identified by (trace_id, span_id): a span already stored is skipped. The
+# look-up is limited to the batch's own time range so that DuckDB's zone maps keep it
+# cheap however large the table grows (retried spans carry their original timestamps).
+_INSERT_SPANS = """
+INSERT INTO otel_traces BY NAME
+SELECT * EXCLUDE (glimpse_rank) FROM (
+    SELECT *, row_number() OVER (PARTITION BY trace_id, span_id) AS glimpse_rank FROM glimpse_batch
+) AS b
+WHERE glimpse_rank = 1 AND NOT EXISTS (
+    SELECT 1 FROM otel_traces AS t
+    WHERE t.timestamp BETWEEN make_timestamp_ns($lo) AND make_timestamp_ns($hi)
+      AND t.trace_id = b.trace_id AND t.span_id = b.span_id
+)
+"""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows for one or more tables, decoded from one export request."""
+
+    tables: dict[str, pa.Table]
+
+    @property
+    def rows(self) -> int:
+        return sum(table.num_rows for table in self.tables.values())
+
+
+@dataclass
+class WriterStats:
+    """Counters a running writer keeps (read them, do not write them)."""
+
+    committed_rows: int = 0
+    committed_batches: int = 0
+    commits: int = 0
+    duplicate_spans: int = 0
+    rejected_full: int = 0
+    checkpoints: int = 0
+    last_commit_s: float = 0.0
+
+
+@dataclass
+class _Pending:
+    batch: Batch
+    future: Future[int] = field(default_factory=Future)
+
+
+class BatchWriter:
+    """Owns the write connection; commits submitted batches in groups."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        database_path: str | None = None,
+        max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
+        max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
+        checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+    ) -> None:
+        if max_queued_rows < 1 or max_group_rows < 1:
+            raise ValueError("queue and group sizes must be positive")
+        self._con = con
+        self._wal_path = f"{database_path}.wal" if database_path else None
+        self._max_queued_rows = max_queued_rows
+        self._max_group_rows = max_group_rows
+        self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._retry_after_s = retry_after_s
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._held = 0
+        self._thread = threading.Thread(target=self._run, name="glimpse-writer", daemon=True)
+        self.stats = WriterStats()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, batch: Batch) -> Future[int]:
+        """Queue ``batch``; the future resolves to its row count once committed.
+
+        Raises :class:`QueueFullError` when the queue has no room (an empty queue
+        always takes a batch, however large, so that no request is refused forever)
+        and :class:`WriterClosedError` once :meth:`close` has begun.
+        """
+        pending = _Pending(batch)
+        with self._cond:
+            if self._closing:
+                raise WriterClosedError("the server is shutting down")
+            rows = batch.rows
+            if self._queue and self._queued_rows + rows > self._max_queued_rows:
+                self.stats.rejected_full += 1
+                raise QueueFullError(
+                    f"write queue full ({self._queued_rows} rows waiting)",
+                    retry_after_s=self._retry_after_s,
+                )
+            self._queue.append(pending)
+            self._queued_rows += rows
+            self._cond.notify()
+        return pending.future
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Pause commits while inside the block (maintenance; lets tests fill the queue)."""
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify()
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Stop accepting batches, commit everything queued, checkpoint, and stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _take_group(self) -> list[_Pending] | None:
+        with self._cond:
+            while not self._queue or self._held:
+                if self._closing and not self._queue:
+                    return None
+                if self._closing and self._held == 0:
+                    break
+                self._cond.wait(timeout=0.5)
+            group: list[_Pending] = []
+            rows = 0
+            while self._queue and (not group or rows + self._queue[0].batch.rows <= self._max_group_rows):
+                pending = self._queue.popleft()
+                group.append(pending)
+                rows += pending.batch.rows
+            self._queued_rows -= rows
+            return group
+
+    def _run(self) -> None:
+        while True:
+            group = self._take_group()
+            if group is None:
+                break
+            self._commit_group(group)
+            if not self._queue:
+                self._maybe_checkpoint()
+        self._checkpoint()
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        started = time.perf_counter()
+        try:
+            self._con.execute("BEGIN TRANSACTION")
+            for table_name, tables in _by_table(group).items():
+                self._insert(table_name, pa.concat_tables(tables, promote_options="none"))
+            self._con.execute("COMMIT")
+        except Exception as exc:
+            logger.exception("commit of %d batches failed", len(group))
+            with suppress(duckdb.Error):
+                self._con.execute("ROLLBACK")
+            for pending in group:
+                pending.future.set_exception(exc)
+            return
+        self.stats.commits += 1
+        self.stats.last_commit_s = time.perf_counter() - started
+        for pending in group:
+            self.stats.committed_batches += 1
+            self.stats.committed_rows += pending.batch.rows
+            pending.future.set_result(pending.batch.rows)
+
+    def _insert(self, table_name: str, rows: pa.Table) -> None:
+        self._con.register("glimpse_batch", rows)
+        try:
+            if table_name == "otel_traces":
+                bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
+                params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
+                inserted = self._con.execute(_INSERT_SPANS, params).fetchone()
+                self.stats.duplicate_spans += rows.num_rows - (int(inserted[0]) if inserted else 0)
+            else:
+                self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM glimpse_batch")
+        finally:
+            self._con.unregister("glimpse_batch")
+
+    def _maybe_checkpoint(self) -> None:
+        if self._wal_path is None:
+            return
+        try:
+            wal_bytes = os.path.getsize(self._wal_path)
+        except OSError:
+            return
+        if wal_bytes >= self._checkpoint_wal_bytes:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            self._con.execute("CHECKPOINT")
+            self.stats.checkpoints += 1
+        except duckdb.Error:
+            logger.exception("checkpoint failed")
+
+
+def _by_table(group: list[_Pending]) -> dict[str, list[pa.Table]]:
+    tables: dict[str, list[pa.Table]] = {}
+    for pending in group:
+        for name, table in pending.batch.tables.items():
+            if table.num_rows:
+                tables.setdefault(name, []).append(table)
+    return tables

@@ -1,0 +1,91 @@
+"""Semantic-convention normalisation: old and new attribute keys -> promoted columns.
+
+OpenTelemetry renamed many attributes (``http.method`` -> ``http.request.method``,
+``db.system`` -> ``db.system.name``, ``peer.service`` -> ``service.peer.name``, ...).
+glimpse keeps the attributes exactly as sent and fills each promoted column from the
+first key present, newest convention first, so analysis never has to know which SDK
+version produced a span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["INTEGER_COLUMNS", "RESOURCE_PROMOTED", "SPAN_PROMOTED", "promote"]
+
+# column -> attribute keys, newest first
+SPAN_PROMOTED: dict[str, tuple[str, ...]] = {
+    "http_request_method": ("http.request.method", "http.method"),
+    "http_response_status_code": ("http.response.status_code", "http.status_code"),
+    "http_route": ("http.route",),
+    "url_full": ("url.full", "http.url"),
+    "server_address": ("server.address", "net.peer.name", "net.host.name"),
+    "server_port": ("server.port", "net.peer.port", "net.host.port"),
+    "network_peer_address": ("network.peer.address", "net.sock.peer.addr", "net.peer.ip"),
+    "peer_service": ("service.peer.name", "peer.service"),
+    "db_system_name": ("db.system.name", "db.system"),
+    "db_namespace": ("db.namespace", "db.name"),
+    "db_operation_name": ("db.operation.name", "db.operation"),
+    "db_query_text": ("db.query.text", "db.statement"),
+    "rpc_system": ("rpc.system",),
+    "rpc_service": ("rpc.service",),
+    "rpc_method": ("rpc.method",),
+    "messaging_system": ("messaging.system",),
+    "messaging_destination_name": ("messaging.destination.name", "messaging.destination"),
+    "messaging_operation_type": ("messaging.operation.type", "messaging.operation"),
+    "error_type": ("error.type",),
+}
+
+RESOURCE_PROMOTED: dict[str, tuple[str, ...]] = {
+    "service_namespace": ("service.namespace",),
+    "service_version": ("service.version",),
+    "service_instance_id": ("service.instance.id",),
+    "deployment_environment": ("deployment.environment.name", "deployment.environment"),
+    "k8s_namespace_name": ("k8s.namespace.name",),
+    "k8s_pod_name": ("k8s.pod.name",),
+    "k8s_node_name": ("k8s.node.name",),
+    "k8s_deployment_name": ("k8s.deployment.name",),
+    "container_id": ("container.id",),
+    "host_name": ("host.name",),
+    "cloud_provider": ("cloud.provider",),
+    "cloud_region": ("cloud.region",),
+    "cloud_availability_zone": ("cloud.availability_zone",),
+}
+
+INTEGER_COLUMNS = frozenset({"http_response_status_code", "server_port"})
+
+
+def promote(attributes: Mapping[str, Any], columns: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Pick each promoted column's value from ``attributes`` (None when absent).
+
+    Integer columns accept ints and numeric strings (``"200"``); anything else that
+    cannot be an integer leaves the column empty rather than failing the span.
+    Text columns take the string form of scalar values.
+    """
+    promoted: dict[str, Any] = {}
+    for column, keys in columns.items():
+        value = None
+        for key in keys:
+            if key in attributes:
+                value = attributes[key]
+                break
+        promoted[column] = _coerce(column, value)
+    return promoted
+
+
+def _coerce(column: str, value: Any) -> Any:
+    if value is None or isinstance(value, (list, dict, bytes)):
+        return None
+    if column in INTEGER_COLUMNS:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value if -(2**63) <= value < 2**63 else None
+        try:
+            return int(str(value))
+        except ValueError:
+            return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

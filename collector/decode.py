@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 
 from collector.values import any_value, attribute_map, attributes_json
 from storage.columns import LOG_SCHEMA, METRIC_SCHEMAS, SPAN_SCHEMA
@@ -225,8 +226,12 @@ def _metric_extra(kind: str, data: Any) -> dict[str, Any]:
     return extra
 
 
+def _exemplars(point: Any) -> Any:
+    return () if isinstance(point, METRICS_PB2.SummaryDataPoint) else point.exemplars
+
+
 def _exemplars_valid(point: Any) -> bool:
-    for exemplar in point.exemplars:
+    for exemplar in _exemplars(point):
         if exemplar.trace_id and len(exemplar.trace_id) != 16:
             return False
         if exemplar.span_id and len(exemplar.span_id) != 8:
@@ -249,7 +254,7 @@ def _point_common(point: Any) -> dict[str, Any]:
         "start_time_unix": _nanos_or_none(point.start_time_unix_nano),
         "time_unix": point.time_unix_nano,
         "flags": point.flags,
-        "exemplars": [_exemplar(exemplar) for exemplar in point.exemplars],
+        "exemplars": [_exemplar(exemplar) for exemplar in _exemplars(point)],
     }
 
 

@@ -133,6 +133,8 @@ class ServerProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _api_ready(info: ServerInfo) -> bool:

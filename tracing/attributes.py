@@ -24,6 +24,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, Union
 
+import orjson
+
 __all__ = [
     "AttributeValue",
     "decode_attribute_value",
@@ -88,5 +90,9 @@ def decode_attributes_json(text: str | None) -> dict[str, AttributeValue]:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON without ASCII escaping (DuckDB stores UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact UTF-8 JSON of typed-JSON-ready values (non-finite doubles are already tagged).
+
+    orjson is about ten times faster than the standard library here, and this runs for
+    every attribute map on the ingest path.
+    """
+    return orjson.dumps(value).decode("utf-8")

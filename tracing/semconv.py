@@ -56,21 +56,35 @@ RESOURCE_PROMOTED: dict[str, tuple[str, ...]] = {
 INTEGER_COLUMNS = frozenset({"http_response_status_code", "server_port"})
 
 
+def _key_index(columns: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
+    """attribute key -> (column, rank); rank 0 is the newest convention."""
+    return {key: (column, rank) for column, keys in columns.items() for rank, key in enumerate(keys)}
+
+
+_INDEXES = {id(SPAN_PROMOTED): _key_index(SPAN_PROMOTED), id(RESOURCE_PROMOTED): _key_index(RESOURCE_PROMOTED)}
+
+
 def promote(attributes: Mapping[str, Any], columns: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """Pick each promoted column's value from ``attributes`` (None when absent).
 
     Integer columns accept ints and numeric strings (``"200"``); anything else that
     cannot be an integer leaves the column empty rather than failing the span.
-    Text columns take the string form of scalar values.
+    Text columns take the string form of scalar values. This runs once per span: it
+    walks the span's own keys (about ten) rather than every known key.
     """
-    promoted: dict[str, Any] = {}
-    for column, keys in columns.items():
-        value = None
-        for key in keys:
-            if key in attributes:
-                value = attributes[key]
-                break
-        promoted[column] = _coerce(column, value)
+    index = _INDEXES.get(id(columns)) or _key_index(columns)
+    promoted: dict[str, Any] = dict.fromkeys(columns)
+    best: dict[str, int] = {}
+    for key, value in attributes.items():
+        hit = index.get(key)
+        if hit is None:
+            continue
+        column, rank = hit
+        if rank < best.get(column, len(index)):
+            coerced = _coerce(column, value)
+            if coerced is not None:
+                best[column] = rank
+                promoted[column] = coerced
     return promoted
 
 

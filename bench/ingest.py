@@ -850,6 +850,7 @@ class Sampler:
         self.proc = psutil.Process(pid)
         self.interval = interval
         self.peak_rss = 0
+        self._child_cpu_s: dict[int, float] = {}  # live children (decode workers) by pid
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -869,6 +870,8 @@ class Sampler:
                 for child in self.proc.children(recursive=True):
                     with contextlib.suppress(psutil.NoSuchProcess):
                         rss += child.memory_info().rss
+                        times = child.cpu_times()
+                        self._child_cpu_s[child.pid] = times.user + times.system
             except psutil.NoSuchProcess:
                 return
             self.peak_rss = max(self.peak_rss, rss)
@@ -879,7 +882,7 @@ class Sampler:
             t = self.proc.cpu_times()
         except psutil.NoSuchProcess:
             return float("nan")
-        return float(t.user + t.system + t.children_user + t.children_system)
+        return float(t.user + t.system) + sum(self._child_cpu_s.values())
 
 
 @dataclass

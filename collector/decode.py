@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 
@@ -83,22 +84,55 @@ def _nanos_or_none(value: int) -> int | None:
 
 def decode_traces(request: Any) -> Decoded:
     """``ExportTraceServiceRequest`` -> rows for ``otel_traces``."""
-    columns: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names}
+    columns: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name not in _SHARED_SPAN_COLUMNS}
+    blocks: list[dict[str, Any]] = []  # the resource and scope values of each run of spans
+    counts: list[int] = []
     reasons: Counter[str] = Counter()
-    accepted = 0
     for resource_spans in request.resource_spans:
         shared, resource_promoted = _resource_columns(resource_spans.resource, resource_spans.schema_url)
         shared["resource_dropped_attributes_count"] = resource_spans.resource.dropped_attributes_count
         shared.update(resource_promoted)
         for scope_spans in resource_spans.scope_spans:
-            scope_shared = {**shared, **_scope_columns(scope_spans.scope, scope_spans.schema_url)}
             count = _append_spans(columns, scope_spans.spans, reasons)
-            for name, value in scope_shared.items():
-                columns[name].extend([value] * count)
-            accepted += count
-    table = pa.table(columns, schema=SPAN_SCHEMA)
+            if count:
+                blocks.append({**shared, **_scope_columns(scope_spans.scope, scope_spans.schema_url)})
+                counts.append(count)
+    table = _span_table(columns, blocks, counts)
     rejected = sum(reasons.values())
-    return Decoded(Batch({"otel_traces": table}), accepted, rejected, _rejection_message("spans", reasons))
+    return Decoded(Batch({"otel_traces": table}), table.num_rows, rejected, _rejection_message("spans", reasons))
+
+
+# Columns whose value is the same for every span under one resource and scope. They
+# travel dictionary-encoded: the batch carries each value once, and DuckDB converts
+# (and validates the JSON of) each distinct value once rather than once per span.
+_SHARED_SPAN_COLUMNS = frozenset(
+    {
+        "service_name",
+        "resource_attributes",
+        "resource_schema_url",
+        "resource_dropped_attributes_count",
+        "scope_name",
+        "scope_version",
+        "scope_attributes",
+        "scope_schema_url",
+        *RESOURCE_PROMOTED,
+    }
+)
+
+
+def _span_table(columns: dict[str, list[Any]], blocks: list[dict[str, Any]], counts: list[int]) -> pa.Table:
+    block_of_row = pa.array(np.repeat(np.arange(len(blocks), dtype=np.int32), counts), type=pa.int32())
+    arrays = []
+    for field in SPAN_SCHEMA:
+        if field.name in _SHARED_SPAN_COLUMNS:
+            values = pa.array([block[field.name] for block in blocks], type=field.type)
+            if pa.types.is_string(field.type):
+                arrays.append(pa.DictionaryArray.from_arrays(block_of_row, values))
+            else:
+                arrays.append(values.take(block_of_row))
+        else:
+            arrays.append(pa.array(columns[field.name], type=field.type))
+    return pa.Table.from_arrays(arrays, names=SPAN_SCHEMA.names)
 
 
 def _append_spans(columns: dict[str, list[Any]], spans: Any, reasons: Counter[str]) -> int:

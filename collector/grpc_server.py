@@ -64,10 +64,7 @@ class GrpcReceiver:
 
         def export(body: bytes, context: grpc.ServicerContext) -> Any:
             try:
-                message = ingestor.parse(signal, body, json=False)
-                submitted = ingestor.submit(signal, message)
-                if submitted.future is not None:
-                    submitted.future.result(timeout=ingestor.commit_timeout_s)
+                decoded = ingestor.export(signal, body, json=False)
             except DecodeError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             except QueueFullError as exc:
@@ -79,7 +76,7 @@ class GrpcReceiver:
             except Exception:
                 logger.exception("%s export failed", signal.name)
                 _abort_unavailable(context, "the store failed to commit; retry later", 1.0)
-            return signal.response(submitted.decoded)
+            return signal.response(decoded)
 
         return export
 

@@ -7,9 +7,9 @@ gzip- or deflate-compressed. Answers come in the request's encoding; errors carr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import zlib
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from google.rpc import code_pb2, status_pb2
@@ -53,10 +53,7 @@ def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
             )
         try:
             body = await _read_body(request, ingestor.max_request_bytes)
-            message = await run_in_threadpool(ingestor.parse, signal, body, json=is_json)
-            submitted = await run_in_threadpool(ingestor.submit, signal, message)
-            if submitted.future is not None:
-                await asyncio.wait_for(asyncio.wrap_future(submitted.future), ingestor.commit_timeout_s)
+            decoded = await run_in_threadpool(ingestor.export, signal, body, json=is_json)
         except UnsupportedMediaError as exc:
             return _error(415, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
         except RequestTooLargeError as exc:
@@ -65,12 +62,12 @@ def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
             return _error(400, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
         except QueueFullError as exc:
             return _retry_later(str(exc), exc.retry_after_s, is_json=is_json)
-        except (WriterClosedError, asyncio.TimeoutError) as exc:
+        except (WriterClosedError, FutureTimeout) as exc:
             return _retry_later(str(exc) or "the store did not commit in time", 1.0, is_json=is_json)
         except Exception:
             logger.exception("%s export failed", signal.name)
             return _retry_later("the store failed to commit; retry later", 1.0, is_json=is_json)
-        return _message(200, signal.response(submitted.decoded), is_json=is_json)
+        return _message(200, signal.response(decoded), is_json=is_json)
 
     return export
 

@@ -1,21 +1,32 @@
-"""The transport-independent core of a receiver: bytes in, committed rows out."""
+"""The transport-independent core of a receiver: request bytes in, committed rows out.
+
+Decoding (protobuf or JSON -> Arrow columns) is the most expensive step of ingest and is
+pure Python, so one process cannot spread it over several cores. With
+``decode_workers > 0`` the Ingestor decodes in a pool of worker processes and only the
+finished Arrow tables come back to the process that owns the DuckDB writer. With 0 it
+decodes in the calling thread (tests, small deployments).
+"""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from collector.decode import Decoded
 from collector.errors import DecodeError
 from collector.otlp_json import message_from_json
-from collector.signals import Signal
+from collector.signals import SIGNALS, Signal
 from storage.writer import BatchWriter
 
-__all__ = ["DEFAULT_COMMIT_TIMEOUT_S", "DEFAULT_MAX_REQUEST_BYTES", "Ingestor", "Submitted"]
+__all__ = [
+    "DEFAULT_COMMIT_TIMEOUT_S",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "Ingestor",
+    "decode_body",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +34,31 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 DEFAULT_COMMIT_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class Submitted:
-    """A decoded request handed to the writer (``future`` is None when nothing was valid)."""
+def decode_body(signal_name: str, body: bytes, is_json: bool) -> Decoded:
+    """Bytes of one export request -> the rows to store and what was rejected.
 
-    decoded: Decoded
-    future: Future[int] | None
+    Raises :class:`DecodeError` when the request cannot be decoded at all.
+    """
+    signal = SIGNALS[signal_name]
+    if is_json:
+        message = message_from_json(body, signal.request_type)
+    else:
+        try:
+            message = signal.request_type.FromString(body)
+        except (ProtobufDecodeError, ValueError, RuntimeError) as exc:
+            raise DecodeError(f"request body is not a valid {signal.request_type.__name__}: {exc}") from exc
+    try:
+        return signal.decode(message)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DecodeError(f"cannot convert the {signal.name} request: {exc}") from exc
+
+
+def _warm_up() -> None:
+    """Runs once in each worker so that imports happen before the first request."""
 
 
 class Ingestor:
-    """Parses and decodes export requests and submits them to the writer."""
+    """Decodes export requests (in-process or in worker processes) and commits them."""
 
     def __init__(
         self,
@@ -40,30 +66,42 @@ class Ingestor:
         *,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S,
+        decode_workers: int = 0,
     ) -> None:
         if max_request_bytes < 1:
             raise ValueError("max_request_bytes must be positive")
+        if decode_workers < 0:
+            raise ValueError("decode_workers must be 0 or more")
         self.writer = writer
         self.max_request_bytes = max_request_bytes
         self.commit_timeout_s = commit_timeout_s
+        self._pool: ProcessPoolExecutor | None = None
+        if decode_workers:
+            # spawn, not fork: the server process already runs gRPC and writer threads
+            self._pool = ProcessPoolExecutor(decode_workers, mp_context=multiprocessing.get_context("spawn"))
+            for future in [self._pool.submit(_warm_up) for _ in range(decode_workers)]:
+                future.result()
 
-    def parse(self, signal: Signal, body: bytes, *, json: bool) -> Any:
-        """Bytes -> request message; raises :class:`DecodeError` when undecodable."""
-        if json:
-            return message_from_json(body, signal.request_type)
-        try:
-            return signal.request_type.FromString(body)
-        except (ProtobufDecodeError, ValueError, RuntimeError) as exc:
-            raise DecodeError(f"request body is not a valid {signal.request_type.__name__}: {exc}") from exc
+    def export(self, signal: Signal, body: bytes, *, json: bool) -> Decoded:
+        """Decode, queue and wait for the commit; return what was stored and rejected.
 
-    def submit(self, signal: Signal, message: Any) -> Submitted:
-        """Decode and queue; raises the writer's QueueFullError/WriterClosedError."""
-        try:
-            decoded = signal.decode(message)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise DecodeError(f"cannot convert the {signal.name} request: {exc}") from exc
+        Raises DecodeError, and the writer's QueueFullError or WriterClosedError;
+        ``concurrent.futures.TimeoutError`` when the commit takes too long.
+        """
+        self.writer.check_room()  # refuse before paying for a decode the queue cannot take
+        if self._pool is None:
+            decoded = decode_body(signal.name, body, json)
+        else:
+            decoded = self._pool.submit(decode_body, signal.name, body, json).result()
         if decoded.rejected:
             logger.info("%s export: %s", signal.name, decoded.message)
-        if not decoded.accepted:
-            return Submitted(decoded, None)
-        return Submitted(decoded, self.writer.submit(decoded.batch))
+        if decoded.accepted:
+            committed: Future[int] = self.writer.submit(decoded.batch)
+            committed.result(timeout=self.commit_timeout_s)
+        return decoded
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+

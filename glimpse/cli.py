@@ -79,6 +79,9 @@ def serve(
     max_request_bytes: Annotated[
         Optional[int], typer.Option(help="Largest request accepted, after decompression (default 64 MiB).")
     ] = None,
+    decode_workers: Annotated[
+        Optional[int], typer.Option(help="Processes that decode OTLP requests (default: one per CPU; 0 = in-process).")
+    ] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
     from glimpse.server import GlimpseServer
@@ -91,6 +94,7 @@ def serve(
             http_port=http_port,
             api_port=api_port,
             max_request_bytes=max_request_bytes,
+            decode_workers=decode_workers,
         )
         server = GlimpseServer(settings)
         stop = threading.Event()

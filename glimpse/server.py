@@ -80,6 +80,7 @@ class GlimpseServer:
         self._con: duckdb.DuckDBPyConnection | None = None
         self.writer: BatchWriter | None = None
         self._grpc: GrpcReceiver | None = None
+        self._ingestor: Ingestor | None = None
         self._uvicorn: list[uvicorn.Server] = []
         self._loop_thread: threading.Thread | None = None
         self.info: ServerInfo | None = None
@@ -95,8 +96,12 @@ class GlimpseServer:
         )
         self.writer.start()
         ingestor = Ingestor(
-            self.writer, max_request_bytes=settings.max_request_bytes, commit_timeout_s=settings.commit_timeout_s
+            self.writer,
+            max_request_bytes=settings.max_request_bytes,
+            commit_timeout_s=settings.commit_timeout_s,
+            decode_workers=settings.decode_workers,
         )
+        self._ingestor = ingestor
         self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port)
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
@@ -142,6 +147,8 @@ class GlimpseServer:
             server.should_exit = True
         if self._loop_thread is not None:
             self._loop_thread.join(grace + 5)
+        if self._ingestor is not None:
+            self._ingestor.close()
         if self.writer is not None:
             self.writer.close()
         if self._con is not None:

@@ -16,9 +16,11 @@ __all__ = [
     "DEFAULT_HTTP_PORT",
     "ENV_API_PORT",
     "ENV_DB",
+    "ENV_DECODE_WORKERS",
     "ENV_GRPC_PORT",
     "ENV_HOST",
     "ENV_HTTP_PORT",
+    "ENV_MAX_GROUP_ROWS",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ServerSettings",
@@ -32,12 +34,19 @@ ENV_HTTP_PORT = "GLIMPSE_HTTP_PORT"
 ENV_API_PORT = "GLIMPSE_API_PORT"
 ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
 ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
+ENV_MAX_GROUP_ROWS = "GLIMPSE_MAX_GROUP_ROWS"
+ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 
 DEFAULT_DB = "glimpse.duckdb"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_API_PORT = 4320
+
+
+def default_decode_workers() -> int:
+    """One decode process per CPU: decoding is pure Python, the one writer mostly is not."""
+    return os.cpu_count() or 1
 
 
 def env_or(name: str, default: str) -> str:
@@ -66,6 +75,7 @@ class ServerSettings:
     max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS
     max_group_rows: int = DEFAULT_MAX_GROUP_ROWS
     commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
+    decode_workers: int = 0
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -73,6 +83,8 @@ class ServerSettings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ValueError(f"{name.replace('_', ' ')} must be 0-65535, got {port}")
+        if self.decode_workers < 0:
+            raise ValueError("decode workers must be 0 or more")
         if self.max_request_bytes < 1024:
             raise ValueError("max request bytes must be at least 1024")
 
@@ -86,6 +98,7 @@ class ServerSettings:
         http_port: int | None = None,
         api_port: int | None = None,
         max_request_bytes: int | None = None,
+        decode_workers: int | None = None,
     ) -> ServerSettings:
         return cls(
             db_path=db_path or env_or(ENV_DB, DEFAULT_DB),
@@ -97,4 +110,8 @@ class ServerSettings:
             if max_request_bytes is not None
             else _env_int(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES),
             max_queued_rows=_env_int(ENV_MAX_QUEUED_ROWS, DEFAULT_MAX_QUEUED_ROWS),
+            max_group_rows=_env_int(ENV_MAX_GROUP_ROWS, DEFAULT_MAX_GROUP_ROWS),
+            decode_workers=decode_workers
+            if decode_workers is not None
+            else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
         )

@@ -34,7 +34,6 @@ def open_writable(path: str | Path, *, memory_limit: str | None = None) -> duckd
     try:
         apply_migrations(con)
         con.execute(f"SET checkpoint_threshold = '{_AUTOCHECKPOINT}'")
-        con.execute("SET force_compression = 'zstd'")  # strings: 2-3x smaller on disk
         if memory_limit:
             con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET enable_external_access = false")

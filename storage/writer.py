@@ -48,10 +48,8 @@ DEFAULT_RETRY_AFTER_S = 1.0
 # cheap however large the table grows (retried spans carry their original timestamps).
 _INSERT_SPANS = """
 INSERT INTO otel_traces BY NAME
-SELECT * EXCLUDE (glimpse_rank) FROM (
-    SELECT *, row_number() OVER (PARTITION BY trace_id, span_id) AS glimpse_rank FROM glimpse_batch
-) AS b
-WHERE glimpse_rank = 1 AND NOT EXISTS (
+SELECT * FROM glimpse_batch AS b
+WHERE NOT EXISTS (
     SELECT 1 FROM otel_traces AS t
     WHERE t.timestamp BETWEEN make_timestamp_ns($lo) AND make_timestamp_ns($hi)
       AND t.trace_id = b.trace_id AND t.span_id = b.span_id
@@ -144,6 +142,15 @@ class BatchWriter:
             self._cond.notify()
         return pending.future
 
+    def check_room(self) -> None:
+        """Raise :class:`QueueFullError` now if the queue is already full (cheap pre-check)."""
+        with self._cond:
+            if self._queue and self._queued_rows >= self._max_queued_rows:
+                self.stats.rejected_full += 1
+                raise QueueFullError(
+                    f"write queue full ({self._queued_rows} rows waiting)", retry_after_s=self._retry_after_s
+                )
+
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
@@ -217,17 +224,21 @@ class BatchWriter:
             pending.future.set_result(pending.batch.rows)
 
     def _insert(self, table_name: str, rows: pa.Table) -> None:
+        total = rows.num_rows
+        if table_name == "otel_traces":
+            rows = first_of_each_span(rows)
         self._con.register("glimpse_batch", rows)
         try:
             if table_name == "otel_traces":
                 bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
                 params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
                 inserted = self._con.execute(_INSERT_SPANS, params).fetchone()
-                self.stats.duplicate_spans += rows.num_rows - (int(inserted[0]) if inserted else 0)
+                self.stats.duplicate_spans += total - (int(inserted[0]) if inserted else 0)
             else:
                 self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM glimpse_batch")
         finally:
-            self._con.unregister("glimpse_batch")
+            with suppress(duckdb.Error):  # fails inside an aborted transaction; register() replaces it anyway
+                self._con.unregister("glimpse_batch")
 
     def _maybe_checkpoint(self) -> None:
         if self._wal_path is None:
@@ -254,3 +265,17 @@ def _by_table(group: list[_Pending]) -> dict[str, list[pa.Table]]:
             if table.num_rows:
                 tables.setdefault(name, []).append(table)
     return tables
+
+
+def first_of_each_span(rows: pa.Table) -> pa.Table:
+    """Keep the first row of each (trace_id, span_id) within a batch.
+
+    Duplicates inside one batch are rare (a client that retried into the same group),
+    so the common case costs one distinct count over the keys.
+    """
+    keys = pc.binary_join_element_wise(rows.column("trace_id"), rows.column("span_id"), ":")
+    if pc.count_distinct(keys).as_py() == rows.num_rows:
+        return rows
+    positions = pa.table({"key": keys, "position": pa.array(range(rows.num_rows), pa.int64())})
+    first = positions.group_by("key", use_threads=False).aggregate([("position", "min")]).column("position_min")
+    return rows.take(pc.sort_indices(first))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-from tests.conftest import Running
+from tests.conftest import Running, start_server
 from tests.otlp_clients import PROTOCOLS, span_exporter
 from tracing.attributes import decode_attributes_json
 
@@ -97,6 +98,20 @@ def _sent_flags() -> dict[int, int]:
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_every_span_field_round_trips(running: Running, protocol: str) -> None:
+    _assert_round_trip(running, protocol)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_round_trip_through_decode_worker_processes(db_path: Path, protocol: str) -> None:
+    server = start_server(db_path, decode_workers=2)
+    assert server.info is not None
+    try:
+        _assert_round_trip(Running(server, server.info, str(db_path)), protocol)
+    finally:
+        server.stop()
+
+
+def _assert_round_trip(running: Running, protocol: str) -> None:
     exporter = span_exporter(protocol, running)
     assert exporter.export(_spans()) is SpanExportResult.SUCCESS
     exporter.shutdown()
@@ -190,3 +205,13 @@ def test_views_summarise_traces_and_calls(running: Running) -> None:
     assert summary["span_count"] == 2 and summary["error_count"] == 1
     assert summary["duration"] == 987_654_321
     assert summary["services"] == ["checkout"]
+
+
+def test_duplicates_inside_one_request_are_stored_once(running: Running) -> None:
+    spans = _spans()
+    exporter = span_exporter("grpc", running)
+    assert exporter.export([*spans, spans[1], spans[0]]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert running.scalar("SELECT count(*) FROM otel_traces") == 2
+    assert running.server is not None
+    assert running.server.stats()["duplicate_spans"] == 2

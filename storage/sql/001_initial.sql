@@ -12,14 +12,14 @@ CREATE TABLE otel_traces (
     span_name                    VARCHAR NOT NULL,
     span_kind                    VARCHAR NOT NULL,       -- Unspecified|Internal|Server|Client|Producer|Consumer
     service_name                 VARCHAR NOT NULL,
-    resource_attributes          JSON NOT NULL,
+    resource_attributes          JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url          VARCHAR NOT NULL,
     resource_dropped_attributes_count UINTEGER NOT NULL,
     scope_name                   VARCHAR NOT NULL,
     scope_version                VARCHAR NOT NULL,
-    scope_attributes             JSON NOT NULL,
+    scope_attributes             JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url             VARCHAR NOT NULL,
-    span_attributes              JSON NOT NULL,
+    span_attributes              JSON USING COMPRESSION zstd NOT NULL,
     duration                     BIGINT NOT NULL,        -- end - start, nanoseconds
     status_code                  VARCHAR NOT NULL,       -- Unset|Ok|Error
     status_message               VARCHAR NOT NULL,
@@ -51,7 +51,7 @@ CREATE TABLE otel_traces (
     http_request_method          VARCHAR,
     http_response_status_code    BIGINT,
     http_route                   VARCHAR,
-    url_full                     VARCHAR,
+    url_full                     VARCHAR USING COMPRESSION zstd,
     server_address               VARCHAR,
     server_port                  BIGINT,
     network_peer_address         VARCHAR,
@@ -59,7 +59,7 @@ CREATE TABLE otel_traces (
     db_system_name               VARCHAR,
     db_namespace                 VARCHAR,
     db_operation_name            VARCHAR,
-    db_query_text                VARCHAR,
+    db_query_text                VARCHAR USING COMPRESSION zstd,
     rpc_system                   VARCHAR,
     rpc_service                  VARCHAR,
     rpc_method                   VARCHAR,
@@ -70,18 +70,18 @@ CREATE TABLE otel_traces (
 );
 
 CREATE TABLE otel_metrics_gauge (
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
     service_name VARCHAR NOT NULL,
     metric_name VARCHAR NOT NULL,
     metric_description VARCHAR NOT NULL,
     metric_unit VARCHAR NOT NULL,
-    metric_metadata JSON NOT NULL,
-    attributes JSON NOT NULL,
+    metric_metadata JSON USING COMPRESSION zstd NOT NULL,
+    attributes JSON USING COMPRESSION zstd NOT NULL,
     start_time_unix TIMESTAMP_NS,            -- NULL when the point has none
     time_unix TIMESTAMP_NS NOT NULL,
     flags UINTEGER NOT NULL,
@@ -94,18 +94,18 @@ CREATE TABLE otel_metrics_gauge (
 );
 
 CREATE TABLE otel_metrics_sum (
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
     service_name VARCHAR NOT NULL,
     metric_name VARCHAR NOT NULL,
     metric_description VARCHAR NOT NULL,
     metric_unit VARCHAR NOT NULL,
-    metric_metadata JSON NOT NULL,
-    attributes JSON NOT NULL,
+    metric_metadata JSON USING COMPRESSION zstd NOT NULL,
+    attributes JSON USING COMPRESSION zstd NOT NULL,
     start_time_unix TIMESTAMP_NS,            -- NULL when the point has none
     time_unix TIMESTAMP_NS NOT NULL,
     flags UINTEGER NOT NULL,
@@ -120,18 +120,18 @@ CREATE TABLE otel_metrics_sum (
 );
 
 CREATE TABLE otel_metrics_histogram (
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
     service_name VARCHAR NOT NULL,
     metric_name VARCHAR NOT NULL,
     metric_description VARCHAR NOT NULL,
     metric_unit VARCHAR NOT NULL,
-    metric_metadata JSON NOT NULL,
-    attributes JSON NOT NULL,
+    metric_metadata JSON USING COMPRESSION zstd NOT NULL,
+    attributes JSON USING COMPRESSION zstd NOT NULL,
     start_time_unix TIMESTAMP_NS,            -- NULL when the point has none
     time_unix TIMESTAMP_NS NOT NULL,
     flags UINTEGER NOT NULL,
@@ -149,18 +149,18 @@ CREATE TABLE otel_metrics_histogram (
 );
 
 CREATE TABLE otel_metrics_exponential_histogram (
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
     service_name VARCHAR NOT NULL,
     metric_name VARCHAR NOT NULL,
     metric_description VARCHAR NOT NULL,
     metric_unit VARCHAR NOT NULL,
-    metric_metadata JSON NOT NULL,
-    attributes JSON NOT NULL,
+    metric_metadata JSON USING COMPRESSION zstd NOT NULL,
+    attributes JSON USING COMPRESSION zstd NOT NULL,
     start_time_unix TIMESTAMP_NS,            -- NULL when the point has none
     time_unix TIMESTAMP_NS NOT NULL,
     flags UINTEGER NOT NULL,
@@ -183,18 +183,18 @@ CREATE TABLE otel_metrics_exponential_histogram (
 );
 
 CREATE TABLE otel_metrics_summary (
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
     service_name VARCHAR NOT NULL,
     metric_name VARCHAR NOT NULL,
     metric_description VARCHAR NOT NULL,
     metric_unit VARCHAR NOT NULL,
-    metric_metadata JSON NOT NULL,
-    attributes JSON NOT NULL,
+    metric_metadata JSON USING COMPRESSION zstd NOT NULL,
+    attributes JSON USING COMPRESSION zstd NOT NULL,
     start_time_unix TIMESTAMP_NS,            -- NULL when the point has none
     time_unix TIMESTAMP_NS NOT NULL,
     flags UINTEGER NOT NULL,
@@ -216,15 +216,15 @@ CREATE TABLE otel_logs (
     severity_text VARCHAR NOT NULL,
     severity_number INTEGER NOT NULL,
     service_name VARCHAR NOT NULL,
-    body JSON,                               -- typed JSON value; NULL when absent
+    body JSON USING COMPRESSION zstd,                               -- typed JSON value; NULL when absent
     event_name VARCHAR NOT NULL,
-    resource_attributes JSON NOT NULL,
+    resource_attributes JSON USING COMPRESSION zstd NOT NULL,
     resource_schema_url VARCHAR NOT NULL,
     scope_name VARCHAR NOT NULL,
     scope_version VARCHAR NOT NULL,
-    scope_attributes JSON NOT NULL,
+    scope_attributes JSON USING COMPRESSION zstd NOT NULL,
     scope_schema_url VARCHAR NOT NULL,
-    log_attributes JSON NOT NULL,
+    log_attributes JSON USING COMPRESSION zstd NOT NULL,
     dropped_attributes_count UINTEGER NOT NULL
 );
 

@@ -15,8 +15,8 @@ import pyarrow as pa
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 
 from collector.values import any_value, attribute_map, attributes_json
+from storage.batch import Batch
 from storage.columns import LOG_SCHEMA, METRIC_SCHEMAS, SPAN_SCHEMA
-from storage.writer import Batch
 from tracing.attributes import dumps
 from tracing.ids import is_valid_span_id, is_valid_trace_id
 from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED, promote

@@ -13,48 +13,17 @@ import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from google.protobuf.message import DecodeError as ProtobufDecodeError
-
 from collector.decode import Decoded
-from collector.errors import DecodeError
-from collector.otlp_json import message_from_json
-from collector.signals import SIGNALS, Signal
+from collector.signals import Signal
+from collector.worker import decode_body, warm_up
 from storage.writer import BatchWriter
 
-__all__ = [
-    "DEFAULT_COMMIT_TIMEOUT_S",
-    "DEFAULT_MAX_REQUEST_BYTES",
-    "Ingestor",
-    "decode_body",
-]
+__all__ = ["DEFAULT_COMMIT_TIMEOUT_S", "DEFAULT_MAX_REQUEST_BYTES", "Ingestor"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 DEFAULT_COMMIT_TIMEOUT_S = 30.0
-
-
-def decode_body(signal_name: str, body: bytes, is_json: bool) -> Decoded:
-    """Bytes of one export request -> the rows to store and what was rejected.
-
-    Raises :class:`DecodeError` when the request cannot be decoded at all.
-    """
-    signal = SIGNALS[signal_name]
-    if is_json:
-        message = message_from_json(body, signal.request_type)
-    else:
-        try:
-            message = signal.request_type.FromString(body)
-        except (ProtobufDecodeError, ValueError, RuntimeError) as exc:
-            raise DecodeError(f"request body is not a valid {signal.request_type.__name__}: {exc}") from exc
-    try:
-        return signal.decode(message)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DecodeError(f"cannot convert the {signal.name} request: {exc}") from exc
-
-
-def _warm_up() -> None:
-    """Runs once in each worker so that imports happen before the first request."""
 
 
 class Ingestor:
@@ -79,7 +48,7 @@ class Ingestor:
         if decode_workers:
             # spawn, not fork: the server process already runs gRPC and writer threads
             self._pool = ProcessPoolExecutor(decode_workers, mp_context=multiprocessing.get_context("spawn"))
-            for future in [self._pool.submit(_warm_up) for _ in range(decode_workers)]:
+            for future in [self._pool.submit(warm_up) for _ in range(decode_workers)]:
                 future.result()
 
     def export(self, signal: Signal, body: bytes, *, json: bool) -> Decoded:
@@ -104,4 +73,3 @@ class Ingestor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-

@@ -159,10 +159,22 @@ class GlimpseServer:
             info_path.unlink(missing_ok=True)
 
 
+# Requests handled at once per HTTP listener; beyond it uvicorn answers 503, which OTLP
+# clients retry. Each OTLP request may hold up to --max-request-bytes, so this bounds memory.
+HTTP_CONCURRENCY = 64
+
+
 def _uvicorn_server(app: Any) -> uvicorn.Server:
     # uvicorn runs on its own thread, where it installs no signal handlers: the
     # process's SIGTERM/SIGINT stay with the CLI, which calls GlimpseServer.stop().
-    config = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+        limit_concurrency=HTTP_CONCURRENCY,
+    )
     return uvicorn.Server(config)
 
 

@@ -1,23 +1,33 @@
 """The DuckDB trace store: schema and migrations, the single writer, read-only SQL."""
 
-from storage.errors import QueryError, QueueFullError, SchemaError, StorageError, WriterClosedError
-from storage.query import QueryResult, run_read_only
-from storage.schema import SCHEMA_VERSION
-from storage.store import open_read_only, open_writable
-from storage.writer import Batch, BatchWriter, WriterStats
+# Names load on first use: a decode worker that imports one submodule must not pull in
+# the whole package (DuckDB, gRPC, the web stack).
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Batch",
-    "BatchWriter",
-    "QueryError",
-    "QueryResult",
-    "QueueFullError",
-    "SchemaError",
-    "StorageError",
-    "WriterClosedError",
-    "WriterStats",
-    "open_read_only",
-    "open_writable",
-    "run_read_only",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SCHEMA_VERSION": "storage.schema",
+    "Batch": "storage.batch",
+    "BatchWriter": "storage.writer",
+    "QueryError": "storage.errors",
+    "QueryResult": "storage.query",
+    "QueueFullError": "storage.errors",
+    "SchemaError": "storage.errors",
+    "StorageError": "storage.errors",
+    "WriterClosedError": "storage.errors",
+    "WriterStats": "storage.writer",
+    "open_read_only": "storage.store",
+    "open_writable": "storage.store",
+    "run_read_only": "storage.query",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

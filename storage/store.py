@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,7 @@ import duckdb
 from storage.errors import SchemaError, StorageError
 from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
 
-__all__ = ["open_read_only", "open_writable"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "open_read_only", "open_writable"]
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,10 @@ logger = logging.getLogger(__name__)
 _AUTOCHECKPOINT = "1GB"
 
 
-def open_writable(path: str | Path, *, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+DEFAULT_MEMORY_LIMIT = "256MB"
+
+
+def open_writable(path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database for the server: migrate, lock down SQL.
 
     External access (files, network, extensions) is disabled after migration: every
@@ -34,8 +38,7 @@ def open_writable(path: str | Path, *, memory_limit: str | None = None) -> duckd
     try:
         apply_migrations(con)
         con.execute(f"SET checkpoint_threshold = '{_AUTOCHECKPOINT}'")
-        if memory_limit:
-            con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except Exception:
@@ -60,3 +63,9 @@ def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
             " (run `glimpse serve` once to migrate it)"
         )
     return con
+
+
+def _checked_size(text: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip()):
+        raise StorageError(f"invalid memory limit {text!r}: use a size such as 512MB or 2GB")
+    return text.strip()

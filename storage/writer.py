@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from storage.batch import Batch
 from storage.errors import QueueFullError, WriterClosedError
 
 __all__ = [
@@ -38,9 +39,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_QUEUED_ROWS = 200_000
+DEFAULT_MAX_QUEUED_ROWS = 100_000
 DEFAULT_MAX_GROUP_ROWS = 50_000
-DEFAULT_CHECKPOINT_WAL_BYTES = 128 * 1024 * 1024
+# DuckDB keeps rows committed since the last checkpoint in memory, uncompressed (about
+# 2 KB a span here), and the WAL grows at about the same rate. Checkpointing when the
+# queue is idle and the WAL passes 32 MiB, and in any case at 96 MiB, bounds that memory
+# (a 96 MiB checkpoint takes about a second on this hardware, during which the queue
+# absorbs the load or receivers ask clients to retry).
+DEFAULT_CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
+DEFAULT_FORCE_CHECKPOINT_WAL_BYTES = 96 * 1024 * 1024
 DEFAULT_RETRY_AFTER_S = 1.0
 
 # Spans are identified by (trace_id, span_id): a span already stored is skipped. The
@@ -55,17 +62,6 @@ WHERE NOT EXISTS (
       AND t.trace_id = b.trace_id AND t.span_id = b.span_id
 )
 """
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Rows for one or more tables, decoded from one export request."""
-
-    tables: dict[str, pa.Table]
-
-    @property
-    def rows(self) -> int:
-        return sum(table.num_rows for table in self.tables.values())
 
 
 @dataclass
@@ -98,6 +94,7 @@ class BatchWriter:
         max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
         max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        force_checkpoint_wal_bytes: int = DEFAULT_FORCE_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
     ) -> None:
         if max_queued_rows < 1 or max_group_rows < 1:
@@ -107,6 +104,7 @@ class BatchWriter:
         self._max_queued_rows = max_queued_rows
         self._max_group_rows = max_group_rows
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._force_checkpoint_wal_bytes = max(force_checkpoint_wal_bytes, checkpoint_wal_bytes)
         self._retry_after_s = retry_after_s
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
@@ -198,8 +196,7 @@ class BatchWriter:
             if group is None:
                 break
             self._commit_group(group)
-            if not self._queue:
-                self._maybe_checkpoint()
+            self._maybe_checkpoint()
         self._checkpoint()
 
     def _commit_group(self, group: list[_Pending]) -> None:
@@ -247,7 +244,8 @@ class BatchWriter:
             wal_bytes = os.path.getsize(self._wal_path)
         except OSError:
             return
-        if wal_bytes >= self._checkpoint_wal_bytes:
+        idle = not self._queue
+        if wal_bytes >= self._force_checkpoint_wal_bytes or (idle and wal_bytes >= self._checkpoint_wal_bytes):
             self._checkpoint()
 
     def _checkpoint(self) -> None:

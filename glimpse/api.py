@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TypeVar
 
 import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glimpse import __version__
 from glimpse.jsonable import jsonable_rows
+from glimpse.timeparse import parse_time_ns
+from glimpse.views import jaeger_dependencies, service_graph_document
 from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
 
-__all__ = ["build_api_app"]
+__all__ = ["build_api_app", "graph_options"]
+
+T = TypeVar("T")
 
 MAX_ROWS_LIMIT = 100_000
 
@@ -51,8 +57,32 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc))
         return JSONResponse(body)
 
+    async def graph(request: Request) -> Response:
+        params = request.query_params
+        fmt = params.get("format", "json")
+        try:
+            options = graph_options(params)
+            text: str = await run_in_threadpool(partial(_with_cursor, connect, service_graph_document, fmt, **options))
+        except (ValueError, LookupError) as exc:
+            return _bad_request(str(exc).strip("'\""))
+        return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
+
+    async def dependencies(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            end_ts = int(params.get("endTs") or time.time() * 1000)
+            lookback = int(params.get("lookback") or 24 * 3600 * 1000)
+        except ValueError:
+            return _bad_request("endTs and lookback must be integer milliseconds")
+        data = await run_in_threadpool(
+            _with_cursor, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
+        )
+        return JSONResponse({"data": data, "total": len(data), "limit": 0, "offset": 0, "errors": None})
+
     return Starlette(
         routes=[
+            Route("/api/graph", graph, methods=["GET"]),
+            Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),
             Route("/api/sql", sql, methods=["POST"]),
@@ -61,11 +91,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
 
 
 def _run(connect: Callable[[], duckdb.DuckDBPyConnection], sql: str, max_rows: int, timeout_s: float) -> dict[str, Any]:
-    con = connect()
-    try:
-        result = run_read_only(con, sql, max_rows=max_rows, timeout_s=timeout_s)
-    finally:
-        con.close()
+    result = _with_cursor(connect, run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s)
     return {
         "columns": result.columns,
         "types": result.types,
@@ -73,6 +99,37 @@ def _run(connect: Callable[[], duckdb.DuckDBPyConnection], sql: str, max_rows: i
         "truncated": result.truncated,
         "elapsed_ms": round(result.elapsed_ms, 3),
     }
+
+
+GRAPH_MEDIA_TYPES = {
+    "graphml": "application/xml",
+    "gexf": "application/xml",
+    "dot": "text/vnd.graphviz",
+    "mermaid": "text/plain",
+}
+
+
+def graph_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters (or CLI options) of a graph request -> service_graph keywords."""
+    depth_text = params.get("depth") or "1"
+    if not depth_text.isdigit():
+        raise ValueError("depth must be a non-negative integer")
+    return {
+        "since_ns": parse_time_ns(params.get("since")),
+        "until_ns": parse_time_ns(params.get("until")),
+        "service": params.get("service") or None,
+        "depth": int(depth_text),
+    }
+
+
+def _with_cursor(
+    connect: Callable[[], duckdb.DuckDBPyConnection], function: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    con = connect()
+    try:
+        return function(con, *args, **kwargs)
+    finally:
+        con.close()
 
 
 def _bad_request(message: str) -> JSONResponse:

@@ -27,8 +27,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
 err = Console(stderr=True)
+
+
+def _out() -> Console:
+    """A console for stdout, made when used, so that it measures the terminal (or $COLUMNS) then."""
+    return Console()
+
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help=f"DuckDB file (default ${ENV_DB} or ./{DEFAULT_DB}).")]
 ServerOption = Annotated[
@@ -49,7 +54,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"glimpse {__version__}")
+        _out().print(f"glimpse {__version__}")
         raise typer.Exit()
 
 
@@ -149,9 +154,49 @@ def sql(
         table = Table(*result["columns"], show_lines=False)
         for row in result["rows"]:
             table.add_row(*(_cell(value) for value in row))
-        out.print(table)
+        _out().print(table)
     if result["truncated"]:
         err.print(f"(truncated at {max_rows} rows; raise --max-rows for more)", highlight=False)
+
+
+GRAPH_FORMATS = ("json", "graphml", "gexf", "dot", "cytoscape", "mermaid", "jaeger", "grafana")
+SinceOption = Annotated[Optional[str], typer.Option(help="Window start: RFC 3339 or unix ns (default: all data).")]
+UntilOption = Annotated[Optional[str], typer.Option(help="Window end, exclusive: RFC 3339 or unix ns.")]
+
+
+@app.command()
+def graph(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    output_format: Annotated[
+        Optional[str], typer.Option("--format", help=f"Export format: {', '.join(GRAPH_FORMATS)}.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    service: Annotated[Optional[str], typer.Option(help="Only this service's neighbourhood.")] = None,
+    depth: Annotated[int, typer.Option(help="Hops around --service.", min=0)] = 1,
+) -> None:
+    """The service dependency graph: a table of edges, or an export (--format)."""
+    from glimpse.graph_command import fetch_graph_document, graph_table
+
+    fmt = "json" if as_json else output_format
+    if fmt is not None and fmt not in GRAPH_FORMATS:
+        raise _fail(f"unknown format {fmt!r}: use one of {', '.join(GRAPH_FORMATS)}")
+    params = {"since": since, "until": until, "service": service, "depth": depth}
+    try:
+        text = fetch_graph_document(db or env_or(ENV_DB, DEFAULT_DB), server, fmt or "json", params)
+    except (GlimpseError, ValueError, LookupError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    if fmt is None:
+        _out().print(graph_table(text))
+    elif output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        err.print(f"wrote {output}", highlight=False)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _cell(value: Any) -> str:

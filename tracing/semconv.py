@@ -23,6 +23,7 @@ SPAN_PROMOTED: dict[str, tuple[str, ...]] = {
     "server_address": ("server.address", "net.peer.name", "net.host.name"),
     "server_port": ("server.port", "net.peer.port", "net.host.port"),
     "network_peer_address": ("network.peer.address", "net.sock.peer.addr", "net.peer.ip"),
+    "network_peer_port": ("network.peer.port", "net.sock.peer.port"),
     "peer_service": ("service.peer.name", "peer.service"),
     "db_system_name": ("db.system.name", "db.system"),
     "db_namespace": ("db.namespace", "db.name"),
@@ -53,7 +54,7 @@ RESOURCE_PROMOTED: dict[str, tuple[str, ...]] = {
     "cloud_availability_zone": ("cloud.availability_zone",),
 }
 
-INTEGER_COLUMNS = frozenset({"http_response_status_code", "server_port"})
+INTEGER_COLUMNS = frozenset({"http_response_status_code", "server_port", "network_peer_port"})
 
 
 def _key_index(columns: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:

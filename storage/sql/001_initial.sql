@@ -55,6 +55,7 @@ CREATE TABLE otel_traces (
     server_address               VARCHAR,
     server_port                  BIGINT,
     network_peer_address         VARCHAR,
+    network_peer_port            BIGINT,
     peer_service                 VARCHAR,
     db_system_name               VARCHAR,
     db_namespace                 VARCHAR,

@@ -1,0 +1,48 @@
+"""``glimpse graph``: fetch the graph (API or file) and render it for the terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import networkx as nx
+from rich.table import Table
+
+from glimpse.api import graph_options
+from glimpse.source import api_get, server_url_for, with_read_only
+from glimpse.views import service_graph_document
+
+__all__ = ["fetch_graph_document", "graph_table"]
+
+
+def fetch_graph_document(db_path: str, server: str | None, fmt: str, params: dict[str, Any]) -> str:
+    url = server_url_for(db_path, server)
+    if url is not None:
+        return api_get(url, "/api/graph", {"format": fmt, **params}).text
+    options = graph_options({key: str(value) for key, value in params.items() if value is not None})
+    return with_read_only(db_path, service_graph_document, fmt, **options)
+
+
+def graph_table(node_link_json: str) -> Table:
+    """Edges, busiest first, with their statistics."""
+    graph = nx.node_link_graph(json.loads(node_link_json), directed=True, edges="edges")
+    table = Table(
+        "client", "server", "type", "calls", "errors", "client p95 ms", "server p95 ms", title="service graph"
+    )
+    edges = sorted(graph.edges(data=True), key=lambda edge: -edge[2].get("calls", 0))
+    for client, server, data in edges:
+        kind = graph.nodes[server].get("kind", "service")
+        table.add_row(
+            str(client),
+            f"{server}" if kind == "service" else f"{server} ({kind})",
+            data.get("connection_type") or "-",
+            str(data.get("calls", 0)),
+            f"{data.get('errors', 0)} ({data.get('error_rate', 0.0):.1%})",
+            _num(data.get("client_p95_ms")),
+            _num(data.get("server_p95_ms")),
+        )
+    return table
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:,.1f}"

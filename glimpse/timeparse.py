@@ -1,0 +1,32 @@
+"""``--since``/``--until`` values: RFC 3339 or integer unix nanoseconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+__all__ = ["parse_time_ns"]
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def parse_time_ns(text: str | None) -> int | None:
+    """``None`` stays None; digits are unix nanoseconds; anything else must be RFC 3339."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    nanos = 0
+    match = _FRACTION.search(text)
+    if match:  # keep nanoseconds, which datetime cannot hold
+        digits = match.group(1)
+        nanos = int(digits[:9].ljust(9, "0"))
+        text = text[: match.start()] + text[match.end() :]
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 time or unix nanoseconds: {text!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"the time {text!r} needs a UTC offset (e.g. Z or +02:00)")
+    return int(moment.timestamp()) * 1_000_000_000 + nanos

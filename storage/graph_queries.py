@@ -1,0 +1,58 @@
+"""Read queries behind the service dependency graph (SQL in queries/*.sql)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+__all__ = ["SpanWindow", "resolve_window", "service_edge_rows", "service_node_rows"]
+
+_END_OF_TIME_NS = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class SpanWindow:
+    """A half-open span-time window [since_ns, until_ns) in unix nanoseconds."""
+
+    since_ns: int
+    until_ns: int
+
+    @property
+    def seconds(self) -> float:
+        return max(self.until_ns - self.since_ns, 1) / 1e9
+
+
+@cache
+def _query(name: str) -> str:
+    return resources.files("storage").joinpath("queries", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_ns: int | None) -> SpanWindow:
+    """Fill an open bound from the data: the first span's start, or just after the last span's start."""
+    if since_ns is not None and until_ns is not None:
+        return SpanWindow(since_ns, until_ns)
+    row = con.execute("SELECT epoch_ns(min(timestamp)), epoch_ns(max(timestamp)) FROM otel_traces").fetchone()
+    first, last = row or (None, None)
+    since = since_ns if since_ns is not None else (first if first is not None else 0)
+    until = until_ns if until_ns is not None else (last + 1 if last is not None else since + 1)
+    return SpanWindow(since, min(max(until, since), _END_OF_TIME_NS))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow) -> list[dict[str, Any]]:
+    cursor = con.execute(_query(name), {"since": window.since_ns, "until": window.until_ns})
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def service_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
+    """One row per (client, server, connection_type): calls, errors, latency quantiles (ns)."""
+    return _rows(con, "service_edges", window)
+
+
+def service_node_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
+    """One row per service: span count, requests, request errors, server latency quantiles, platform."""
+    return _rows(con, "service_nodes", window)

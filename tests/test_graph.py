@@ -1,0 +1,310 @@
+"""The service graph from traces sent through OTLP, checked against hand-computed answers
+and against the peer semantics in ../shared/peer-data/README.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import networkx as nx
+import pytest
+from typer.testing import CliRunner
+
+from glimpse.cli import app
+from tests.conftest import Running
+from tests.trace_builder import TraceBuilder, send
+
+HTTP = {"http.request.method": "GET"}
+
+
+def shop_trace() -> TraceBuilder:
+    t = TraceBuilder(seed=11)
+    root = t.span("frontend", "GET /checkout", kind="server", start_ms=0, end_ms=100, attributes=HTTP)
+    call_cart = t.span("frontend", "GET /cart", kind="client", parent=root, start_ms=5, end_ms=40, attributes=HTTP)
+    cart_resource = {
+        "k8s.pod.name": "cart-7f",
+        "k8s.node.name": "node-a",
+        "k8s.namespace.name": "shop",
+        "cloud.availability_zone": "eu-west-1a",
+    }
+    cart = t.span(
+        "cart",
+        "GET /cart",
+        kind="server",
+        parent=call_cart,
+        start_ms=10,
+        end_ms=35,
+        attributes=HTTP,
+        resource=cart_resource,
+    )
+    t.span(
+        "cart",
+        "HGET",
+        kind="client",
+        parent=cart,
+        start_ms=12,
+        end_ms=20,
+        resource=cart_resource,
+        attributes={"db.system.name": "redis", "server.address": "redis-cart"},
+    )
+    call_checkout = t.span(
+        "frontend", "Charge", kind="client", parent=root, start_ms=41, end_ms=90, attributes={"rpc.system": "grpc"}
+    )
+    checkout = t.span(
+        "checkout",
+        "Charge",
+        kind="server",
+        parent=call_checkout,
+        start_ms=45,
+        end_ms=88,
+        error=True,
+        attributes={"rpc.system": "grpc"},
+    )
+    t.span(
+        "checkout",
+        "POST",
+        kind="client",
+        parent=checkout,
+        start_ms=50,
+        end_ms=70,
+        attributes={"http.request.method": "POST", "url.full": "https://api.stripe.com:443/v1/charges"},
+    )
+    publish = t.span(
+        "checkout",
+        "orders publish",
+        kind="producer",
+        parent=checkout,
+        start_ms=71,
+        end_ms=72,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"},
+    )
+    t.span(
+        "email",
+        "orders process",
+        kind="consumer",
+        parent=publish,
+        start_ms=80,
+        end_ms=95,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": "orders"},
+    )
+    t.span(
+        "checkout",
+        "audit publish",
+        kind="producer",
+        parent=checkout,
+        start_ms=73,
+        end_ms=74,
+        attributes={"messaging.system": "kafka", "messaging.destination.name": "audit"},
+    )
+    return t
+
+
+def graph_of(running: Running, **params: Any) -> nx.DiGraph:
+    response = httpx.get(f"{running.api_url}/api/graph", params={"format": "json", **params})
+    assert response.status_code == 200, response.text
+    return nx.node_link_graph(response.json(), directed=True, edges="edges")
+
+
+def edges_of(graph: nx.DiGraph) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(a, b): data for a, b, data in graph.edges(data=True)}
+
+
+def test_shop_trace_edges_virtual_nodes_and_statistics(running: Running) -> None:
+    send(running.grpc_endpoint, shop_trace().spans)
+    graph = graph_of(running)
+    edges = edges_of(graph)
+    assert {key: data["connection_type"] for key, data in edges.items()} == {
+        ("user", "frontend"): "virtual",
+        ("frontend", "cart"): "http",
+        ("cart", "redis-cart"): "virtual",
+        ("frontend", "checkout"): "rpc",
+        ("checkout", "api.stripe.com"): "virtual",
+        ("checkout", "email"): "messaging",
+        ("checkout", "kafka/audit"): "virtual",
+    }
+    kinds = {node: data["kind"] for node, data in graph.nodes(data=True)}
+    assert kinds == {
+        "user": "user",
+        "frontend": "service",
+        "cart": "service",
+        "redis-cart": "database",
+        "checkout": "service",
+        "api.stripe.com": "external",
+        "email": "service",
+        "kafka/audit": "messaging",
+    }
+    cart_call = edges[("frontend", "cart")]
+    assert cart_call["calls"] == 1 and cart_call["errors"] == 0
+    assert cart_call["client_p50_ms"] == 35.0 and cart_call["server_p50_ms"] == 25.0
+    assert cart_call["gap_mean_ms"] == 10.0
+    assert cart_call["first_seen"] == "2023-11-14T22:13:20.005000000Z"
+    assert edges[("frontend", "checkout")]["errors"] == 1 and edges[("frontend", "checkout")]["error_rate"] == 1.0
+    assert edges[("checkout", "email")]["handoff_mean_ms"] == 8.0
+    assert edges[("cart", "redis-cart")]["client_p50_ms"] == 8.0
+    assert edges[("cart", "redis-cart")]["server_p50_ms"] is None
+    cart_node = graph.nodes["cart"]
+    assert cart_node["span_count"] == 2 and cart_node["p50_ms"] == 25.0
+    assert (cart_node["instances"], cart_node["hosts"], cart_node["zones"], cart_node["namespace"]) == (
+        "cart-7f",
+        "node-a",
+        "eu-west-1a",
+        "shop",
+    )
+    assert graph.nodes["checkout"]["error_rate"] == 1.0
+    assert graph.nodes["frontend"]["span_count"] == 3
+
+
+def test_legacy_parent_child_pairs_and_batch_consumers_via_links(running: Running) -> None:
+    t = TraceBuilder(seed=3)
+    handle = t.span("legacy-a", "handle", kind="unspecified", start_ms=0, end_ms=10)
+    t.span("legacy-b", "work", kind="unspecified", parent=handle, start_ms=1, end_ms=9)
+    producers = []
+    for index in range(2):
+        t.new_trace()
+        producers.append(
+            t.span(
+                "orders-svc",
+                "publish",
+                kind="producer",
+                start_ms=index,
+                end_ms=index + 1,
+                attributes={"messaging.system": "kafka"},
+            )
+        )
+    t.new_trace()
+    t.span("batcher", "process batch", kind="consumer", start_ms=20, end_ms=30, links=producers)
+    send(running.grpc_endpoint, t.spans)
+    edges = edges_of(graph_of(running))
+    assert edges[("legacy-a", "legacy-b")]["connection_type"] == ""
+    assert edges[("orders-svc", "batcher")]["connection_type"] == "messaging"
+    assert edges[("orders-svc", "batcher")]["calls"] == 2
+    assert edges[("orders-svc", "batcher")]["handoff_mean_ms"] == 18.5  # (20 - 1 + 20 - 2) / 2
+    assert ("user", "batcher") in edges
+    assert set(edges) == {("legacy-a", "legacy-b"), ("orders-svc", "batcher"), ("user", "batcher")}
+
+
+# service-graph connector cases (peer-data README, section 1)
+def test_connector_failed_requests_are_counted_per_edge(running: Running) -> None:
+    t = TraceBuilder(seed=5)
+    for index in range(3):
+        t.new_trace()
+        client = t.span("foo", "call", kind="client", start_ms=0, end_ms=1000)
+        t.span("bar", "serve", kind="server", parent=client, start_ms=0, end_ms=1000, error=index == 1)
+    send(running.grpc_endpoint, t.spans)
+    edge = edges_of(graph_of(running))[("foo", "bar")]
+    assert (edge["calls"], edge["errors"]) == (3, 1)
+    assert edge["client_p50_ms"] == 1000.0 and edge["server_p50_ms"] == 1000.0
+
+
+def test_connector_kind_not_attributes_decides_the_edge(running: Running) -> None:
+    t = TraceBuilder(seed=6)
+    client = t.span(
+        "foo-server", "call", kind="client", start_ms=0, end_ms=0.001, attributes={"messaging.system": "kafka"}
+    )
+    t.span(
+        "bar-requester",
+        "serve",
+        kind="server",
+        parent=client,
+        start_ms=0,
+        end_ms=0.001,
+        attributes={"db.system": "postgresql"},
+    )
+    send(running.grpc_endpoint, t.spans)
+    edges = edges_of(graph_of(running))
+    assert set(edges) == {("foo-server", "bar-requester")}
+    assert edges[("foo-server", "bar-requester")]["connection_type"] == ""
+
+
+def test_connector_virtual_nodes_for_lone_client_and_root_server(running: Running) -> None:
+    t = TraceBuilder(seed=7)
+    t.span("foo-server", "call", kind="client", start_ms=0, end_ms=0.001)
+    t.new_trace()
+    t.span(
+        "bar-requester",
+        "serve",
+        kind="server",
+        start_ms=0,
+        end_ms=0.001,
+        attributes={"peer.service": "external-platform"},
+    )
+    t.new_trace()
+    t.span("orphan", "serve", kind="server", start_ms=0, end_ms=1, orphan_parent=True)  # parent never arrives
+    send(running.grpc_endpoint, t.spans)
+    graph = graph_of(running)
+    # the connector names an unknown peer "unknown"; for a root server glimpse follows the
+    # connector ("user"), where Tempo would take the server span's peer.service
+    assert set(edges_of(graph)) == {("foo-server", "unknown"), ("user", "bar-requester")}
+    assert graph.nodes["unknown"]["kind"] == "external"
+
+
+def test_connector_same_service_client_server_pair(running: Running) -> None:
+    t = TraceBuilder(seed=8)
+    client = t.span("some-service", "call", kind="client", start_ms=0, end_ms=1000)
+    t.span("some-service", "serve", kind="server", parent=client, start_ms=0, end_ms=2000)
+    send(running.grpc_endpoint, t.spans)
+    edge = edges_of(graph_of(running))[("some-service", "some-service")]
+    assert edge["calls"] == 1 and edge["client_p50_ms"] == 1000.0 and edge["server_p50_ms"] == 2000.0
+
+
+# Tempo's database naming precedence (peer-data README, section 1, Tempo)
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({"server.address": "mythical-database", "db.system": "postgresql"}, "mythical-database"),
+        (
+            {"network.peer.address": "mythical-database", "network.peer.port": 5432, "db.system": "postgresql"},
+            "mythical-database:5432",
+        ),
+        ({"db.namespace": "mydb", "db.system": "postgresql"}, "mydb"),
+        ({"db.namespace": "priority-db", "db.name": "other-db"}, "priority-db"),
+        ({"db.system.name": "postgresql"}, "postgresql"),
+        ({"db.system": "postgresql", "db.system.name": "mssql"}, "mssql"),
+        ({"peer.service": "billing-db", "server.address": "10.0.0.9", "db.system": "postgresql"}, "billing-db"),
+        ({"db.name": "orders", "db.system": "mysql"}, "orders"),
+    ],
+)
+def test_database_node_naming(running: Running, attributes: dict[str, Any], expected: str) -> None:
+    t = TraceBuilder(seed=9)
+    t.span("mythical-server", "query", kind="client", start_ms=0, end_ms=3, attributes=attributes)
+    send(running.grpc_endpoint, t.spans)
+    graph = graph_of(running)
+    assert set(edges_of(graph)) == {("mythical-server", expected)}
+    assert graph.nodes[expected]["kind"] == "database"
+
+
+def test_window_neighbourhood_and_jaeger_dependencies(running: Running) -> None:
+    send(running.grpc_endpoint, shop_trace().spans)
+    base_ms = 1_700_000_000_000
+    # only spans starting in [40 ms, 100 ms): the checkout part of the trace
+    graph = graph_of(running, since=str((base_ms + 40) * 1_000_000), until=str((base_ms + 100) * 1_000_000))
+    assert set(edges_of(graph)) == {
+        ("frontend", "checkout"),
+        ("checkout", "api.stripe.com"),
+        ("checkout", "email"),
+        ("checkout", "kafka/audit"),
+    }
+    around_cart = graph_of(running, service="cart", depth=1)
+    assert set(around_cart.nodes) == {"frontend", "cart", "redis-cart"}
+    response = httpx.get(f"{running.api_url}/api/dependencies", params={"endTs": base_ms + 1000, "lookback": 2000})
+    deps = {(d["parent"], d["child"]): d["callCount"] for d in response.json()["data"]}
+    assert deps[("frontend", "cart")] == 1 and len(deps) == 7
+    assert httpx.get(f"{running.api_url}/api/graph", params={"service": "nope"}).status_code == 400
+
+
+def test_cli_prints_a_table_and_exports(running: Running, tmp_path: Any) -> None:
+    send(running.grpc_endpoint, shop_trace().spans)
+    runner = CliRunner()
+    table = runner.invoke(app, ["graph", "--db", running.db_path], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    for name in ("frontend", "redis-cart", "(database)", "api.stripe.com", "kafka/audit"):
+        assert name in table.stdout
+    target = tmp_path / "graph.graphml"
+    exported = runner.invoke(app, ["graph", "--db", running.db_path, "--format", "graphml", "-o", str(target)])
+    assert exported.exit_code == 0, exported.output
+    assert set(nx.read_graphml(target).nodes) == set(graph_of(running).nodes)
+    as_json = runner.invoke(app, ["graph", "--db", running.db_path, "--json"])
+    assert len(json.loads(as_json.stdout)["edges"]) == 7
+    bad = runner.invoke(app, ["graph", "--db", running.db_path, "--format", "png"])
+    assert bad.exit_code == 1

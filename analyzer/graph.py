@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-__all__ = ["NODE_KINDS", "build_service_graph", "neighbourhood"]
+__all__ = ["NODE_KINDS", "build_operation_graph", "build_service_graph", "neighbourhood", "operation_node_id"]
 
 NODE_KINDS = ("service", "database", "messaging", "external", "user")
 _QUANTILES = ("p50", "p95", "p99")
@@ -129,9 +129,40 @@ def _add_edge(graph: nx.DiGraph, client: str, server: str, row: Mapping[str, Any
     )
 
 
-def neighbourhood(graph: nx.DiGraph, service: str, depth: int) -> nx.DiGraph:
-    """The subgraph within ``depth`` hops of ``service``, following edges either way."""
-    if service not in graph:
-        raise KeyError(service)
-    reachable = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), service, cutoff=depth)
+def operation_node_id(service: str, operation: str | None) -> str:
+    """``service::operation``; a peer without an operation (a database, ``user``) keeps its name."""
+    return service if operation is None else f"{service}::{operation}"
+
+
+def build_operation_graph(edge_rows: Iterable[Mapping[str, Any]]) -> nx.DiGraph:
+    """The operation-level graph from ``operation_edge_rows``: nodes are (service, operation).
+
+    Node ids are ``service::operation`` with ``service``, ``operation`` and ``kind``
+    attributes; edges carry the same statistics as the service graph's.
+    """
+    graph = nx.DiGraph()
+    for row in edge_rows:
+        ends = []
+        for service, operation, kind in (
+            (row["client"], row.get("client_op"), "user" if row["client"] == "user" else "service"),
+            (row["server"], row.get("server_op"), row.get("server_kind") or "service"),
+        ):
+            node = operation_node_id(service, operation)
+            if node not in graph:
+                graph.add_node(node, **_peer_node(kind), service=service, operation=operation or "")
+            ends.append(node)
+        _add_edge(graph, ends[0], ends[1], row)
+    return graph
+
+
+def neighbourhood(graph: nx.DiGraph, centre: str | Iterable[str], depth: int) -> nx.DiGraph:
+    """The subgraph within ``depth`` hops of ``centre`` (one node or several), following edges either way."""
+    sources = [centre] if isinstance(centre, str) else list(centre)
+    missing = [node for node in sources if node not in graph]
+    if missing:
+        raise KeyError(missing[0])
+    undirected = graph.to_undirected(as_view=True)
+    reachable: set[str] = set()
+    for source in sources:
+        reachable.update(nx.single_source_shortest_path_length(undirected, source, cutoff=depth))
     return graph.subgraph(reachable).copy()

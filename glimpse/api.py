@@ -17,12 +17,12 @@ from starlette.routing import Route
 from glimpse import __version__
 from glimpse.jsonable import jsonable_rows
 from glimpse.timeparse import parse_time_ns
-from glimpse.views import jaeger_dependencies, service_graph_document
+from glimpse.views import jaeger_dependencies, service_graph_diff, service_graph_document
 from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
 
-__all__ = ["build_api_app", "graph_options"]
+__all__ = ["build_api_app", "diff_options", "graph_options"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,15 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc).strip("'\""))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
+    async def graph_diff(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            options = diff_options(params)
+            body = await run_in_threadpool(partial(_with_cursor, connect, service_graph_diff, **options))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(body)
+
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
         try:
@@ -82,6 +91,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
     return Starlette(
         routes=[
             Route("/api/graph", graph, methods=["GET"]),
+            Route("/api/graph/diff", graph_diff, methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),
@@ -119,6 +129,19 @@ def graph_options(params: Mapping[str, str]) -> dict[str, Any]:
         "until_ns": parse_time_ns(params.get("until")),
         "service": params.get("service") or None,
         "depth": int(depth_text),
+        "operations": params.get("operations", "").lower() in ("1", "true", "yes"),
+    }
+
+
+def diff_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters of a graph diff: the current window and the baseline window."""
+    if not params.get("diff_since") and not params.get("diff_until"):
+        raise ValueError("a diff needs a baseline window: diff_since and/or diff_until")
+    return {
+        "since_ns": parse_time_ns(params.get("since")),
+        "until_ns": parse_time_ns(params.get("until")),
+        "baseline_since_ns": parse_time_ns(params.get("diff_since")),
+        "baseline_until_ns": parse_time_ns(params.get("diff_until")),
     }
 
 

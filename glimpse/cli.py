@@ -177,16 +177,32 @@ def graph(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
     service: Annotated[Optional[str], typer.Option(help="Only this service's neighbourhood.")] = None,
     depth: Annotated[int, typer.Option(help="Hops around --service.", min=0)] = 1,
+    operations: Annotated[bool, typer.Option("--operations", help="Service + operation nodes.")] = False,
+    diff_since: Annotated[Optional[str], typer.Option(help="Compare with a baseline window starting here.")] = None,
+    diff_until: Annotated[Optional[str], typer.Option(help="End of the baseline window (exclusive).")] = None,
 ) -> None:
     """The service dependency graph: a table of edges, or an export (--format)."""
-    from glimpse.graph_command import fetch_graph_document, graph_table
+    from glimpse.graph_command import diff_table, fetch_graph_diff, fetch_graph_document, graph_table
+
+    db_path = db or env_or(ENV_DB, DEFAULT_DB)
+    if diff_since is not None or diff_until is not None:
+        diff_params = {"since": since, "until": until, "diff_since": diff_since, "diff_until": diff_until}
+        try:
+            diff = fetch_graph_diff(db_path, server, diff_params)
+        except (GlimpseError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+        if as_json or output_format == "json":
+            sys.stdout.write(json.dumps(diff) + "\n")
+        else:
+            _out().print(diff_table(diff))
+        return
 
     fmt = "json" if as_json else output_format
     if fmt is not None and fmt not in GRAPH_FORMATS:
         raise _fail(f"unknown format {fmt!r}: use one of {', '.join(GRAPH_FORMATS)}")
-    params = {"since": since, "until": until, "service": service, "depth": depth}
+    params = {"since": since, "until": until, "service": service, "depth": depth, "operations": operations or None}
     try:
-        text = fetch_graph_document(db or env_or(ENV_DB, DEFAULT_DB), server, fmt or "json", params)
+        text = fetch_graph_document(db_path, server, fmt or "json", params)
     except (GlimpseError, ValueError, LookupError) as exc:
         raise _fail(str(exc).strip("'\"")) from None
     if fmt is None:

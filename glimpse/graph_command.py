@@ -8,11 +8,11 @@ from typing import Any
 import networkx as nx
 from rich.table import Table
 
-from glimpse.api import graph_options
+from glimpse.api import diff_options, graph_options
 from glimpse.source import api_get, server_url_for, with_read_only
-from glimpse.views import service_graph_document
+from glimpse.views import service_graph_diff, service_graph_document
 
-__all__ = ["fetch_graph_document", "graph_table"]
+__all__ = ["diff_table", "fetch_graph_diff", "fetch_graph_document", "graph_table"]
 
 
 def fetch_graph_document(db_path: str, server: str | None, fmt: str, params: dict[str, Any]) -> str:
@@ -21,6 +21,37 @@ def fetch_graph_document(db_path: str, server: str | None, fmt: str, params: dic
         return api_get(url, "/api/graph", {"format": fmt, **params}).text
     options = graph_options({key: str(value) for key, value in params.items() if value is not None})
     return with_read_only(db_path, service_graph_document, fmt, **options)
+
+
+def fetch_graph_diff(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    url = server_url_for(db_path, server)
+    if url is not None:
+        return dict(api_get(url, "/api/graph/diff", params).json())
+    options = diff_options({key: str(value) for key, value in params.items() if value is not None})
+    return with_read_only(db_path, service_graph_diff, **options)
+
+
+def diff_table(diff: dict[str, Any]) -> Table:
+    """New, vanished and changed nodes and edges, one row each."""
+    table = Table("change", "what", "baseline", "current", "test (p)", title="service graph diff")
+    for node in diff["new_nodes"]:
+        table.add_row("new node", node, "", "", "")
+    for node in diff["vanished_nodes"]:
+        table.add_row("vanished node", node, "", "", "")
+    for edge in diff["new_edges"]:
+        table.add_row("new edge", f"{edge['client']} -> {edge['server']}", "", "", "")
+    for edge in diff["vanished_edges"]:
+        table.add_row("vanished edge", f"{edge['client']} -> {edge['server']}", "", "", "")
+    for change in diff["changed_edges"]:
+        unit = " ms" if change["signal"] == "latency" else ""
+        table.add_row(
+            change["signal"].replace("_", " "),
+            f"{change['client']} -> {change['server']}",
+            f"{change['baseline']}{unit} (n={change['baseline_n']})",
+            f"{change['current']}{unit} (n={change['current_n']})",
+            f"{change['test']} ({change['p_value']:.2g})",
+        )
+    return table
 
 
 def graph_table(node_link_json: str) -> Table:

@@ -9,11 +9,19 @@ from typing import Any
 import duckdb
 import networkx as nx
 
-from analyzer.graph import build_service_graph, neighbourhood
+from analyzer.graph import build_operation_graph, build_service_graph, neighbourhood
+from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
-from storage.graph_queries import SpanWindow, resolve_window, service_edge_rows, service_node_rows
+from storage.graph_queries import (
+    SpanWindow,
+    operation_edge_rows,
+    resolve_window,
+    service_edge_rows,
+    service_edge_samples,
+    service_node_rows,
+)
 
-__all__ = ["jaeger_dependencies", "service_graph", "service_graph_document"]
+__all__ = ["jaeger_dependencies", "service_graph", "service_graph_diff", "service_graph_document"]
 
 
 def service_graph(
@@ -23,13 +31,19 @@ def service_graph(
     until_ns: int | None = None,
     service: str | None = None,
     depth: int = 1,
+    operations: bool = False,
 ) -> nx.DiGraph:
     window = resolve_window(con, since_ns, until_ns)
-    graph = _graph_for(con, window)
+    if operations:
+        graph = build_operation_graph(operation_edge_rows(con, window))
+        graph.graph.update(since_ns=window.since_ns, until_ns=window.until_ns)
+    else:
+        graph = _graph_for(con, window)
     if service is not None:
-        if service not in graph:
+        centre = [node for node, data in graph.nodes(data=True) if node == service or data.get("service") == service]
+        if not centre:
             raise LookupError(f"no service or peer named {service!r} in this window")
-        graph = neighbourhood(graph, service, depth)
+        graph = neighbourhood(graph, centre, depth)
     return graph
 
 
@@ -47,6 +61,30 @@ def _graph_for(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> nx.DiGraph
         nodes_cursor.close()
     graph.graph.update(since_ns=window.since_ns, until_ns=window.until_ns)
     return graph
+
+
+def service_graph_diff(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None,
+    until_ns: int | None,
+    baseline_since_ns: int | None,
+    baseline_until_ns: int | None,
+) -> dict[str, Any]:
+    """What changed from the baseline window to the current one (see analyzer.graph_diff)."""
+    current = resolve_window(con, since_ns, until_ns)
+    baseline = resolve_window(con, baseline_since_ns, baseline_until_ns)
+    diff = diff_graphs(
+        _graph_for(con, baseline),
+        _graph_for(con, current),
+        baseline_samples=service_edge_samples(con, baseline),
+        current_samples=service_edge_samples(con, current),
+    )
+    return {
+        "baseline": {"since_ns": baseline.since_ns, "until_ns": baseline.until_ns},
+        "current": {"since_ns": current.since_ns, "until_ns": current.until_ns},
+        **diff.to_dict(),
+    }
 
 
 def service_graph_document(con: duckdb.DuckDBPyConnection, fmt: str, **options: Any) -> str:

@@ -9,9 +9,17 @@ from typing import Any
 
 import duckdb
 
-__all__ = ["SpanWindow", "resolve_window", "service_edge_rows", "service_node_rows"]
+__all__ = [
+    "SpanWindow",
+    "operation_edge_rows",
+    "resolve_window",
+    "service_edge_rows",
+    "service_edge_samples",
+    "service_node_rows",
+]
 
 _END_OF_TIME_NS = 2**63 - 1
+_OVER_CALLS = frozenset({"service_edges", "service_edge_samples", "operation_edges"})  # end the service_calls.sql chain
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,11 @@ def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_n
     return SpanWindow(since, min(max(until, since), _END_OF_TIME_NS))
 
 
-def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow) -> list[dict[str, Any]]:
-    cursor = con.execute(_query(name), {"since": window.since_ns, "until": window.until_ns})
+def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow, **params: Any) -> list[dict[str, Any]]:
+    sql = _query(name)
+    if name in _OVER_CALLS:
+        sql = _query("service_calls") + sql
+    cursor = con.execute(sql, {"since": window.since_ns, "until": window.until_ns, **params})
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
@@ -53,6 +64,19 @@ def service_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> lis
     return _rows(con, "service_edges", window)
 
 
+def operation_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
+    """As service_edge_rows, one row per (client, client_op, server, server_op, connection_type)."""
+    return _rows(con, "operation_edges", window)
+
+
 def service_node_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """One row per service: span count, requests, request errors, server latency quantiles, platform."""
     return _rows(con, "service_nodes", window)
+
+
+def service_edge_samples(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, *, per_edge: int = 500
+) -> dict[tuple[str, str], list[int]]:
+    """Per (client, server): up to ``per_edge`` call durations (client side, else server side), in ns."""
+    rows = _rows(con, "service_edge_samples", window, per_edge=per_edge)
+    return {(row["client"], row["server"]): [int(v) for v in row["durations_ns"] if v is not None] for row in rows}

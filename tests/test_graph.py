@@ -308,3 +308,81 @@ def test_cli_prints_a_table_and_exports(running: Running, tmp_path: Any) -> None
     assert len(json.loads(as_json.stdout)["edges"]) == 7
     bad = runner.invoke(app, ["graph", "--db", running.db_path, "--format", "png"])
     assert bad.exit_code == 1
+
+
+def _calls(
+    t: TraceBuilder, client: str, server: str, *, count: int, start_ms: float, latency_ms: float, errors: int = 0
+) -> None:
+    for index in range(count):
+        t.new_trace()
+        begin = start_ms + index * 10
+        call = t.span(client, "call", kind="client", start_ms=begin, end_ms=begin + latency_ms + index % 3)
+        t.span(
+            server,
+            "serve",
+            kind="server",
+            parent=call,
+            start_ms=begin,
+            end_ms=begin + latency_ms - 1,
+            error=index < errors,
+        )
+
+
+def test_diff_between_two_windows(running: Running) -> None:
+    t = TraceBuilder(seed=21)
+    _calls(t, "foo", "bar", count=50, start_ms=0, latency_ms=10)  # baseline: [0 s, 1 s)
+    t.new_trace()
+    t.span("bar", "query", kind="client", start_ms=5, end_ms=7, attributes={"db.system.name": "postgresql"})
+    _calls(t, "foo", "bar", count=50, start_ms=10_000, latency_ms=50, errors=20)  # current: [10 s, 11 s)
+    _calls(t, "foo", "baz", count=3, start_ms=10_000, latency_ms=5)
+    send(running.grpc_endpoint, t.spans)
+    base = 1_700_000_000_000_000_000
+    params = {"since": base + 10 * 10**9, "until": base + 11 * 10**9, "diff_since": base, "diff_until": base + 10**9}
+    response = httpx.get(f"{running.api_url}/api/graph/diff", params=params)
+    assert response.status_code == 200, response.text
+    diff = response.json()
+    assert diff["new_nodes"] == ["baz"] and diff["vanished_nodes"] == ["postgresql"]
+    assert diff["new_edges"] == [{"client": "foo", "server": "baz"}]
+    assert diff["vanished_edges"] == [{"client": "bar", "server": "postgresql"}]
+    changes = {change["signal"]: change for change in diff["changed_edges"]}
+    assert set(changes) == {"error_rate", "latency"}
+    errors = changes["error_rate"]
+    assert (errors["client"], errors["server"], errors["baseline"], errors["current"]) == ("foo", "bar", 0.0, 0.4)
+    assert errors["test"] == "fisher_exact" and errors["p_value"] < 1e-6
+    latency = changes["latency"]
+    assert latency["baseline"] == 11.0 and latency["current"] == 51.0  # median client ms: 10 + (0, 1, 2)
+    assert latency["baseline_n"] == 50 and latency["p_value"] < 1e-6
+    cli = CliRunner().invoke(
+        app,
+        [
+            "graph",
+            "--db",
+            running.db_path,
+            "--json",
+            *[f"--{key.replace('_', '-')}={value}" for key, value in params.items()],
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout)["changed_edges"] == diff["changed_edges"]
+    unchanged = httpx.get(f"{running.api_url}/api/graph/diff", params={**params, "since": base, "until": base + 10**9})
+    assert unchanged.json()["changed_edges"] == [] and unchanged.json()["new_edges"] == []
+
+
+def test_operation_level_graph(running: Running) -> None:
+    send(running.grpc_endpoint, shop_trace().spans)
+    graph = graph_of(running, operations="true")
+    assert set(edges_of(graph)) == {
+        ("user", "frontend::GET /checkout"),
+        ("frontend::GET /cart", "cart::GET /cart"),
+        ("cart::HGET", "redis-cart"),
+        ("frontend::Charge", "checkout::Charge"),
+        ("checkout::POST", "api.stripe.com"),
+        ("checkout::orders publish", "email::orders process"),
+        ("checkout::audit publish", "kafka/audit"),
+    }
+    assert graph.nodes["cart::GET /cart"]["service"] == "cart"
+    assert graph.nodes["cart::GET /cart"]["operation"] == "GET /cart"
+    assert graph.nodes["redis-cart"]["kind"] == "database"
+    assert graph.edges["frontend::Charge", "checkout::Charge"]["errors"] == 1
+    around_cart = graph_of(running, operations="true", service="cart", depth=1)
+    assert set(around_cart.nodes) == {"cart::GET /cart", "cart::HGET", "frontend::GET /cart", "redis-cart"}

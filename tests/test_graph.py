@@ -386,3 +386,21 @@ def test_operation_level_graph(running: Running) -> None:
     assert graph.edges["frontend::Charge", "checkout::Charge"]["errors"] == 1
     around_cart = graph_of(running, operations="true", service="cart", depth=1)
     assert set(around_cart.nodes) == {"cart::GET /cart", "cart::HGET", "frontend::GET /cart", "redis-cart"}
+
+
+# Zipkin's dependency linker cases (peer-data README, section 4)
+def test_zipkin_kindless_chain_and_server_under_server(running: Running) -> None:
+    t = TraceBuilder(seed=31)
+    client = t.span("some-client", "a", kind="unspecified", start_ms=0, end_ms=10)
+    web = t.span("web", "b", kind="unspecified", parent=client, start_ms=1, end_ms=9)
+    app_span = t.span("app", "c", kind="unspecified", parent=web, start_ms=2, end_ms=8)
+    t.span("db", "d", kind="unspecified", parent=app_span, start_ms=3, end_ms=7)
+    t.new_trace()
+    first = t.span("service1", "serve", kind="server", start_ms=0, end_ms=10, orphan_parent=True)
+    t.span("service2", "serve", kind="server", parent=first, start_ms=1, end_ms=9)
+    send(running.grpc_endpoint, t.spans)
+    send(running.grpc_endpoint, t.spans)  # the same trace twice: stored once, so counted once (Zipkin counts 2)
+    edges = edges_of(graph_of(running))
+    assert {key: data["calls"] for key, data in edges.items()} == {
+        ("some-client", "web"): 1, ("web", "app"): 1, ("app", "db"): 1, ("service1", "service2"): 1,
+    }

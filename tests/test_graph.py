@@ -117,11 +117,11 @@ def test_shop_trace_edges_virtual_nodes_and_statistics(running: Running) -> None
     assert {key: data["connection_type"] for key, data in edges.items()} == {
         ("user", "frontend"): "virtual",
         ("frontend", "cart"): "http",
-        ("cart", "redis-cart"): "virtual",
+        ("cart", "redis-cart"): "database",
         ("frontend", "checkout"): "rpc",
         ("checkout", "api.stripe.com"): "virtual",
         ("checkout", "email"): "messaging",
-        ("checkout", "kafka/audit"): "virtual",
+        ("checkout", "kafka/audit"): "messaging",
     }
     kinds = {node: data["kind"] for node, data in graph.nodes(data=True)}
     assert kinds == {
@@ -272,6 +272,7 @@ def test_database_node_naming(running: Running, attributes: dict[str, Any], expe
     graph = graph_of(running)
     assert set(edges_of(graph)) == {("mythical-server", expected)}
     assert graph.nodes[expected]["kind"] == "database"
+    assert graph.edges["mythical-server", expected]["connection_type"] == "database"
 
 
 def test_window_neighbourhood_and_jaeger_dependencies(running: Running) -> None:

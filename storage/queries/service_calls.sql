@@ -109,7 +109,10 @@ calls AS (
            handoff_ns
     FROM linked
     UNION ALL
-    SELECT client, server, client_op, server_op, server_kind, 'virtual', failed, client_ns, server_ns, seen, NULL
+    -- an uninstrumented database or broker names the connection; other peers are 'virtual'
+    SELECT client, server, client_op, server_op, server_kind,
+           CASE server_kind WHEN 'external' THEN 'virtual' ELSE server_kind END,
+           failed, client_ns, server_ns, seen, NULL
     FROM virtual
     UNION ALL
     SELECT client, server, client_op, server_op, 'service', 'virtual', failed, client_ns, server_ns, seen, NULL

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glimpse import __version__
-from glimpse.jsonable import jsonable_rows
+from glimpse.jsonable import query_payload
 from glimpse.timeparse import parse_time_ns
 from glimpse.views import jaeger_dependencies, service_graph_diff, service_graph_document
 from storage.errors import QueryError
@@ -101,14 +101,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
 
 
 def _run(connect: Callable[[], duckdb.DuckDBPyConnection], sql: str, max_rows: int, timeout_s: float) -> dict[str, Any]:
-    result = _with_cursor(connect, run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s)
-    return {
-        "columns": result.columns,
-        "types": result.types,
-        "rows": jsonable_rows(result.rows, result.types),
-        "truncated": result.truncated,
-        "elapsed_ms": round(result.elapsed_ms, 3),
-    }
+    return query_payload(_with_cursor(connect, run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
 
 
 GRAPH_MEDIA_TYPES = {

@@ -9,7 +9,9 @@ import json
 import uuid
 from typing import Any
 
-__all__ = ["jsonable", "jsonable_rows"]
+from storage.query import QueryResult
+
+__all__ = ["jsonable", "jsonable_rows", "query_payload"]
 
 
 def jsonable(value: Any) -> Any:
@@ -44,3 +46,14 @@ def jsonable_rows(rows: list[tuple[Any, ...]], types: list[str]) -> list[list[An
             ]
         )
     return out
+
+
+def query_payload(result: QueryResult) -> dict[str, Any]:
+    """The JSON shape of a SQL answer, shared by the API and the CLI's file path."""
+    return {
+        "columns": result.columns,
+        "types": result.types,
+        "rows": jsonable_rows(result.rows, result.types),
+        "truncated": result.truncated,
+        "elapsed_ms": round(result.elapsed_ms, 3),
+    }

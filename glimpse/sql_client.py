@@ -6,11 +6,10 @@ from typing import Any
 
 import httpx
 
-from glimpse.jsonable import jsonable_rows
-from glimpse.server import read_server_info
+from glimpse.jsonable import query_payload
+from glimpse.source import server_url_for, with_read_only
 from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
-from storage.store import open_read_only
 
 __all__ = ["query"]
 
@@ -24,23 +23,10 @@ def query(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Run ``sql`` and return the API's JSON shape: columns, types, rows, truncated."""
-    if server_url is None:
-        info = read_server_info(db_path)
-        server_url = info.api_url if info else None
-    if server_url is not None:
-        return _query_server(server_url, sql, max_rows, timeout_s)
-    con = open_read_only(db_path)
-    try:
-        result = run_read_only(con, sql, max_rows=max_rows, timeout_s=timeout_s)
-    finally:
-        con.close()
-    return {
-        "columns": result.columns,
-        "types": result.types,
-        "rows": jsonable_rows(result.rows, result.types),
-        "truncated": result.truncated,
-        "elapsed_ms": round(result.elapsed_ms, 3),
-    }
+    url = server_url_for(db_path, server_url)
+    if url is not None:
+        return _query_server(url, sql, max_rows, timeout_s)
+    return query_payload(with_read_only(db_path, run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
 
 
 def _query_server(url: str, sql: str, max_rows: int, timeout_s: float) -> dict[str, Any]:

@@ -19,7 +19,9 @@ __all__ = [
 ]
 
 _END_OF_TIME_NS = 2**63 - 1
-_OVER_CALLS = frozenset({"service_edges", "service_edge_samples", "operation_edges"})  # end the service_calls.sql chain
+_OVER_CALLS = frozenset({"service_edge_samples"})  # queries that end the service_calls.sql chain
+_SERVICE_KEYS = "client, server, server_kind, connection_type"
+_OPERATION_KEYS = "client, client_op, server, server_op, server_kind, connection_type"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow, **param
     sql = _query(name)
     if name in _OVER_CALLS:
         sql = _query("service_calls") + sql
+    return _execute(con, sql, window, **params)
+
+
+def _call_statistics(con: duckdb.DuckDBPyConnection, window: SpanWindow, keys: str) -> list[dict[str, Any]]:
+    return _execute(con, _query("service_calls") + _query("call_statistics").format(keys=keys), window)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, window: SpanWindow, **params: Any) -> list[dict[str, Any]]:
     cursor = con.execute(sql, {"since": window.since_ns, "until": window.until_ns, **params})
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -61,12 +71,12 @@ def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow, **param
 
 def service_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """One row per (client, server, connection_type): calls, errors, latency quantiles (ns)."""
-    return _rows(con, "service_edges", window)
+    return _call_statistics(con, window, _SERVICE_KEYS)
 
 
 def operation_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """As service_edge_rows, one row per (client, client_op, server, server_op, connection_type)."""
-    return _rows(con, "operation_edges", window)
+    return _call_statistics(con, window, _OPERATION_KEYS)
 
 
 def service_node_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:

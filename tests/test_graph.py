@@ -403,5 +403,8 @@ def test_zipkin_kindless_chain_and_server_under_server(running: Running) -> None
     send(running.grpc_endpoint, t.spans)  # the same trace twice: stored once, so counted once (Zipkin counts 2)
     edges = edges_of(graph_of(running))
     assert {key: data["calls"] for key, data in edges.items()} == {
-        ("some-client", "web"): 1, ("web", "app"): 1, ("app", "db"): 1, ("service1", "service2"): 1,
+        ("some-client", "web"): 1,
+        ("web", "app"): 1,
+        ("app", "db"): 1,
+        ("service1", "service2"): 1,
     }

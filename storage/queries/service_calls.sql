@@ -1,5 +1,5 @@
 -- Every call between services (and to virtual peers) in a span-time window [$since, $until):
--- the CTE chain that service_edges.sql and service_edge_samples.sql end with a SELECT over `calls`.
+-- the CTE chain that call_statistics.sql and service_edge_samples.sql end with a SELECT over `calls`.
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, service_name, span_name, span_kind, timestamp, duration,
            hash(trace_id, span_id) AS span_key, hash(trace_id, parent_span_id) AS parent_key,

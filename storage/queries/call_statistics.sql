@@ -1,6 +1,6 @@
--- One row per (client, server, connection_type) with call statistics (after service_calls.sql).
+-- Call statistics over the `calls` of service_calls.sql, grouped by {keys}.
 SELECT
-    client, server, server_kind, connection_type,
+    {keys},
     count(*) AS calls,
     count(*) FILTER (WHERE failed) AS errors,
     quantile_cont(client_ns, [0.5, 0.95, 0.99]) AS client_ns_quantiles,
@@ -11,4 +11,4 @@ SELECT
     epoch_ns(max(seen)) AS last_seen_ns
 FROM calls
 GROUP BY ALL
-ORDER BY client, server, connection_type
+ORDER BY {keys}

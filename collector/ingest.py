@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from collector.decode import Decoded
 from collector.signals import Signal
 from collector.worker import decode_body, warm_up
+from storage.errors import WriterClosedError
 from storage.writer import BatchWriter
 
 __all__ = ["DEFAULT_COMMIT_TIMEOUT_S", "DEFAULT_MAX_REQUEST_BYTES", "Ingestor"]
@@ -44,12 +47,29 @@ class Ingestor:
         self.writer = writer
         self.max_request_bytes = max_request_bytes
         self.commit_timeout_s = commit_timeout_s
-        self._pool: ProcessPoolExecutor | None = None
-        if decode_workers:
-            # spawn, not fork: the server process already runs gRPC and writer threads
-            self._pool = ProcessPoolExecutor(decode_workers, mp_context=multiprocessing.get_context("spawn"))
-            for future in [self._pool.submit(warm_up) for _ in range(decode_workers)]:
-                future.result()
+        self._decode_workers = decode_workers
+        self._pool: ProcessPoolExecutor | None = self._start_pool() if decode_workers else None
+        self._pool_lock = threading.Lock()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the server process already runs gRPC and writer threads
+        pool = ProcessPoolExecutor(self._decode_workers, mp_context=multiprocessing.get_context("spawn"))
+        for future in [pool.submit(warm_up) for _ in range(self._decode_workers)]:
+            future.result()
+        return pool
+
+    def _decode_in_pool(self, pool: ProcessPoolExecutor, signal: Signal, body: bytes, json: bool) -> Decoded:
+        try:
+            return pool.submit(decode_body, signal.name, body, json).result()
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): replace the pool once, and let the
+            # client retry this request rather than failing every request from now on
+            with self._pool_lock:
+                if self._pool is pool:
+                    logger.error("a decode worker died; starting a new pool")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._start_pool()
+            raise WriterClosedError("a decode worker stopped; retry") from None
 
     def export(self, signal: Signal, body: bytes, *, json: bool) -> Decoded:
         """Decode, queue and wait for the commit; return what was stored and rejected.
@@ -58,10 +78,10 @@ class Ingestor:
         ``concurrent.futures.TimeoutError`` when the commit takes too long.
         """
         self.writer.check_room()  # refuse before paying for a decode the queue cannot take
-        if self._pool is None:
-            decoded = decode_body(signal.name, body, json)
-        else:
-            decoded = self._pool.submit(decode_body, signal.name, body, json).result()
+        pool = self._pool
+        decoded = (
+            decode_body(signal.name, body, json) if pool is None else self._decode_in_pool(pool, signal, body, json)
+        )
         if decoded.rejected:
             logger.info("%s export: %s", signal.name, decoded.message)
         if decoded.accepted:

@@ -215,3 +215,26 @@ def test_duplicates_inside_one_request_are_stored_once(running: Running) -> None
     assert running.scalar("SELECT count(*) FROM otel_traces") == 2
     assert running.server is not None
     assert running.server.stats()["duplicate_spans"] == 2
+
+
+def test_a_dead_decode_worker_is_replaced(db_path: Path) -> None:
+    import psutil
+
+    server = start_server(db_path, decode_workers=1)
+    assert server.info is not None
+    running = Running(server, server.info, str(db_path))
+    try:
+        workers = [
+            child
+            for child in psutil.Process().children(recursive=True)
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert len(workers) == 1
+        workers[0].kill()
+        workers[0].wait(10)
+        exporter = span_exporter("grpc", running)  # the first try meets the dead pool; the SDK retries
+        assert exporter.export(_spans()) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        assert running.scalar("SELECT count(*) FROM otel_traces") == 2
+    finally:
+        server.stop()

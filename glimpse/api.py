@@ -17,7 +17,7 @@ from starlette.routing import Route
 from glimpse import __version__
 from glimpse.jsonable import query_payload
 from glimpse.timeparse import parse_time_ns
-from glimpse.views import jaeger_dependencies, service_graph_diff, service_graph_document
+from glimpse.views import jaeger_dependencies, service_graph_diff, service_graph_document, trace_critical_path
 from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
@@ -76,6 +76,18 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc))
         return JSONResponse(body)
 
+    async def trace_path(request: Request) -> JSONResponse:
+        adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
+        try:
+            body = await run_in_threadpool(
+                partial(_with_cursor, connect, trace_critical_path, request.path_params["trace_id"], adjust_skew=adjust)
+            )
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        except LookupError as exc:
+            return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
+        return JSONResponse(body)
+
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
         try:
@@ -92,6 +104,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
         routes=[
             Route("/api/graph", graph, methods=["GET"]),
             Route("/api/graph/diff", graph_diff, methods=["GET"]),
+            Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),

@@ -215,6 +215,29 @@ def graph(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+@app.command("critical-path")
+def critical_path_command(
+    trace_id: Annotated[str, typer.Argument(help="32 hex digits.")],
+    db: DbOption = None,
+    server: ServerOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+    adjust_skew: Annotated[
+        bool, typer.Option("--adjust-skew", help="Shift server spans that lie outside their client span.")
+    ] = False,
+) -> None:
+    """One trace as a waterfall with its critical path (Jaeger's algorithm) and self times."""
+    from glimpse.trace_command import fetch_critical_path, waterfall
+
+    try:
+        result = fetch_critical_path(db or env_or(ENV_DB, DEFAULT_DB), server, trace_id, adjust_skew=adjust_skew)
+    except (GlimpseError, ValueError, LookupError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        _out().print(waterfall(result))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

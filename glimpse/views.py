@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import networkx as nx
 
+from analyzer.critical_path import critical_path, self_times
 from analyzer.graph import build_operation_graph, build_service_graph, neighbourhood
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
@@ -20,8 +21,16 @@ from storage.graph_queries import (
     service_edge_samples,
     service_node_rows,
 )
+from storage.trace_queries import normalise_trace_id, trace_span_rows
+from tracing.trace import Span, assemble_trace
 
-__all__ = ["jaeger_dependencies", "service_graph", "service_graph_diff", "service_graph_document"]
+__all__ = [
+    "jaeger_dependencies",
+    "service_graph",
+    "service_graph_diff",
+    "service_graph_document",
+    "trace_critical_path",
+]
 
 
 def service_graph(
@@ -96,3 +105,56 @@ def jaeger_dependencies(con: duckdb.DuckDBPyConnection, *, end_ts_ms: int, lookb
     """Jaeger's ``/api/dependencies`` answer for the window ending at ``end_ts_ms``."""
     window = SpanWindow((end_ts_ms - lookback_ms) * 1_000_000, end_ts_ms * 1_000_000)
     return list(json.loads(render(_graph_for(con, window), "jaeger")))
+
+
+def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
+    """The critical path of one trace and its waterfall (every span with self time)."""
+    rows = trace_span_rows(con, trace_id)
+    if not rows:
+        raise LookupError(f"no spans of trace {trace_id} in the store")
+    trace = assemble_trace(normalise_trace_id(trace_id), (Span.from_row(row) for row in rows), adjust_skew=adjust_skew)
+    sections = critical_path(trace)
+    self_ns = self_times(trace)
+    on_path: dict[str, int] = {}
+    for section in sections:
+        on_path[section.span_id] = on_path.get(section.span_id, 0) + section.duration_ns
+    spans = []
+    for span_id, depth in trace.depth_first():
+        span = trace.spans[span_id]
+        spans.append(
+            {
+                "span_id": span_id,
+                "parent_span_id": span.parent_span_id,
+                "depth": depth,
+                "service": span.service,
+                "operation": span.name,
+                "kind": span.kind,
+                "error": span.error,
+                "start_ns": span.start_ns,
+                "end_ns": span.end_ns,
+                "duration_ns": span.duration_ns,
+                "self_ns": self_ns[span_id],
+                "critical_ns": on_path.get(span_id, 0),
+                "skew_shift_ns": span.skew_shift_ns,
+            }
+        )
+    return {
+        "trace_id": trace.trace_id,
+        "start_ns": min(span.start_ns for span in trace.spans.values()),
+        "end_ns": max(span.end_ns for span in trace.spans.values()),
+        "critical_path": [
+            {
+                "span_id": s.span_id,
+                "service": trace.spans[s.span_id].service,
+                "operation": trace.spans[s.span_id].name,
+                "start_ns": s.start_ns,
+                "end_ns": s.end_ns,
+                "duration_ns": s.duration_ns,
+            }
+            for s in sections
+        ],
+        "spans": spans,
+        "roots": trace.roots,
+        "provisional_roots": trace.provisional_roots,
+        "skew_adjusted_spans": len(trace.skew_adjusted),
+    }

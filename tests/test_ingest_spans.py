@@ -225,9 +225,7 @@ def test_a_dead_decode_worker_is_replaced(db_path: Path) -> None:
     running = Running(server, server.info, str(db_path))
     try:
         workers = [
-            child
-            for child in psutil.Process().children(recursive=True)
-            if "spawn_main" in " ".join(child.cmdline())
+            child for child in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(child.cmdline())
         ]
         assert len(workers) == 1
         workers[0].kill()

@@ -1,0 +1,63 @@
+"""``glimpse critical-path``: fetch a trace's critical path (API or file) and draw its waterfall."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from glimpse.source import api_get, server_url_for, with_read_only
+from glimpse.views import trace_critical_path
+
+__all__ = ["fetch_critical_path", "waterfall"]
+
+BAR_WIDTH = 48
+
+
+def fetch_critical_path(db_path: str, server: str | None, trace_id: str, *, adjust_skew: bool) -> dict[str, Any]:
+    url = server_url_for(db_path, server)
+    if url is not None:
+        params = {"adjust_skew": "true" if adjust_skew else None}
+        return dict(api_get(url, f"/api/traces/{trace_id}/critical-path", params).json())
+    return with_read_only(db_path, trace_critical_path, trace_id, adjust_skew=adjust_skew)
+
+
+def waterfall(result: dict[str, Any]) -> Table:
+    """Every span as a bar on the trace's time line; the critical path in red."""
+    start, end = result["start_ns"], result["end_ns"]
+    scale = max(end - start, 1) / BAR_WIDTH
+    sections: dict[str, list[tuple[int, int]]] = {}
+    for section in result["critical_path"]:
+        sections.setdefault(section["span_id"], []).append((section["start_ns"], section["end_ns"]))
+    title = f"trace {result['trace_id']}: {(end - start) / 1e6:,.3f} ms, critical path in red"
+    if result["provisional_roots"]:
+        title += f"; {len(result['provisional_roots'])} span(s) whose parent is missing shown as roots"
+    if result["skew_adjusted_spans"]:
+        title += f"; {result['skew_adjusted_spans']} span(s) shifted for clock skew (~)"
+    table = Table("span", "service", "start ms", "ms", "self ms", "critical ms", "timeline", title=title)
+    for span in result["spans"]:
+        name = "  " * span["depth"] + span["operation"] + (" ~" if span["skew_shift_ns"] else "")
+        table.add_row(
+            Text(name, style="bold red" if span["error"] else ""),
+            span["service"],
+            f"{(span['start_ns'] - start) / 1e6:,.3f}",
+            f"{span['duration_ns'] / 1e6:,.3f}",
+            f"{span['self_ns'] / 1e6:,.3f}",
+            f"{span['critical_ns'] / 1e6:,.3f}" if span["critical_ns"] else "",
+            _bar(span, sections.get(span["span_id"], []), start, scale),
+        )
+    return table
+
+
+def _bar(span: dict[str, Any], critical: list[tuple[int, int]], start: int, scale: float) -> Text:
+    bar = Text()
+    for cell in range(BAR_WIDTH):
+        low, high = start + cell * scale, start + (cell + 1) * scale
+        if span["end_ns"] <= low or span["start_ns"] >= high:
+            bar.append(" ")
+        elif any(a < high and b > low for a, b in critical):
+            bar.append("█", style="red")
+        else:
+            bar.append("█", style="grey50")
+    return bar

@@ -18,11 +18,12 @@ time covered by its direct children, swept in start order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracing.trace import Trace
 
-__all__ = ["Section", "critical_path", "self_times"]
+__all__ = ["Section", "critical_path", "critical_sections", "self_times"]
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,6 @@ class Section:
         return self.end_ns - self.start_ns
 
 
-@dataclass
-class _Node:
-    span_id: str
-    parent: str | None
-    start: int
-    end: int
-    children: list[str]
-
-
 def critical_path(trace: Trace) -> list[Section]:
     """Sections of the critical path, root by root, each root's latest first.
 
@@ -58,38 +50,72 @@ def critical_path(trace: Trace) -> list[Section]:
     >>> [(s.span_id, s.start_ns, s.end_ns) for s in critical_path(assemble_trace("t", spans))]
     [('c', 60, 101), ('e', 50, 60), ('c', 40, 50), ('d', 20, 40), ('c', 1, 20)]
     """
-    sections: list[Section] = []
-    for root in trace.roots:
-        nodes = _sanitized_tree(trace, root)
-        sections.extend(_walk(nodes, root))
+    ids = list(trace.spans)
+    index = {span_id: position for position, span_id in enumerate(ids)}
+    spans = [trace.spans[span_id] for span_id in ids]
+    sections = critical_sections(
+        [span.start_ns for span in spans],
+        [span.end_ns for span in spans],
+        [[index[child] for child in trace.children.get(span_id, [])] for span_id in ids],
+        [index[root] for root in trace.roots],
+        producer=[span.kind == "Producer" for span in spans],
+        consumer=[span.kind == "Consumer" for span in spans],
+    )
+    return [Section(ids[i], start, end) for i, start, end in sections]
+
+
+def critical_sections(
+    starts: Sequence[int],
+    ends: Sequence[int],
+    children: Sequence[Sequence[int]],
+    roots: Sequence[int],
+    *,
+    producer: Sequence[bool],
+    consumer: Sequence[bool],
+) -> list[tuple[int, int, int]]:
+    """The algorithm on plain arrays (span i: times, children sorted by start, kinds).
+
+    Returns (span index, start, end) sections. :func:`critical_path` uses it for one
+    trace; analyzer.bottlenecks uses it over many traces without building span objects.
+    """
+    sections: list[tuple[int, int, int]] = []
+    for root in roots:
+        tree = _sanitized_tree(root, starts, ends, children, producer, consumer)
+        _walk(root, tree, sections)
     return sections
 
 
-def _sanitized_tree(trace: Trace, root: str) -> dict[str, _Node]:
+# node -> [clipped start, clipped end, children kept, parent or -1]
+_Tree = dict[int, tuple[int, int, list[int], int]]
+
+
+def _sanitized_tree(
+    root: int,
+    starts: Sequence[int],
+    ends: Sequence[int],
+    children: Sequence[Sequence[int]],
+    producer: Sequence[bool],
+    consumer: Sequence[bool],
+) -> _Tree:
     """Pre-order copy of one root's tree: non-blocking consumers pruned, children clipped."""
-    nodes: dict[str, _Node] = {}
-    stack: list[tuple[str, str | None]] = [(root, None)]
+    tree: _Tree = {}
+    stack: list[tuple[int, int]] = [(root, -1)]
     while stack:
-        span_id, parent_id = stack.pop()
-        span = trace.spans[span_id]
-        kids = [
-            child
-            for child in trace.children.get(span_id, [])
-            if not (span.kind == "Producer" and trace.spans[child].kind == "Consumer")
-        ]
-        if parent_id is not None:
-            parent = nodes.get(parent_id)
-            clipped = None if parent is None else _clip(span.start_ns, span.end_ns, parent.start, parent.end)
-            if parent is None or clipped is None:
-                if parent is not None:
-                    parent.children.remove(span_id)
-                continue  # dropped: its subtree finds no parent and goes too
+        node, parent = stack.pop()
+        start, end = starts[node], ends[node]
+        if parent >= 0:
+            parent_node = tree.get(parent)
+            if parent_node is None:
+                continue  # the parent was dropped: so is its subtree
+            clipped = _clip(start, end, parent_node[0], parent_node[1])
+            if clipped is None:
+                parent_node[2].remove(node)
+                continue
             start, end = clipped
-        else:
-            start, end = span.start_ns, span.end_ns
-        nodes[span_id] = _Node(span_id, parent_id, start, end, list(kids))
-        stack.extend((child, span_id) for child in reversed(kids))
-    return nodes
+        kept = [child for child in children[node] if not (producer[node] and consumer[child])]
+        tree[node] = (start, end, kept, parent)
+        stack.extend((child, node) for child in reversed(kept))
+    return tree
 
 
 def _clip(start: int, end: int, parent_start: int, parent_end: int) -> tuple[int, int] | None:
@@ -102,34 +128,25 @@ def _clip(start: int, end: int, parent_start: int, parent_end: int) -> tuple[int
     return parent_start, min(end, parent_end)
 
 
-def _last_finishing_child(nodes: dict[str, _Node], node: _Node, returning: int | None) -> _Node | None:
-    best: _Node | None = None
-    for child_id in node.children:
-        child = nodes[child_id]
-        if returning and not child.end < returning:
+def _walk(root: int, tree: _Tree, sections: list[tuple[int, int, int]]) -> None:
+    node = root
+    returning = 0  # 0 means "none", as in Jaeger, which tests the value for truthiness
+    while node >= 0:
+        start, end, kept, parent = tree[node]
+        upper = returning or end
+        child, child_end = -1, 0
+        for candidate in kept:  # the last-finishing child; the first one wins a tie
+            candidate_end = tree[candidate][1]
+            if (not returning or candidate_end < returning) and (child < 0 or candidate_end > child_end):
+                child, child_end = candidate, candidate_end
+        if child >= 0:
+            if child_end != upper:
+                sections.append((node, child_end, upper))
+            node, returning = child, 0
             continue
-        if best is None or child.end > best.end:
-            best = child
-    return best
-
-
-def _walk(nodes: dict[str, _Node], root: str) -> list[Section]:
-    sections: list[Section] = []
-    current: _Node | None = nodes[root]
-    returning: int | None = None
-    while current is not None:
-        upper = returning if returning else current.end
-        child = _last_finishing_child(nodes, current, returning)
-        if child is not None:
-            if child.end != upper:
-                sections.append(Section(current.span_id, child.end, upper))
-            current, returning = child, None
-            continue
-        if current.start != upper:
-            sections.append(Section(current.span_id, current.start, upper))
-        returning = current.start
-        current = nodes[current.parent] if current.parent is not None else None
-    return sections
+        if start != upper:
+            sections.append((node, start, upper))
+        node, returning = parent, start
 
 
 def self_times(trace: Trace) -> dict[str, int]:

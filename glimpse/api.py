@@ -17,7 +17,13 @@ from starlette.routing import Route
 from glimpse import __version__
 from glimpse.jsonable import query_payload
 from glimpse.timeparse import parse_time_ns
-from glimpse.views import jaeger_dependencies, service_graph_diff, service_graph_document, trace_critical_path
+from glimpse.views import (
+    bottlenecks,
+    jaeger_dependencies,
+    service_graph_diff,
+    service_graph_document,
+    trace_critical_path,
+)
 from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
@@ -88,6 +94,22 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
         return JSONResponse(body)
 
+    async def ranked_bottlenecks(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            limit = int(params.get("limit") or 20)
+            options = {
+                "since_ns": parse_time_ns(params.get("since")),
+                "until_ns": parse_time_ns(params.get("until")),
+                "endpoint": params.get("endpoint") or None,
+                "service": params.get("service") or None,
+                "limit": limit,
+            }
+            body = await run_in_threadpool(partial(_with_cursor, connect, bottlenecks, **options))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(body)
+
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
         try:
@@ -105,6 +127,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             Route("/api/graph", graph, methods=["GET"]),
             Route("/api/graph/diff", graph_diff, methods=["GET"]),
             Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
+            Route("/api/bottlenecks", ranked_bottlenecks, methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),

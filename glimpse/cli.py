@@ -238,6 +238,34 @@ def critical_path_command(
         _out().print(waterfall(result))
 
 
+@app.command("bottlenecks")
+def bottlenecks_command(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    endpoint: Annotated[
+        Optional[str], typer.Option(help="Only traces whose root span is SERVICE:OPERATION (top-down view).")
+    ] = None,
+    service: Annotated[Optional[str], typer.Option(help="Only this service's operations.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows per view.", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+) -> None:
+    """Operations ranked by the critical-path time they cost across the window's traces."""
+    from glimpse.trace_command import bottleneck_tables, fetch_bottlenecks
+
+    params = {"since": since, "until": until, "endpoint": endpoint, "service": service, "limit": limit}
+    try:
+        result = fetch_bottlenecks(db or env_or(ENV_DB, DEFAULT_DB), server, params)
+    except (GlimpseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for table in bottleneck_tables(result):
+        _out().print(table)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

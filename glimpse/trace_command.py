@@ -8,9 +8,10 @@ from rich.table import Table
 from rich.text import Text
 
 from glimpse.source import api_get, server_url_for, with_read_only
-from glimpse.views import trace_critical_path
+from glimpse.timeparse import parse_time_ns
+from glimpse.views import bottlenecks, trace_critical_path
 
-__all__ = ["fetch_critical_path", "waterfall"]
+__all__ = ["bottleneck_tables", "fetch_bottlenecks", "fetch_critical_path", "waterfall"]
 
 BAR_WIDTH = 48
 
@@ -61,3 +62,62 @@ def _bar(span: dict[str, Any], critical: list[tuple[int, int]], start: int, scal
         else:
             bar.append("█", style="grey50")
     return bar
+
+
+def fetch_bottlenecks(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    url = server_url_for(db_path, server)
+    if url is not None:
+        return dict(api_get(url, "/api/bottlenecks", params).json())
+    options = {
+        "since_ns": parse_time_ns(params.get("since")),
+        "until_ns": parse_time_ns(params.get("until")),
+        "endpoint": params.get("endpoint"),
+        "service": params.get("service"),
+        "limit": int(params.get("limit") or 20),
+    }
+    return with_read_only(db_path, bottlenecks, **options)
+
+
+def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
+    """The ranking (what to fix first) and the operations that hurt several endpoints."""
+    scope = f"endpoint {result['endpoint']}" if result["endpoint"] else "all endpoints"
+    sampled = "" if result["sampled_fraction"] >= 1 else f", a {result['sampled_fraction']:.1%} sample"
+    ranking = Table(
+        "#",
+        "service",
+        "operation",
+        "critical ms",
+        "share",
+        "traces",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "endpoints",
+        "slowest trace",
+        title=f"critical-path time by operation: {result['traces']:,} traces ({scope}{sampled})",
+    )
+    for rank, cost in enumerate(result["ranking"], start=1):
+        ranking.add_row(
+            str(rank),
+            cost["service"],
+            cost["operation"],
+            f"{cost['total_ns'] / 1e6:,.1f}",
+            f"{cost['share']:.1%}",
+            f"{cost['traces']:,}",
+            f"{cost['p50_ns'] / 1e6:,.2f}",
+            f"{cost['p95_ns'] / 1e6:,.2f}",
+            f"{cost['p99_ns'] / 1e6:,.2f}",
+            str(len(cost["endpoints"])),
+            (cost["example_trace_ids"] or [""])[0],
+        )
+    tables = [ranking]
+    if result["bottom_up"]:
+        shared = Table(
+            "service", "operation", "endpoints", "critical ms", title="on the critical path of several endpoints"
+        )
+        for cost in result["bottom_up"]:
+            shared.add_row(
+                cost["service"], cost["operation"], ", ".join(cost["endpoints"]), f"{cost['total_ns'] / 1e6:,.1f}"
+            )
+        tables.append(shared)
+    return tables

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import Any
 
 import duckdb
 import networkx as nx
 
+from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.critical_path import critical_path, self_times
 from analyzer.graph import build_operation_graph, build_service_graph, neighbourhood
 from analyzer.graph_diff import diff_graphs
@@ -21,10 +23,11 @@ from storage.graph_queries import (
     service_edge_samples,
     service_node_rows,
 )
-from storage.trace_queries import normalise_trace_id, trace_span_rows
+from storage.trace_queries import count_traces, normalise_trace_id, trace_span_rows, window_spans
 from tracing.trace import Span, assemble_trace
 
 __all__ = [
+    "bottlenecks",
     "jaeger_dependencies",
     "service_graph",
     "service_graph_diff",
@@ -158,3 +161,61 @@ def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust
         "provisional_roots": trace.provisional_roots,
         "skew_adjusted_spans": len(trace.skew_adjusted),
     }
+
+
+DEFAULT_MAX_TRACES = 200_000
+
+
+def bottlenecks(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    endpoint: str | None = None,
+    service: str | None = None,
+    limit: int = 20,
+    max_traces: int = DEFAULT_MAX_TRACES,
+) -> dict[str, Any]:
+    """Critical-path time per operation across the window's traces, ranked (see analyzer.bottlenecks).
+
+    ``endpoint`` is ``service:operation`` of the traces' root span. Past ``max_traces``
+    traces, a deterministic sample is analysed: the traces whose id hashes below the
+    fraction (the same traces every time).
+    """
+    window = resolve_window(con, since_ns, until_ns)
+    root_service, root_operation = _split_endpoint(endpoint)
+    total = count_traces(con, window.since_ns, window.until_ns)
+    fraction = 1.0 if total <= max_traces else max_traces / total
+    spans = window_spans(
+        con,
+        window.since_ns,
+        window.until_ns,
+        root_service=root_service,
+        root_operation=root_operation,
+        sample_per_million=max(1, int(fraction * 1_000_000)),
+    )
+    report = aggregate_critical_paths(spans)
+    ranking = [cost for cost in report.ranking if service is None or cost.service == service]
+    endpoints = sorted(report.by_endpoint.items(), key=lambda item: -sum(c.total_ns for c in item[1]))
+    return {
+        "window": {"since_ns": window.since_ns, "until_ns": window.until_ns},
+        "endpoint": endpoint,
+        "traces": report.traces,
+        "spans": report.spans,
+        "sampled_fraction": round(fraction, 6),
+        "critical_ns": report.critical_ns,
+        "ranking": [asdict(cost) for cost in ranking[:limit]],
+        "top_down": {name: [asdict(cost) for cost in costs[:limit]] for name, costs in endpoints[:limit]},
+        "bottom_up": [asdict(cost) for cost in report.bottom_up() if service is None or cost.service == service][
+            :limit
+        ],
+    }
+
+
+def _split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:
+    if endpoint is None:
+        return None, None
+    service, separator, operation = endpoint.partition(":")
+    if not separator or not service or not operation:
+        raise ValueError(f"an endpoint is SERVICE:OPERATION of a root span, got {endpoint!r}")
+    return service, operation

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["normalise_trace_id", "trace_span_rows"]
+__all__ = ["WindowSpans", "count_traces", "normalise_trace_id", "trace_span_rows", "window_spans"]
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -33,3 +38,87 @@ def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[
     cursor = con.execute(_SPANS, {"trace_id": normalise_trace_id(trace_id)})
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class WindowSpans:
+    """Spans of many traces as parallel integer arrays, sorted by (trace_no, idx).
+
+    ``trace_ids[n]`` is trace n's id; ``operations[op]`` is (service, span name).
+    """
+
+    trace_no: np.ndarray
+    parent_idx: np.ndarray
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    producer: np.ndarray
+    consumer: np.ndarray
+    op: np.ndarray
+    trace_ids: list[str]
+    operations: dict[int, tuple[str, str]]
+
+    @property
+    def span_count(self) -> int:
+        return len(self.trace_no)
+
+
+def window_spans(
+    con: duckdb.DuckDBPyConnection,
+    since_ns: int,
+    until_ns: int,
+    *,
+    root_service: str | None = None,
+    root_operation: str | None = None,
+    sample_per_million: int = 1_000_000,
+) -> WindowSpans:
+    """Spans of the traces with a span in the window (optionally one endpoint, or a sample)."""
+    sql = resources.files("storage").joinpath("queries", "trace_window_spans.sql").read_text(encoding="utf-8")
+    params = {
+        "since": since_ns,
+        "until": until_ns,
+        "root_service": root_service,
+        "root_operation": root_operation,
+        "sample_per_million": sample_per_million,
+    }
+    cursor = con.cursor()  # a relation of its own: the caller's connection may hold a result
+    try:
+        table: pa.Table = cursor.sql(sql, params=params).to_arrow_table()
+    finally:
+        cursor.close()
+    ops = table.group_by("op").aggregate([("service_name", "min"), ("span_name", "min")])
+    operations = {
+        int(op): (service, name)
+        for op, service, name in zip(
+            ops.column("op").to_pylist(),
+            ops.column("service_name_min").to_pylist(),
+            ops.column("span_name_min").to_pylist(),
+            strict=True,
+        )
+    }
+    trace_ids = pc.drop_null(table.column("trace_id")).to_pylist()
+
+    def ints(name: str) -> np.ndarray:
+        values: np.ndarray = table.column(name).to_numpy()
+        return values
+
+    return WindowSpans(
+        trace_no=ints("trace_no"),
+        parent_idx=ints("parent_idx"),
+        start_ns=ints("start_ns"),
+        end_ns=ints("end_ns"),
+        producer=ints("producer"),
+        consumer=ints("consumer"),
+        op=ints("op"),
+        trace_ids=trace_ids,
+        operations=operations,
+    )
+
+
+def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -> int:
+    """Traces with at least one span starting in the window."""
+    row = con.execute(
+        "SELECT count(DISTINCT trace_id) FROM otel_traces "
+        "WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)",
+        {"since": since_ns, "until": until_ns},
+    ).fetchone()
+    return int(row[0]) if row else 0

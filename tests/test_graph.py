@@ -18,8 +18,8 @@ from tests.trace_builder import TraceBuilder, send
 HTTP = {"http.request.method": "GET"}
 
 
-def shop_trace() -> TraceBuilder:
-    t = TraceBuilder(seed=11)
+def shop_trace(seed: int = 11) -> TraceBuilder:
+    t = TraceBuilder(seed=seed)
     root = t.span("frontend", "GET /checkout", kind="server", start_ms=0, end_ms=100, attributes=HTTP)
     call_cart = t.span("frontend", "GET /cart", kind="client", parent=root, start_ms=5, end_ms=40, attributes=HTTP)
     cart_resource = {

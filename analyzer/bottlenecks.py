@@ -1,0 +1,144 @@
+"""Critical paths across many traces: where the time goes, and what to fix first.
+
+For every trace of a window the critical path is computed (analyzer.critical_path), and
+its time is charged to the (service, operation) of each section's span. As Uber's CRISP
+aggregates them: an operation's *critical-path time* in a trace is the sum of its
+sections; across traces it has a total, a share of all critical-path time, and
+percentiles over the traces it appears in. Views:
+
+* ranking: operations by total critical-path time (what to fix first), with evidence;
+* top-down: one endpoint (root service + operation) and the operations its time goes to;
+* bottom-up: operations on the critical path of many endpoints.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analyzer.critical_path import critical_sections
+from storage.trace_queries import WindowSpans
+
+__all__ = ["BottleneckReport", "OperationCost", "aggregate_critical_paths"]
+
+EXAMPLES_PER_OPERATION = 3
+
+
+@dataclass(frozen=True)
+class OperationCost:
+    """One (service, operation) on the critical path, with its evidence."""
+
+    service: str
+    operation: str
+    total_ns: int
+    share: float  # of all critical-path time in the window
+    traces: int  # traces whose critical path it is on
+    p50_ns: float
+    p95_ns: float
+    p99_ns: float
+    endpoints: list[str]  # root "service operation" of those traces
+    example_trace_ids: list[str]  # where it took longest
+
+
+@dataclass(frozen=True)
+class BottleneckReport:
+    traces: int
+    spans: int
+    critical_ns: int
+    ranking: list[OperationCost]
+    by_endpoint: dict[str, list[OperationCost]] = field(default_factory=dict)
+
+    def bottom_up(self, *, min_endpoints: int = 2) -> list[OperationCost]:
+        """Operations on the critical path of several endpoints, the most endpoints first."""
+        shared = [cost for cost in self.ranking if len(cost.endpoints) >= min_endpoints]
+        return sorted(shared, key=lambda cost: (-len(cost.endpoints), -cost.total_ns))
+
+
+def aggregate_critical_paths(spans: WindowSpans) -> BottleneckReport:
+    """Compute every trace's critical path and aggregate it per (service, operation)."""
+    per_trace: dict[int, list[tuple[int, int]]] = defaultdict(list)  # op -> [(trace, ns)]
+    per_endpoint: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    endpoint_of: list[int] = []
+    boundaries = np.flatnonzero(np.diff(spans.trace_no)) + 1
+    starts_at = [0, *boundaries.tolist()]
+    ends_at = [*boundaries.tolist(), spans.span_count]
+    parent_all = spans.parent_idx.tolist()
+    start_all, end_all = spans.start_ns.tolist(), spans.end_ns.tolist()
+    producer_all, consumer_all = spans.producer.tolist(), spans.consumer.tolist()
+    op_all = spans.op.tolist()
+    for trace, (low, high) in enumerate(zip(starts_at, ends_at, strict=True)):
+        if low == high:
+            continue
+        ops = op_all[low:high]
+        starts = start_all[low:high]
+        children: list[list[int]] = [[] for _ in range(high - low)]
+        roots: list[int] = []
+        for index, parent in enumerate(parent_all[low:high]):
+            if parent < 0 or parent == index:
+                roots.append(index)
+            else:
+                children[parent].append(index)  # rows come in start order: lists stay sorted
+        roots.sort(key=lambda index: (starts[index], index))
+        endpoint_of.append(ops[roots[0]])
+        sections = critical_sections(
+            starts,
+            end_all[low:high],
+            children,
+            roots,
+            producer=producer_all[low:high],
+            consumer=consumer_all[low:high],
+        )
+        charged: dict[int, int] = defaultdict(int)
+        for index, section_start, section_end in sections:
+            charged[ops[index]] += section_end - section_start
+        for op, nanos in charged.items():
+            per_trace[op].append((trace, nanos))
+            per_endpoint[endpoint_of[-1]][op].append(nanos)
+    return _report(spans, per_trace, per_endpoint, endpoint_of)
+
+
+def _report(
+    spans: WindowSpans,
+    per_trace: dict[int, list[tuple[int, int]]],
+    per_endpoint: dict[int, dict[int, list[int]]],
+    endpoint_of: list[int],
+) -> BottleneckReport:
+    critical_ns = sum(nanos for values in per_trace.values() for _, nanos in values)
+    names = {op: f"{service} {operation}" for op, (service, operation) in spans.operations.items()}
+    ranking = [
+        _cost(spans, op, values, critical_ns, sorted({names[endpoint_of[t]] for t, _ in values}))
+        for op, values in per_trace.items()
+    ]
+    ranking.sort(key=lambda cost: (-cost.total_ns, cost.service, cost.operation))
+    by_endpoint: dict[str, list[OperationCost]] = {}
+    for endpoint, ops in per_endpoint.items():
+        endpoint_total = sum(sum(values) for values in ops.values())
+        costs = [
+            _cost(spans, op, [(-1, nanos) for nanos in values], endpoint_total, [names[endpoint]])
+            for op, values in ops.items()
+        ]
+        by_endpoint[names[endpoint]] = sorted(costs, key=lambda cost: -cost.total_ns)
+    return BottleneckReport(len(endpoint_of), spans.span_count, critical_ns, ranking, by_endpoint)
+
+
+def _cost(
+    spans: WindowSpans, op: int, values: list[tuple[int, int]], total: int, endpoints: list[str]
+) -> OperationCost:
+    service, operation = spans.operations[op]
+    nanos = np.fromiter((value for _, value in values), dtype=np.int64, count=len(values))
+    p50, p95, p99 = np.percentile(nanos, [50, 95, 99]).tolist()
+    slowest = sorted(values, key=lambda item: -item[1])[:EXAMPLES_PER_OPERATION]
+    return OperationCost(
+        service=service,
+        operation=operation,
+        total_ns=int(nanos.sum()),
+        share=round(float(nanos.sum()) / total, 6) if total else 0.0,
+        traces=len(values),
+        p50_ns=p50,
+        p95_ns=p95,
+        p99_ns=p99,
+        endpoints=endpoints,
+        example_trace_ids=[spans.trace_ids[trace] for trace, _ in slowest if trace >= 0],
+    )

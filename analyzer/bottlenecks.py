@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analyzer.critical_path import critical_sections
+from analyzer.trace_views import iter_trace_views
 from storage.trace_queries import WindowSpans
 
 __all__ = ["BottleneckReport", "OperationCost", "aggregate_critical_paths"]
@@ -61,40 +62,16 @@ def aggregate_critical_paths(spans: WindowSpans) -> BottleneckReport:
     per_trace: dict[int, list[tuple[int, int]]] = defaultdict(list)  # op -> [(trace, ns)]
     per_endpoint: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     endpoint_of: list[int] = []
-    boundaries = np.flatnonzero(np.diff(spans.trace_no)) + 1
-    starts_at = [0, *boundaries.tolist()]
-    ends_at = [*boundaries.tolist(), spans.span_count]
-    parent_all = spans.parent_idx.tolist()
-    start_all, end_all = spans.start_ns.tolist(), spans.end_ns.tolist()
-    producer_all, consumer_all = spans.producer.tolist(), spans.consumer.tolist()
-    op_all = spans.op.tolist()
-    for trace, (low, high) in enumerate(zip(starts_at, ends_at, strict=True)):
-        if low == high:
-            continue
-        ops = op_all[low:high]
-        starts = start_all[low:high]
-        children: list[list[int]] = [[] for _ in range(high - low)]
-        roots: list[int] = []
-        for index, parent in enumerate(parent_all[low:high]):
-            if parent < 0 or parent == index:
-                roots.append(index)
-            else:
-                children[parent].append(index)  # rows come in start order: lists stay sorted
-        roots.sort(key=lambda index: (starts[index], index))
-        endpoint_of.append(ops[roots[0]])
+    for view in iter_trace_views(spans):
+        endpoint_of.append(view.ops[view.roots[0]])
         sections = critical_sections(
-            starts,
-            end_all[low:high],
-            children,
-            roots,
-            producer=producer_all[low:high],
-            consumer=consumer_all[low:high],
+            view.starts, view.ends, view.children, view.roots, producer=view.producer, consumer=view.consumer
         )
         charged: dict[int, int] = defaultdict(int)
         for index, section_start, section_end in sections:
-            charged[ops[index]] += section_end - section_start
+            charged[view.ops[index]] += section_end - section_start
         for op, nanos in charged.items():
-            per_trace[op].append((trace, nanos))
+            per_trace[op].append((view.number, nanos))
             per_endpoint[endpoint_of[-1]][op].append(nanos)
     return _report(spans, per_trace, per_endpoint, endpoint_of)
 

@@ -99,9 +99,9 @@ def _sanitized_tree(
 ) -> _Tree:
     """Pre-order copy of one root's tree: non-blocking consumers pruned, children clipped."""
     tree: _Tree = {}
-    stack: list[tuple[int, int]] = [(root, -1)]
-    while stack:
-        node, parent = stack.pop()
+    nodes, parents = [root], [-1]  # two stacks: no tuple per span on this hot path
+    while nodes:
+        node, parent = nodes.pop(), parents.pop()
         start, end = starts[node], ends[node]
         if parent >= 0:
             parent_node = tree.get(parent)
@@ -112,9 +112,10 @@ def _sanitized_tree(
                 parent_node[2].remove(node)
                 continue
             start, end = clipped
-        kept = [child for child in children[node] if not (producer[node] and consumer[child])]
+        kept = [c for c in children[node] if not consumer[c]] if producer[node] else list(children[node])
         tree[node] = (start, end, kept, parent)
-        stack.extend((child, node) for child in reversed(kept))
+        nodes.extend(reversed(kept))
+        parents.extend([node] * len(kept))
     return tree
 
 

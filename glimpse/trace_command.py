@@ -111,6 +111,30 @@ def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
             (cost["example_trace_ids"] or [""])[0],
         )
     tables = [ranking]
+    found = result["patterns"]["found"]
+    if found:
+        patterns = Table(
+            "pattern",
+            "service",
+            "operation",
+            "occurrences",
+            "traces",
+            "est. saving ms",
+            "example",
+            title=f"patterns in {result['patterns']['traces_scanned']:,} traces",
+        )
+        for item in found:
+            example = item["examples"][0]
+            patterns.add_row(
+                item["pattern"].replace("_", " "),
+                item["service"],
+                item["operation"],
+                str(item["occurrences"]),
+                str(item["traces"]),
+                f"{item['estimated_saving_ns'] / 1e6:,.1f}",
+                f"{example['trace_id']} {example['note']}".strip(),
+            )
+        tables.append(patterns)
     if result["bottom_up"]:
         shared = Table(
             "service", "operation", "endpoints", "critical ms", title="on the critical path of several endpoints"

@@ -9,12 +9,15 @@ from typing import Any
 
 import duckdb
 import networkx as nx
+import numpy as np
 
 from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.critical_path import critical_path, self_times
 from analyzer.graph import build_operation_graph, build_service_graph, neighbourhood
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
+from analyzer.patterns import detect_patterns, summarise_findings
+from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import (
     SpanWindow,
     operation_edge_rows,
@@ -23,7 +26,7 @@ from storage.graph_queries import (
     service_edge_samples,
     service_node_rows,
 )
-from storage.trace_queries import count_traces, normalise_trace_id, trace_span_rows, window_spans
+from storage.trace_queries import WindowSpans, count_traces, normalise_trace_id, trace_span_rows, window_spans
 from tracing.trace import Span, assemble_trace
 
 __all__ = [
@@ -175,6 +178,7 @@ def bottlenecks(
     service: str | None = None,
     limit: int = 20,
     max_traces: int = DEFAULT_MAX_TRACES,
+    patterns: bool = True,
 ) -> dict[str, Any]:
     """Critical-path time per operation across the window's traces, ranked (see analyzer.bottlenecks).
 
@@ -195,6 +199,7 @@ def bottlenecks(
         sample_per_million=max(1, int(fraction * 1_000_000)),
     )
     report = aggregate_critical_paths(spans)
+    found = _patterns(spans, limit) if patterns else {"traces_scanned": 0, "found": []}
     ranking = [cost for cost in report.ranking if service is None or cost.service == service]
     endpoints = sorted(report.by_endpoint.items(), key=lambda item: -sum(c.total_ns for c in item[1]))
     return {
@@ -206,10 +211,53 @@ def bottlenecks(
         "critical_ns": report.critical_ns,
         "ranking": [asdict(cost) for cost in ranking[:limit]],
         "top_down": {name: [asdict(cost) for cost in costs[:limit]] for name, costs in endpoints[:limit]},
+        "patterns": found,
         "bottom_up": [asdict(cost) for cost in report.bottom_up() if service is None or cost.service == service][
             :limit
         ],
     }
+
+
+MAX_PATTERN_TRACES = 10_000
+
+
+def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
+    """Pattern findings in the first MAX_PATTERN_TRACES traces (trace-id order), summarised."""
+    findings = []
+    scanned = 0
+    for view in iter_trace_views(spans, limit=MAX_PATTERN_TRACES):
+        findings += detect_patterns(view)
+        scanned += 1
+    starts = _trace_offsets(spans)
+    summaries = []
+    for summary in summarise_findings(findings)[:limit]:
+        service, operation = spans.operations[summary.op]
+        summaries.append(
+            {
+                "pattern": summary.pattern,
+                "service": service,
+                "operation": operation,
+                "occurrences": summary.occurrences,
+                "traces": summary.traces,
+                "estimated_saving_ns": summary.saving_ns,
+                "examples": [
+                    {
+                        "trace_id": spans.trace_ids[f.trace],
+                        "parent_span_id": spans.span_id(starts[f.trace] + f.parent),
+                        "span_ids": [spans.span_id(starts[f.trace] + i) for i in f.spans[:10]],
+                        "saving_ns": f.saving_ns,
+                        "note": f.note,
+                    }
+                    for f in summary.examples
+                ],
+            }
+        )
+    return {"traces_scanned": scanned, "found": summaries}
+
+
+def _trace_offsets(spans: WindowSpans) -> list[int]:
+    boundaries = np.flatnonzero(np.diff(spans.trace_no)) + 1 if spans.span_count else np.array([], dtype=int)
+    return [0, *boundaries.tolist()]
 
 
 def _split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:

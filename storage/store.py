@@ -21,6 +21,8 @@ _AUTOCHECKPOINT = "1GB"
 
 
 DEFAULT_MEMORY_LIMIT = "256MB"
+# analysis queries (window functions over millions of spans) get more, but not the machine
+READ_MEMORY_LIMIT = "1GB"
 
 
 def open_writable(path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
@@ -52,7 +54,9 @@ def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
     if not Path(path).exists():
         raise StorageError(f"no database at {path}")
     try:
-        con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+        con = duckdb.connect(
+            str(path), read_only=True, config={"enable_external_access": False, "memory_limit": READ_MEMORY_LIMIT}
+        )
     except duckdb.Error as exc:
         raise StorageError(f"cannot open {path} read-only: {exc}") from exc
     version = current_version(con)

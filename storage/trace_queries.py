@@ -53,9 +53,15 @@ class WindowSpans:
     end_ns: np.ndarray
     producer: np.ndarray
     consumer: np.ndarray
+    client: np.ndarray
+    error: np.ndarray
     op: np.ndarray
     trace_ids: list[str]
     operations: dict[int, tuple[str, str]]
+    span_ids: pa.ChunkedArray  # read lazily: only evidence needs them
+
+    def span_id(self, index: int) -> str:
+        return str(self.span_ids[index].as_py())
 
     @property
     def span_count(self) -> int:
@@ -108,9 +114,12 @@ def window_spans(
         end_ns=ints("end_ns"),
         producer=ints("producer"),
         consumer=ints("consumer"),
+        client=ints("client"),
+        error=ints("error"),
         op=ints("op"),
         trace_ids=trace_ids,
         operations=operations,
+        span_ids=table.column("span_id"),
     )
 
 

@@ -82,3 +82,44 @@ def test_cli(filled: Running) -> None:
     assert "GET /cart" in table.stdout and "several endpoints" in table.stdout
     as_json = runner.invoke(app, ["bottlenecks", "--db", filled.db_path, "--json", "--limit", "2"])
     assert [c["total_ns"] for c in json.loads(as_json.stdout)["ranking"]] == [54 * MS, 42 * MS]
+
+
+def test_patterns_with_evidence_and_savings(running: Running) -> None:
+    t = TraceBuilder(seed=40)
+    root = t.span("api", "GET /order", kind="server", start_ms=0, end_ms=300)
+    selects = [
+        t.span("api", "SELECT item", kind="client", parent=root, start_ms=10 + 10 * i, end_ms=20 + 10 * i)
+        for i in range(6)
+    ]  # N+1: 6 x 10 ms in a row -> saving 50 ms
+    for i, failed in enumerate((True, True, False)):  # two failed attempts -> saving 20 ms
+        t.span("api", "GET /price", kind="client", parent=root, start_ms=80 + 10 * i, end_ms=90 + 10 * i, error=failed)
+    render = t.span("api", "render", kind="internal", parent=root, start_ms=115, end_ms=210)
+    t.span("api", "GET /a", kind="client", parent=render, start_ms=120, end_ms=160)
+    t.span("api", "GET /b", kind="client", parent=render, start_ms=160, end_ms=200)  # in parallel: saving 40 ms
+    # the root's longest uncovered stretch: 210 -> 300 ms = 90 ms
+    t.new_trace()
+    batch = t.span("batch", "run", kind="server", start_ms=0, end_ms=100)
+    for i in range(25):  # fan-out of 25; the slowest child takes 34 ms -> saving 66 ms
+        t.span("batch", "fetch", kind="client", parent=batch, start_ms=10, end_ms=20 + i)
+    t.new_trace()
+    publish = t.span("shop", "publish", kind="producer", start_ms=0, end_ms=1)
+    t.span("mailer", "consume", kind="consumer", parent=publish, start_ms=151, end_ms=160)  # hand-off 150 ms
+    send(running.grpc_endpoint, t.spans)
+    patterns = _get(running)["patterns"]
+    assert isinstance(patterns, dict) and patterns["traces_scanned"] == 3
+    found = {(p["pattern"], p["service"], p["operation"]): p for p in patterns["found"]}
+    savings = {key: p["estimated_saving_ns"] // MS for key, p in found.items()}
+    assert savings == {
+        ("uninstrumented_gap", "api", "GET /order"): 90,
+        ("fan_out", "batch", "run"): 66,
+        ("uninstrumented_gap", "batch", "run"): 56,  # 44 -> 100 ms: nothing covers it
+        ("n_plus_one", "api", "SELECT item"): 50,
+        ("sequential_calls", "api", "render"): 40,
+        ("retries", "api", "GET /price"): 20,
+        ("slow_handoff", "mailer", "consume"): 150,
+    }
+    n_plus_one = found[("n_plus_one", "api", "SELECT item")]["examples"][0]
+    assert n_plus_one["trace_id"] == selects[0].trace_id.hex()
+    assert n_plus_one["parent_span_id"] == root.span_hex
+    assert n_plus_one["span_ids"] == [s.span_hex for s in selects]
+    assert n_plus_one["note"] == "6 calls in a row"

@@ -12,7 +12,7 @@ WITH chosen AS (
       AND hash(trace_id) % 1000000 < $sample_per_million
 ),
 s AS (
-    SELECT t.trace_id, span_id, parent_span_id, service_name, span_name, span_kind,
+    SELECT t.trace_id, span_id, parent_span_id, service_name, span_name, span_kind, status_code,
            epoch_ns(timestamp) AS start_ns, duration,
            row_number() OVER (PARTITION BY t.trace_id ORDER BY timestamp, span_id) - 1 AS idx
     FROM otel_traces AS t SEMI JOIN chosen USING (trace_id)
@@ -25,7 +25,8 @@ SELECT (dense_rank() OVER (ORDER BY s.trace_id) - 1)::INTEGER AS trace_no,
        s.idx::INTEGER AS idx,
        coalesce(p.idx, -1)::INTEGER AS parent_idx,
        s.start_ns, s.start_ns + s.duration AS end_ns,
-       s.span_kind = 'Producer' AS producer, s.span_kind = 'Consumer' AS consumer,
+       s.span_kind = 'Producer' AS producer, s.span_kind = 'Consumer' AS consumer, s.span_kind = 'Client' AS client,
+       s.status_code = 'Error' AS error, s.span_id,
        ops.op,
        CASE WHEN s.idx = 0 THEN s.trace_id END AS trace_id,
        ops.service_name, ops.span_name

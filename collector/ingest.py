@@ -50,6 +50,7 @@ class Ingestor:
         self._decode_workers = decode_workers
         self._pool: ProcessPoolExecutor | None = self._start_pool() if decode_workers else None
         self._pool_lock = threading.Lock()
+        self._closed = False
 
     def _start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process already runs gRPC and writer threads
@@ -60,16 +61,18 @@ class Ingestor:
 
     def _decode_in_pool(self, pool: ProcessPoolExecutor, signal: Signal, body: bytes, json: bool) -> Decoded:
         try:
-            return pool.submit(decode_body, signal.name, body, json).result()
+            return pool.submit(decode_body, signal.name, body, json).result(timeout=self.commit_timeout_s)
         except BrokenProcessPool:
             # a worker died (killed, out of memory): replace the pool once, and let the
             # client retry this request rather than failing every request from now on
             with self._pool_lock:
-                if self._pool is pool:
+                if self._pool is pool and not self._closed:
                     logger.error("a decode worker died; starting a new pool")
                     pool.shutdown(wait=False, cancel_futures=True)
                     self._pool = self._start_pool()
             raise WriterClosedError("a decode worker stopped; retry") from None
+        except RuntimeError as exc:  # after BrokenProcessPool, its base: the pool was shut down
+            raise WriterClosedError("the server is shutting down") from exc
 
     def export(self, signal: Signal, body: bytes, *, json: bool) -> Decoded:
         """Decode, queue and wait for the commit; return what was stored and rejected.
@@ -90,6 +93,8 @@ class Ingestor:
         return decoded
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -121,6 +122,11 @@ def serve(
     err.print("draining and committing...", highlight=False)
     server.stop()
     err.print("stopped.", highlight=False)
+    # Everything is committed and the database closed. A client connection still hanging
+    # in a receiver thread must not keep the process alive: exit now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @app.command()

@@ -20,6 +20,7 @@ from glimpse.timeparse import parse_time_ns
 from glimpse.views import (
     bottlenecks,
     jaeger_dependencies,
+    platforms,
     service_graph_diff,
     service_graph_document,
     trace_critical_path,
@@ -110,6 +111,14 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc))
         return JSONResponse(body)
 
+    async def platform_entities(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            options = {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(await run_in_threadpool(partial(_with_cursor, connect, platforms, **options)))
+
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
         try:
@@ -128,6 +137,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             Route("/api/graph/diff", graph_diff, methods=["GET"]),
             Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
             Route("/api/bottlenecks", ranked_bottlenecks, methods=["GET"]),
+            Route("/api/platforms", platform_entities, methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),

@@ -272,6 +272,27 @@ def bottlenecks_command(
         _out().print(table)
 
 
+@app.command("platforms")
+def platforms_command(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+) -> None:
+    """Every pod, container, process and function instance: platform, place, services, health."""
+    from glimpse.trace_command import fetch_platforms, platforms_table
+
+    try:
+        result = fetch_platforms(db or env_or(ENV_DB, DEFAULT_DB), server, {"since": since, "until": until})
+    except (GlimpseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        _out().print(platforms_table(result))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -9,9 +9,16 @@ from rich.text import Text
 
 from glimpse.source import api_get, server_url_for, with_read_only
 from glimpse.timeparse import parse_time_ns
-from glimpse.views import bottlenecks, trace_critical_path
+from glimpse.views import bottlenecks, platforms, trace_critical_path
 
-__all__ = ["bottleneck_tables", "fetch_bottlenecks", "fetch_critical_path", "waterfall"]
+__all__ = [
+    "bottleneck_tables",
+    "fetch_bottlenecks",
+    "fetch_critical_path",
+    "fetch_platforms",
+    "platforms_table",
+    "waterfall",
+]
 
 BAR_WIDTH = 48
 
@@ -145,3 +152,39 @@ def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
             )
         tables.append(shared)
     return tables
+
+
+def fetch_platforms(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    url = server_url_for(db_path, server)
+    if url is not None:
+        return dict(api_get(url, "/api/platforms", params).json())
+    options = {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
+    return with_read_only(db_path, platforms, **options)
+
+
+def platforms_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        "platform",
+        "instance",
+        "host",
+        "zone",
+        "cluster",
+        "services",
+        "req/s",
+        "errors",
+        "p95 ms",
+        title="entities (from the resources of stored spans)",
+    )
+    for entity in result["entities"]:
+        table.add_row(
+            entity["platform"],
+            f"{entity['instance'] or '-'} ({entity['instance_kind']})",
+            entity["host"] or "-",
+            entity["zone"] or "-",
+            entity["cluster"] or "-",
+            ", ".join(entity["services"]),
+            f"{entity['request_rate']:,.3f}",
+            f"{entity['error_rate']:.1%}",
+            "-" if entity["p95_ms"] is None else f"{entity['p95_ms']:,.1f}",
+        )
+    return table

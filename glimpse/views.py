@@ -17,6 +17,7 @@ from analyzer.graph import build_operation_graph, build_service_graph, neighbour
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
 from analyzer.patterns import detect_patterns, summarise_findings
+from analyzer.platforms import entity_health
 from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import (
     SpanWindow,
@@ -26,12 +27,14 @@ from storage.graph_queries import (
     service_edge_samples,
     service_node_rows,
 )
+from storage.resource_queries import resource_red_rows
 from storage.trace_queries import WindowSpans, count_traces, normalise_trace_id, trace_span_rows, window_spans
 from tracing.trace import Span, assemble_trace
 
 __all__ = [
     "bottlenecks",
     "jaeger_dependencies",
+    "platforms",
     "service_graph",
     "service_graph_diff",
     "service_graph_document",
@@ -267,3 +270,12 @@ def _split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:
     if not separator or not service or not operation:
         raise ValueError(f"an endpoint is SERVICE:OPERATION of a root span, got {endpoint!r}")
     return service, operation
+
+
+def platforms(
+    con: duckdb.DuckDBPyConnection, *, since_ns: int | None = None, until_ns: int | None = None
+) -> dict[str, Any]:
+    """Every entity (pod, container, process, function instance) with its services and RED."""
+    window = resolve_window(con, since_ns, until_ns)
+    entities = entity_health(resource_red_rows(con, window), window_s=window.seconds)
+    return {"window": {"since_ns": window.since_ns, "until_ns": window.until_ns}, "entities": entities}

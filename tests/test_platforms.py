@@ -1,0 +1,124 @@
+"""One entity model for Kubernetes, Docker, hosts, cloud VMs and serverless."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from glimpse.cli import app
+from tests.conftest import Running
+from tests.trace_builder import TraceBuilder, send
+from tracing.platforms import detect_entity
+
+K8S = {
+    "k8s.pod.name": "cart-7f9c",
+    "k8s.node.name": "node-a",
+    "k8s.namespace.name": "shop",
+    "k8s.cluster.name": "prod-eu",
+    "cloud.availability_zone": "eu-west-1a",
+    "cloud.region": "eu-west-1",
+    "container.id": "abc123",
+    "host.name": "ip-10-0-0-1",
+}
+DOCKER = {"container.id": "0123456789abcdef0123", "container.name": "billing-1", "host.name": "docker-host"}
+DOCKER_NO_NAME = {"container.id": "0123456789abcdef0123"}
+EC2 = {
+    "cloud.provider": "aws",
+    "cloud.platform": "aws_ec2",
+    "cloud.region": "us-east-1",
+    "cloud.availability_zone": "us-east-1b",
+    "cloud.account.id": "1234",
+    "host.id": "i-0abc",
+    "host.name": "web-1",
+    "service.instance.id": "web-1-pid-77",
+}
+GCE = {"cloud.provider": "gcp", "cloud.platform": "gcp_compute_engine", "host.name": "vm-2", "process.pid": 42}
+LAMBDA = {
+    "cloud.provider": "aws",
+    "cloud.platform": "aws_lambda",
+    "cloud.region": "eu-central-1",
+    "faas.name": "resize-image",
+    "faas.instance": "2021/06/28/[$LATEST]2f399eb1",
+    "cloud.account.id": "99",
+}
+HOST = {"host.name": "bare-metal-3", "process.pid": 4242}
+INSTANCE_ONLY = {"service.instance.id": "627cc493-f310-47de-96bd-71410b7dec09"}
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (K8S, ("kubernetes", "pod", "cart-7f9c", "node-a", "eu-west-1a", "eu-west-1", "prod-eu", "shop")),
+        (DOCKER, ("docker", "container", "billing-1", "docker-host", None, None, None, None)),
+        (DOCKER_NO_NAME, ("docker", "container", "0123456789ab", None, None, None, None, None)),
+        (EC2, ("aws_vm", "process", "web-1-pid-77", "web-1", "us-east-1b", "us-east-1", "1234", None)),
+        (GCE, ("gcp_vm", "process", "vm-2:42", "vm-2", None, None, None, None)),
+        (
+            LAMBDA,
+            (
+                "serverless",
+                "function_instance",
+                "2021/06/28/[$LATEST]2f399eb1",
+                None,
+                None,
+                "eu-central-1",
+                "99",
+                "resize-image",
+            ),
+        ),
+        (HOST, ("host", "process", "bare-metal-3:4242", "bare-metal-3", None, None, None, None)),
+        (INSTANCE_ONLY, ("unknown", "instance", "627cc493-f310-47de-96bd-71410b7dec09", None, None, None, None, None)),
+        ({}, ("unknown", "instance", None, None, None, None, None, None)),
+    ],
+)
+def test_detection(resource: dict[str, Any], expected: tuple[Any, ...]) -> None:
+    entity = detect_entity(resource)
+    assert (
+        entity.platform,
+        entity.instance_kind,
+        entity.instance,
+        entity.host,
+        entity.zone,
+        entity.region,
+        entity.cluster,
+        entity.namespace,
+    ) == expected
+
+
+def test_platforms_through_otlp_api_and_cli(running: Running) -> None:
+    t = TraceBuilder(seed=50)
+    for index, resource in enumerate((K8S, DOCKER, EC2, LAMBDA, HOST)):
+        t.new_trace()
+        t.span(
+            f"svc-{index}",
+            "serve",
+            kind="server",
+            start_ms=index,
+            end_ms=index + 10,
+            resource=resource,
+            error=index == 0,
+        )
+    t.new_trace()
+    t.span("svc-0", "serve", kind="server", start_ms=0, end_ms=30, resource=K8S)
+    t.span("svc-9", "serve", kind="server", start_ms=0, end_ms=20, resource=K8S)  # a second service in the pod
+    send(running.grpc_endpoint, t.spans)
+    body = httpx.get(f"{running.api_url}/api/platforms").json()
+    entities = {(e["platform"], e["instance"]): e for e in body["entities"]}
+    assert set(entities) == {
+        ("kubernetes", "cart-7f9c"),
+        ("docker", "billing-1"),
+        ("aws_vm", "web-1-pid-77"),
+        ("serverless", "2021/06/28/[$LATEST]2f399eb1"),
+        ("host", "bare-metal-3:4242"),
+    }
+    pod = entities[("kubernetes", "cart-7f9c")]
+    assert pod["services"] == ["svc-0", "svc-9"] and pod["host"] == "node-a" and pod["cluster"] == "prod-eu"
+    assert pod["spans"] == 3 and pod["error_rate"] == round(1 / 3, 6)
+    assert pod["p95_ms"] == pytest.approx(29.0)  # svc-0's p95 of (10, 30) ms; svc-9 has 20
+    result = CliRunner().invoke(app, ["platforms", "--db", running.db_path, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["entities"] == body["entities"]

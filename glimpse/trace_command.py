@@ -173,7 +173,8 @@ def platforms_table(result: dict[str, Any]) -> Table:
         "req/s",
         "errors",
         "p95 ms",
-        title="entities (from the resources of stored spans)",
+        "resources (latest minute)",
+        title="entities, from the resources of stored spans and metrics",
     )
     for entity in result["entities"]:
         table.add_row(
@@ -186,5 +187,24 @@ def platforms_table(result: dict[str, Any]) -> Table:
             f"{entity['request_rate']:,.3f}",
             f"{entity['error_rate']:.1%}",
             "-" if entity["p95_ms"] is None else f"{entity['p95_ms']:,.1f}",
+            _resources(entity["resources"]),
         )
     return table
+
+
+_RESOURCE_LABELS = {
+    "cpu_utilization": ("cpu", "{:.0%}"),
+    "memory_utilization": ("mem", "{:.0%}"),
+    "memory_usage_bytes": ("mem", "{:,.0f} B"),
+    "network_in_bytes_per_s": ("in", "{:,.0f} B/s"),
+    "network_out_bytes_per_s": ("out", "{:,.0f} B/s"),
+    "restarts": ("restarts", "{:.0f}"),
+    "invocations": ("invocations", "{:.0f}"),
+    "cold_starts": ("cold starts", "{:.0f}"),
+}
+
+
+def _resources(values: dict[str, float]) -> str:
+    return ", ".join(
+        f"{label} {fmt.format(values[signal])}" for signal, (label, fmt) in _RESOURCE_LABELS.items() if signal in values
+    )

@@ -17,9 +17,10 @@ from analyzer.graph import build_operation_graph, build_service_graph, neighbour
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
 from analyzer.patterns import detect_patterns, summarise_findings
-from analyzer.platforms import entity_health
+from analyzer.platforms import entity_health, entity_resource_metrics
 from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import (
+    END_OF_TIME_NS,
     SpanWindow,
     operation_edge_rows,
     resolve_window,
@@ -27,7 +28,7 @@ from storage.graph_queries import (
     service_edge_samples,
     service_node_rows,
 )
-from storage.resource_queries import resource_red_rows
+from storage.resource_queries import resource_metric_rows, resource_red_rows
 from storage.trace_queries import WindowSpans, count_traces, normalise_trace_id, trace_span_rows, window_spans
 from tracing.trace import Span, assemble_trace
 
@@ -277,5 +278,12 @@ def platforms(
 ) -> dict[str, Any]:
     """Every entity (pod, container, process, function instance) with its services and RED."""
     window = resolve_window(con, since_ns, until_ns)
-    entities = entity_health(resource_red_rows(con, window), window_s=window.seconds)
+    metrics_window = SpanWindow(since_ns or 0, until_ns or END_OF_TIME_NS)  # buckets aligned on the epoch
+    metric_rows = resource_metric_rows(con, metrics_window, bucket_ns=METRIC_BUCKET_NS)
+    entities = entity_health(
+        resource_red_rows(con, window), window_s=window.seconds, metrics=entity_resource_metrics(metric_rows)
+    )
     return {"window": {"since_ns": window.since_ns, "until_ns": window.until_ns}, "entities": entities}
+
+
+METRIC_BUCKET_NS = 60 * 1_000_000_000

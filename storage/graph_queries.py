@@ -18,7 +18,7 @@ __all__ = [
     "service_node_rows",
 ]
 
-_END_OF_TIME_NS = 2**63 - 1
+END_OF_TIME_NS = 2**62  # year 2116: within TIMESTAMP_NS
 _OVER_CALLS = frozenset({"service_edge_samples"})  # queries that end the service_calls.sql chain
 _SERVICE_KEYS = "client, server, server_kind, connection_type"
 _OPERATION_KEYS = "client, client_op, server, server_op, server_kind, connection_type"
@@ -49,7 +49,7 @@ def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_n
     first, last = row or (None, None)
     since = since_ns if since_ns is not None else (first if first is not None else 0)
     until = until_ns if until_ns is not None else (last + 1 if last is not None else since + 1)
-    return SpanWindow(since, min(max(until, since), _END_OF_TIME_NS))
+    return SpanWindow(since, min(max(until, since), END_OF_TIME_NS))
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow, **params: Any) -> list[dict[str, Any]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import duckdb
 
 from storage.graph_queries import SpanWindow
 
-__all__ = ["resource_red_rows"]
+__all__ = ["resource_metric_rows", "resource_red_rows"]
 
 _RESOURCE_RED = """
 SELECT service_name AS service, resource_attributes::VARCHAR AS resource,
@@ -27,5 +28,13 @@ ORDER BY service, resource
 def resource_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """Per (service, resource): spans, requests (server/consumer spans), errors, p95 (ns)."""
     cursor = con.execute(_RESOURCE_RED, {"since": window.since_ns, "until": window.until_ns})
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def resource_metric_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[dict[str, Any]]:
+    """Per (resource, normalised signal, time bucket): the value (see queries/resource_metrics.sql)."""
+    sql = resources.files("storage").joinpath("queries", "resource_metrics.sql").read_text(encoding="utf-8")
+    cursor = con.execute(sql, {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns})
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -122,3 +122,149 @@ def test_platforms_through_otlp_api_and_cli(running: Running) -> None:
     result = CliRunner().invoke(app, ["platforms", "--db", running.db_path, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["entities"] == body["entities"]
+
+
+def _metrics_request(resources: list[tuple[dict[str, Any], list[Any]]]) -> bytes:
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as METRICS_SERVICE_PB2
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
+    from opentelemetry.proto.resource.v1 import resource_pb2 as RESOURCE_PB2
+
+    from tests.trace_builder import key_values
+
+    return METRICS_SERVICE_PB2.ExportMetricsServiceRequest(
+        resource_metrics=[
+            METRICS_PB2.ResourceMetrics(
+                resource=RESOURCE_PB2.Resource(attributes=key_values(resource)),
+                scope_metrics=[METRICS_PB2.ScopeMetrics(metrics=metrics)],
+            )
+            for resource, metrics in resources
+        ]
+    ).SerializeToString()
+
+
+def _gauge(name: str, unit: str, points: list[tuple[float, float, dict[str, Any]]]) -> Any:
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
+
+    from tests.trace_builder import key_values
+
+    return METRICS_PB2.Metric(
+        name=name,
+        unit=unit,
+        gauge=METRICS_PB2.Gauge(
+            data_points=[
+                METRICS_PB2.NumberDataPoint(time_unix_nano=int(t * 1e9), as_double=v, attributes=key_values(a))
+                for t, v, a in points
+            ]
+        ),
+    )
+
+
+def _sum(name: str, unit: str, points: list[tuple[float, int, dict[str, Any]]], *, delta: bool = False) -> Any:
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
+
+    from tests.trace_builder import key_values
+
+    return METRICS_PB2.Metric(
+        name=name,
+        unit=unit,
+        sum=METRICS_PB2.Sum(
+            aggregation_temporality=1 if delta else 2,
+            is_monotonic=True,
+            data_points=[
+                METRICS_PB2.NumberDataPoint(time_unix_nano=int(t * 1e9), as_int=v, attributes=key_values(a))
+                for t, v, a in points
+            ],
+        ),
+    )
+
+
+def test_receiver_metrics_normalised_per_entity(running: Running) -> None:
+    import grpc
+
+    base = 1_700_000_040.0  # buckets of 60 s from the epoch: [1_700_000_040, 1_700_000_100) is one
+    host = {"host.name": "bare-metal-3", "os.type": "linux"}
+    body = _metrics_request(
+        [
+            (
+                K8S,
+                [  # kubeletstats
+                    _gauge("k8s.pod.cpu_limit_utilization", "1", [(base - 30, 0.9, {}), (base + 5, 0.42, {})]),
+                    _gauge("k8s.pod.memory.usage", "By", [(base + 5, 268435456.0, {})]),
+                    _sum(
+                        "k8s.pod.network.io",
+                        "By",
+                        [
+                            (base + 5, 1000, {"direction": "receive", "interface": "eth0"}),
+                            (base + 35, 4000, {"direction": "receive", "interface": "eth0"}),
+                            (base + 5, 0, {"direction": "transmit", "interface": "eth0"}),
+                            (base + 35, 600, {"direction": "transmit", "interface": "eth0"}),
+                        ],
+                    ),
+                ],
+            ),
+            (
+                DOCKER,
+                [  # docker_stats: percentages
+                    _gauge("container.cpu.utilization", "1", [(base + 5, 35.0, {})]),
+                    _gauge("container.memory.percent", "1", [(base + 5, 50.0, {})]),
+                    _sum("container.restarts", "{restarts}", [(base + 5, 1, {}), (base + 50, 3, {})]),
+                ],
+            ),
+            (
+                host,
+                [  # hostmetrics: time share per CPU and state
+                    _gauge(
+                        "system.cpu.utilization",
+                        "1",
+                        [
+                            (base + 5, 0.8, {"cpu": "cpu0", "state": "idle"}),
+                            (base + 5, 0.2, {"cpu": "cpu0", "state": "user"}),
+                            (base + 5, 0.6, {"cpu": "cpu1", "state": "idle"}),
+                        ],
+                    ),
+                    _gauge(
+                        "system.memory.utilization",
+                        "1",
+                        [(base + 5, 0.65, {"state": "used"}), (base + 5, 0.35, {"state": "free"})],
+                    ),
+                ],
+            ),
+            (
+                LAMBDA,
+                [  # FaaS semantic conventions, delta sums
+                    _sum("faas.invocations", "{invocation}", [(base + 5, 5, {}), (base + 20, 7, {})], delta=True),
+                    _sum("faas.coldstarts", "{coldstart}", [(base + 5, 1, {})], delta=True),
+                ],
+            ),
+        ]
+    )
+    with grpc.insecure_channel(running.grpc_endpoint) as channel:
+        channel.unary_unary("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")(body, timeout=10)
+    entities = {
+        (e["platform"], e["instance"], e["host"]): e
+        for e in httpx.get(f"{running.api_url}/api/platforms").json()["entities"]
+    }
+    assert entities[("kubernetes", "cart-7f9c", "node-a")]["resources"] == {
+        "cpu_utilization": 0.42,
+        "memory_usage_bytes": 268435456.0,
+        "network_in_bytes_per_s": 50.0,
+        "network_out_bytes_per_s": 10.0,  # 3000 B and 600 B over 60 s
+    }
+    assert entities[("docker", "billing-1", "docker-host")]["resources"] == {
+        "cpu_utilization": 0.35,
+        "memory_utilization": 0.5,
+        "restarts": 2.0,
+    }
+    assert entities[("host", None, "bare-metal-3")]["resources"] == {
+        "cpu_utilization": 0.3,
+        "memory_utilization": 0.65,
+    }  # 1 - mean idle (0.8, 0.6)
+    assert entities[("serverless", "2021/06/28/[$LATEST]2f399eb1", None)]["resources"] == {
+        "invocations": 12.0,
+        "cold_starts": 1.0,
+    }
+    assert entities[("host", None, "bare-metal-3")]["services"] == []
+    table = CliRunner().invoke(app, ["platforms", "--db", running.db_path], env={"COLUMNS": "250"})
+    assert table.exit_code == 0, table.output
+    for text in ("cpu 42%", "in 50 B/s", "restarts 2", "cold starts 1", "bare-metal-3"):
+        assert text in table.stdout

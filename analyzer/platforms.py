@@ -3,6 +3,7 @@ and their RED figures, from per-resource rows (storage.resource_queries)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from tracing.attributes import decode_attributes_json
 from tracing.platforms import Entity, detect_entity
 
-__all__ = ["entity_health", "entity_resource_metrics"]
+__all__ = ["entity_health", "entity_metric_series", "entity_resource_metrics"]
 
 
 def _empty() -> dict[str, Any]:
@@ -84,3 +85,24 @@ def entity_resource_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[Entity, d
             signal, value = "cpu_utilization", 1.0 - value
         result.setdefault(entity, {})[signal] = round(value, 6)
     return result
+
+
+def entity_metric_series(rows: Iterable[Mapping[str, Any]], *, since_ns: int, bucket_ns: int) -> list[dict[str, Any]]:
+    """Per entity, per time bucket: the normalised signals (rows of resource_metric_rows)."""
+    series: dict[tuple[Entity, int], dict[str, float]] = defaultdict(dict)
+    entities: dict[str, Entity] = {}
+    for row in rows:
+        resource = row["resource"]
+        if resource not in entities:
+            entities[resource] = detect_entity(decode_attributes_json(resource))
+        signal, value = row["signal"], float(row["value"])
+        if signal == "cpu_idle":
+            signal, value = "cpu_utilization", 1.0 - value
+        values = series[(entities[resource], int(row["bucket"]))]
+        values[signal] = round(values.get(signal, 0.0) + value, 6)
+    return [
+        {**asdict(entity), "bucket_start_ns": since_ns + bucket * bucket_ns, "signals": signals}
+        for (entity, bucket), signals in sorted(
+            series.items(), key=lambda item: (item[0][0].platform, item[0][0].instance or "", item[0][1])
+        )
+    ]

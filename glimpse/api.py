@@ -20,6 +20,7 @@ from glimpse.timeparse import parse_time_ns
 from glimpse.views import (
     bottlenecks,
     jaeger_dependencies,
+    platform_metric_series,
     platforms,
     service_graph_diff,
     service_graph_document,
@@ -119,6 +120,19 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc))
         return JSONResponse(await run_in_threadpool(partial(_with_cursor, connect, platforms, **options)))
 
+    async def platform_metrics(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            options = {
+                "since_ns": parse_time_ns(params.get("since")),
+                "until_ns": parse_time_ns(params.get("until")),
+                "bucket_s": float(params.get("bucket") or 60),
+            }
+            body = await run_in_threadpool(partial(_with_cursor, connect, platform_metric_series, **options))
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return JSONResponse(body)
+
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
         try:
@@ -138,6 +152,7 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
             Route("/api/bottlenecks", ranked_bottlenecks, methods=["GET"]),
             Route("/api/platforms", platform_entities, methods=["GET"]),
+            Route("/api/platforms/metrics", platform_metrics, methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),

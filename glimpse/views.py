@@ -17,7 +17,7 @@ from analyzer.graph import build_operation_graph, build_service_graph, neighbour
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
 from analyzer.patterns import detect_patterns, summarise_findings
-from analyzer.platforms import entity_health, entity_resource_metrics
+from analyzer.platforms import entity_health, entity_metric_series, entity_resource_metrics
 from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import (
     END_OF_TIME_NS,
@@ -35,6 +35,7 @@ from tracing.trace import Span, assemble_trace
 __all__ = [
     "bottlenecks",
     "jaeger_dependencies",
+    "platform_metric_series",
     "platforms",
     "service_graph",
     "service_graph_diff",
@@ -287,3 +288,19 @@ def platforms(
 
 
 METRIC_BUCKET_NS = 60 * 1_000_000_000
+
+
+def platform_metric_series(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    bucket_s: float = 60.0,
+) -> dict[str, Any]:
+    """The normalised resource metrics of every entity, per time bucket."""
+    if bucket_s <= 0:
+        raise ValueError("the bucket must be a positive number of seconds")
+    window = SpanWindow(since_ns or 0, until_ns or END_OF_TIME_NS)
+    bucket_ns = int(bucket_s * 1e9)
+    rows = resource_metric_rows(con, window, bucket_ns=bucket_ns)
+    return {"bucket_s": bucket_s, "series": entity_metric_series(rows, since_ns=window.since_ns, bucket_ns=bucket_ns)}

@@ -9,7 +9,6 @@ from typing import Any
 
 import duckdb
 import networkx as nx
-import numpy as np
 
 from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.critical_path import critical_path, self_times
@@ -229,11 +228,11 @@ MAX_PATTERN_TRACES = 10_000
 def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
     """Pattern findings in the first MAX_PATTERN_TRACES traces (trace-id order), summarised."""
     findings = []
-    scanned = 0
+    starts: dict[int, int] = {}  # trace number -> index of its first span
     for view in iter_trace_views(spans, limit=MAX_PATTERN_TRACES):
         findings += detect_patterns(view)
-        scanned += 1
-    starts = _trace_offsets(spans)
+        starts[view.number] = view.offset
+    scanned = len(starts)
     summaries = []
     for summary in summarise_findings(findings)[:limit]:
         service, operation = spans.operations[summary.op]
@@ -258,11 +257,6 @@ def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
             }
         )
     return {"traces_scanned": scanned, "found": summaries}
-
-
-def _trace_offsets(spans: WindowSpans) -> list[int]:
-    boundaries = np.flatnonzero(np.diff(spans.trace_no)) + 1 if spans.span_count else np.array([], dtype=int)
-    return [0, *boundaries.tolist()]
 
 
 def _split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:

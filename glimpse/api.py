@@ -30,7 +30,14 @@ from storage.errors import QueryError
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
 
-__all__ = ["build_api_app", "diff_options", "graph_options"]
+__all__ = [
+    "bottleneck_options",
+    "build_api_app",
+    "diff_options",
+    "graph_options",
+    "metric_series_options",
+    "window_options",
+]
 
 T = TypeVar("T")
 
@@ -75,15 +82,6 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc).strip("'\""))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
-    async def graph_diff(request: Request) -> JSONResponse:
-        params = request.query_params
-        try:
-            options = diff_options(params)
-            body = await run_in_threadpool(partial(_with_cursor, connect, service_graph_diff, **options))
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        return JSONResponse(body)
-
     async def trace_path(request: Request) -> JSONResponse:
         adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
         try:
@@ -96,42 +94,20 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
         return JSONResponse(body)
 
-    async def ranked_bottlenecks(request: Request) -> JSONResponse:
-        params = request.query_params
-        try:
-            limit = int(params.get("limit") or 20)
-            options = {
-                "since_ns": parse_time_ns(params.get("since")),
-                "until_ns": parse_time_ns(params.get("until")),
-                "endpoint": params.get("endpoint") or None,
-                "service": params.get("service") or None,
-                "limit": limit,
-            }
-            body = await run_in_threadpool(partial(_with_cursor, connect, bottlenecks, **options))
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        return JSONResponse(body)
+    def analysis(
+        function: Callable[..., dict[str, Any]], options: Callable[[Mapping[str, str]], dict[str, Any]]
+    ) -> Any:
+        """A GET endpoint: query parameters -> options -> function(connection) -> JSON."""
 
-    async def platform_entities(request: Request) -> JSONResponse:
-        params = request.query_params
-        try:
-            options = {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        return JSONResponse(await run_in_threadpool(partial(_with_cursor, connect, platforms, **options)))
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                parsed = options(request.query_params)
+                body = await run_in_threadpool(partial(_with_cursor, connect, function, **parsed))
+            except ValueError as exc:
+                return _bad_request(str(exc))
+            return JSONResponse(body)
 
-    async def platform_metrics(request: Request) -> JSONResponse:
-        params = request.query_params
-        try:
-            options = {
-                "since_ns": parse_time_ns(params.get("since")),
-                "until_ns": parse_time_ns(params.get("until")),
-                "bucket_s": float(params.get("bucket") or 60),
-            }
-            body = await run_in_threadpool(partial(_with_cursor, connect, platform_metric_series, **options))
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        return JSONResponse(body)
+        return endpoint
 
     async def dependencies(request: Request) -> JSONResponse:
         params = request.query_params
@@ -148,11 +124,11 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
     return Starlette(
         routes=[
             Route("/api/graph", graph, methods=["GET"]),
-            Route("/api/graph/diff", graph_diff, methods=["GET"]),
+            Route("/api/graph/diff", analysis(service_graph_diff, diff_options), methods=["GET"]),
             Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
-            Route("/api/bottlenecks", ranked_bottlenecks, methods=["GET"]),
-            Route("/api/platforms", platform_entities, methods=["GET"]),
-            Route("/api/platforms/metrics", platform_metrics, methods=["GET"]),
+            Route("/api/bottlenecks", analysis(bottlenecks, bottleneck_options), methods=["GET"]),
+            Route("/api/platforms", analysis(platforms, window_options), methods=["GET"]),
+            Route("/api/platforms/metrics", analysis(platform_metric_series, metric_series_options), methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),
@@ -173,14 +149,34 @@ GRAPH_MEDIA_TYPES = {
 }
 
 
+def window_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """``since``/``until`` (RFC 3339 or unix ns) -> the keywords every analysis takes."""
+    return {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
+
+
+def bottleneck_options(params: Mapping[str, str]) -> dict[str, Any]:
+    limit = params.get("limit") or "20"
+    if not limit.isdigit() or int(limit) < 1:
+        raise ValueError("limit must be a positive integer")
+    return {
+        **window_options(params),
+        "endpoint": params.get("endpoint") or None,
+        "service": params.get("service") or None,
+        "limit": int(limit),
+    }
+
+
+def metric_series_options(params: Mapping[str, str]) -> dict[str, Any]:
+    return {**window_options(params), "bucket_s": float(params.get("bucket") or 60)}
+
+
 def graph_options(params: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters (or CLI options) of a graph request -> service_graph keywords."""
     depth_text = params.get("depth") or "1"
     if not depth_text.isdigit():
         raise ValueError("depth must be a non-negative integer")
     return {
-        "since_ns": parse_time_ns(params.get("since")),
-        "until_ns": parse_time_ns(params.get("until")),
+        **window_options(params),
         "service": params.get("service") or None,
         "depth": int(depth_text),
         "operations": params.get("operations", "").lower() in ("1", "true", "yes"),

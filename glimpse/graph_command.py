@@ -9,7 +9,7 @@ import networkx as nx
 from rich.table import Table
 
 from glimpse.api import diff_options, graph_options
-from glimpse.source import api_get, server_url_for, with_read_only
+from glimpse.source import api_get, as_query_params, server_url_for, with_read_only
 from glimpse.views import service_graph_diff, service_graph_document
 
 __all__ = ["diff_table", "fetch_graph_diff", "fetch_graph_document", "graph_table"]
@@ -19,7 +19,7 @@ def fetch_graph_document(db_path: str, server: str | None, fmt: str, params: dic
     url = server_url_for(db_path, server)
     if url is not None:
         return api_get(url, "/api/graph", {"format": fmt, **params}).text
-    options = graph_options({key: str(value) for key, value in params.items() if value is not None})
+    options = graph_options(as_query_params(params))
     return with_read_only(db_path, service_graph_document, fmt, **options)
 
 
@@ -27,7 +27,7 @@ def fetch_graph_diff(db_path: str, server: str | None, params: dict[str, Any]) -
     url = server_url_for(db_path, server)
     if url is not None:
         return dict(api_get(url, "/api/graph/diff", params).json())
-    options = diff_options({key: str(value) for key, value in params.items() if value is not None})
+    options = diff_options(as_query_params(params))
     return with_read_only(db_path, service_graph_diff, **options)
 
 

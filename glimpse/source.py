@@ -12,7 +12,7 @@ from glimpse.server import read_server_info
 from storage.errors import QueryError
 from storage.store import open_read_only
 
-__all__ = ["api_get", "server_url_for", "with_read_only"]
+__all__ = ["api_get", "as_query_params", "server_url_for", "with_read_only"]
 
 T = TypeVar("T")
 
@@ -33,11 +33,15 @@ def with_read_only(db_path: str, function: Callable[..., T], *args: Any, **kwarg
         con.close()
 
 
+def as_query_params(params: dict[str, Any]) -> dict[str, str]:
+    """CLI values as the query parameters the API would receive (None left out)."""
+    return {key: str(value) for key, value in params.items() if value is not None}
+
+
 def api_get(url: str, path: str, params: dict[str, Any], *, timeout_s: float = 120.0) -> httpx.Response:
     """GET an API path; an error answer becomes a QueryError with the server's message."""
-    query = {key: str(value) for key, value in params.items() if value is not None}
     try:
-        response = httpx.get(f"{url.rstrip('/')}{path}", params=query, timeout=timeout_s)
+        response = httpx.get(f"{url.rstrip('/')}{path}", params=as_query_params(params), timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise QueryError(f"cannot reach the glimpse server at {url}: {exc}") from exc
     if response.status_code != 200:

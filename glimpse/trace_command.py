@@ -7,8 +7,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from glimpse.source import api_get, server_url_for, with_read_only
-from glimpse.timeparse import parse_time_ns
+from glimpse.api import bottleneck_options, window_options
+from glimpse.source import api_get, as_query_params, server_url_for, with_read_only
 from glimpse.views import bottlenecks, platforms, trace_critical_path
 
 __all__ = [
@@ -75,14 +75,7 @@ def fetch_bottlenecks(db_path: str, server: str | None, params: dict[str, Any]) 
     url = server_url_for(db_path, server)
     if url is not None:
         return dict(api_get(url, "/api/bottlenecks", params).json())
-    options = {
-        "since_ns": parse_time_ns(params.get("since")),
-        "until_ns": parse_time_ns(params.get("until")),
-        "endpoint": params.get("endpoint"),
-        "service": params.get("service"),
-        "limit": int(params.get("limit") or 20),
-    }
-    return with_read_only(db_path, bottlenecks, **options)
+    return with_read_only(db_path, bottlenecks, **bottleneck_options(as_query_params(params)))
 
 
 def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
@@ -158,8 +151,7 @@ def fetch_platforms(db_path: str, server: str | None, params: dict[str, Any]) ->
     url = server_url_for(db_path, server)
     if url is not None:
         return dict(api_get(url, "/api/platforms", params).json())
-    options = {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
-    return with_read_only(db_path, platforms, **options)
+    return with_read_only(db_path, platforms, **window_options(as_query_params(params)))
 
 
 def platforms_table(result: dict[str, Any]) -> Table:

@@ -269,7 +269,8 @@ def test_receiver_metrics_normalised_per_entity(running: Running) -> None:
     for text in ("cpu 42%", "in 50 B/s", "restarts 2", "cold starts 1", "bare-metal-3"):
         assert text in table.stdout
     series = httpx.get(f"{running.api_url}/api/platforms/metrics", params={"bucket": 60}).json()["series"]
-    pod_cpu = [(s["bucket_start_ns"], s["signals"].get("cpu_utilization")) for s in series
-               if s["instance"] == "cart-7f9c"]
+    pod_cpu = [
+        (s["bucket_start_ns"], s["signals"].get("cpu_utilization")) for s in series if s["instance"] == "cart-7f9c"
+    ]
     assert pod_cpu == [(int((base - 60) * 1e9), 0.9), (int(base * 1e9), 0.42)]  # one value per minute
     assert httpx.get(f"{running.api_url}/api/platforms/metrics", params={"bucket": 0}).status_code == 400

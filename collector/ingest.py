@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from collector.decode import Decoded
 from collector.signals import Signal
-from collector.worker import decode_body, warm_up
+from collector.worker import decode_body, ignore_interrupts, warm_up
 from storage.errors import WriterClosedError
 from storage.writer import BatchWriter
 
@@ -54,7 +54,9 @@ class Ingestor:
 
     def _start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process already runs gRPC and writer threads
-        pool = ProcessPoolExecutor(self._decode_workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            self._decode_workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_interrupts
+        )
         for future in [pool.submit(warm_up) for _ in range(self._decode_workers)]:
             future.result()
         return pool

@@ -6,6 +6,8 @@ each worker process holds only protobuf and Arrow in memory.
 
 from __future__ import annotations
 
+import signal
+
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from collector.decode import Decoded
@@ -13,7 +15,7 @@ from collector.errors import DecodeError
 from collector.otlp_json import message_from_json
 from collector.signals import SIGNALS
 
-__all__ = ["decode_body", "warm_up"]
+__all__ = ["decode_body", "ignore_interrupts", "warm_up"]
 
 
 def decode_body(signal_name: str, body: bytes, is_json: bool) -> Decoded:
@@ -37,3 +39,9 @@ def decode_body(signal_name: str, body: bytes, is_json: bool) -> Decoded:
 
 def warm_up() -> None:
     """Runs once in each worker so that its imports happen before the first request."""
+
+
+def ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C reaches the whole process group, but only the server
+    process decides when to stop (it drains, then shuts the workers down)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -61,48 +61,41 @@ def entity_health(
     return sorted(result, key=lambda e: (e["platform"], e["host"] or "", e["instance"] or ""))
 
 
-def entity_resource_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[Entity, dict[str, float]]:
-    """The latest bucket's value of each normalised signal, per entity.
+def _entity_buckets(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[Entity, int], dict[str, float]]:
+    """Signals per (entity, bucket), the resources of one entity added up.
 
     ``cpu_idle`` (hostmetrics reports time per state) becomes ``cpu_utilization = 1 - idle``.
     """
-    latest: dict[tuple[Entity, str], tuple[int, float]] = {}
+    buckets: dict[tuple[Entity, int], dict[str, float]] = defaultdict(dict)
     entities: dict[str, Entity] = {}
     for row in rows:
         resource = row["resource"]
         if resource not in entities:
             entities[resource] = detect_entity(decode_attributes_json(resource))
-        key = (entities[resource], row["signal"])
-        bucket, value = int(row["bucket"]), float(row["value"])
-        previous = latest.get(key)
-        if previous is None or bucket > previous[0]:
-            latest[key] = (bucket, value)
-        elif bucket == previous[0]:  # several resources of one entity: add them up
-            latest[key] = (bucket, previous[1] + value)
-    result: dict[Entity, dict[str, float]] = {}
-    for (entity, signal), (_, value) in latest.items():
-        if signal == "cpu_idle":
-            signal, value = "cpu_utilization", 1.0 - value
-        result.setdefault(entity, {})[signal] = round(value, 6)
-    return result
+        values = buckets[(entities[resource], int(row["bucket"]))]
+        values[row["signal"]] = values.get(row["signal"], 0.0) + float(row["value"])
+    for values in buckets.values():
+        if "cpu_idle" in values:
+            values["cpu_utilization"] = 1.0 - values.pop("cpu_idle")
+        for signal, value in values.items():
+            values[signal] = round(value, 6)
+    return buckets
+
+
+def entity_resource_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[Entity, dict[str, float]]:
+    """The latest bucket's value of each normalised signal, per entity."""
+    latest: dict[Entity, dict[str, tuple[int, float]]] = defaultdict(dict)
+    for (entity, bucket), values in _entity_buckets(rows).items():
+        for signal, value in values.items():
+            if bucket >= latest[entity].get(signal, (bucket, value))[0]:
+                latest[entity][signal] = (bucket, value)
+    return {entity: {signal: value for signal, (_, value) in signals.items()} for entity, signals in latest.items()}
 
 
 def entity_metric_series(rows: Iterable[Mapping[str, Any]], *, since_ns: int, bucket_ns: int) -> list[dict[str, Any]]:
     """Per entity, per time bucket: the normalised signals (rows of resource_metric_rows)."""
-    series: dict[tuple[Entity, int], dict[str, float]] = defaultdict(dict)
-    entities: dict[str, Entity] = {}
-    for row in rows:
-        resource = row["resource"]
-        if resource not in entities:
-            entities[resource] = detect_entity(decode_attributes_json(resource))
-        signal, value = row["signal"], float(row["value"])
-        if signal == "cpu_idle":
-            signal, value = "cpu_utilization", 1.0 - value
-        values = series[(entities[resource], int(row["bucket"]))]
-        values[signal] = round(values.get(signal, 0.0) + value, 6)
+    series = _entity_buckets(rows)
     return [
-        {**asdict(entity), "bucket_start_ns": since_ns + bucket * bucket_ns, "signals": signals}
-        for (entity, bucket), signals in sorted(
-            series.items(), key=lambda item: (item[0][0].platform, item[0][0].instance or "", item[0][1])
-        )
+        {**asdict(entity), "bucket_start_ns": since_ns + bucket * bucket_ns, "signals": series[(entity, bucket)]}
+        for entity, bucket in sorted(series, key=lambda key: (key[0].platform, key[0].instance or "", key[1]))
     ]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import duckdb
+
+from storage.sql_files import fetch_dicts, load_query
 
 __all__ = [
     "SpanWindow",
@@ -36,11 +36,6 @@ class SpanWindow:
         return max(self.until_ns - self.since_ns, 1) / 1e9
 
 
-@cache
-def _query(name: str) -> str:
-    return resources.files("storage").joinpath("queries", f"{name}.sql").read_text(encoding="utf-8")
-
-
 def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_ns: int | None) -> SpanWindow:
     """Fill an open bound from the data: the first span's start, or just after the last span's start."""
     if since_ns is not None and until_ns is not None:
@@ -53,20 +48,18 @@ def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_n
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, window: SpanWindow, **params: Any) -> list[dict[str, Any]]:
-    sql = _query(name)
+    sql = load_query(name)
     if name in _OVER_CALLS:
-        sql = _query("service_calls") + sql
+        sql = load_query("service_calls") + sql
     return _execute(con, sql, window, **params)
 
 
 def _call_statistics(con: duckdb.DuckDBPyConnection, window: SpanWindow, keys: str) -> list[dict[str, Any]]:
-    return _execute(con, _query("service_calls") + _query("call_statistics").format(keys=keys), window)
+    return _execute(con, load_query("service_calls") + load_query("call_statistics").format(keys=keys), window)
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, window: SpanWindow, **params: Any) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, {"since": window.since_ns, "until": window.until_ns, **params})
-    columns = [d[0] for d in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return fetch_dicts(con.execute(sql, {"since": window.since_ns, "until": window.until_ns, **params}))
 
 
 def service_edge_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:

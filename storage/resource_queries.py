@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import duckdb
 
 from storage.graph_queries import SpanWindow
+from storage.sql_files import fetch_dicts, load_query
 
 __all__ = ["resource_metric_rows", "resource_red_rows"]
 
@@ -27,14 +27,10 @@ ORDER BY service, resource
 
 def resource_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """Per (service, resource): spans, requests (server/consumer spans), errors, p95 (ns)."""
-    cursor = con.execute(_RESOURCE_RED, {"since": window.since_ns, "until": window.until_ns})
-    columns = [d[0] for d in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return fetch_dicts(con.execute(_RESOURCE_RED, {"since": window.since_ns, "until": window.until_ns}))
 
 
 def resource_metric_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[dict[str, Any]]:
     """Per (resource, normalised signal, time bucket): the value (see queries/resource_metrics.sql)."""
-    sql = resources.files("storage").joinpath("queries", "resource_metrics.sql").read_text(encoding="utf-8")
-    cursor = con.execute(sql, {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns})
-    columns = [d[0] for d in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    params = {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns}
+    return fetch_dicts(con.execute(load_query("resource_metrics"), params))

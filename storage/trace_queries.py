@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from storage.sql_files import fetch_dicts, load_query
 
 __all__ = ["WindowSpans", "count_traces", "normalise_trace_id", "trace_span_rows", "window_spans"]
 
@@ -35,9 +36,7 @@ def normalise_trace_id(text: str) -> str:
 
 def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
     """The spans of one trace (empty when the trace is unknown)."""
-    cursor = con.execute(_SPANS, {"trace_id": normalise_trace_id(trace_id)})
-    columns = [d[0] for d in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return fetch_dicts(con.execute(_SPANS, {"trace_id": normalise_trace_id(trace_id)}))
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def window_spans(
     sample_per_million: int = 1_000_000,
 ) -> WindowSpans:
     """Spans of the traces with a span in the window (optionally one endpoint, or a sample)."""
-    sql = resources.files("storage").joinpath("queries", "trace_window_spans.sql").read_text(encoding="utf-8")
+    sql = load_query("trace_window_spans")
     params = {
         "since": since_ns,
         "until": until_ns,

@@ -1,0 +1,1 @@
+"""Workload simulator: instrumented services defined as data, with labelled fault injection."""

@@ -276,4 +276,4 @@ def first_of_each_span(rows: pa.Table) -> pa.Table:
         return rows
     positions = pa.table({"key": keys, "position": pa.array(range(rows.num_rows), pa.int64())})
     first = positions.group_by("key", use_threads=False).aggregate([("position", "min")]).column("position_min")
-    return rows.take(pc.sort_indices(first))
+    return rows.take(first.take(pc.sort_indices(first)))  # the first positions, in batch order

@@ -217,6 +217,15 @@ def test_duplicates_inside_one_request_are_stored_once(running: Running) -> None
     assert running.server.stats()["duplicate_spans"] == 2
 
 
+def test_a_duplicate_at_the_start_of_a_request_keeps_every_other_span(running: Running) -> None:
+    spans = _spans()
+    exporter = span_exporter("grpc", running)
+    assert exporter.export([spans[0], spans[0], spans[0], spans[1]]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    stored = running.sql("SELECT span_id FROM otel_traces ORDER BY span_id")
+    assert sorted(row["span_id"] for row in stored) == sorted(f"{s.context.span_id:016x}" for s in spans)
+
+
 def test_a_dead_decode_worker_is_replaced(db_path: Path) -> None:
     import psutil
 

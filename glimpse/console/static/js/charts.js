@@ -1,0 +1,60 @@
+// Time-series charts (uPlot): lines over span time, with an optional baseline band.
+import uPlot from "uplot";
+import { cssVar, h } from "./util.js";
+
+/**
+ * A chart in `container`.
+ * t: unix ns per point; series: [{label, values, color, width, dash, fill}];
+ * band: {low, high, label} drawn as a shaded range; yFormat: value -> text.
+ */
+export function timeChart(container, { t, series, band, height = 160, yFormat = (v) => String(v), yMin }) {
+  const x = t.map((ns) => Number(ns) / 1e9);
+  const data = [x];
+  const opts = {
+    width: Math.max(240, container.clientWidth || 600),
+    height,
+    legend: { show: true, live: true },
+    cursor: { drag: { x: true, y: false } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [yMin ?? Math.min(0, min ?? 0), (max ?? 1) * 1.1 || 1] } },
+    axes: [
+      { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") } },
+      { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") },
+        values: (u, ticks) => ticks.map(yFormat), size: 64 },
+    ],
+    series: [{ label: "time" }],
+    bands: [],
+  };
+  if (band) {
+    const color = band.color || "#4f7cff";
+    data.push(band.high, band.low);
+    opts.series.push(
+      { label: band.label ? `${band.label} high` : "baseline high", stroke: color + "66", width: 1, value: (u, v) => fmtOr(v, yFormat) },
+      { label: band.label ? `${band.label} low` : "baseline low", stroke: color + "66", width: 1, value: (u, v) => fmtOr(v, yFormat) },
+    );
+    opts.bands.push({ series: [1, 2], fill: color + "22" });
+  }
+  for (const item of series) {
+    data.push(item.values);
+    opts.series.push({
+      label: item.label, stroke: item.color, width: item.width || 1.5, dash: item.dash, fill: item.fill,
+      spanGaps: false, points: { show: item.values.length < 40 }, value: (u, v) => fmtOr(v, yFormat),
+    });
+  }
+  const plot = new uPlot(opts, data, container);
+  const resize = new ResizeObserver(() => {
+    const width = container.clientWidth;
+    if (width && Math.abs(width - plot.width) > 4) plot.setSize({ width, height });
+  });
+  resize.observe(container);
+  return plot;
+}
+
+function fmtOr(value, format) {
+  return value === null || value === undefined ? "–" : format(value);
+}
+
+/** A titled chart card body. */
+export function chartBox(title) {
+  const holder = h("div", { class: "chart" });
+  return { box: h("div", {}, h("div", { class: "chart-title" }, title), holder), holder };
+}

@@ -1,0 +1,173 @@
+// Anomalies (timeline, each signal against its baseline band, correlation heatmap) and
+// root causes (ranked candidates with evidence, the incident highlighted on the map).
+import { href } from "./app.js";
+import { timeChart } from "./charts.js";
+import { drawGraph } from "./map.js";
+import { api, ApiError, bar, fmtNs, fmtTime, h, mix, notice, s, serviceChip, stat, traceLink } from "./util.js";
+
+function unavailable(what, path) {
+  return h("div", { class: "card", id: "not-available" }, notice(`${what} is not available`,
+    h("span", {}, `This glimpse server has no ${path} endpoint yet (it answered 404). `,
+      "The page fills in as soon as the server provides it; the other pages work meanwhile.")));
+}
+
+/** The endpoint's answer; null when the server has no such route; {missing: message} for its own 404. */
+async function fetchOr404(path, params) {
+  try {
+    return await api(path, params);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    return /^(404 )?Not Found$/.test(error.message) ? null : { missing: error.message };
+  }
+}
+
+const fmtValue = (v) => (v === null || v === undefined ? "–" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : String(v));
+const scoreColor = (score) => mix("#e9b018", "#e5484d", Math.max(0, Math.min(1, (score || 0) / 10)));
+
+// ---- anomalies ------------------------------------------------------------------------
+
+export async function renderAnomalies(root, ctx) {
+  root.append(h("div", { class: "page-head" }, h("h1", {}, "Anomalies and incidents"),
+    h("span", { class: "sub" }, "signals that left their baseline, grouped into incidents")));
+  const data = await fetchOr404("/api/anomalies", { since: ctx.window.since, until: ctx.window.until });
+  if (data === null) { root.append(unavailable("Anomaly detection", "/api/anomalies")); return; }
+  if (data.missing) { root.append(h("div", { class: "card" }, notice("Nothing found", data.missing))); return; }
+  const anomalies = data.anomalies || [], incidents = data.incidents || [];
+  root.append(h("div", { class: "card" }, h("div", { class: "stats" }, stat(String(incidents.length), "incidents"), stat(String(anomalies.length), "anomalous signals"),
+    stat(String(new Set(anomalies.map((a) => a.entity)).size), "entities affected"))));
+  if (!anomalies.length) {
+    root.append(h("div", { class: "card" }, notice("Nothing anomalous in this window", "Every signal stayed within its baseline.")));
+  } else {
+    root.append(h("div", { class: "card", id: "anomaly-timeline" }, h("h2", {}, "Timeline"), timeline(anomalies, incidents, ctx)));
+    if (incidents.length) root.append(h("div", { class: "card flush" }, h("table", { class: "data", id: "incidents" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Incident"), h("th", {}, "From"), h("th", {}, "To"), h("th", {}, "Entities"), h("th", { class: "num" }, "Score"), h("th", {}, ""))),
+      h("tbody", {}, incidents.map((inc) => h("tr", {}, h("td", {}, h("strong", {}, `#${inc.id}`)), h("td", {}, fmtTime(inc.start, { millis: false })), h("td", {}, fmtTime(inc.end, { millis: false })),
+        h("td", {}, (inc.entities || []).map((e) => serviceChip(String(e)))), h("td", { class: "num" }, fmtValue(inc.score)),
+        h("td", {}, h("a", { href: href("rca", { since: String(inc.start), until: String(inc.end), range: "custom" }) }, "root causes →"))))))));
+    const charts = h("div", { class: "grid2", id: "anomaly-charts" });
+    root.append(h("h2", { style: { marginTop: "18px" } }, "Signals against their baselines"), charts);
+    const sorted = [...anomalies].sort((a, b) => (b.score || 0) - (a.score || 0));
+    requestAnimationFrame(() => sorted.forEach((a, i) => charts.append(anomalyCard(a, i))));
+  }
+  if (data.correlation && data.correlation.entities && data.correlation.entities.length) {
+    root.append(h("div", { class: "card", id: "correlation" }, h("h2", {}, "Correlation across services"),
+      h("p", { class: "muted" }, "How the entities' anomalous signals move together in this window (1: together, −1: opposite)."), heatmap(data.correlation)));
+  }
+}
+
+function timeline(anomalies, incidents, ctx) {
+  const starts = [...anomalies.map((a) => a.start), ...incidents.map((i) => i.start)].map(Number);
+  const ends = [...anomalies.map((a) => a.end), ...incidents.map((i) => i.end)].map(Number);
+  const t0 = Number(ctx.window.since ?? Math.min(...starts)), t1 = Number(ctx.window.until ?? Math.max(...ends));
+  const rows = [...new Set(anomalies.map((a) => `${a.entity} · ${a.signal}`))];
+  const width = 1000, left = 230, rowH = 22, top = 22, height = top + rows.length * rowH + 24;
+  const x = (t) => left + ((Number(t) - t0) / Math.max(t1 - t0, 1)) * (width - left - 10);
+  const parts = [];
+  for (const inc of incidents) {
+    parts.push(s("rect", { x: x(inc.start), y: 0, width: Math.max(2, x(inc.end) - x(inc.start)), height: height - 20, fill: "#e5484d", "fill-opacity": 0.08, stroke: "#e5484d", "stroke-opacity": 0.4 }),
+      s("text", { x: x(inc.start) + 4, y: 14, "font-size": 11, fill: "#e5484d" }, `incident #${inc.id}`));
+  }
+  rows.forEach((label, i) => {
+    const y = top + i * rowH;
+    parts.push(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "currentColor" }, label.length > 34 ? label.slice(0, 33) + "…" : label),
+      s("line", { x1: left, x2: width - 10, y1: y + rowH - 2, y2: y + rowH - 2, stroke: "currentColor", "stroke-opacity": 0.08 }));
+  });
+  anomalies.forEach((a, i) => {
+    const y = top + rows.indexOf(`${a.entity} · ${a.signal}`) * rowH;
+    parts.push(s("rect", { x: x(a.start), y: y + 4, width: Math.max(3, x(a.end) - x(a.start)), height: rowH - 8, rx: 3, fill: scoreColor(a.score), class: "anomaly-bar",
+      onclick: () => document.getElementById(`anomaly-${i}`)?.scrollIntoView({ behavior: "smooth", block: "center" }) },
+    s("title", {}, `${a.entity_kind} ${a.entity}: ${a.signal}\nscore ${fmtValue(a.score)} · observed ${fmtValue(a.observed)} vs baseline ${fmtValue(a.baseline)}`)));
+  });
+  [0, 0.25, 0.5, 0.75, 1].forEach((f) => parts.push(s("text", { x: left + f * (width - left - 10), y: height - 6, "font-size": 11, fill: "currentColor", opacity: 0.6,
+    "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle" }, fmtTime(t0 + f * (t1 - t0), { date: false, millis: false }))));
+  return s("svg", { class: "timeline", viewBox: `0 0 ${width} ${height}` }, parts);
+}
+
+function anomalyCard(a, index) {
+  const holder = h("div", {});
+  const card = h("div", { class: "card anomaly", id: `anomaly-${index}` },
+    h("div", { style: { display: "flex", justifyContent: "space-between", gap: "8px" } },
+      h("div", {}, h("span", { class: "badge" }, a.entity_kind), " ", h("strong", {}, a.entity), h("span", { class: "muted" }, ` · ${a.signal}`)),
+      h("span", { class: "badge bad", style: { background: scoreColor(a.score), color: "#fff" } }, `score ${fmtValue(a.score)}`)),
+    h("div", { class: "muted", style: { fontSize: "12px", margin: "4px 0 8px" } },
+      `${fmtTime(a.start, { millis: false })} → ${fmtTime(a.end, { date: false, millis: false })} · observed ${fmtValue(a.observed)} vs baseline ${fmtValue(a.baseline)}`),
+    holder);
+  const series = a.series;
+  if (series && series.t && series.t.length) {
+    requestAnimationFrame(() => timeChart(holder, {
+      t: series.t, height: 170, yFormat: fmtValue,
+      band: series.baseline_low && series.baseline_high ? { low: series.baseline_low, high: series.baseline_high, label: "baseline", color: "#4f7cff" } : null,
+      series: [{ label: a.signal, values: series.value, color: "#e5484d", width: 2 }],
+    }));
+  } else holder.append(h("div", { class: "muted" }, "No series for this signal."));
+  return card;
+}
+
+function heatmap({ entities, matrix }) {
+  const cell = (v) => {
+    const value = Number(v);
+    const color = value >= 0 ? mix("#f4f5f7", "#e5484d", Math.min(1, value)) : mix("#f4f5f7", "#3d6bff", Math.min(1, -value));
+    return h("td", { style: { background: color, color: Math.abs(value) > 0.6 ? "#fff" : "#1d2330" }, title: value.toFixed(3) }, value.toFixed(2));
+  };
+  return h("div", { style: { overflowX: "auto" } }, h("table", { class: "heat" },
+    h("thead", {}, h("tr", {}, h("th", {}), entities.map((e) => h("th", { class: "col" }, e)))),
+    h("tbody", {}, entities.map((e, i) => h("tr", {}, h("th", { style: { textAlign: "right" } }, e), (matrix[i] || []).map(cell))))));
+}
+
+// ---- root causes ----------------------------------------------------------------------
+
+export async function renderRootCauses(root, ctx) {
+  const p = ctx.params;
+  root.append(h("div", { class: "page-head" }, h("h1", {}, "Root causes"),
+    h("span", { class: "sub" }, "probable causes of an incident, ranked, each with its evidence")));
+  const params = { since: ctx.window.since, until: ctx.window.until, baseline_since: p.get("baseline_since"), baseline_until: p.get("baseline_until") };
+  const data = await fetchOr404("/api/rca", params);
+  if (data === null) { root.append(unavailable("Root-cause analysis", "/api/rca")); return; }
+  if (data.missing) { root.append(h("div", { class: "card", id: "no-incident" }, notice("No incident to explain", data.missing))); return; }
+  const incident = data.incident || {};
+  const candidates = data.candidates || [];
+  const entities = incident.entities || [];
+  root.append(h("div", { class: "card", id: "incident" }, h("h2", {}, incident.id !== undefined ? `Incident #${incident.id}` : "Incident"),
+    h("div", { class: "stats" },
+      stat(incident.start ? fmtTime(incident.start, { millis: false }) : "–", "from"), stat(incident.end ? fmtTime(incident.end, { millis: false }) : "–", "to"),
+      incident.start && incident.end ? stat(fmtNs(Number(incident.end) - Number(incident.start)), "lasted") : "",
+      stat(fmtValue(incident.score), "score"), stat(String(candidates.length), "candidates")),
+    entities.length ? h("div", { style: { marginTop: "8px" } }, h("span", { class: "muted" }, "affected: "), entities.map((e) => serviceChip(String(e)))) : "",
+    data.baseline ? h("div", { class: "muted", style: { marginTop: "6px", fontSize: "12px" } },
+      `compared with the baseline ${data.baseline.start ? fmtTime(data.baseline.start, { millis: false }) : ""} → ${data.baseline.end ? fmtTime(data.baseline.end, { millis: false }) : ""}`) : ""));
+  if (!candidates.length) {
+    root.append(h("div", { class: "card" }, notice("No candidate", "Nothing in this window stands out against the baseline.")));
+    return;
+  }
+  const top = Math.max(...candidates.map((c) => c.score || 0), 1e-9);
+  const list = h("div", { id: "candidates" }, candidates.map((c) => h("div", { class: "card candidate" },
+    h("div", { style: { display: "flex", alignItems: "center", gap: "10px" } },
+      h("span", { class: "stat" }, h("span", { class: "v" }, `#${c.rank}`)), h("span", { class: "badge accent" }, c.kind), h("strong", { style: { fontSize: "15px" } }, c.name),
+      c.service && c.service !== c.name ? h("span", { class: "muted" }, `in ${c.service}`) : "", h("div", { class: "spacer" }),
+      h("span", { class: "num" }, `score ${fmtValue(c.score)}`), h("div", { style: { width: "160px" } }, bar((c.score || 0) / top, "#e5484d"))),
+    h("ul", { class: "evidence" }, (c.evidence || []).map(evidenceItem)),
+    c.remediation ? h("div", {}, h("strong", {}, "What to do: "), c.remediation) : "")));
+  const mapBox = h("div", { class: "map-canvas small", id: "rca-map" });
+  root.append(h("div", { class: "grid2" }, list, h("div", {}, h("div", { class: "card" }, h("h2", {}, "The incident on the map"),
+    h("p", { class: "muted" }, "Candidates carry their rank; the affected services are ringed in red."), mapBox))));
+  const graph = await api("/api/graph", { format: "cytoscape", since: incident.start ?? ctx.window.since, until: incident.end ?? ctx.window.until });
+  const ranks = new Map();
+  for (const c of candidates) for (const name of [c.name, c.service]) if (name && !ranks.has(name)) ranks.set(name, c.rank);
+  const elements = [...graph.elements.nodes.map((n) => ({ data: { ...n.data, label: n.data.id, ...(ranks.has(n.data.id) ? { rank: ranks.get(n.data.id) } : {}) }, classes: n.data.kind })),
+    ...graph.elements.edges.map((e) => ({ data: { ...e.data, label: "" } }))];
+  if (!elements.length) { mapBox.append(notice("No calls in the incident window", "")); return; }
+  const highlight = [...new Set([...entities.map(String), ...ranks.keys()])];
+  const cy = drawGraph(mapBox, elements, { highlight });
+  cy.nodes().filter((n) => !highlight.includes(n.id())).style("opacity", 0.55);
+  window.glimpseRcaMap = cy;
+}
+
+function evidenceItem(evidence) {
+  if (typeof evidence !== "object" || evidence === null) return h("li", {}, String(evidence));
+  const { trace_ids: traceIds, ...rest } = evidence;
+  const text = rest.summary || rest.description || rest.text;
+  const fields = Object.entries(rest).filter(([key]) => !["summary", "description", "text"].includes(key));
+  return h("li", {}, text ? h("span", {}, text, " ") : "",
+    fields.map(([key, value]) => h("span", { class: "chip" }, h("span", { class: "muted" }, key), typeof value === "object" ? JSON.stringify(value) : fmtValue(value))),
+    traceIds && traceIds.length ? h("span", {}, " traces: ", traceIds.slice(0, 5).map((id, i) => [i ? ", " : "", traceLink(id, id.slice(0, 8))])) : "");
+}

@@ -1,0 +1,12 @@
+-- As console_service_red.sql for one service's operations (no time buckets).
+SELECT
+    span_name AS operation,
+    span_kind AS kind,
+    count(*) AS requests,
+    count(*) FILTER (WHERE status_code = 'Error') AS errors,
+    quantile_cont(duration, [0.5, 0.95, 0.99]) AS ns_quantiles
+FROM otel_traces
+WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
+  AND service_name = $service
+GROUP BY span_name, span_kind
+ORDER BY requests DESC, operation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glimpse import __version__
+from glimpse.console_views import data_overview, search_traces, service_red, trace_detail
 from glimpse.jsonable import query_payload
 from glimpse.timeparse import parse_time_ns
 from glimpse.views import (
@@ -34,8 +36,11 @@ __all__ = [
     "bottleneck_options",
     "build_api_app",
     "diff_options",
+    "duration_ns",
     "graph_options",
     "metric_series_options",
+    "service_options",
+    "trace_search_options",
     "window_options",
 ]
 
@@ -94,6 +99,18 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
         return JSONResponse(body)
 
+    async def trace(request: Request) -> JSONResponse:
+        adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
+        try:
+            body = await run_in_threadpool(
+                partial(_with_cursor, connect, trace_detail, request.path_params["trace_id"], adjust_skew=adjust)
+            )
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        except LookupError as exc:
+            return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
+        return JSONResponse(body)
+
     def analysis(
         function: Callable[..., dict[str, Any]], options: Callable[[Mapping[str, str]], dict[str, Any]]
     ) -> Any:
@@ -126,6 +143,10 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             Route("/api/graph", graph, methods=["GET"]),
             Route("/api/graph/diff", analysis(service_graph_diff, diff_options), methods=["GET"]),
             Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
+            Route("/api/traces/{trace_id}", trace, methods=["GET"]),
+            Route("/api/traces", analysis(search_traces, trace_search_options), methods=["GET"]),
+            Route("/api/services", analysis(service_red, service_options), methods=["GET"]),
+            Route("/api/extent", analysis(data_overview, lambda _: {}), methods=["GET"]),
             Route("/api/bottlenecks", analysis(bottlenecks, bottleneck_options), methods=["GET"]),
             Route("/api/platforms", analysis(platforms, window_options), methods=["GET"]),
             Route("/api/platforms/metrics", analysis(platform_metric_series, metric_series_options), methods=["GET"]),
@@ -162,6 +183,57 @@ def bottleneck_options(params: Mapping[str, str]) -> dict[str, Any]:
         **window_options(params),
         "endpoint": params.get("endpoint") or None,
         "service": params.get("service") or None,
+        "limit": int(limit),
+    }
+
+
+def service_options(params: Mapping[str, str]) -> dict[str, Any]:
+    bucket = params.get("bucket")
+    try:
+        bucket_s = float(bucket) if bucket else None
+    except ValueError:
+        raise ValueError("bucket must be a number of seconds") from None
+    return {**window_options(params), "bucket_s": bucket_s, "service": params.get("service") or None}
+
+
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+
+
+def duration_ns(text: str | None) -> int | None:
+    """``250ms``, ``1.5s``, ``300us``, ``2m`` or a bare number of milliseconds -> ns (None stays None)."""
+    if text is None or not text.strip():
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m)?\s*", text)
+    if not match:
+        raise ValueError(f"not a duration (like 250ms, 1.5s, 300us): {text!r}")
+    return round(float(match.group(1)) * _DURATION_UNITS[match.group(2) or "ms"])
+
+
+def trace_search_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """``service``, ``operation``, ``min_duration``/``max_duration``, ``status`` (error|ok),
+    ``attr`` (``key=value``, repeatable), ``limit``, ``since``/``until``."""
+    getlist = getattr(params, "getlist", None)
+    pairs = list(getlist("attr")) if getlist else [params["attr"]] if params.get("attr") else []
+    attributes: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"an attribute filter is key=value, got {pair!r}")
+        attributes[key.strip()] = value.strip()
+    status = (params.get("status") or "").lower()
+    if status not in ("", "error", "ok"):
+        raise ValueError("status must be error or ok")
+    limit = params.get("limit") or "20"
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise ValueError("limit must be an integer from 1 to 1000")
+    return {
+        **window_options(params),
+        "service": params.get("service") or None,
+        "operation": params.get("operation") or None,
+        "attributes": attributes,
+        "min_duration_ns": duration_ns(params.get("min_duration")),
+        "max_duration_ns": duration_ns(params.get("max_duration")),
+        "errors": {"": None, "error": True, "ok": False}[status],
         "limit": int(limit),
     }
 

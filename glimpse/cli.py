@@ -80,7 +80,11 @@ def serve(
     grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port (default 4317; 0 = any free port).")] = None,
     http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port (default 4318; 0 = any free port).")] = None,
     api_port: Annotated[
-        Optional[int], typer.Option(help="API and console port (default 4320; 0 = any free port).")
+        Optional[int], typer.Option(help="HTTP API port (default 4320; 0 = any free port).")
+    ] = None,
+    console_port: Annotated[
+        Optional[int],
+        typer.Option(help="Web console port (default 4321; 0 = any free port, also when --api-port is 0)."),
     ] = None,
     max_request_bytes: Annotated[
         Optional[int], typer.Option(help="Largest request accepted, after decompression (default 64 MiB).")
@@ -99,6 +103,7 @@ def serve(
             grpc_port=grpc_port,
             http_port=http_port,
             api_port=api_port,
+            console_port=console_port,
             max_request_bytes=max_request_bytes,
             decode_workers=decode_workers,
         )
@@ -114,6 +119,7 @@ def serve(
         f"  OTLP/gRPC  {settings.host}:{info.grpc_port}\n"
         f"  OTLP/HTTP  http://{settings.host}:{info.http_port}/v1/traces|metrics|logs\n"
         f"  API        {info.api_url}/api\n"
+        f"  console    {info.console_url}/\n"
         f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
         "Ctrl-C (or SIGTERM) drains, commits and stops.",
         highlight=False,

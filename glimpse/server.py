@@ -1,4 +1,4 @@
-"""Wiring for ``glimpse serve``: store, writer, OTLP receivers, HTTP API.
+"""Wiring for ``glimpse serve``: store, writer, OTLP receivers, HTTP API, web console.
 
 Lifecycle: :meth:`GlimpseServer.start` opens the store and binds every port (0 picks a
 free one); :meth:`GlimpseServer.stop` stops accepting, lets requests in flight finish,
@@ -26,6 +26,7 @@ from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
 from glimpse.api import build_api_app
+from glimpse.console_app import build_console_app
 from glimpse.settings import ServerSettings
 from storage.store import open_writable
 from storage.writer import BatchWriter
@@ -44,12 +45,20 @@ class ServerInfo:
     grpc_port: int
     http_port: int
     api_port: int
+    console_port: int = 0  # 0 in files written before the console existed
 
     @property
     def api_url(self) -> str:
+        return self._url(self.api_port)
+
+    @property
+    def console_url(self) -> str:
+        return self._url(self.console_port)
+
+    def _url(self, port: int) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.api_port}"
+        return f"http://{host}:{port}"
 
 
 def server_info_path(db_path: str | Path) -> Path:
@@ -105,14 +114,19 @@ class GlimpseServer:
         self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port)
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
+        console_socket = _bind(settings.host, settings.console_bind_port)
         base = self._con
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor)),
             _uvicorn_server(build_api_app(lambda: base.cursor(), self.stats)),
+            _uvicorn_server(build_console_app(lambda: base.cursor(), self.stats)),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(
-            target=asyncio.run, args=(self._serve_http([http_socket, api_socket]),), name="glimpse-http", daemon=True
+            target=asyncio.run,
+            args=(self._serve_http([http_socket, api_socket, console_socket]),),
+            name="glimpse-http",
+            daemon=True,
         )
         self._loop_thread.start()
         for server in self._uvicorn:
@@ -124,6 +138,7 @@ class GlimpseServer:
             grpc_port=self._grpc.port,
             http_port=http_socket.getsockname()[1],
             api_port=api_socket.getsockname()[1],
+            console_port=console_socket.getsockname()[1],
         )
         server_info_path(settings.db_path).write_text(json.dumps(dataclasses.asdict(self.info)), encoding="utf-8")
         logger.info("glimpse serving %s", self.info)

@@ -10,11 +10,13 @@ from storage.writer import DEFAULT_MAX_GROUP_ROWS, DEFAULT_MAX_QUEUED_ROWS
 
 __all__ = [
     "DEFAULT_API_PORT",
+    "DEFAULT_CONSOLE_PORT",
     "DEFAULT_DB",
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HOST",
     "DEFAULT_HTTP_PORT",
     "ENV_API_PORT",
+    "ENV_CONSOLE_PORT",
     "ENV_DB",
     "ENV_DECODE_WORKERS",
     "ENV_GRPC_PORT",
@@ -32,6 +34,7 @@ ENV_HOST = "GLIMPSE_HOST"
 ENV_GRPC_PORT = "GLIMPSE_GRPC_PORT"
 ENV_HTTP_PORT = "GLIMPSE_HTTP_PORT"
 ENV_API_PORT = "GLIMPSE_API_PORT"
+ENV_CONSOLE_PORT = "GLIMPSE_CONSOLE_PORT"
 ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
 ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
 ENV_MAX_GROUP_ROWS = "GLIMPSE_MAX_GROUP_ROWS"
@@ -42,6 +45,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_API_PORT = 4320
+DEFAULT_CONSOLE_PORT = 4321
 
 
 def default_decode_workers() -> int:
@@ -62,6 +66,10 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {text!r}") from None
 
 
+def _env_optional_int(name: str) -> int | None:
+    return _env_int(name, 0) if env_or(name, "") else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
     """Everything ``glimpse serve`` needs; ``from_env`` fills what the caller left out."""
@@ -71,6 +79,8 @@ class ServerSettings:
     grpc_port: int = DEFAULT_GRPC_PORT
     http_port: int = DEFAULT_HTTP_PORT
     api_port: int = DEFAULT_API_PORT
+    # None: DEFAULT_CONSOLE_PORT, or a free port when the API port is 0 (tests, embedding)
+    console_port: int | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS
     max_group_rows: int = DEFAULT_MAX_GROUP_ROWS
@@ -79,14 +89,23 @@ class ServerSettings:
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("grpc_port", "http_port", "api_port"):
+        for name in ("grpc_port", "http_port", "api_port", "console_port"):
             port = getattr(self, name)
+            if port is None:
+                continue
             if not 0 <= port <= 65535:
                 raise ValueError(f"{name.replace('_', ' ')} must be 0-65535, got {port}")
         if self.decode_workers < 0:
             raise ValueError("decode workers must be 0 or more")
         if self.max_request_bytes < 1024:
             raise ValueError("max request bytes must be at least 1024")
+
+    @property
+    def console_bind_port(self) -> int:
+        """The console's port: as set, else 0 when the API takes a free port, else the default."""
+        if self.console_port is not None:
+            return self.console_port
+        return 0 if self.api_port == 0 else DEFAULT_CONSOLE_PORT
 
     @classmethod
     def from_env(
@@ -97,6 +116,7 @@ class ServerSettings:
         grpc_port: int | None = None,
         http_port: int | None = None,
         api_port: int | None = None,
+        console_port: int | None = None,
         max_request_bytes: int | None = None,
         decode_workers: int | None = None,
     ) -> ServerSettings:
@@ -106,6 +126,7 @@ class ServerSettings:
             grpc_port=grpc_port if grpc_port is not None else _env_int(ENV_GRPC_PORT, DEFAULT_GRPC_PORT),
             http_port=http_port if http_port is not None else _env_int(ENV_HTTP_PORT, DEFAULT_HTTP_PORT),
             api_port=api_port if api_port is not None else _env_int(ENV_API_PORT, DEFAULT_API_PORT),
+            console_port=console_port if console_port is not None else _env_optional_int(ENV_CONSOLE_PORT),
             max_request_bytes=max_request_bytes
             if max_request_bytes is not None
             else _env_int(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES),

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web console's browser libraries (Cytoscape.js, uPlot) come from npm, never vendored.
+CONSOLE := glimpse/console
+CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed
 
 .PHONY: run test lint bench clean
 
@@ -12,10 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+$(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+	touch $(CONSOLE_STAMP)
+
+run: $(STAMP) $(CONSOLE_STAMP)
 	$(BIN)/glimpse serve
 
-test: $(STAMP)
+test: $(STAMP) $(CONSOLE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -24,4 +31,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CONSOLE)/node_modules

@@ -16,7 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from glimpse import __version__
+from glimpse.anomaly_views import anomalies
 from glimpse.console_views import data_overview, search_traces, service_red, trace_detail
+from glimpse.incident_views import root_causes
+from glimpse.insight_views import insights
 from glimpse.jsonable import query_payload
 from glimpse.timeparse import parse_time_ns
 from glimpse.views import (
@@ -33,12 +36,15 @@ from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
 
 __all__ = [
+    "anomaly_options",
     "bottleneck_options",
     "build_api_app",
     "diff_options",
     "duration_ns",
     "graph_options",
+    "insight_options",
     "metric_series_options",
+    "rca_options",
     "service_options",
     "trace_search_options",
     "window_options",
@@ -122,6 +128,8 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
                 body = await run_in_threadpool(partial(_with_cursor, connect, function, **parsed))
             except ValueError as exc:
                 return _bad_request(str(exc))
+            except LookupError as exc:  # nothing to analyse (no such trace, no incident)
+                return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
             return JSONResponse(body)
 
         return endpoint
@@ -150,6 +158,9 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             Route("/api/bottlenecks", analysis(bottlenecks, bottleneck_options), methods=["GET"]),
             Route("/api/platforms", analysis(platforms, window_options), methods=["GET"]),
             Route("/api/platforms/metrics", analysis(platform_metric_series, metric_series_options), methods=["GET"]),
+            Route("/api/anomalies", analysis(anomalies, anomaly_options), methods=["GET"]),
+            Route("/api/rca", analysis(root_causes, rca_options), methods=["GET"]),
+            Route("/api/insights", analysis(insights, insight_options), methods=["GET"]),
             Route("/api/dependencies", dependencies, methods=["GET"]),
             Route("/api/health", health, methods=["GET"]),
             Route("/api/stats", server_stats, methods=["GET"]),
@@ -173,6 +184,44 @@ GRAPH_MEDIA_TYPES = {
 def window_options(params: Mapping[str, str]) -> dict[str, Any]:
     """``since``/``until`` (RFC 3339 or unix ns) -> the keywords every analysis takes."""
     return {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
+
+
+def _limit(params: Mapping[str, str], default: int) -> int:
+    limit = params.get("limit") or str(default)
+    if not limit.isdigit() or int(limit) < 1:
+        raise ValueError("limit must be a positive integer")
+    return int(limit)
+
+
+def anomaly_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """Window, ``service``, ``series`` (include each anomaly's series; default true), ``limit``."""
+    return {
+        **window_options(params),
+        "service": params.get("service") or None,
+        "with_series": params.get("series", "true").lower() not in ("0", "false", "no"),
+        "limit": _limit(params, 200),
+    }
+
+
+def rca_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """Incident window (none: the latest incident is found), baseline window, ``service``, ``limit``."""
+    return {
+        **window_options(params),
+        "baseline_since_ns": parse_time_ns(params.get("baseline_since")),
+        "baseline_until_ns": parse_time_ns(params.get("baseline_until")),
+        "service": params.get("service") or None,
+        "limit": _limit(params, 10),
+    }
+
+
+def insight_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """Window, ``service``, ``horizon`` (seconds to forecast; default a quarter of the window)."""
+    horizon = params.get("horizon")
+    try:
+        horizon_s = float(horizon) if horizon else None
+    except ValueError:
+        raise ValueError("horizon must be a number of seconds") from None
+    return {**window_options(params), "service": params.get("service") or None, "horizon_s": horizon_s}
 
 
 def bottleneck_options(params: Mapping[str, str]) -> dict[str, Any]:

@@ -299,6 +299,146 @@ def platforms_command(
         _out().print(platforms_table(result))
 
 
+@app.command("anomalies")
+def anomalies_command(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    service: Annotated[Optional[str], typer.Option(help="Only this service's anomalies and incidents.")] = None,
+    limit: Annotated[int, typer.Option(help="Anomalies to show.", min=1)] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON (with each anomaly's series).")] = False,
+) -> None:
+    """Anomalous latency, errors and resource use per service, operation, edge, pod and node, and their incidents."""
+    from glimpse.rca_command import anomaly_tables, fetch_anomalies
+
+    params = {"since": since, "until": until, "service": service, "series": "true" if as_json else "false"}
+    try:
+        result = fetch_anomalies(db or env_or(ENV_DB, DEFAULT_DB), server, params)
+    except (GlimpseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for table in anomaly_tables(result, limit):
+        _out().print(table)
+
+
+@app.command("rca")
+def rca_command(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="Incident start: RFC 3339 or unix ns (default: find the latest incident).")
+    ] = None,
+    until: UntilOption = None,
+    baseline_since: Annotated[
+        Optional[str], typer.Option(help="Baseline start (default: 4 incident-lengths, >= 30 min, before it).")
+    ] = None,
+    baseline_until: Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")] = None,
+    service: Annotated[Optional[str], typer.Option(help="Only traces through this service.")] = None,
+    limit: Annotated[int, typer.Option(help="Candidates to rank.", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+) -> None:
+    """Ranked probable root causes of an incident, with evidence and a remediation hint each."""
+    from glimpse.rca_command import fetch_rca, rca_table
+
+    params = {
+        "since": since,
+        "until": until,
+        "baseline_since": baseline_since,
+        "baseline_until": baseline_until,
+        "service": service,
+        "limit": limit,
+    }
+    try:
+        result = fetch_rca(db or env_or(ENV_DB, DEFAULT_DB), server, params)
+    except (GlimpseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        _out().print(rca_table(result))
+
+
+class ReportFormat(str, Enum):
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command("report")
+def report_command(
+    db: DbOption = None,
+    server: ServerOption = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="Incident start (default: the latest incident, or all data if none).")
+    ] = None,
+    until: UntilOption = None,
+    baseline_since: Annotated[Optional[str], typer.Option(help="Baseline start.")] = None,
+    baseline_until: Annotated[Optional[str], typer.Option(help="Baseline end.")] = None,
+    output_format: Annotated[ReportFormat, typer.Option("--format", help="markdown or html.")] = ReportFormat.markdown,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """An incident and health report: summary, graph with the incident, ranked causes, timelines, trends."""
+    from analyzer.report import render_html, render_markdown
+    from glimpse.report_command import gather_report
+
+    params = {"since": since, "until": until, "baseline_since": baseline_since, "baseline_until": baseline_until}
+    try:
+        data = gather_report(db or env_or(ENV_DB, DEFAULT_DB), server, params)
+    except (GlimpseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    text = render_html(data) if output_format is ReportFormat.html else render_markdown(data)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        err.print(f"wrote {output}", highlight=False)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("demo")
+def demo_command(
+    db: DbOption = None,
+    topology: Annotated[str, typer.Option(help="Simulated system: shop, large, or a topology .yaml file.")] = "shop",
+    fault: Annotated[
+        str,
+        typer.Option(
+            help="Fault to inject: latency, errors, cpu, node, network, database, timeout, memory_leak, bad_deploy."
+        ),
+    ] = "latency",
+    target: Annotated[
+        Optional[str], typer.Option(help="Service, 'service operation', pod, node or database to hit.")
+    ] = None,
+    duration: Annotated[float, typer.Option(help="Seconds to run; the fault starts after 55%.", min=10)] = 120,
+    rate: Annotated[Optional[float], typer.Option(help="Requests per second (default: the topology's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    keep_serving: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep serving (API, console) after the demo until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Start glimpse, drive a simulated instrumented system with a fault into it, and show what glimpse finds."""
+    from glimpse.demo_command import DemoOptions, run_demo
+
+    try:
+        settings = ServerSettings.from_env(db_path=db)
+        options = DemoOptions(topology, fault, target, duration, rate, seed)
+        server = run_demo(settings, options, _out(), err)
+    except (GlimpseError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if keep_serving:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        assert server.info is not None
+        err.print(f"serving on {server.info.console_url}/ (console) and {server.info.api_url}/api; Ctrl-C stops.")
+        stop.wait()
+    server.stop()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

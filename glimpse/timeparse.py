@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["parse_time_ns"]
+__all__ = ["format_ns", "parse_time_ns"]
 
 _FRACTION = re.compile(r"\.(\d+)")
 
@@ -30,3 +30,11 @@ def parse_time_ns(text: str | None) -> int | None:
     if moment.tzinfo is None:
         raise ValueError(f"the time {text!r} needs a UTC offset (e.g. Z or +02:00)")
     return int(moment.timestamp()) * 1_000_000_000 + nanos
+
+
+def format_ns(ns: int | None) -> str:
+    """Unix nanoseconds as an RFC 3339 UTC time to the millisecond (empty for None)."""
+    if ns is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000 // 1_000_000:03d}Z"

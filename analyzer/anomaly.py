@@ -1,0 +1,328 @@
+"""Anomaly detection on RED and resource series, with no tuning by the user.
+
+Series come from storage (``red_series.sql``, ``resource_metrics.sql``) as one value per time
+bucket. Three detectors, each with its own statistics:
+
+- **latency and resource levels**: a robust baseline (median and MAD of the normal points
+  before each bucket; with two or more days of history, of the same time of day on earlier
+  days) and a robust z-score; buckets with too few requests are not judged;
+- **errors**: counts, not ratios: the bucket's errors against a Poisson with the baseline's
+  error rate times the bucket's requests, so that low traffic raises no false alarm;
+- **change points**: the best single mean shift of a series (CUSUM on robustly scaled
+  values), which catches slow drifts (a leak) that no single bucket shows, and dates the
+  start of an anomaly.
+
+Each :class:`Anomaly` has the entity, signal, start, end, score in [0, 1], baseline and
+observed values, and its series with the baseline band for plotting.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import poisson
+
+__all__ = ["Anomaly", "Series", "change_point", "detect_anomalies", "pick_bucket_ns", "red_series", "resource_series"]
+
+DAY_NS = 86_400 * 1_000_000_000
+WARMUP = 6  # normal points needed before a bucket is judged
+Z_LEVEL = 5.0  # robust z of a bucket to count as anomalous
+Z_SINGLE = 10.0  # a lone anomalous bucket must be this far out
+P_ERRORS = 1e-4
+MIN_REQUESTS = 5  # fewer requests in a bucket: its latency percentiles are not judged
+MIN_ERRORS = 3
+CHANGE_Z = 4.0  # a change point must shift the mean by this many robust sigmas
+CHANGE_T = 8.0  # ... with this t statistic
+NICE_BUCKETS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+
+
+def pick_bucket_ns(window_ns: int, target_points: int = 120) -> int:
+    """A round bucket width that gives about ``target_points`` buckets over the window."""
+    wanted = window_ns / target_points / 1e9
+    return next((s for s in NICE_BUCKETS_S if s >= wanted), NICE_BUCKETS_S[-1]) * 1_000_000_000
+
+
+@dataclass
+class Series:
+    level: str  # service | operation | instance | host | edge
+    entity: str
+    service: str | None
+    signal: str  # latency_p50 | latency_p95 | errors | cpu_utilization | ...
+    values: np.ndarray  # one per bucket; NaN where there is nothing to judge
+    requests: np.ndarray | None = None  # per bucket (errors: the trials)
+    errors: np.ndarray | None = None
+
+
+@dataclass
+class Anomaly:
+    level: str
+    entity: str
+    service: str | None
+    signal: str
+    start_ns: int
+    end_ns: int
+    score: float
+    baseline: float
+    observed: float
+    detector: str
+    series: dict[str, list[Any]] = field(default_factory=dict)
+
+    def as_dict(self, with_series: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "entity_kind": self.level,
+            "entity": self.entity,
+            "service": self.service,
+            "signal": self.signal,
+            "start": self.start_ns,
+            "end": self.end_ns,
+            "score": round(self.score, 4),
+            "baseline": _round(self.baseline),
+            "observed": _round(self.observed),
+            "detector": self.detector,
+        }
+        if with_series:
+            result["series"] = self.series
+        return result
+
+
+def _round(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 4)
+
+
+def red_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
+    """Latency p50/p95 and error series per entity from ``red_series_rows``."""
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[(row["level"], row["entity"])].append(row)
+    result = []
+    for (level, entity), entity_rows in grouped.items():
+        requests = np.zeros(buckets)
+        errors = np.zeros(buckets)
+        p50 = np.full(buckets, np.nan)
+        p95 = np.full(buckets, np.nan)
+        for row in entity_rows:
+            b = int(row["bucket"])
+            if 0 <= b < buckets:
+                requests[b], errors[b] = row["requests"], row["errors"]
+                if row["requests"] >= MIN_REQUESTS:
+                    p50[b], p95[b] = row["latency_ms"][0], row["latency_ms"][1]
+        service = entity_rows[0]["service"]
+        result.append(Series(level, entity, service, "latency_p50_ms", p50, requests))
+        result.append(Series(level, entity, service, "latency_p95_ms", p95, requests))
+        result.append(Series(level, entity, service, "errors", errors / np.maximum(requests, 1), requests, errors))
+    return result
+
+
+def resource_series(points: Iterable[tuple[str, str | None, str, int, float]], buckets: int) -> list[Series]:
+    """Series from (instance, service, signal, bucket, value) tuples of resource metrics."""
+    grouped: dict[tuple[str, str | None, str], np.ndarray] = {}
+    for instance, service, signal, bucket, value in points:
+        values = grouped.setdefault((instance, service, signal), np.full(buckets, np.nan))
+        if 0 <= bucket < buckets:
+            values[bucket] = value
+    return [Series("instance", i, s, signal, v) for (i, s, signal), v in grouped.items()]
+
+
+def detect_anomalies(series: Iterable[Series], *, since_ns: int, bucket_ns: int) -> list[Anomaly]:
+    found = []
+    for one in series:
+        if one.signal == "errors":
+            anomaly = _error_anomaly(one, since_ns, bucket_ns)
+        else:
+            anomaly = _level_anomaly(one, since_ns, bucket_ns)
+        if anomaly is not None:
+            found.append(anomaly)
+    return sorted(found, key=lambda a: (-a.score, a.start_ns))
+
+
+def _baseline_points(values: np.ndarray, normal: np.ndarray, t: int, bucket_ns: int) -> np.ndarray:
+    """The normal points a bucket is judged against: same time on earlier days if there are any, else before it."""
+    per_day = DAY_NS // bucket_ns
+    if per_day and t >= 2 * per_day:
+        same_time = [t - d * per_day + k for d in range(1, 8) for k in (-1, 0, 1) if t - d * per_day + k >= 0]
+        seasonal = values[same_time][normal[same_time]]
+        if len(seasonal) >= WARMUP:
+            return np.asarray(seasonal)
+    before = values[:t][normal[:t]]
+    recent: np.ndarray = before[-360:]
+    return recent
+
+
+def _robust_z(value: float, history: np.ndarray) -> tuple[float, float, float]:
+    median = float(np.median(history))
+    mad = float(np.median(np.abs(history - median))) * 1.4826
+    scale = max(mad, 0.05 * abs(median), 1e-3)
+    return (value - median) / scale, median, scale
+
+
+def _level_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | None:
+    values = series.values
+    valid = ~np.isnan(values)
+    normal = valid.copy()
+    z = np.zeros(len(values))
+    low = np.full(len(values), np.nan)
+    high = np.full(len(values), np.nan)
+    for t in np.flatnonzero(valid):
+        history = _baseline_points(values, normal, int(t), bucket_ns)
+        if len(history) < WARMUP:
+            continue
+        z[t], median, scale = _robust_z(float(values[t]), history)
+        low[t], high[t] = median - 3 * scale, median + 3 * scale
+        if z[t] > Z_LEVEL:
+            normal[t] = False  # an anomalous point does not become part of the baseline
+    flagged = z > Z_LEVEL
+    run = _last_run(flagged)
+    detector = "robust-z"
+    if run is None or (run[1] - run[0] < 2 and z[run[0]] < Z_SINGLE):
+        shift = change_point(values)
+        if shift is None or shift[1] < CHANGE_Z:
+            return None
+        run, detector = (shift[0], len(values)), "change-point"
+    start, end = run
+    before = values[:start][valid[:start]]
+    after = values[start:end][valid[start:end]]
+    if not len(before) or not len(after):
+        return None
+    baseline, observed = float(np.median(before)), float(np.median(after))
+    strength = float(np.max(z[start:end])) if detector == "robust-z" else CHANGE_Z * 1.5
+    return Anomaly(
+        series.level,
+        series.entity,
+        series.service,
+        series.signal,
+        since_ns + start * bucket_ns,
+        since_ns + end * bucket_ns,
+        1 - 1 / (1 + strength / 10),
+        baseline,
+        observed,
+        detector,
+        _plot(values, low, high, since_ns, bucket_ns),
+    )
+
+
+def _error_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | None:
+    assert series.requests is not None and series.errors is not None
+    requests, errors = series.requests, series.errors
+    normal = requests > 0
+    flagged = np.zeros(len(requests), dtype=bool)
+    p_values = np.ones(len(requests))
+    for t in np.flatnonzero(requests > 0):
+        history = normal[:t]
+        trials = requests[:t][history].sum()
+        if trials < 20:
+            continue
+        rate = (errors[:t][history].sum() + 0.5) / (trials + 1)
+        k = errors[t]
+        p_values[t] = poisson.sf(k - 1, requests[t] * rate) if k > 0 else 1.0
+        if k >= MIN_ERRORS and p_values[t] < P_ERRORS:
+            flagged[t] = True
+            normal[t] = False
+    run = _last_run(flagged)
+    detector = "poisson"
+    if run is None:
+        shift = _error_shift(requests, errors)
+        if shift is None:
+            return None
+        run, detector = (shift[0], len(requests)), "poisson-change-point"
+        p_values[shift[0]] = shift[1]
+    start, end = run
+    before_rate = errors[:start].sum() / max(requests[:start].sum(), 1)
+    after_rate = errors[start:end].sum() / max(requests[start:end].sum(), 1)
+    strength = -math.log10(max(float(np.min(p_values[start:end])), 1e-300))
+    rates = np.where(requests > 0, errors / np.maximum(requests, 1), np.nan)
+    band = np.full(len(rates), before_rate)
+    return Anomaly(
+        series.level,
+        series.entity,
+        series.service,
+        "error_rate",
+        since_ns + start * bucket_ns,
+        since_ns + end * bucket_ns,
+        1 - 1 / (1 + strength / 10),
+        before_rate,
+        after_rate,
+        detector,
+        _plot(rates, band * 0, band * 3 + 0.01, since_ns, bucket_ns),
+    )
+
+
+def _error_shift(requests: np.ndarray, errors: np.ndarray) -> tuple[int, float] | None:
+    """The start of a lasting rise in the error rate too thin to show in any one bucket.
+
+    For every candidate start, the errors from there to the end are tested against a
+    Poisson with the rate before it; the most significant start wins.
+    """
+    if len(requests) <= WARMUP:
+        return None
+    cum_n, cum_e = np.cumsum(requests), np.cumsum(errors)
+    starts = np.arange(WARMUP, len(requests))
+    before_n, before_e = cum_n[starts - 1], cum_e[starts - 1]
+    after_n, after_e = cum_n[-1] - before_n, cum_e[-1] - before_e
+    rate = (before_e + 0.5) / (before_n + 1)
+    p_values = np.where(
+        (before_n >= 20) & (after_e >= MIN_ERRORS) & (after_e > 2 * rate * after_n),
+        poisson.sf(after_e - 1, after_n * rate),
+        1.0,
+    )
+    best = int(np.argmin(p_values))
+    if p_values[best] >= P_ERRORS / 100:
+        return None
+    return int(starts[best]), float(p_values[best])
+
+
+def _last_run(flagged: np.ndarray, gap: int = 1) -> tuple[int, int] | None:
+    """[start, end) of the last run of flagged buckets, bridging gaps of up to ``gap`` buckets."""
+    hits = np.flatnonzero(flagged)
+    if not len(hits):
+        return None
+    end = int(hits[-1]) + 1
+    start = int(hits[-1])
+    for index in hits[::-1][1:]:
+        if start - int(index) - 1 > gap:
+            break
+        start = int(index)
+    return start, end
+
+
+def change_point(values: np.ndarray) -> tuple[int, float] | None:
+    """The single upward mean shift that best splits the series (by its t statistic).
+
+    Returns (index of the first shifted point, shift in robust standard deviations), or None
+    when no split is significant.
+    """
+    valid = np.flatnonzero(~np.isnan(values))
+    if len(valid) < 2 * WARMUP:
+        return None
+    x = values[valid]
+    median = np.median(x[: len(x) // 2])
+    scale = max(float(np.median(np.abs(x[: len(x) // 2] - median))) * 1.4826, 0.05 * abs(float(median)), 1e-3)
+    scaled = (x - median) / scale
+    n = len(scaled)
+    cumulative = np.cumsum(scaled)
+    best, best_t, best_shift = None, 0.0, 0.0
+    for split in range(WARMUP, n - 2):
+        left = cumulative[split - 1] / split
+        right = (cumulative[-1] - cumulative[split - 1]) / (n - split)
+        t = (right - left) * math.sqrt(split * (n - split) / n)
+        if t > best_t:
+            best, best_t, best_shift = split, t, right - left
+    if best is None or best_t < CHANGE_T:
+        return None
+    return int(valid[best]), float(best_shift)
+
+
+def _plot(values: np.ndarray, low: np.ndarray, high: np.ndarray, since_ns: int, bucket_ns: int) -> dict[str, list[Any]]:
+    def clean(array: np.ndarray) -> list[float | None]:
+        return [None if not math.isfinite(v) else round(float(v), 4) for v in array]
+
+    return {
+        "t": [since_ns + i * bucket_ns for i in range(len(values))],
+        "value": clean(values),
+        "baseline_low": clean(low),
+        "baseline_high": clean(high),
+    }

@@ -1,0 +1,486 @@
+"""Rank probable root causes of an incident from per-entity evidence.
+
+Input is the output of ``storage/queries/rca_evidence.sql``: for every entity (service,
+operation, instance, host, database/messaging/external peer) and signal, counts in a
+baseline and an incident window. The ranking rests on what distinguishes a cause from its
+victims in trace data:
+
+1. **Own behaviour only.** Latency is the entity's exclusive time (a caller waiting on a
+   slow callee does not get slower itself); errors count only where they originate (a span
+   that failed while none of its children did); the time a client spends outside its
+   server's span is blamed on the network into the called service; an uninstrumented
+   dependency is measured by its callers' client spans.
+2. **Count statistics, not thresholds.** The latency signal is the share of the entity's
+   incident spans above the baseline's 99th percentile of the same operation, as a lower
+   confidence bound (Wilson) beyond the 1% expected; errors the same for originating error
+   rates. A handful of requests cannot raise a strong score.
+3. **Level by concentration.** If one instance of a service carries the anomaly while its
+   siblings do not, the instance is the cause; if all do, the service is. Anomalous pods of
+   several services on one node point at the node. A single-pod service is blamed on the
+   pod when its CPU or memory moved, else on the service.
+4. **Corroboration.** A new ``service.version`` in the incident window, and CPU or memory
+   shifts of the candidate's pods, add evidence (and choose the remediation).
+
+Scores are in [0, 1]; candidates are ranked by score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Candidate", "EntityEvidence", "rank_root_causes", "wilson_bounds"]
+
+EXPECTED_EXCEEDANCE = 0.01  # by construction: the baseline's 99th percentile
+Z = 1.64  # one-sided 95% confidence
+ANOMALOUS = 0.3  # a strength above which an instance counts as anomalous for co-location
+VICTIM_FACTOR = 0.6
+DEPENDENCY_KINDS = ("database", "messaging", "external")
+RESOURCE_SHIFT = {"cpu_utilization": 0.15, "memory_utilization": 0.1}
+
+
+def wilson_bounds(successes: int, trials: int, z: float = Z) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (0, 1 when there are no trials)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+@dataclass
+class WindowStats:
+    n: int = 0
+    exceeded: int = 0
+    errors: int = 0
+    traces: int = 0
+    p50_ns: float = 0.0
+    p90_ns: float = 0.0
+    mean_ns: float = 0.0
+    slow_traces: list[str] = field(default_factory=list)
+    error_traces: list[str] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)
+    callers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EntityEvidence:
+    """One (signal, kind, name) in both windows, and its strengths."""
+
+    signal: str  # self | network | dependency
+    kind: str
+    name: str
+    service: str | None
+    baseline: WindowStats
+    incident: WindowStats
+
+    @property
+    def latency(self) -> float:
+        """Share of incident spans beyond the baseline's p99, above the 1% expected (lower bound)."""
+        low, _ = wilson_bounds(self.incident.exceeded, self.incident.n)
+        return max(0.0, (low - EXPECTED_EXCEEDANCE) / (1 - EXPECTED_EXCEEDANCE))
+
+    @property
+    def errors(self) -> float:
+        """How far the incident's originating error rate sits above the baseline's (bounds apart)."""
+        low, _ = wilson_bounds(self.incident.errors, self.incident.n)
+        _, high = wilson_bounds(self.baseline.errors, self.baseline.n) if self.baseline.n else (0.0, 0.0)
+        return max(0.0, low - high)
+
+    @property
+    def strength(self) -> float:
+        return max(self.latency, self.errors)
+
+
+@dataclass
+class Candidate:
+    kind: str
+    name: str
+    service: str | None
+    score: float
+    evidence: list[dict[str, Any]]
+    remediation: str
+    signals: set[str] = field(default_factory=set)
+
+    def as_dict(self, rank: int) -> dict[str, Any]:
+        return {
+            "rank": rank,
+            "kind": self.kind,
+            "name": self.name,
+            "service": self.service,
+            "score": round(self.score, 4),
+            "evidence": self.evidence,
+            "remediation": self.remediation,
+        }
+
+
+def evidence_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], EntityEvidence]:
+    """Pair the baseline and incident rows of each (signal, kind, name)."""
+    found: dict[tuple[str, str, str], EntityEvidence] = {}
+    for row in rows:
+        key = (row["signal"], row["kind"], row["name"])
+        entry = found.setdefault(key, EntityEvidence(*key, row["service"], WindowStats(), WindowStats()))
+        stats = WindowStats(
+            n=int(row["n"]),
+            exceeded=int(row["exceeded"]),
+            errors=int(row["errors"]),
+            traces=int(row["traces"]),
+            p50_ns=float(row["p50_ns"] or 0),
+            p90_ns=float(row["p90_ns"] or 0),
+            mean_ns=float(row["mean_ns"] or 0),
+            slow_traces=list(row["slow_traces"] or []),
+            error_traces=list(row["error_traces"] or []),
+            instances=list(row["instances"] or []),
+            callers=list(row["callers"] or []),
+        )
+        if row["incident"]:
+            entry.incident = stats
+        else:
+            entry.baseline = stats
+    return found
+
+
+def rank_root_causes(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    versions: Iterable[Mapping[str, Any]] = (),
+    resources: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Ranked candidates (design.md's JSON shape) from evidence rows, versions and pod resource shifts.
+
+    ``resources`` maps an instance name to ``{signal: (before, after)}`` (cpu_utilization,
+    memory_utilization as 0..1).
+    """
+    evidence = evidence_from_rows(rows)
+    ranker = _Ranker(evidence, _version_changes(versions), resources or {})
+    candidates = sorted(ranker.candidates(), key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
+    return [c.as_dict(rank) for rank, c in enumerate(candidates[:limit], start=1)]
+
+
+_KIND_ORDER = {"service": 0, "database": 1, "messaging": 1, "external": 1, "instance": 2, "host": 3, "operation": 4}
+
+
+def _version_changes(versions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[str], list[str], int]]:
+    """service -> (baseline versions, new versions, first seen ns of the newest) where the incident brought new ones."""
+    before: dict[str, set[str]] = defaultdict(set)
+    after: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in versions:
+        version = row["version"] or "unknown"
+        if row["incident"]:
+            after[row["service"]][version] = int(row["first_seen_ns"])
+        else:
+            before[row["service"]].add(version)
+    changes = {}
+    for service, seen in after.items():
+        new = sorted(v for v in seen if v not in before[service])
+        if new and before[service]:
+            changes[service] = (sorted(before[service]), new, min(seen[v] for v in new))
+    return changes
+
+
+class _Ranker:
+    def __init__(
+        self,
+        evidence: dict[tuple[str, str, str], EntityEvidence],
+        versions: dict[str, tuple[list[str], list[str], int]],
+        resources: Mapping[str, Mapping[str, tuple[float, float]]],
+    ) -> None:
+        self.evidence = evidence
+        self.versions = versions
+        self.resources = resources
+        self.instances_of: dict[str, list[EntityEvidence]] = defaultdict(list)
+        for (signal, kind, _), entry in evidence.items():
+            if signal == "self" and kind == "instance" and entry.incident.n and entry.service:
+                self.instances_of[entry.service].append(entry)
+
+    def candidates(self) -> list[Candidate]:
+        found = [
+            *self._services(),
+            *self._operations(),
+            *self._instances(),
+            *self._hosts(),
+            *self._dependencies(),
+        ]
+        self._downweight_victims(found)
+        return [c for c in found if c.score > 0]
+
+    def _callees(self) -> dict[str, set[str]]:
+        """caller service -> the services and dependencies it called in the incident window."""
+        callees: dict[str, set[str]] = defaultdict(set)
+        for (signal, _, name), entry in self.evidence.items():
+            if signal in ("network", "dependency"):
+                for caller in entry.incident.callers:
+                    if caller != name:
+                        callees[caller].add(name)
+        return callees
+
+    def _downweight_victims(self, candidates: list[Candidate]) -> None:
+        """A service whose callee is about as anomalous is more likely its victim than the cause.
+
+        Retries, back-off and time-outs make a caller look slow or failing when its callee is
+        the one at fault; the anomaly propagates upstream, so the cause is the deepest one.
+        """
+        strength = {c.name: c.score for c in candidates if c.kind in ("service", *DEPENDENCY_KINDS)}
+        callees = self._callees()
+        for candidate in candidates:
+            if candidate.kind not in ("service", "operation", "instance") or candidate.service is None:
+                continue
+            culprit = max(callees.get(candidate.service, ()), key=lambda n: strength.get(n, 0.0), default=None)
+            if culprit is not None and strength.get(culprit, 0.0) >= 0.5 * candidate.score:
+                candidate.score *= VICTIM_FACTOR
+                candidate.evidence.append(
+                    {
+                        "signal": "propagation",
+                        "detail": f"its callee {culprit} is anomalous too (score {strength[culprit]:.2f}): "
+                        "this is more likely a victim",
+                    }
+                )
+
+    # --- services, operations, instances ----------------------------------------------------
+
+    def _services(self) -> list[Candidate]:
+        result = []
+        services = {name for (signal, kind, name) in self.evidence if kind == "service" and signal == "self"}
+        for service in sorted(services):
+            own = self.evidence[("self", "service", service)]
+            network = self.evidence.get(("network", "service", service))
+            strength = max(own.strength, network.strength if network else 0.0)
+            evidence = _signal_evidence(own, "its own processing")
+            if network is not None and network.strength > 0:
+                evidence += _signal_evidence(network, "the network between its callers and it")
+            concentration = self._concentration(service)
+            score = strength * concentration
+            change = self.versions.get(service)
+            if change is not None:
+                evidence.append(
+                    {
+                        "signal": "version",
+                        "before": change[0],
+                        "after": change[1],
+                        "first_seen_ns": change[2],
+                        "detail": f"new service.version {', '.join(change[1])} appeared in the incident window",
+                    }
+                )
+                score = min(1.0, score * 1.25 + 0.05) if strength > 0 else score
+            if concentration < 1 and strength > 0:
+                evidence.append({"signal": "concentration", "detail": self._concentration_detail(service)})
+            remediation = _service_remediation(service, own, network, change)
+            result.append(Candidate("service", service, service, score, evidence, remediation))
+        return result
+
+    def _concentration(self, service: str) -> float:
+        """How much of the service-level anomaly its instances share (1: all; low: one pod only)."""
+        pods = self.instances_of.get(service, [])
+        if not pods:
+            return 1.0
+        strengths = sorted(p.strength for p in pods)
+        if len(pods) == 1:
+            return 0.85 if self._resource_shift(pods[0].name) else 1.0
+        if strengths[-1] <= 0:
+            return 1.0
+        return max(0.3, min(1.0, 0.3 + strengths[0] / strengths[-1]))
+
+    def _concentration_detail(self, service: str) -> str:
+        pods = sorted(self.instances_of.get(service, []), key=lambda p: -p.strength)
+        parts = [f"{p.name} {p.incident.exceeded}/{p.incident.n} slow, {p.incident.errors} errors" for p in pods]
+        return "per instance: " + "; ".join(parts)
+
+    def _operations(self) -> list[Candidate]:
+        result = []
+        for (signal, kind, name), entry in self.evidence.items():
+            if signal != "self" or kind != "operation" or not entry.incident.n:
+                continue
+            service = self.evidence.get(("self", "service", entry.service or ""))
+            # an operation is the cause only if it is more anomalous than its service as a whole
+            sharper = service is None or entry.strength > service.strength * 1.15
+            score = entry.strength * (1.0 if sharper else 0.85) * self._concentration(entry.service or "")
+            remediation = (
+                f"Only {name} of {entry.service} changed: profile that handler and review what it does differently "
+                "(a query, a lock, a call that is not instrumented)."
+            )
+            result.append(
+                Candidate(
+                    "operation", name, entry.service, score, _signal_evidence(entry, "this operation"), remediation
+                )
+            )
+        return result
+
+    def _instances(self) -> list[Candidate]:
+        result = []
+        for service, pods in self.instances_of.items():
+            alone = len(pods) == 1
+            for pod in pods:
+                siblings = [p.strength for p in pods if p is not pod] or [0.0]
+                shift = self._resource_shift(pod.name)
+                if alone:
+                    factor = 1.0 if shift else 0.85
+                else:
+                    factor = 1.0 if pod.strength > 2 * max(max(siblings), 0.05) else 0.8
+                evidence = _signal_evidence(pod, "this instance") + _resource_evidence(shift)
+                remediation = _instance_remediation(pod.name, service, shift)
+                result.append(Candidate("instance", pod.name, service, pod.strength * factor, evidence, remediation))
+        return result
+
+    def _resource_shift(self, instance: str) -> dict[str, tuple[float, float]]:
+        moved = {}
+        for signal, threshold in RESOURCE_SHIFT.items():
+            before_after = self.resources.get(instance, {}).get(signal)
+            if before_after is not None and before_after[1] - before_after[0] >= threshold:
+                moved[signal] = before_after
+        return moved
+
+    # --- hosts and dependencies --------------------------------------------------------------
+
+    def _hosts(self) -> list[Candidate]:
+        pod_strength = {p.name: p for pods in self.instances_of.values() for p in pods}
+        result = []
+        for (signal, kind, name), entry in self.evidence.items():
+            if signal != "self" or kind != "host" or not entry.incident.n:
+                continue
+            pods = [pod_strength[i] for i in entry.incident.instances if i in pod_strength]
+            anomalous = [p for p in pods if p.strength >= ANOMALOUS]
+            services = {p.service for p in anomalous}
+            if len(services) >= 2:
+                score = 1 - math.prod(1 - p.strength for p in anomalous)
+                score = min(1.0, max(score, max(p.strength for p in anomalous)) * (0.9 + 0.1 * len(services) / 3))
+            else:
+                score = entry.strength * 0.5
+            detail = ", ".join(f"{p.name} ({p.service}) {p.strength:.2f}" for p in anomalous) or "none"
+            evidence = [
+                *_signal_evidence(entry, "the pods on this host"),
+                {
+                    "signal": "co-location",
+                    "anomalous_instances": len(anomalous),
+                    "instances": len(pods),
+                    "services": sorted(s for s in services if s),
+                    "detail": f"anomalous pods on this host: {detail}",
+                },
+            ]
+            remediation = (
+                f"Several services' pods on {name} degraded together: cordon and drain the node, then check its CPU, "
+                "memory, disk and network pressure and noisy neighbours."
+                if len(services) >= 2
+                else f"Check node {name}; only one service's pods on it look affected."
+            )
+            result.append(Candidate("host", name, None, score, evidence, remediation))
+        return result
+
+    def _dependencies(self) -> list[Candidate]:
+        result = []
+        for (signal, kind, name), entry in self.evidence.items():
+            if signal != "dependency" or not entry.incident.n:
+                continue
+            callers = ", ".join(entry.incident.callers)
+            remediation = {
+                "database": f"Slow or failing calls to database {name} (from {callers}): look at its slow query log "
+                "and the statements in db.query.text, missing indexes and locks, and the callers' connection pools.",
+                "messaging": f"Publishing to {name} slowed (from {callers}): check the broker's health, partitions "
+                "and producer acknowledgements.",
+                "external": f"External dependency {name} is slow or failing (from {callers}): check its status, add "
+                "timeouts, retries with backoff and a circuit breaker or fallback.",
+            }.get(kind, f"Check {name}.")
+            result.append(
+                Candidate(kind, name, None, entry.strength, _signal_evidence(entry, f"calls to {name}"), remediation)
+            )
+        return result
+
+
+def _signal_evidence(entry: EntityEvidence, what: str) -> list[dict[str, Any]]:
+    evidence = []
+    before, after = entry.baseline, entry.incident
+    label = {"self": "latency", "network": "network", "dependency": "latency"}[entry.signal]
+    if entry.latency > 0:
+        evidence.append(
+            {
+                "signal": label,
+                "unit": "ms",
+                "before": {"p50": _ms(before.p50_ns), "p90": _ms(before.p90_ns), "count": before.n},
+                "after": {"p50": _ms(after.p50_ns), "p90": _ms(after.p90_ns), "count": after.n},
+                "share_above_baseline_p99": round(after.exceeded / after.n, 4) if after.n else 0.0,
+                "strength": round(entry.latency, 4),
+                "detail": f"{after.exceeded} of {after.n} spans of {what} beyond the baseline's 99th percentile "
+                f"(p50 {_ms(before.p50_ns)} -> {_ms(after.p50_ns)} ms)",
+                "trace_ids": after.slow_traces,
+            }
+        )
+    if entry.errors > 0:
+        evidence.append(
+            {
+                "signal": "errors",
+                "before": {"errors": before.errors, "count": before.n, "rate": _rate(before.errors, before.n)},
+                "after": {"errors": after.errors, "count": after.n, "rate": _rate(after.errors, after.n)},
+                "strength": round(entry.errors, 4),
+                "detail": f"{after.errors} of {after.n} spans of {what} failed where the error originates "
+                f"(baseline {before.errors} of {before.n})",
+                "trace_ids": after.error_traces,
+            }
+        )
+    return evidence
+
+
+def _resource_evidence(shift: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "signal": signal.removesuffix("_utilization"),
+            "unit": "ratio",
+            "before": round(before, 4),
+            "after": round(after, 4),
+            "detail": f"{signal.replace('_', ' ')} {before:.0%} -> {after:.0%}",
+        }
+        for signal, (before, after) in shift.items()
+    ]
+
+
+def _service_remediation(
+    service: str,
+    own: EntityEvidence,
+    network: EntityEvidence | None,
+    change: tuple[list[str], list[str], int] | None,
+) -> str:
+    if change is not None:
+        return (
+            f"{service} {', '.join(change[1])} replaced {', '.join(change[0])} as the incident began: roll back, "
+            "then compare the releases."
+        )
+    if network is not None and network.strength > own.strength:
+        return (
+            f"Calls into {service} spend longer on the wire than before: check the service mesh or proxy, DNS, "
+            "the nodes' network and cross-zone traffic."
+        )
+    if own.errors >= own.latency:
+        return (
+            f"Errors originate in {service}: read its exceptions and logs for the example traces; callers that "
+            "pass the failure on could fall back instead."
+        )
+    return (
+        f"{service} itself got slower (not its callees): profile its handlers; check thread and connection pools, "
+        "garbage collection, and work that is not instrumented; scale out if it is load-bound."
+    )
+
+
+def _instance_remediation(pod: str, service: str, shift: Mapping[str, tuple[float, float]]) -> str:
+    if "memory_utilization" in shift:
+        return (
+            f"Memory of {pod} keeps rising: a leak is likely. Restart the pod to relieve it, take a heap profile, and "
+            "set a memory limit that restarts it before it slows."
+        )
+    if "cpu_utilization" in shift:
+        return (
+            f"{pod} is CPU-saturated while other {service} pods are not: restart or reschedule it, and check its CPU "
+            "limit and noisy neighbours on its node."
+        )
+    return f"Only {pod} of {service} misbehaves: restart or reschedule that pod and compare it with its siblings."
+
+
+def _ms(ns: float) -> float:
+    return round(ns / 1e6, 3)
+
+
+def _rate(errors: int, count: int) -> float:
+    return round(errors / count, 4) if count else 0.0

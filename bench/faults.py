@@ -1,0 +1,112 @@
+"""Generate the labelled fault suite: every fault type, several targets, both topologies, several seeds.
+
+Each case runs the simulator in accelerated time (normal traffic, then the fault) through
+the real OpenTelemetry SDK exporters into its own glimpse server and DuckDB store, and
+writes the ground truth next to it:
+
+    <out>/<topology>-<fault>-s<seed>/glimpse.duckdb
+    <out>/<topology>-<fault>-s<seed>/labels.json
+
+Existing cases are kept (delete the folder to regenerate). ``bench/rca.py`` scores glimpse on it.
+
+    python bench/faults.py                    # 9 types x 2 topologies x 4 seeds = 72 cases
+    python bench/faults.py --seeds 1 --types latency,errors --topologies shop
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from glimpse.server import GlimpseServer
+from glimpse.settings import ServerSettings
+from tracing.simulator.faults import FAULT_TYPES, Fault, fault_targets
+from tracing.simulator.runner import run_history, write_labels
+from tracing.simulator.topology import load_topology
+
+ROOT = Path(__file__).resolve().parents[1]
+START_NS = 1_763_632_800_000_000_000  # 2025-11-20T10:00:00Z: cases share a start, each has its own store
+
+
+@dataclass(frozen=True)
+class Case:
+    topology: str
+    fault: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.topology}-{self.fault}-s{self.seed}"
+
+
+def cases(topologies: list[str], types: list[str], seeds: int) -> list[Case]:
+    return [Case(t, f, s) for t in topologies for f in types for s in range(seeds)]
+
+
+def target_for(case: Case) -> str:
+    """A different target per seed, in a stable order (entry services last)."""
+    targets = fault_targets(load_topology(case.topology), case.fault)
+    return targets[(case.seed * 5 + len(case.fault)) % len(targets)]
+
+
+def generate(case: Case, folder: Path, *, normal_s: int, fault_s: int, rate: float | None) -> dict[str, object]:
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "glimpse.duckdb"
+    for stale in folder.glob("glimpse.duckdb*"):
+        stale.unlink()
+    fault = Fault(case.fault, target_for(case), normal_s, normal_s + fault_s)
+    server = GlimpseServer(
+        ServerSettings(db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, console_port=0, decode_workers=1)
+    )
+    info = server.start()
+    started = time.perf_counter()
+    try:
+        result = run_history(
+            case.topology,
+            f"127.0.0.1:{info.grpc_port}",
+            start_ns=START_NS,
+            duration_s=normal_s + fault_s,
+            seed=case.seed,
+            faults=[fault],
+            rate_per_s=rate,
+        )
+    finally:
+        server.stop()
+    write_labels(result, folder / "labels.json")
+    return {"case": case.name, "target": fault.target, "spans": result.spans, "seconds": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "faults")
+    parser.add_argument("--topologies", default="shop,large")
+    parser.add_argument("--types", default=",".join(FAULT_TYPES))
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--normal-s", type=int, default=180, help="normal traffic before the fault (simulated s)")
+    parser.add_argument("--fault-s", type=int, default=120, help="fault duration (simulated s)")
+    parser.add_argument("--rate", type=float, default=4.0, help="requests per second (default 4)")
+    args = parser.parse_args()
+    todo = cases(args.topologies.split(","), args.types.split(","), args.seeds)
+    total_spans, started = 0, time.perf_counter()
+    for index, case in enumerate(todo, start=1):
+        folder = args.out / case.name
+        if (folder / "labels.json").exists():
+            spans = json.loads((folder / "labels.json").read_text())["spans"]
+            print(f"[{index}/{len(todo)}] {case.name}: kept ({spans} spans)", flush=True)
+            total_spans += spans
+            continue
+        row = generate(case, folder, normal_s=args.normal_s, fault_s=args.fault_s, rate=args.rate)
+        total_spans += int(row["spans"])  # type: ignore[call-overload]
+        print(
+            f"[{index}/{len(todo)}] {case.name}: {row['target']}, {row['spans']} spans in {row['seconds']:.1f} s",
+            flush=True,
+        )
+    elapsed = time.perf_counter() - started
+    print(f"{len(todo)} cases, {total_spans} spans, {elapsed:.0f} s; suite in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

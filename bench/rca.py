@@ -1,0 +1,191 @@
+"""Score glimpse's root-cause ranking on the labelled fault suite (bench/faults.py).
+
+For every case it runs, in the same process and on the same store:
+
+- ``glimpse rca`` with the incident window given (the fault's start and end; default baseline),
+- ``glimpse rca`` with automatic incident detection (no window),
+- a BARO-style baseline: per-entity latency and error-rate series in 10 s buckets, scored by
+  the largest robust z-score (median and IQR of the time before the window) in the window,
+- random ranking of the entities seen in the window (averaged over 200 seeded shuffles).
+
+and prints AC@1, AC@3 and Avg@5 (RCAEval's definitions) overall and per fault type, plus
+the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-minute,
+one-million-span window (generating that store with the simulator when missing).
+
+    python bench/faults.py && python bench/rca.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from glimpse.incident_views import root_causes
+from storage.store import open_read_only
+
+ROOT = Path(__file__).resolve().parents[1]
+K = (1, 2, 3, 4, 5)
+BUCKET_NS = 10 * 1_000_000_000
+
+Ranking = list[dict[str, Any]]
+
+
+def matches(candidate: dict[str, Any], target: dict[str, Any]) -> bool:
+    """RCAEval-style: the labelled root cause at its own level (service, instance, host, dependency)."""
+    if target["kind"] == "service":
+        return candidate["kind"] in ("service", "operation") and candidate.get("service") == target["name"]
+    return candidate["kind"] == target["kind"] and candidate["name"] == target["name"]
+
+
+def first_hit(ranking: Ranking, target: dict[str, Any]) -> int | None:
+    return next((i for i, c in enumerate(ranking, start=1) if matches(c, target)), None)
+
+
+def accuracy(ranks: list[int | None]) -> dict[str, float]:
+    at = {k: sum(1 for r in ranks if r is not None and r <= k) / len(ranks) for k in K}
+    return {"AC@1": at[1], "AC@3": at[3], "Avg@5": sum(at.values()) / len(K)}
+
+
+# --- the two baselines written here -------------------------------------------------------
+
+_SERIES = """
+SELECT kind, name, service, (epoch_ns(timestamp) - $since) // $bucket AS bucket,
+       avg(value) AS latency, avg(failed::INT) AS errors
+FROM (
+    SELECT 'service' AS kind, service_name AS name, service_name AS service, timestamp, duration AS value,
+           status_code = 'Error' AS failed
+    FROM otel_traces WHERE span_kind IN ('Server', 'Consumer', 'Unspecified')
+    UNION ALL
+    SELECT 'instance', coalesce(k8s_pod_name, service_instance_id), service_name, timestamp, duration,
+           status_code = 'Error'
+    FROM otel_traces WHERE span_kind IN ('Server', 'Consumer', 'Unspecified')
+    UNION ALL
+    SELECT 'database', server_address, NULL, timestamp, duration, status_code = 'Error'
+    FROM otel_traces WHERE span_kind = 'Client' AND db_system_name IS NOT NULL
+)
+WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until) AND name IS NOT NULL
+GROUP BY ALL
+"""
+
+
+def baro(con: duckdb.DuckDBPyConnection, since: int, start: int, until: int) -> Ranking:
+    """BARO-style: largest robust z (median/IQR of the time before ``start``) of latency and errors after it."""
+    rows = con.execute(_SERIES, {"since": since, "until": until, "bucket": BUCKET_NS}).fetchall()
+    split = (start - since) // BUCKET_NS
+    series: dict[tuple[str, str, str | None], dict[str, list[tuple[int, float]]]] = defaultdict(
+        lambda: {"latency": [], "errors": []}
+    )
+    for kind, name, service, bucket, latency, errors in rows:
+        series[(kind, name, service)]["latency"].append((bucket, latency))
+        series[(kind, name, service)]["errors"].append((bucket, errors))
+    scored = []
+    for (kind, name, service), signals in series.items():
+        score = 0.0
+        for points in signals.values():
+            before = np.array([v for b, v in points if b < split])
+            after = np.array([v for b, v in points if b >= split])
+            if len(before) < 3 or not len(after):
+                continue
+            q1, median, q3 = np.percentile(before, [25, 50, 75])
+            score = max(score, float(np.max(np.abs(after - median)) / max(q3 - q1, 1e-9 + abs(median) * 0.01)))
+        scored.append({"kind": kind, "name": name, "service": service, "score": score})
+    return sorted(scored, key=lambda c: -c["score"])
+
+
+def random_ranks(con: duckdb.DuckDBPyConnection, start: int, until: int, target: dict[str, Any]) -> list[int | None]:
+    """First-hit ranks of 200 seeded shuffles of the entities seen in the window."""
+    entities = baro(con, start - BUCKET_NS * 3, start, until)
+    rng = random.Random(0)
+    ranks = []
+    for _ in range(200):
+        rng.shuffle(entities)
+        ranks.append(first_hit(entities, target))
+    return ranks
+
+
+# --- the suite ------------------------------------------------------------------------------
+
+
+def run_case(folder: Path) -> dict[str, Any]:
+    labels = json.loads((folder / "labels.json").read_text())
+    truth = labels["faults"][0]
+    con = open_read_only(str(folder / "glimpse.duckdb"))
+    try:
+        results: dict[str, Any] = {"case": folder.name, "type": truth["type"], "target": truth["target"]}
+        diagnoses: dict[str, Callable[[], Ranking]] = {
+            "window": lambda: root_causes(con, since_ns=truth["start_ns"], until_ns=truth["end_ns"])["candidates"],
+            "auto": lambda: root_causes(con)["candidates"],
+            "baro": lambda: baro(con, labels["start_ns"], truth["start_ns"], truth["end_ns"]),
+        }
+        for method, diagnose in diagnoses.items():
+            started = time.perf_counter()
+            try:
+                ranking = diagnose()
+            except Exception as exc:  # a failed diagnosis is a miss, reported
+                ranking = []
+                results[f"{method}_error"] = str(exc)
+            results[f"{method}_seconds"] = time.perf_counter() - started
+            results[method] = first_hit(ranking, truth["target"])
+            results[f"{method}_top"] = [f"{c['kind']}:{c['name']}" for c in ranking[:3]]
+        results["random"] = random_ranks(con, truth["start_ns"], truth["end_ns"], truth["target"])
+    finally:
+        con.close()
+    return results
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    methods = ("window", "auto", "baro", "random")
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        by_type[r["type"]].append(r)
+    header = f"{'fault type':<13}{'cases':>6}  " + "  ".join(f"{m + ' AC@1/AC@3/Avg@5':<26}" for m in methods)
+    print(header)
+    for name, group in [*sorted(by_type.items()), ("ALL", results)]:
+        cells = []
+        for method in methods:
+            ranks = [rank for r in group for rank in r[method]] if method == "random" else [r[method] for r in group]
+            a = accuracy(ranks)
+            cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f} / {a['Avg@5']:.2f}".ljust(26))
+        print(f"{name:<13}{len(group):>6}  " + "  ".join(cells))
+    for method in ("window", "auto"):
+        seconds = [r[f"{method}_seconds"] for r in results]
+        print(f"{method}: {statistics.mean(seconds):.2f} s mean, {max(seconds):.2f} s max per diagnosis")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", type=Path, default=ROOT / "bench" / "results" / "faults")
+    parser.add_argument("--only", default="", help="only cases whose name contains this")
+    parser.add_argument("--misses", action="store_true", help="list every case not ranked first")
+    parser.add_argument("--json", type=Path, help="write per-case results here")
+    args = parser.parse_args()
+    folders = sorted(p for p in args.suite.iterdir() if (p / "labels.json").exists() and args.only in p.name)
+    if not folders:
+        raise SystemExit(f"no cases in {args.suite}: run bench/faults.py first")
+    results = []
+    for folder in folders:
+        results.append(run_case(folder))
+    report(results)
+    if args.misses:
+        for r in results:
+            if r["window"] != 1 or r["auto"] != 1:
+                print(
+                    f"  {r['case']}: truth {r['target']['kind']}:{r['target']['name']} window={r['window']} "
+                    f"{r['window_top']} auto={r['auto']} {r['auto_top']} {r.get('auto_error', '')}"
+                )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

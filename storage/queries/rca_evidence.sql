@@ -1,0 +1,128 @@
+-- Root-cause evidence: every span of a baseline window [$b_since, $b_until) and an incident
+-- window [$i_since, $i_until) is blamed on the entity whose own behaviour it measures, and
+-- compared with the baseline of the same (signal, service, operation):
+--   self      server/consumer/internal spans: the span's exclusive time (its duration minus
+--             its children's), blamed on its service, operation, instance and host
+--   network   client/producer spans answered by an instrumented server: the client's time
+--             outside the server span, blamed on the called service
+--   dependency client/producer spans nothing instrumented answered: their whole duration,
+--             blamed on the database, broker or external peer they name
+-- An error "originates" in a span that failed while none of its children did; a client span
+-- that failed over a server span that did not (a timeout) is blamed on the called service.
+-- One row per (signal, level, entity, window) with counts, the share above the baseline's
+-- 99th percentile, originating errors, quantiles and example trace ids. $service (or NULL)
+-- keeps only the traces that pass through that service.
+WITH spans AS (
+    SELECT trace_id, span_id, parent_span_id, span_kind, service_name, span_name, duration,
+           status_code = 'Error' AS failed,
+           coalesce(k8s_pod_name, service_instance_id, container_id, service_name) AS instance,
+           coalesce(k8s_node_name, host_name) AS host,
+           timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until) AS incident,
+           CASE
+               WHEN messaging_system IS NOT NULL OR span_kind = 'Producer' THEN 'messaging'
+               WHEN db_system_name IS NOT NULL OR db_namespace IS NOT NULL THEN 'database'
+               ELSE 'external'
+           END AS peer_kind,
+           CASE
+               WHEN messaging_system IS NOT NULL OR span_kind = 'Producer' THEN coalesce(
+                   peer_service, concat_ws('/', messaging_system, messaging_destination_name), server_address)
+               WHEN db_system_name IS NOT NULL OR db_namespace IS NOT NULL THEN coalesce(
+                   peer_service, server_address, network_peer_address, db_namespace, db_system_name)
+               ELSE coalesce(peer_service, server_address, network_peer_address)
+           END AS peer
+    FROM otel_traces
+    WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
+        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
+      -- --service: only the traces that pass through that service
+      AND ($service IS NULL OR trace_id IN (
+          SELECT trace_id FROM otel_traces
+          WHERE service_name = $service
+            AND timestamp >= make_timestamp_ns(least($b_since, $i_since))
+            AND timestamp < make_timestamp_ns(greatest($b_until, $i_until))))
+),
+children AS (
+    SELECT trace_id, parent_span_id AS span_id,
+           sum(duration) AS child_ns,
+           bool_or(failed) AS child_failed,
+           max(duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_ns,
+           bool_or(failed) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_failed,
+           arg_max(service_name, duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS callee
+    FROM spans
+    WHERE parent_span_id <> ''
+    GROUP BY trace_id, parent_span_id
+),
+measured AS (
+    SELECT s.*, c.child_ns, c.child_failed, c.server_ns, c.server_failed, c.callee,
+           CASE
+               WHEN s.span_kind IN ('Client', 'Producer') AND c.server_ns IS NOT NULL THEN 'network'
+               WHEN s.span_kind IN ('Client', 'Producer') AND s.peer IS NOT NULL THEN 'dependency'
+               ELSE 'self'
+           END AS signal
+    FROM spans AS s
+    LEFT JOIN children AS c USING (trace_id, span_id)
+),
+blamed AS (
+    SELECT incident, trace_id, signal,
+           CASE signal WHEN 'network' THEN callee ELSE service_name END AS service,
+           CASE signal WHEN 'dependency' THEN peer ELSE NULL END AS peer,
+           peer_kind, span_name AS operation, instance, host, service_name AS caller,
+           CASE signal
+               WHEN 'self' THEN greatest(duration - coalesce(child_ns, 0), 0)
+               WHEN 'network' THEN greatest(duration - server_ns, 0)
+               ELSE duration
+           END AS value_ns,
+           CASE signal
+               WHEN 'self' THEN failed AND NOT coalesce(child_failed, false)
+               WHEN 'network' THEN failed AND NOT coalesce(server_failed, false)
+               ELSE failed
+           END AS originated
+    FROM measured
+),
+thresholds AS (
+    SELECT signal, service, operation, coalesce(peer, '') AS peer_key,
+           quantile_cont(value_ns, 0.99) AS p99_ns, median(value_ns) AS p50_ns
+    FROM blamed
+    WHERE NOT incident
+    GROUP BY ALL
+),
+flagged AS (
+    SELECT b.*,
+           coalesce(b.value_ns > greatest(t.p99_ns * 1.1, t.p99_ns + 1000000), false) AS exceeded,
+           t.p50_ns AS baseline_p50_ns
+    FROM blamed AS b
+    LEFT JOIN thresholds AS t
+        ON t.signal = b.signal AND t.service IS NOT DISTINCT FROM b.service AND t.operation = b.operation
+       AND t.peer_key = coalesce(b.peer, '')
+),
+levels AS (
+    SELECT signal, 'service' AS kind, service AS name, service, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal IN ('self', 'network')
+    UNION ALL
+    SELECT signal, 'operation', operation, service, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal = 'self'
+    UNION ALL
+    SELECT signal, 'instance', instance, service, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal = 'self'
+    UNION ALL
+    SELECT signal, 'host', host, NULL, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal = 'self' AND host IS NOT NULL
+    UNION ALL
+    SELECT signal, peer_kind, peer, NULL, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal = 'dependency'
+)
+SELECT signal, kind, name, service, incident,
+       count(*) AS n,
+       count(*) FILTER (WHERE exceeded) AS exceeded,
+       count(*) FILTER (WHERE originated) AS errors,
+       count(DISTINCT trace_id) AS traces,
+       quantile_cont(value_ns, 0.5) AS p50_ns,
+       quantile_cont(value_ns, 0.9) AS p90_ns,
+       avg(value_ns) AS mean_ns,
+       avg(value_ns - baseline_p50_ns) AS mean_excess_ns,
+       list(DISTINCT instance) FILTER (WHERE kind = 'host') AS instances,
+       list(DISTINCT caller) AS callers,
+       arg_max(trace_id, value_ns, 3) FILTER (WHERE exceeded) AS slow_traces,
+       arg_max(trace_id, value_ns, 3) FILTER (WHERE originated) AS error_traces
+FROM levels
+WHERE name IS NOT NULL
+GROUP BY signal, kind, name, service, incident

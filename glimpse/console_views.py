@@ -175,7 +175,8 @@ def search_traces(
 def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
     """One trace for the waterfall: the critical-path answer (``glimpse critical-path
     --json``: spans with depth, self time, critical-path time and skew shift) with each
-    span's attributes, resource, scope, status message, events and links added.
+    span's attributes, resource, scope, status message, events and links added, and
+    ``offset_ns`` (from the trace's start) on spans and critical-path sections.
 
     Without ``adjust_skew``, ``skew_detected`` counts the spans that the adjustment
     would shift (so that the page can offer it).
@@ -203,6 +204,11 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
                 "links": row["dropped_links_count"],
             },
         )
+    # Unix nanoseconds exceed JavaScript's exact integers (2**53): offsets from the trace's
+    # start are exact in a browser.
+    start_ns = answer["start_ns"]
+    for item in (*answer["spans"], *answer["critical_path"]):
+        item["offset_ns"] = item["start_ns"] - start_ns
     answer["adjust_skew"] = adjust_skew
     if adjust_skew:
         answer["skew_detected"] = answer["skew_adjusted_spans"]

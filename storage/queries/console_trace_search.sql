@@ -1,7 +1,7 @@
 -- Traces with a span that starts in [$since, $until) and matches every span condition
--- ({conditions}: service, operation, attributes), summarised like otel_trace_summary;
--- then trace-level filters (duration, errors), the most recent first. {matched_limit}
--- keeps only the newest matches when no trace-level filter needs them all.
+-- (service, operation, attributes: filled in by storage/console_queries.py), summarised
+-- like otel_trace_summary; then trace-level filters (duration, errors), the most recent
+-- first. Without a trace-level filter only the newest matches are summarised.
 WITH matched AS (
     SELECT trace_id, min(timestamp) AS first_match
     FROM otel_traces

@@ -7,17 +7,18 @@ import { cssVar, h } from "./util.js";
  * t: unix ns per point; series: [{label, values, color, width, dash, fill}];
  * band: {low, high, label} drawn as a shaded range; yFormat: value -> text.
  */
-export function timeChart(container, { t, series, band, height = 160, yFormat = (v) => String(v), yMin }) {
+export function timeChart(container, { t, series, band, height = 160, yFormat = (v) => String(v), yMin, legend = true }) {
   const x = t.map((ns) => Number(ns) / 1e9);
   const data = [x];
   const opts = {
     width: Math.max(240, container.clientWidth || 600),
     height,
-    legend: { show: true, live: true },
+    legend: { show: legend, live: true },
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: true }, y: { range: (u, min, max) => [yMin ?? Math.min(0, min ?? 0), (max ?? 1) * 1.1 || 1] } },
     axes: [
-      { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") } },
+      { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") },
+        values: (u, ticks) => ticks.map((sec, i) => clock(sec, i > 0 ? sec - ticks[i - 1] : ticks[1] - sec)) },
       { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") },
         values: (u, ticks) => ticks.map(yFormat), size: 64 },
     ],
@@ -47,6 +48,14 @@ export function timeChart(container, { t, series, band, height = 160, yFormat = 
   });
   resize.observe(container);
   return plot;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** Axis time in the browser's zone: 14:05, or 14:05:30 when ticks are under a minute apart. */
+function clock(seconds, step) {
+  const d = new Date(seconds * 1000);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}${step < 60 ? ":" + pad(d.getSeconds()) : ""}`;
 }
 
 function fmtOr(value, format) {

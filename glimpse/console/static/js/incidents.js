@@ -42,12 +42,17 @@ export async function renderAnomalies(root, ctx) {
     if (incidents.length) root.append(h("div", { class: "card flush" }, h("table", { class: "data", id: "incidents" },
       h("thead", {}, h("tr", {}, h("th", {}, "Incident"), h("th", {}, "From"), h("th", {}, "To"), h("th", {}, "Entities"), h("th", { class: "num" }, "Score"), h("th", {}, ""))),
       h("tbody", {}, incidents.map((inc) => h("tr", {}, h("td", {}, h("strong", {}, `#${inc.id}`)), h("td", {}, fmtTime(inc.start, { millis: false })), h("td", {}, fmtTime(inc.end, { millis: false })),
-        h("td", {}, (inc.entities || []).map((e) => serviceChip(String(e)))), h("td", { class: "num" }, fmtValue(inc.score)),
+        h("td", {}, (inc.services || []).map((e) => serviceChip(String(e))), h("span", { class: "muted" }, ` ${(inc.entities || []).length} entities · ${inc.anomalies ?? ""} signals`)),
+        h("td", { class: "num" }, fmtValue(inc.score)),
         h("td", {}, h("a", { href: href("rca", { since: String(inc.start), until: String(inc.end), range: "custom" }) }, "root causes →"))))))));
     const charts = h("div", { class: "grid2", id: "anomaly-charts" });
     root.append(h("h2", { style: { marginTop: "18px" } }, "Signals against their baselines"), charts);
     const sorted = [...anomalies].sort((a, b) => (b.score || 0) - (a.score || 0));
-    requestAnimationFrame(() => sorted.forEach((a, i) => charts.append(anomalyCard(a, i))));
+    const first = 8;
+    const more = h("button", { class: "btn", id: "more-signals", style: { marginBottom: "14px" } }, `Show all ${sorted.length} signals`);
+    more.addEventListener("click", () => { more.remove(); sorted.slice(first).forEach((a) => charts.append(anomalyCard(a, anomalies.indexOf(a)))); });
+    if (sorted.length > first) root.append(more);
+    requestAnimationFrame(() => sorted.slice(0, first).forEach((a) => charts.append(anomalyCard(a, anomalies.indexOf(a)))));
   }
   if (data.correlation && data.correlation.entities && data.correlation.entities.length) {
     root.append(h("div", { class: "card", id: "correlation" }, h("h2", {}, "Correlation across services"),
@@ -60,7 +65,7 @@ function timeline(anomalies, incidents, ctx) {
   const ends = [...anomalies.map((a) => a.end), ...incidents.map((i) => i.end)].map(Number);
   const t0 = Number(ctx.window.since ?? Math.min(...starts)), t1 = Number(ctx.window.until ?? Math.max(...ends));
   const rows = [...new Set(anomalies.map((a) => `${a.entity} · ${a.signal}`))];
-  const width = 1000, left = 230, rowH = 22, top = 22, height = top + rows.length * rowH + 24;
+  const width = 1100, left = 300, rowH = 22, top = 22, height = top + rows.length * rowH + 24;
   const x = (t) => left + ((Number(t) - t0) / Math.max(t1 - t0, 1)) * (width - left - 10);
   const parts = [];
   for (const inc of incidents) {
@@ -69,13 +74,13 @@ function timeline(anomalies, incidents, ctx) {
   }
   rows.forEach((label, i) => {
     const y = top + i * rowH;
-    parts.push(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "currentColor" }, label.length > 34 ? label.slice(0, 33) + "…" : label),
+    parts.push(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "currentColor" }, label.length > 44 ? label.slice(0, 43) + "…" : label),
       s("line", { x1: left, x2: width - 10, y1: y + rowH - 2, y2: y + rowH - 2, stroke: "currentColor", "stroke-opacity": 0.08 }));
   });
   anomalies.forEach((a, i) => {
     const y = top + rows.indexOf(`${a.entity} · ${a.signal}`) * rowH;
     parts.push(s("rect", { x: x(a.start), y: y + 4, width: Math.max(3, x(a.end) - x(a.start)), height: rowH - 8, rx: 3, fill: scoreColor(a.score), class: "anomaly-bar",
-      onclick: () => document.getElementById(`anomaly-${i}`)?.scrollIntoView({ behavior: "smooth", block: "center" }) },
+      onclick: () => { document.getElementById("more-signals")?.click(); requestAnimationFrame(() => document.getElementById(`anomaly-${i}`)?.scrollIntoView({ behavior: "smooth", block: "center" })); } },
     s("title", {}, `${a.entity_kind} ${a.entity}: ${a.signal}\nscore ${fmtValue(a.score)} · observed ${fmtValue(a.observed)} vs baseline ${fmtValue(a.baseline)}`)));
   });
   [0, 0.25, 0.5, 0.75, 1].forEach((f) => parts.push(s("text", { x: left + f * (width - left - 10), y: height - 6, "font-size": 11, fill: "currentColor", opacity: 0.6,
@@ -95,7 +100,7 @@ function anomalyCard(a, index) {
   const series = a.series;
   if (series && series.t && series.t.length) {
     requestAnimationFrame(() => timeChart(holder, {
-      t: series.t, height: 170, yFormat: fmtValue,
+      t: series.t, height: 170, yFormat: fmtValue, legend: false,
       band: series.baseline_low && series.baseline_high ? { low: series.baseline_low, high: series.baseline_high, label: "baseline", color: "#4f7cff" } : null,
       series: [{ label: a.signal, values: series.value, color: "#e5484d", width: 2 }],
     }));
@@ -126,48 +131,63 @@ export async function renderRootCauses(root, ctx) {
   if (data.missing) { root.append(h("div", { class: "card", id: "no-incident" }, notice("No incident to explain", data.missing))); return; }
   const incident = data.incident || {};
   const candidates = data.candidates || [];
-  const entities = incident.entities || [];
+  const start = incident.start ?? incident.start_ns, end = incident.end ?? incident.end_ns;
+  const services = incident.services || incident.entities || [];
+  const base = data.baseline || {};
   root.append(h("div", { class: "card", id: "incident" }, h("h2", {}, incident.id !== undefined ? `Incident #${incident.id}` : "Incident"),
     h("div", { class: "stats" },
-      stat(incident.start ? fmtTime(incident.start, { millis: false }) : "–", "from"), stat(incident.end ? fmtTime(incident.end, { millis: false }) : "–", "to"),
-      incident.start && incident.end ? stat(fmtNs(Number(incident.end) - Number(incident.start)), "lasted") : "",
-      stat(fmtValue(incident.score), "score"), stat(String(candidates.length), "candidates")),
-    entities.length ? h("div", { style: { marginTop: "8px" } }, h("span", { class: "muted" }, "affected: "), entities.map((e) => serviceChip(String(e)))) : "",
-    data.baseline ? h("div", { class: "muted", style: { marginTop: "6px", fontSize: "12px" } },
-      `compared with the baseline ${data.baseline.start ? fmtTime(data.baseline.start, { millis: false }) : ""} → ${data.baseline.end ? fmtTime(data.baseline.end, { millis: false }) : ""}`) : ""));
+      stat(start ? fmtTime(start, { millis: false }) : "–", "from"), stat(end ? fmtTime(end, { millis: false }) : "–", "to"),
+      start && end ? stat(fmtNs(Number(end) - Number(start)), "lasted") : "",
+      stat(fmtValue(incident.score), "score"), incident.anomalies !== undefined ? stat(String(incident.anomalies), "anomalous signals") : "",
+      stat(String(candidates.length), "candidates")),
+    services.length ? h("div", { style: { marginTop: "8px" } }, h("span", { class: "muted" }, "affected: "), services.map((e) => serviceChip(String(e)))) : "",
+    base.start_ns || base.start ? h("div", { class: "muted", style: { marginTop: "6px", fontSize: "12px" } },
+      `compared with the baseline ${fmtTime(base.start_ns ?? base.start, { millis: false })} → ${fmtTime(base.end_ns ?? base.end, { millis: false })}`) : ""));
   if (!candidates.length) {
     root.append(h("div", { class: "card" }, notice("No candidate", "Nothing in this window stands out against the baseline.")));
     return;
   }
+  const mapBox = h("div", { class: "map-canvas small", id: "rca-map" });
+  root.append(h("div", { class: "card" }, h("h2", {}, "The incident on the map"),
+    h("p", { class: "muted" }, "Ringed in red: the affected services and the candidates, with their rank (#1 is the most probable cause)."), mapBox));
   const top = Math.max(...candidates.map((c) => c.score || 0), 1e-9);
-  const list = h("div", { id: "candidates" }, candidates.map((c) => h("div", { class: "card candidate" },
+  root.append(h("h2", { style: { marginTop: "18px" } }, "Candidates"), h("div", { id: "candidates" }, candidates.map((c) => h("div", { class: "card candidate" },
     h("div", { style: { display: "flex", alignItems: "center", gap: "10px" } },
       h("span", { class: "stat" }, h("span", { class: "v" }, `#${c.rank}`)), h("span", { class: "badge accent" }, c.kind), h("strong", { style: { fontSize: "15px" } }, c.name),
       c.service && c.service !== c.name ? h("span", { class: "muted" }, `in ${c.service}`) : "", h("div", { class: "spacer" }),
       h("span", { class: "num" }, `score ${fmtValue(c.score)}`), h("div", { style: { width: "160px" } }, bar((c.score || 0) / top, "#e5484d"))),
     h("ul", { class: "evidence" }, (c.evidence || []).map(evidenceItem)),
-    c.remediation ? h("div", {}, h("strong", {}, "What to do: "), c.remediation) : "")));
-  const mapBox = h("div", { class: "map-canvas small", id: "rca-map" });
-  root.append(h("div", { class: "grid2" }, list, h("div", {}, h("div", { class: "card" }, h("h2", {}, "The incident on the map"),
-    h("p", { class: "muted" }, "Candidates carry their rank; the affected services are ringed in red."), mapBox))));
-  const graph = await api("/api/graph", { format: "cytoscape", since: incident.start ?? ctx.window.since, until: incident.end ?? ctx.window.until });
+    c.remediation ? h("div", { class: "remediation" }, h("strong", {}, "What to do: "), c.remediation) : ""))));
+  const graph = await api("/api/graph", { format: "cytoscape", since: start ?? ctx.window.since, until: end ?? ctx.window.until });
   const ranks = new Map();
   for (const c of candidates) for (const name of [c.name, c.service]) if (name && !ranks.has(name)) ranks.set(name, c.rank);
-  const elements = [...graph.elements.nodes.map((n) => ({ data: { ...n.data, label: n.data.id, ...(ranks.has(n.data.id) ? { rank: ranks.get(n.data.id) } : {}) }, classes: n.data.kind })),
+  const elements = [...graph.elements.nodes.map((n) => ({ data: { ...n.data, label: ranks.has(n.data.id) ? `#${ranks.get(n.data.id)}  ${n.data.id}` : n.data.id }, classes: n.data.kind })),
     ...graph.elements.edges.map((e) => ({ data: { ...e.data, label: "" } }))];
   if (!elements.length) { mapBox.append(notice("No calls in the incident window", "")); return; }
-  const highlight = [...new Set([...entities.map(String), ...ranks.keys()])];
+  const highlight = [...new Set([...services.map(String), ...ranks.keys()])];
   const cy = drawGraph(mapBox, elements, { highlight });
+  // anomalous calls ("edge:a -> b" entities of the incident) in red too
+  const incidents = (await api("/api/anomalies", { since: ctx.window.since, until: ctx.window.until }).catch(() => ({ incidents: [] }))).incidents || [];
+  const match = incidents.find((i) => Number(i.start) === Number(start)) || incidents[0];
+  for (const entity of (match && match.entities) || []) {
+    const edge = /^edge:(.+) -> (.+)$/.exec(entity);
+    if (edge) cy.getElementById(`${edge[1]}->${edge[2]}`).addClass("highlight");
+  }
   cy.nodes().filter((n) => !highlight.includes(n.id())).style("opacity", 0.55);
   window.glimpseRcaMap = cy;
 }
 
 function evidenceItem(evidence) {
   if (typeof evidence !== "object" || evidence === null) return h("li", {}, String(evidence));
-  const { trace_ids: traceIds, ...rest } = evidence;
-  const text = rest.summary || rest.description || rest.text;
-  const fields = Object.entries(rest).filter(([key]) => !["summary", "description", "text"].includes(key));
-  return h("li", {}, text ? h("span", {}, text, " ") : "",
-    fields.map(([key, value]) => h("span", { class: "chip" }, h("span", { class: "muted" }, key), typeof value === "object" ? JSON.stringify(value) : fmtValue(value))),
-    traceIds && traceIds.length ? h("span", {}, " traces: ", traceIds.slice(0, 5).map((id, i) => [i ? ", " : "", traceLink(id, id.slice(0, 8))])) : "");
+  const { trace_ids: traceIds, detail, summary, before, after, signal, unit, ...rest } = evidence;
+  const text = detail || summary || rest.description;
+  delete rest.description;
+  const compare = before && after && typeof before === "object"
+    ? Object.keys({ ...before, ...after }).map((key) => h("span", { class: "chip" }, h("span", { class: "muted" }, key), ` ${fmtValue(before[key])} → `, h("strong", {}, fmtValue(after[key]))))
+    : before !== undefined || after !== undefined ? [h("span", { class: "chip" }, `${fmtValue(before)} → `, h("strong", {}, fmtValue(after)))] : [];
+  return h("li", { class: "evidence-item" },
+    h("div", {}, signal ? h("span", { class: "badge" }, signal + (unit ? ` (${unit})` : "")) : "", " ", text || ""),
+    h("div", { class: "evidence-facts" }, compare,
+      Object.entries(rest).map(([key, value]) => h("span", { class: "chip" }, h("span", { class: "muted" }, key.replace(/_/g, " ")), " ", typeof value === "object" ? JSON.stringify(value) : fmtValue(value))),
+      traceIds && traceIds.length ? h("span", { class: "chip" }, "traces ", traceIds.slice(0, 5).map((id, i) => [i ? ", " : "", traceLink(id, id.slice(0, 8))])) : ""));
 }

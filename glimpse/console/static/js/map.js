@@ -63,7 +63,6 @@ function style() {
     { selector: ".added", style: { "border-color": "#2fb26b", "line-color": "#2fb26b", "target-arrow-color": "#2fb26b", "border-width": 4 } },
     { selector: ".vanished", style: { opacity: 0.45, "line-style": "dashed", "border-style": "dashed", "border-color": muted, "line-color": muted } },
     { selector: "edge.changed", style: { "line-color": "#e67e22", "target-arrow-color": "#e67e22", width: 5, label: "data(change)", color: "#e67e22", "font-weight": 600 } },
-    { selector: "node[rank]", style: { label: (ele) => `#${ele.data("rank")}  ${ele.data("label")}` } },
   ];
 }
 
@@ -239,8 +238,8 @@ function showSelection(side, cy, target, ctx, graph, diff, baseline, current) {
       h("span", { class: "num" }, `${fmtCount(edge.data("calls"))} calls · `, h("span", { style: { color: edge.data("error_rate") ? errorColor(edge.data("error_rate")) : "" } }, fmtPct(edge.data("error_rate"))),
         ` · p95 ${fmtMs(edge.data("client_p95_ms") ?? edge.data("server_p95_ms"))}`));
     const incoming = target.incomers("edge"), outgoing = target.outgoers("edge");
-    side.append(h("h3", {}, `Called by (${incoming.length})`), incoming.map((e) => edgeRow(e, e.source().id())),
-      h("h3", {}, `Calls (${outgoing.length})`), outgoing.map((e) => edgeRow(e, e.target().id())));
+    side.append(h("h3", {}, `Called by (${incoming.length})`), ...incoming.map((e) => edgeRow(e, e.source().id())),
+      h("h3", {}, `Calls (${outgoing.length})`), ...outgoing.map((e) => edgeRow(e, e.target().id())));
   } else {
     target.removeClass("faded");
     target.connectedNodes().removeClass("faded");

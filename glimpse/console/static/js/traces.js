@@ -165,7 +165,7 @@ export async function renderTrace(root, ctx) {
   );
 
   // waterfall
-  const pct = (ns) => ((ns - t0) / total) * 100;
+  const pct = (offset) => (offset / total) * 100;
   const sections = new Map();
   for (const section of trace.critical_path) {
     if (!sections.has(section.span_id)) sections.set(section.span_id, []);
@@ -187,13 +187,13 @@ export async function renderTrace(root, ctx) {
     const kids = children.get(span.span_id) || [];
     const toggle = h("span", { class: "toggle" }, kids.length ? "▾" : "");
     const color = serviceColor(span.service);
-    const left = pct(span.start_ns), width = Math.max((span.duration_ns / total) * 100, 0.15);
+    const left = pct(span.offset_ns), width = Math.max((span.duration_ns / total) * 100, 0.15);
     const labelLeft = left + width > 75;
     const lane = h("div", { class: "wf-lane" },
       ticks.slice(1, -1).map((f) => h("span", { class: "gridline", style: { left: `${f * 100}%` } })),
       h("div", { class: `wf-bar${span.error ? " error" : ""}`, style: { left: `${left}%`, width: `${width}%`, background: color }, title: `${fmtNs(span.duration_ns)}` }),
-      (sections.get(span.span_id) || []).map((section) => h("div", { class: "cp-seg", dataset: { spanId: span.span_id, startNs: String(section.start_ns), endNs: String(section.end_ns) },
-        style: { left: `${pct(section.start_ns)}%`, width: `${Math.max((section.duration_ns / total) * 100, 0.1)}%` }, title: `critical path ${fmtNs(section.duration_ns)}` })),
+      (sections.get(span.span_id) || []).map((section) => h("div", { class: "cp-seg", dataset: { spanId: span.span_id, offsetNs: String(section.offset_ns), durationNs: String(section.duration_ns) },
+        style: { left: `${pct(section.offset_ns)}%`, width: `${Math.max((section.duration_ns / total) * 100, 0.1)}%` }, title: `critical path ${fmtNs(section.duration_ns)}` })),
       h("span", { class: "wf-label", style: labelLeft ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` } },
         fmtNs(span.duration_ns), span.self_ns !== span.duration_ns ? ` · self ${fmtNs(span.self_ns)}` : ""));
     const row = h("div", { class: `wf-row${span.critical ? " critical" : ""}${highlight.has(span.span_id) ? " open" : ""}`, dataset: { spanId: span.span_id, critical: String(span.critical) } },
@@ -262,7 +262,7 @@ function spanDetail(span, trace, byId) {
   const parent = byId.get(span.parent_span_id);
   const overview = {
     "span id": span.span_id, "parent": span.parent_span_id ? `${span.parent_span_id}${parent ? ` (${parent.service}: ${parent.operation})` : " (missing)"}` : "root",
-    kind: span.kind, "start": `+${fmtNs(span.start_ns - trace.start_ns)} (${fmtTime(span.start_ns)})`, duration: fmtNs(span.duration_ns),
+    kind: span.kind, "start": `+${fmtNs(span.offset_ns)} (${fmtTime(span.start_ns)})`, duration: fmtNs(span.duration_ns),
     "self time": fmtNs(span.self_ns), "on critical path": span.critical_ns ? fmtNs(span.critical_ns) : "no",
     status: `${span.status_code || (span.error ? "Error" : "Unset")}${span.status_message ? `: ${span.status_message}` : ""}`,
   };

@@ -34,7 +34,8 @@ WARMUP = 6  # normal points needed before a bucket is judged
 Z_LEVEL = 5.0  # robust z of a bucket to count as anomalous
 Z_SINGLE = 10.0  # a lone anomalous bucket must be this far out
 P_ERRORS = 1e-4
-MIN_REQUESTS = 5  # fewer requests in a bucket: its latency percentiles are not judged
+MIN_REQUESTS = 5  # fewer requests in a bucket: its p95 is not judged
+MIN_REQUESTS_MEDIAN = 2  # ... its median needs two (low-traffic services have few per bucket)
 MIN_ERRORS = 3
 CHANGE_Z = 4.0  # a change point must shift the mean by this many robust sigmas
 CHANGE_T = 8.0  # ... with this t statistic
@@ -109,8 +110,10 @@ def red_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
             b = int(row["bucket"])
             if 0 <= b < buckets:
                 requests[b], errors[b] = row["requests"], row["errors"]
+                if row["requests"] >= MIN_REQUESTS_MEDIAN:
+                    p50[b] = row["latency_ms"][0]
                 if row["requests"] >= MIN_REQUESTS:
-                    p50[b], p95[b] = row["latency_ms"][0], row["latency_ms"][1]
+                    p95[b] = row["latency_ms"][1]
         service = entity_rows[0]["service"]
         result.append(Series(level, entity, service, "latency_p50_ms", p50, requests))
         result.append(Series(level, entity, service, "latency_p95_ms", p95, requests))
@@ -184,6 +187,8 @@ def _level_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | N
             return None
         run, detector = (shift[0], len(values)), "change-point"
     start, end = run
+    if detector == "robust-z":
+        start = _earlier_start(values, start, end)
     before = values[:start][valid[:start]]
     after = values[start:end][valid[start:end]]
     if not len(before) or not len(after):
@@ -203,6 +208,17 @@ def _level_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | N
         detector,
         _plot(values, low, high, since_ns, bucket_ns),
     )
+
+
+def _earlier_start(values: np.ndarray, start: int, end: int) -> int:
+    """Where the shift behind a run of anomalous buckets began: a change point up to 12 buckets before it.
+
+    Noisy, sparse series cross the threshold only some time after the change itself.
+    """
+    shift = change_point(values[:end])
+    if shift is not None and start - 12 <= shift[0] < start:
+        return shift[0]
+    return start
 
 
 def _error_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | None:

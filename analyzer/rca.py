@@ -81,9 +81,10 @@ class EntityEvidence:
 
     @property
     def latency(self) -> float:
-        """Share of incident spans beyond the baseline's p99, above the 1% expected (lower bound)."""
+        """Share of incident spans beyond the baseline's p99 (lower bound), above the baseline's own share."""
         low, _ = wilson_bounds(self.incident.exceeded, self.incident.n)
-        return max(0.0, (low - EXPECTED_EXCEEDANCE) / (1 - EXPECTED_EXCEEDANCE))
+        expected = max(EXPECTED_EXCEEDANCE, self.baseline.exceeded / self.baseline.n if self.baseline.n else 0.0)
+        return max(0.0, (low - expected) / (1 - expected)) if expected < 1 else 0.0
 
     @property
     def errors(self) -> float:
@@ -149,6 +150,8 @@ def rank_root_causes(
     rows: Iterable[Mapping[str, Any]],
     *,
     versions: Iterable[Mapping[str, Any]] = (),
+    baseline_since_ns: int = 0,
+    incident_since_ns: int = 0,
     resources: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
@@ -158,7 +161,7 @@ def rank_root_causes(
     memory_utilization as 0..1).
     """
     evidence = evidence_from_rows(rows)
-    ranker = _Ranker(evidence, _version_changes(versions), resources or {})
+    ranker = _Ranker(evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {})
     candidates = sorted(ranker.candidates(), key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
     return [c.as_dict(rank) for rank, c in enumerate(candidates[:limit], start=1)]
 
@@ -166,22 +169,29 @@ def rank_root_causes(
 _KIND_ORDER = {"service": 0, "database": 1, "messaging": 1, "external": 1, "instance": 2, "host": 3, "operation": 4}
 
 
-def _version_changes(versions: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[str], list[str], int]]:
-    """service -> (baseline versions, new versions, first seen ns of the newest) where the incident brought new ones."""
-    before: dict[str, set[str]] = defaultdict(set)
-    after: dict[str, dict[str, int]] = defaultdict(dict)
+def _version_changes(
+    versions: Iterable[Mapping[str, Any]], baseline_since_ns: int, incident_since_ns: int
+) -> dict[str, tuple[list[str], list[str], int]]:
+    """service -> (old versions, new versions, first seen ns of the newest) for services that changed version.
+
+    A version is new when it first appears in the later half of the baseline or in the
+    incident (a late-detected incident's baseline already holds the deploy's first minutes);
+    old when it was there in the first half.
+    """
+    recent_ns = baseline_since_ns + (incident_since_ns - baseline_since_ns) // 2
+    old: dict[str, set[str]] = defaultdict(set)
+    new: dict[str, dict[str, int]] = defaultdict(dict)
     for row in versions:
-        version = row["version"] or "unknown"
-        if row["incident"]:
-            after[row["service"]][version] = int(row["first_seen_ns"])
+        version, first = row["version"] or "unknown", int(row["first_seen_ns"])
+        if first < recent_ns:
+            old[row["service"]].add(version)
         else:
-            before[row["service"]].add(version)
-    changes = {}
-    for service, seen in after.items():
-        new = sorted(v for v in seen if v not in before[service])
-        if new and before[service]:
-            changes[service] = (sorted(before[service]), new, min(seen[v] for v in new))
-    return changes
+            new[row["service"]][version] = first
+    return {
+        service: (sorted(old[service]), sorted(seen), min(seen.values()))
+        for service, seen in new.items()
+        if old[service]
+    }
 
 
 class _Ranker:
@@ -254,9 +264,10 @@ class _Ranker:
             evidence = _signal_evidence(own, "its own processing")
             if network is not None and network.strength > 0:
                 evidence += _signal_evidence(network, "the network between its callers and it")
-            concentration = self._concentration(service)
-            score = strength * concentration
             change = self.versions.get(service)
+            # pods of the new version carry a bad deploy's anomaly: that is the service's doing
+            concentration = 1.0 if change is not None else self._concentration(service)
+            score = strength * concentration
             if change is not None:
                 evidence.append(
                     {
@@ -264,7 +275,8 @@ class _Ranker:
                         "before": change[0],
                         "after": change[1],
                         "first_seen_ns": change[2],
-                        "detail": f"new service.version {', '.join(change[1])} appeared in the incident window",
+                        "detail": f"service.version {', '.join(change[1])} replaced {', '.join(change[0])} "
+                        "shortly before or during the incident",
                     }
                 )
                 score = min(1.0, score * 1.25 + 0.05) if strength > 0 else score
@@ -275,16 +287,21 @@ class _Ranker:
         return result
 
     def _concentration(self, service: str) -> float:
-        """How much of the service-level anomaly its instances share (1: all; low: one pod only)."""
+        """How much of the service-level anomaly its instances share (1: all; low: one pod only).
+
+        A sibling whose counts are statistically consistent with the most anomalous pod's
+        (overlapping Wilson intervals) counts as sharing it: few requests prove nothing.
+        """
         pods = self.instances_of.get(service, [])
         if not pods:
             return 1.0
-        strengths = sorted(p.strength for p in pods)
         if len(pods) == 1:
             return 0.85 if self._resource_shift(pods[0].name) else 1.0
-        if strengths[-1] <= 0:
+        top = max(pods, key=lambda p: p.strength)
+        if top.strength <= 0:
             return 1.0
-        return max(0.3, min(1.0, 0.3 + strengths[0] / strengths[-1]))
+        sharing = sum(1 for p in pods if p is top or not _stands_out(top, p))
+        return 0.3 + 0.7 * (sharing - 1) / (len(pods) - 1)
 
     def _concentration_detail(self, service: str) -> str:
         pods = sorted(self.instances_of.get(service, []), key=lambda p: -p.strength)
@@ -316,12 +333,11 @@ class _Ranker:
         for service, pods in self.instances_of.items():
             alone = len(pods) == 1
             for pod in pods:
-                siblings = [p.strength for p in pods if p is not pod] or [0.0]
                 shift = self._resource_shift(pod.name)
                 if alone:
                     factor = 1.0 if shift else 0.85
                 else:
-                    factor = 1.0 if pod.strength > 2 * max(max(siblings), 0.05) else 0.8
+                    factor = 1.0 if all(_stands_out(pod, p) for p in pods if p is not pod) else 0.8
                 evidence = _signal_evidence(pod, "this instance") + _resource_evidence(shift)
                 remediation = _instance_remediation(pod.name, service, shift)
                 result.append(Candidate("instance", pod.name, service, pod.strength * factor, evidence, remediation))
@@ -389,6 +405,16 @@ class _Ranker:
                 Candidate(kind, name, None, entry.strength, _signal_evidence(entry, f"calls to {name}"), remediation)
             )
         return result
+
+
+def _stands_out(pod: EntityEvidence, sibling: EntityEvidence) -> bool:
+    """True if ``pod``'s anomaly is significantly stronger than ``sibling``'s (intervals apart)."""
+    use_errors = pod.errors > pod.latency
+    k_pod = pod.incident.errors if use_errors else pod.incident.exceeded
+    k_sib = sibling.incident.errors if use_errors else sibling.incident.exceeded
+    low, _ = wilson_bounds(k_pod, pod.incident.n)
+    _, high = wilson_bounds(k_sib, sibling.incident.n)
+    return high < low
 
 
 def _signal_evidence(entry: EntityEvidence, what: str) -> list[dict[str, Any]]:

@@ -66,6 +66,8 @@ def root_causes(
     candidates = rank_root_causes(
         rows,
         versions=version_rows(con, baseline, incident),
+        baseline_since_ns=baseline.since_ns,
+        incident_since_ns=incident.since_ns,
         resources=_resource_shifts(con, baseline, incident),
         limit=limit,
     )

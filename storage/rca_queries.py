@@ -12,9 +12,7 @@ from storage.sql_files import fetch_dicts, load_query
 __all__ = ["instance_host_rows", "rca_evidence_rows", "red_series_rows", "version_rows"]
 
 _VERSIONS = """
-SELECT service_name AS service,
-       timestamp >= make_timestamp_ns($i_since) AS incident,
-       service_version AS version,
+SELECT service_name AS service, service_version AS version,
        count(*) AS spans,
        epoch_ns(min(timestamp)) AS first_seen_ns
 FROM otel_traces
@@ -43,7 +41,7 @@ def rca_evidence_rows(
 
 
 def version_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[dict[str, Any]]:
-    """Per (service, window, service.version): server spans and when the version was first seen."""
+    """Per (service, service.version) in either window: server spans and when the version was first seen."""
     return fetch_dicts(con.execute(_VERSIONS, _params(baseline, incident)))
 
 

@@ -133,7 +133,8 @@ def test_a_bad_deploy_brings_a_new_version_whose_errors_originate_in_it(
 ) -> None:
     running, labels = history
     (label,) = labels["faults"]  # type: ignore[misc]
-    assert label["type"] == "bad_deploy" and label["target"] == {"kind": "service", "name": "payment", "service": "payment"}
+    assert label["type"] == "bad_deploy"
+    assert label["target"] == {"kind": "service", "name": "payment", "service": "payment"}
     versions = running.sql(
         "SELECT service_version, epoch_ns(min(timestamp)) AS first, count(*) FILTER (WHERE status_code = 'Error') AS "
         "errors, count(*) AS n FROM otel_traces WHERE service_name = 'payment' AND span_kind = 'Server' GROUP BY 1"

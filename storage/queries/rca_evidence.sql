@@ -10,7 +10,7 @@
 -- An error "originates" in a span that failed while none of its children did; a client span
 -- that failed over a server span that did not (a timeout) is blamed on the called service.
 -- One row per (signal, level, entity, window) with counts, the share above the baseline's
--- 99th percentile, originating errors, quantiles and example trace ids. $service (or NULL)
+-- (robust) 99th percentile, originating errors, quantiles and example trace ids. $service (or NULL)
 -- keeps only the traces that pass through that service.
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, span_kind, service_name, span_name, duration,
@@ -78,16 +78,19 @@ blamed AS (
            END AS originated
     FROM measured
 ),
+-- Per (signal, service, operation, peer): a robust 99th percentile of the baseline,
+-- exp(median + 2.33 sigma) of log time with sigma from the interquartile range, so that
+-- an incident that leaked into the baseline window (late detection) does not lift it.
 thresholds AS (
     SELECT signal, service, operation, coalesce(peer, '') AS peer_key,
-           quantile_cont(value_ns, 0.99) AS p99_ns, median(value_ns) AS p50_ns
+           quantile_cont(ln(value_ns + 1000), [0.25, 0.5, 0.75]) AS q, median(value_ns) AS p50_ns
     FROM blamed
     WHERE NOT incident
     GROUP BY ALL
 ),
 flagged AS (
     SELECT b.*,
-           coalesce(b.value_ns > greatest(t.p99_ns * 1.1, t.p99_ns + 1000000), false) AS exceeded,
+           coalesce(b.value_ns > exp(t.q[2] + 2.33 * (t.q[3] - t.q[1]) / 1.349) * 1.1 + 1000000, false) AS exceeded,
            t.p50_ns AS baseline_p50_ns
     FROM blamed AS b
     LEFT JOIN thresholds AS t

@@ -140,6 +140,7 @@ class _Simulation:
         weights = [w for _, _, w in topology.entrypoints]
         self.entry_cdf = np.cumsum(weights) / sum(weights)
         self.last_metrics_s = 0.0
+        self.update_gauges(1.0)  # gauges report realistic values from the first collection on
 
     def advance(self, offset_s: float) -> None:
         """Move to ``offset_s`` seconds into the run: faults, deploys and the load drift."""

@@ -22,7 +22,8 @@ async function fetchOr404(path, params) {
 }
 
 const fmtValue = (v) => (v === null || v === undefined ? "–" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : String(v));
-const scoreColor = (score) => mix("#e9b018", "#e5484d", Math.max(0, Math.min(1, (score || 0) / 10)));
+// Scores are 0..1 (the detectors' confidence): amber when weak, red when strong.
+const scoreColor = (score) => mix("#e9b018", "#e5484d", Math.max(0, Math.min(1, ((score || 0) - 0.3) / 0.6)));
 
 // ---- anomalies ------------------------------------------------------------------------
 
@@ -63,8 +64,10 @@ export async function renderAnomalies(root, ctx) {
 function timeline(anomalies, incidents, ctx) {
   const starts = [...anomalies.map((a) => a.start), ...incidents.map((i) => i.start)].map(Number);
   const ends = [...anomalies.map((a) => a.end), ...incidents.map((i) => i.end)].map(Number);
-  const t0 = Number(ctx.window.since ?? Math.min(...starts)), t1 = Number(ctx.window.until ?? Math.max(...ends));
-  const rows = [...new Set(anomalies.map((a) => `${a.entity} · ${a.signal}`))];
+  const t0 = Number(ctx.window.since ?? ctx.extent.first_ns ?? Math.min(...starts));
+  const t1 = Number(ctx.window.until ?? ctx.extent.last_ns ?? Math.max(...ends));
+  const ordered = [...anomalies].sort((a, b) => Number(a.start) - Number(b.start) || (b.score || 0) - (a.score || 0));
+  const rows = [...new Set(ordered.map((a) => `${a.entity} · ${a.signal}`))];
   const width = 1100, left = 300, rowH = 22, top = 22, height = top + rows.length * rowH + 24;
   const x = (t) => left + ((Number(t) - t0) / Math.max(t1 - t0, 1)) * (width - left - 10);
   const parts = [];
@@ -74,7 +77,7 @@ function timeline(anomalies, incidents, ctx) {
   }
   rows.forEach((label, i) => {
     const y = top + i * rowH;
-    parts.push(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "currentColor" }, label.length > 44 ? label.slice(0, 43) + "…" : label),
+    parts.push(s("text", { x: left - 8, y: y + 14, "text-anchor": "end", "font-size": 12, fill: "currentColor" }, s("title", {}, label), label.length > 40 ? label.slice(0, 39) + "…" : label),
       s("line", { x1: left, x2: width - 10, y1: y + rowH - 2, y2: y + rowH - 2, stroke: "currentColor", "stroke-opacity": 0.08 }));
   });
   anomalies.forEach((a, i) => {

@@ -11,7 +11,7 @@ cytoscape.use(dagre);
 
 const KIND_SHAPES = { service: "round-rectangle", database: "barrel", messaging: "rhomboid", external: "round-hexagon", user: "ellipse" };
 const KIND_LABELS = { service: "service", database: "database", messaging: "queue / topic", external: "external API", user: "users (outside callers)" };
-const KIND_ICONS = {};
+const KIND_CAPTIONS = { database: "database", messaging: "queue", external: "external", user: "outside callers" };
 
 /** Cytoscape elements from the API's cytoscape export (plus labels). */
 function elementsOf(graph, classes = "") {
@@ -21,8 +21,8 @@ function elementsOf(graph, classes = "") {
 }
 
 function nodeLabel(d) {
-  const name = (KIND_ICONS[d.kind] || "") + d.id;
-  if (d.kind !== "service") return name;
+  const name = d.id;
+  if (d.kind !== "service") return KIND_CAPTIONS[d.kind] ? `${name}\n${KIND_CAPTIONS[d.kind]}` : name;
   const parts = [fmtRate(d.request_rate)];
   if (d.error_rate) parts.push(`${fmtPct(d.error_rate)} err`);
   if (d.p95_ms !== null && d.p95_ms !== undefined) parts.push(`p95 ${fmtMs(d.p95_ms)}`);
@@ -36,7 +36,8 @@ function edgeLabel(d) {
 
 function style() {
   const text = cssVar("--text"), muted = cssVar("--muted"), panel = cssVar("--panel"), border = cssVar("--border");
-  const widthOf = (ele) => Math.max(70, Math.max(...ele.data("label").split("\n").map((l) => l.length)) * 7.4 + 22);
+  const widen = { external: 1.4, messaging: 1.3, user: 1.2 };
+  const widthOf = (ele) => Math.max(70, Math.max(...ele.data("label").split("\n").map((l) => l.length)) * 7.4 + 22) * (widen[ele.data("kind")] || 1);
   return [
     { selector: "node", style: {
       label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "text-halign": "center", "font-size": 12,
@@ -50,8 +51,8 @@ function style() {
     { selector: "edge", style: {
       "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 0.9,
       width: (ele) => 1 + Math.min(5, Math.log10(1 + ele.data("calls"))),
-      "line-color": (ele) => (ele.data("error_rate") ? errorColor(ele.data("error_rate")) : border === "" ? "#aab" : mixPanel(muted, panel, 0.55)),
-      "target-arrow-color": (ele) => (ele.data("error_rate") ? errorColor(ele.data("error_rate")) : mixPanel(muted, panel, 0.55)),
+      "line-color": (ele) => edgeColor(ele.data("error_rate"), muted, panel),
+      "target-arrow-color": (ele) => edgeColor(ele.data("error_rate"), muted, panel),
       label: "", "font-size": 10, color: muted, "text-background-color": panel, "text-background-opacity": 0.9,
       "text-background-padding": 2, "text-rotation": "autorotate" } },
     { selector: "edge.labelled", style: { label: "data(label)" } },
@@ -64,6 +65,11 @@ function style() {
     { selector: ".vanished", style: { opacity: 0.45, "line-style": "dashed", "border-style": "dashed", "border-color": muted, "line-color": muted } },
     { selector: "edge.changed", style: { "line-color": "#e67e22", "target-arrow-color": "#e67e22", width: 5, label: "data(change)", color: "#e67e22", "font-weight": 600 } },
   ];
+}
+
+// Calls are grey until 0.5 % fail, then amber to red (5 % and more).
+function edgeColor(rate, muted, panel) {
+  return rate >= 0.005 ? errorColor(rate) : mixPanel(muted, panel, 0.55);
 }
 
 function mixPanel(color, panel, amount = 0.12) {

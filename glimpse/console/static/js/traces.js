@@ -188,13 +188,14 @@ export async function renderTrace(root, ctx) {
     const toggle = h("span", { class: "toggle" }, kids.length ? "▾" : "");
     const color = serviceColor(span.service);
     const left = pct(span.offset_ns), width = Math.max((span.duration_ns / total) * 100, 0.15);
-    const labelLeft = left + width > 75;
+    // the duration label: right of the bar, else left of it, else inside it
+    const where = left + width <= 75 ? "right" : left >= 22 ? "left" : "inside";
     const lane = h("div", { class: "wf-lane" },
       ticks.slice(1, -1).map((f) => h("span", { class: "gridline", style: { left: `${f * 100}%` } })),
       h("div", { class: `wf-bar${span.error ? " error" : ""}`, style: { left: `${left}%`, width: `${width}%`, background: color }, title: `${fmtNs(span.duration_ns)}` }),
       (sections.get(span.span_id) || []).map((section) => h("div", { class: "cp-seg", dataset: { spanId: span.span_id, offsetNs: String(section.offset_ns), durationNs: String(section.duration_ns) },
         style: { left: `${pct(section.offset_ns)}%`, width: `${Math.max((section.duration_ns / total) * 100, 0.1)}%` }, title: `critical path ${fmtNs(section.duration_ns)}` })),
-      h("span", { class: "wf-label", style: labelLeft ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` } },
+      h("span", { class: `wf-label ${where}`, style: where === "right" ? { left: `${left + width + 0.5}%` } : where === "left" ? { right: `${100 - left + 0.5}%` } : { left: `${left + 0.6}%` } },
         fmtNs(span.duration_ns), span.self_ns !== span.duration_ns ? ` · self ${fmtNs(span.self_ns)}` : ""));
     const row = h("div", { class: `wf-row${span.critical ? " critical" : ""}${highlight.has(span.span_id) ? " open" : ""}`, dataset: { spanId: span.span_id, critical: String(span.critical) } },
       h("div", { class: "wf-name", style: { paddingLeft: `${8 + span.depth * 14}px` } }, toggle,

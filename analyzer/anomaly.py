@@ -211,12 +211,12 @@ def _level_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | N
 
 
 def _earlier_start(values: np.ndarray, start: int, end: int) -> int:
-    """Where the shift behind a run of anomalous buckets began: a change point up to 12 buckets before it.
+    """Where the shift behind a run of anomalous buckets began: a change point up to 6 buckets before it.
 
     Noisy, sparse series cross the threshold only some time after the change itself.
     """
     shift = change_point(values[:end])
-    if shift is not None and start - 12 <= shift[0] < start:
+    if shift is not None and start - 6 <= shift[0] < start:
         return shift[0]
     return start
 

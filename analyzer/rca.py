@@ -35,6 +35,7 @@ from typing import Any
 __all__ = ["Candidate", "EntityEvidence", "rank_root_causes", "wilson_bounds"]
 
 EXPECTED_EXCEEDANCE = 0.01  # by construction: the baseline's 99th percentile
+EXPECTED_ERRORS = 0.005  # the least error rate assumed for a baseline that showed none
 Z = 1.64  # one-sided 95% confidence
 ANOMALOUS = 0.3  # a strength above which an instance counts as anomalous for co-location
 VICTIM_FACTOR = 0.6
@@ -88,10 +89,10 @@ class EntityEvidence:
 
     @property
     def errors(self) -> float:
-        """How far the incident's originating error rate sits above the baseline's (bounds apart)."""
+        """How far the incident's originating error rate (lower bound) sits above the baseline's rate."""
         low, _ = wilson_bounds(self.incident.errors, self.incident.n)
-        _, high = wilson_bounds(self.baseline.errors, self.baseline.n) if self.baseline.n else (0.0, 0.0)
-        return max(0.0, low - high)
+        expected = max(EXPECTED_ERRORS, self.baseline.errors / self.baseline.n if self.baseline.n else 0.0)
+        return max(0.0, (low - expected) / (1 - expected)) if expected < 1 else 0.0
 
     @property
     def strength(self) -> float:
@@ -343,6 +344,10 @@ class _Ranker:
                 result.append(Candidate("instance", pod.name, service, pod.strength * factor, evidence, remediation))
         return result
 
+    def _alone_in_service(self, pod: EntityEvidence) -> bool:
+        siblings = [p for p in self.instances_of.get(pod.service or "", []) if p is not pod]
+        return all(_stands_out(pod, s) for s in siblings)
+
     def _resource_shift(self, instance: str) -> dict[str, tuple[float, float]]:
         moved = {}
         for signal, threshold in RESOURCE_SHIFT.items():
@@ -360,7 +365,8 @@ class _Ranker:
             if signal != "self" or kind != "host" or not entry.incident.n:
                 continue
             pods = [pod_strength[i] for i in entry.incident.instances if i in pod_strength]
-            anomalous = [p for p in pods if p.strength >= ANOMALOUS]
+            # a pod counts when it, not its whole service, is anomalous (it stands out from its siblings)
+            anomalous = [p for p in pods if p.strength >= ANOMALOUS and self._alone_in_service(p)]
             services = {p.service for p in anomalous}
             if len(services) >= 2:
                 score = 1 - math.prod(1 - p.strength for p in anomalous)

@@ -18,12 +18,14 @@ __all__ = ["anomalies", "latest_incident"]
 
 RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization")
 MIN_INCIDENT_SCORE = 0.5
+MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
 
 
 def _detect(
     con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int
 ) -> tuple[list[Anomaly], list[Incident], dict[str, np.ndarray], list[tuple[str, str]]]:
-    buckets = max(1, -(-(window.until_ns - window.since_ns) // bucket_ns))
+    # whole buckets only: a last, partial bucket has too few requests to judge
+    buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
     series = red_series(rows, buckets)
     series += resource_series(_resource_points(con, window, bucket_ns), buckets)
@@ -82,12 +84,14 @@ def anomalies(
 
 
 def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = None) -> dict[str, Any] | None:
-    """The most recent incident (score >= 0.5) in all the data, or None."""
+    """The most recent incident (two or more anomalies, score >= 0.5) in all the data, or None."""
     window = resolve_window(con, None, None)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
     _, incidents, _, _ = _detect(con, window, bucket_ns)
     for incident in incidents:
-        if incident.score >= MIN_INCIDENT_SCORE and (service is None or service in incident.services):
+        if len(incident.anomalies) < MIN_INCIDENT_ANOMALIES or incident.score < MIN_INCIDENT_SCORE:
+            continue
+        if service is None or service in incident.services:
             return {
                 "start_ns": incident.start_ns,
                 "end_ns": window.until_ns,

@@ -2,7 +2,7 @@
 -- window [$i_since, $i_until) is blamed on the entity whose own behaviour it measures, and
 -- compared with the baseline of the same (signal, service, operation):
 --   self      server/consumer/internal spans: the span's exclusive time (its duration minus
---             its children's), blamed on its service, operation, instance and host
+--             the union of its children's), blamed on its service, operation, instance and host
 --   network   client/producer spans answered by an instrumented server: the client's time
 --             outside the server span, blamed on the called service
 --   dependency client/producer spans nothing instrumented answered: their whole duration,
@@ -14,7 +14,7 @@
 -- keeps only the traces that pass through that service.
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, span_kind, service_name, span_name, duration,
-           status_code = 'Error' AS failed,
+           epoch_ns(timestamp) AS start_ns, status_code = 'Error' AS failed,
            coalesce(k8s_pod_name, service_instance_id, container_id, service_name) AS instance,
            coalesce(k8s_node_name, host_name) AS host,
            timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until) AS incident,
@@ -40,16 +40,24 @@ WITH spans AS (
             AND timestamp >= make_timestamp_ns(least($b_since, $i_since))
             AND timestamp < make_timestamp_ns(greatest($b_until, $i_until))))
 ),
+-- the time a span's children cover (their union: parallel children overlap), counted once
+covering AS (
+    SELECT trace_id, parent_span_id AS span_id, span_kind, service_name, duration, failed,
+           greatest(0, start_ns + duration - greatest(start_ns, coalesce(max(start_ns + duration) OVER (
+               PARTITION BY trace_id, parent_span_id ORDER BY start_ns, duration
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), start_ns))) AS new_ns
+    FROM spans
+    WHERE parent_span_id <> ''
+),
 children AS (
-    SELECT trace_id, parent_span_id AS span_id,
-           sum(duration) AS child_ns,
+    SELECT trace_id, span_id,
+           sum(new_ns) AS child_ns,
            bool_or(failed) AS child_failed,
            max(duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_ns,
            bool_or(failed) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_failed,
            arg_max(service_name, duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS callee
-    FROM spans
-    WHERE parent_span_id <> ''
-    GROUP BY trace_id, parent_span_id
+    FROM covering
+    GROUP BY trace_id, span_id
 ),
 measured AS (
     SELECT s.*, c.child_ns, c.child_failed, c.server_ns, c.server_failed, c.callee,

@@ -4,7 +4,7 @@ Series come from storage (``red_series.sql``, ``resource_metrics.sql``) as one v
 bucket. Three detectors, each with its own statistics:
 
 - **latency and resource levels**: a robust baseline (median and MAD of the normal points
-  before each bucket; with two or more days of history, of the same time of day on earlier
+  before each bucket; once there is a day of history, of the same time of day on earlier
   days) and a robust z-score; buckets with too few requests are not judged;
 - **errors**: counts, not ratios: the bucket's errors against a Poisson with the baseline's
   error rate times the bucket's requests, so that low traffic raises no false alarm;
@@ -144,12 +144,14 @@ def detect_anomalies(series: Iterable[Series], *, since_ns: int, bucket_ns: int)
 
 
 def _baseline_points(values: np.ndarray, normal: np.ndarray, t: int, bucket_ns: int) -> np.ndarray:
-    """The normal points a bucket is judged against: same time on earlier days if there are any, else before it."""
+    """The points a bucket is judged against: the same time of day on up to 7 earlier days once
+    there is a day of history, else the normal points before it."""
     per_day = DAY_NS // bucket_ns
-    if per_day and t >= 2 * per_day:
+    if per_day and t >= per_day:
         same_time = [t - d * per_day + k for d in range(1, 8) for k in (-1, 0, 1) if t - d * per_day + k >= 0]
-        seasonal = values[same_time][normal[same_time]]
-        if len(seasonal) >= WARMUP:
+        # every earlier day counts, flagged or not: the median over days outvotes one bad day
+        seasonal = values[same_time][~np.isnan(values[same_time])]
+        if len(seasonal) >= 3:
             return np.asarray(seasonal)
     before = values[:t][normal[:t]]
     recent: np.ndarray = before[-360:]

@@ -1,4 +1,4 @@
-# Two commands for a newcomer: `make run` (glimpse on the embedded DuckDB) and `make test`.
+# Two commands for a newcomer: `make run` (the demo on the embedded DuckDB) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,7 +20,7 @@ $(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 	touch $(CONSOLE_STAMP)
 
 run: $(STAMP) $(CONSOLE_STAMP)
-	$(BIN)/glimpse serve
+	$(BIN)/glimpse demo --serve
 
 test: $(STAMP) $(CONSOLE_STAMP)
 	$(BIN)/ruff check .

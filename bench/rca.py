@@ -13,6 +13,7 @@ the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-
 one-million-span window (generating that store with the simulator when missing).
 
     python bench/faults.py && python bench/rca.py
+    python bench/rca.py --scale
 """
 
 from __future__ import annotations
@@ -162,13 +163,73 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"{method}: {statistics.mean(seconds):.2f} s mean, {max(seconds):.2f} s max per diagnosis")
 
 
+def scale(folder: Path, rate: float) -> None:
+    """Time one diagnosis of a 15-minute window of about a million spans (generated once)."""
+    from glimpse.server import GlimpseServer
+    from glimpse.settings import ServerSettings
+    from tracing.simulator.faults import Fault
+    from tracing.simulator.runner import run_history, write_labels
+
+    db_path = folder / "glimpse.duckdb"
+    if not (folder / "labels.json").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("glimpse.duckdb*"):
+            stale.unlink()
+        settings = ServerSettings(
+            db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, console_port=0, decode_workers=1
+        )
+        server = GlimpseServer(settings)
+        info = server.start()
+        started = time.perf_counter()
+        try:
+            result = run_history(
+                "large",
+                f"127.0.0.1:{info.grpc_port}",
+                start_ns=1_763_632_800_000_000_000,
+                duration_s=900,
+                seed=3,
+                faults=[Fault("database", "orders-db", 600, 900)],
+                rate_per_s=rate,
+            )
+        finally:
+            server.stop()
+        write_labels(result, folder / "labels.json")
+        print(f"generated {result.spans} spans in {time.perf_counter() - started:.0f} s")
+    labels = json.loads((folder / "labels.json").read_text())
+    truth = labels["faults"][0]
+    con = open_read_only(str(db_path))
+    try:
+        spans = con.execute("SELECT count(*) FROM otel_traces").fetchone()
+        print(f"scale: {spans[0] if spans else 0} spans in {(labels['end_ns'] - labels['start_ns']) / 6e10:.0f} min")
+        for method, kwargs in (
+            ("window given", {"since_ns": truth["start_ns"], "until_ns": truth["end_ns"]}),
+            ("automatic", {}),
+        ):
+            timings = []
+            for _ in range(3):
+                started = time.perf_counter()
+                ranking = root_causes(con, **kwargs)["candidates"]
+                timings.append(time.perf_counter() - started)
+            print(
+                f"  {method}: {statistics.median(timings):.2f} s median of 3; rank of the truth "
+                f"{first_hit(ranking, truth['target'])}"
+            )
+    finally:
+        con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", type=Path, default=ROOT / "bench" / "results" / "faults")
     parser.add_argument("--only", default="", help="only cases whose name contains this")
     parser.add_argument("--misses", action="store_true", help="list every case not ranked first")
     parser.add_argument("--json", type=Path, help="write per-case results here")
+    parser.add_argument("--scale", action="store_true", help="only time a 15-minute, ~1M-span diagnosis")
+    parser.add_argument("--scale-rate", type=float, default=25.0, help="requests/s of the scale store")
     args = parser.parse_args()
+    if args.scale:
+        scale(ROOT / "bench" / "results" / "scale", args.scale_rate)
+        return
     folders = sorted(p for p in args.suite.iterdir() if (p / "labels.json").exists() and args.only in p.name)
     if not folders:
         raise SystemExit(f"no cases in {args.suite}: run bench/faults.py first")

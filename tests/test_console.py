@@ -186,6 +186,8 @@ def api(console: Running, path: str, **params: Any) -> Any:
 
 def open_page(page: Any, console: Running, path: str) -> None:
     """Load the console at ``#/path`` and wait until the page has rendered."""
+    if page.url.startswith(console.info.console_url):  # a hash change: wait for the new render
+        page.evaluate("document.getElementById('page').dataset.ready = 'stale'")
     page.goto(f"{console.info.console_url}/#/{path}")
     page.wait_for_selector("#page[data-ready=true]")
 
@@ -348,12 +350,15 @@ def test_map_diff_between_two_windows(page: Any, console: Running) -> None:
 
 
 def test_trace_search_page_opens_a_trace(page: Any, console: Running) -> None:
+    open_page(page, console, "traces")
+    newest = api(console, "/api/traces", limit=50)["traces"]
+    assert page.locator("#trace-results tr.trace-row").count() == len(newest) == 50
+    screenshot(page, "traces")
     open_page(page, console, "traces?service=payment&status=error&limit=20")
     rows = page.locator("#trace-results tr.trace-row")
     expected = api(console, "/api/traces", service="payment", status="error", limit=20)["traces"]
     assert rows.count() == len(expected) > 0
     assert page.locator("svg.scatter circle").count() == len(expected)
-    screenshot(page, "traces")
     rows.first.click()
     page.wait_for_url(f"**/#/trace/{expected[0]['trace_id']}*")
     page.wait_for_selector("#page[data-ready=true] #waterfall")

@@ -83,6 +83,7 @@ async function route() {
   const token = ++renderToken;
   const { page, arg, params } = parseHash();
   const root = document.getElementById("page");
+  root.dataset.ready = "false";
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === (page === "trace" ? "traces" : page));
   const load = PAGES[page];
   if (!load) {
@@ -100,7 +101,6 @@ async function route() {
   const ctx = { page, arg, params, extent, window: resolveWindow(params, extent), isCurrent: () => token === renderToken };
   windowPicker(ctx);
   root.dataset.page = page;
-  root.dataset.ready = "false";
   try {
     const module = await load();
     const container = h("div", { class: "page" });

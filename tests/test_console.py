@@ -430,6 +430,9 @@ def test_anomalies_page(page: Any, console: Running) -> None:
     assert page.locator("#incidents tbody tr").count() == len(data["incidents"])
     page.wait_for_selector("#anomaly-charts .uplot")
     screenshot(page, "anomalies")
+    page.wait_for_function("document.querySelectorAll('#anomaly-charts .uplot').length >= 4")
+    page.add_style_tag(content=".topbar { position: static; }")  # not over the element
+    page.locator("#anomaly-charts").screenshot(path=str(SCREENSHOTS / "anomaly-signals.png"))
     if page.locator("#more-signals").count():
         page.click("#more-signals")
     assert page.locator("#anomaly-charts .anomaly").count() == len(data["anomalies"])

@@ -4,10 +4,10 @@ import { cssVar, h } from "./util.js";
 
 /**
  * A chart in `container`.
- * t: unix ns per point; series: [{label, values, color, width, dash, fill}];
+ * t: unix ns per point; series: [{label, values, color, width, dash, fill, spanGaps, points}];
  * band: {low, high, label} drawn as a shaded range; yFormat: value -> text.
  */
-export function timeChart(container, { t, series, band, height = 160, yFormat = (v) => String(v), yMin, legend = true }) {
+export function timeChart(container, { t, series, band, height = 160, yFormat = (v) => String(v), yMin, legend = true, highlight }) {
   const x = t.map((ns) => Number(ns) / 1e9);
   const data = [x];
   const opts = {
@@ -24,21 +24,22 @@ export function timeChart(container, { t, series, band, height = 160, yFormat = 
     ],
     series: [{ label: "time" }],
     bands: [],
+    hooks: { drawClear: highlight ? [(u) => shade(u, highlight)] : [] },
   };
   if (band) {
     const color = band.color || "#4f7cff";
     data.push(band.high, band.low);
     opts.series.push(
-      { label: band.label ? `${band.label} high` : "baseline high", stroke: color + "66", width: 1, value: (u, v) => fmtOr(v, yFormat) },
-      { label: band.label ? `${band.label} low` : "baseline low", stroke: color + "66", width: 1, value: (u, v) => fmtOr(v, yFormat) },
+      { label: band.label ? `${band.label} high` : "baseline high", stroke: color + "99", width: 1, value: (u, v) => fmtOr(v, yFormat) },
+      { label: band.label ? `${band.label} low` : "baseline low", stroke: color + "99", width: 1, value: (u, v) => fmtOr(v, yFormat) },
     );
-    opts.bands.push({ series: [1, 2], fill: color + "22" });
+    opts.bands.push({ series: [1, 2], fill: color + "30" });
   }
   for (const item of series) {
     data.push(item.values);
     opts.series.push({
       label: item.label, stroke: item.color, width: item.width || 1.5, dash: item.dash, fill: item.fill,
-      spanGaps: false, points: { show: item.values.length < 40 }, value: (u, v) => fmtOr(v, yFormat),
+      spanGaps: !!item.spanGaps, points: { show: item.points || item.values.length < 40, size: 4 }, value: (u, v) => fmtOr(v, yFormat),
     });
   }
   const plot = new uPlot(opts, data, container);
@@ -48,6 +49,17 @@ export function timeChart(container, { t, series, band, height = 160, yFormat = 
   });
   resize.observe(container);
   return plot;
+}
+
+/** A red wash over [start, end] (unix ns): where the signal was anomalous. */
+function shade(u, [startNs, endNs]) {
+  const x0 = u.valToPos(Number(startNs) / 1e9, "x", true), x1 = u.valToPos(Number(endNs) / 1e9, "x", true);
+  const left = Math.max(u.bbox.left, x0), right = Math.min(u.bbox.left + u.bbox.width, x1);
+  if (right <= left) return;
+  u.ctx.save();
+  u.ctx.fillStyle = "rgba(229, 72, 77, 0.10)";
+  u.ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+  u.ctx.restore();
 }
 
 const pad = (n) => String(n).padStart(2, "0");

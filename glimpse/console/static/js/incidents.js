@@ -21,7 +21,13 @@ async function fetchOr404(path, params) {
   }
 }
 
-const fmtValue = (v) => (v === null || v === undefined ? "–" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : String(v));
+function fmtValue(v) {
+  if (v === null || v === undefined) return "–";
+  if (typeof v !== "number") return String(v);
+  const abs = Math.abs(v);
+  if (abs === 0) return "0";
+  return abs >= 100 ? v.toFixed(0) : abs >= 10 ? v.toFixed(1) : abs >= 1 ? v.toFixed(2) : String(Number(v.toPrecision(3)));
+}
 // Scores are 0..1 (the detectors' confidence): amber when weak, red when strong.
 const scoreColor = (score) => mix("#e9b018", "#e5484d", Math.max(0, Math.min(1, ((score || 0) - 0.3) / 0.6)));
 
@@ -103,9 +109,9 @@ function anomalyCard(a, index) {
   const series = a.series;
   if (series && series.t && series.t.length) {
     requestAnimationFrame(() => timeChart(holder, {
-      t: series.t, height: 170, yFormat: fmtValue, legend: false,
+      t: series.t, height: 170, yFormat: fmtValue, legend: false, highlight: [a.start, a.end],
       band: series.baseline_low && series.baseline_high ? { low: series.baseline_low, high: series.baseline_high, label: "baseline", color: "#4f7cff" } : null,
-      series: [{ label: a.signal, values: series.value, color: "#e5484d", width: 2 }],
+      series: [{ label: a.signal, values: series.value, color: "#e5484d", width: 2, spanGaps: true, points: true }],
     }));
   } else holder.append(h("div", { class: "muted" }, "No series for this signal."));
   return card;

@@ -290,6 +290,26 @@ def test_trace_search_filters(console: Running) -> None:
     assert bad.status_code == 400 and "duration" in bad.json()["error"]
 
 
+def test_durations_and_attribute_filters_parse() -> None:
+    from glimpse.api import duration_ns, trace_search_options
+
+    assert [duration_ns(t) for t in ("250ms", "1.5s", "300us", "2m", "40", " 7 ns ", None)] == [
+        250_000_000,
+        1_500_000_000,
+        300_000,
+        120_000_000_000,
+        40_000_000,
+        7,
+        None,
+    ]
+    with pytest.raises(ValueError, match="duration"):
+        duration_ns("1 fortnight")
+    options = trace_search_options({"attr": "http.route=/a=b", "status": "ok"})
+    assert options["attributes"] == {"http.route": "/a=b"} and options["errors"] is False
+    with pytest.raises(ValueError, match="key=value"):
+        trace_search_options({"attr": "nothing"})
+
+
 def test_trace_detail_carries_what_the_waterfall_shows(console: Running) -> None:
     trace_id = error_trace_id(console)
     detail = api(console, f"/api/traces/{trace_id}")
@@ -359,10 +379,16 @@ def test_trace_search_page_opens_a_trace(page: Any, console: Running) -> None:
     expected = api(console, "/api/traces", service="payment", status="error", limit=20)["traces"]
     assert rows.count() == len(expected) > 0
     assert page.locator("svg.scatter circle").count() == len(expected)
+    page.select_option("#trace-sort", "longest")
+    durations = [t["duration_ns"] for t in sorted(expected, key=lambda t: -t["duration_ns"])]
+    assert page.locator("#trace-results tr.trace-row").first.get_attribute("data-trace-id") in {
+        t["trace_id"] for t in expected if t["duration_ns"] == durations[0]
+    }
+    first = rows.first.get_attribute("data-trace-id")
     rows.first.click()
-    page.wait_for_url(f"**/#/trace/{expected[0]['trace_id']}*")
+    page.wait_for_url(f"**/#/trace/{first}*")
     page.wait_for_selector("#page[data-ready=true] #waterfall")
-    assert page.locator(".wf-row").count() == expected[0]["span_count"]
+    assert page.locator(".wf-row").count() == next(t["span_count"] for t in expected if t["trace_id"] == first)
 
 
 def test_trace_view_highlights_the_clis_critical_path(page: Any, console: Running) -> None:

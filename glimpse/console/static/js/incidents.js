@@ -3,7 +3,7 @@
 import { href } from "./app.js";
 import { timeChart } from "./charts.js";
 import { drawGraph } from "./map.js";
-import { api, ApiError, bar, fmtNs, fmtTime, h, mix, notice, s, serviceChip, stat, traceLink } from "./util.js";
+import { api, ApiError, bar, fmtNs, fmtTime, fromLocalInput, h, mix, notice, s, serviceChip, stat, toLocalInput, traceLink } from "./util.js";
 
 function unavailable(what, path) {
   return h("div", { class: "card", id: "not-available" }, notice(`${what} is not available`,
@@ -134,7 +134,8 @@ export async function renderRootCauses(root, ctx) {
   const p = ctx.params;
   root.append(h("div", { class: "page-head" }, h("h1", {}, "Root causes"),
     h("span", { class: "sub" }, "probable causes of an incident, ranked, each with its evidence")));
-  const params = { since: ctx.window.since, until: ctx.window.until, baseline_since: p.get("baseline_since"), baseline_until: p.get("baseline_until") };
+  const params = { since: ctx.window.since, until: ctx.window.until, baseline_since: p.get("baseline_since"), baseline_until: p.get("baseline_until"), service: p.get("service") };
+  root.append(rcaForm(ctx));
   const data = await fetchOr404("/api/rca", params);
   if (data === null) { root.append(unavailable("Root-cause analysis", "/api/rca")); return; }
   if (data.missing) { root.append(h("div", { class: "card", id: "no-incident" }, notice("No incident to explain", data.missing))); return; }
@@ -184,6 +185,26 @@ export async function renderRootCauses(root, ctx) {
   }
   cy.nodes().filter((n) => !highlight.includes(n.id())).style("opacity", 0.55);
   window.glimpseRcaMap = cy;
+}
+
+/** The baseline window and the service to explain (both optional). */
+function rcaForm(ctx) {
+  const p = ctx.params;
+  const since = h("input", { type: "datetime-local", step: 1, value: p.get("baseline_since") ? toLocalInput(p.get("baseline_since")) : "" });
+  const until = h("input", { type: "datetime-local", step: 1, value: p.get("baseline_until") ? toLocalInput(p.get("baseline_until")) : "" });
+  const service = h("select", { "aria-label": "service" }, h("option", { value: "" }, "Any service"),
+    (ctx.extent.service_names || []).map((name) => h("option", { value: name, selected: name === p.get("service") }, name)));
+  const form = h("form", { class: "toolbar", id: "rca-form" },
+    h("label", { class: "field" }, "Baseline from (default: before the incident)", since), h("label", { class: "field" }, "Baseline to", until),
+    h("label", { class: "field" }, "Explain the incident of", service), h("button", { class: "btn", type: "submit" }, "Analyse"),
+    h("span", { class: "muted", style: { alignSelf: "center" } }, "The time picker sets the incident window; without one, the latest incident is found."));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const params = Object.fromEntries(p);
+    Object.assign(params, { baseline_since: fromLocalInput(since.value) || "", baseline_until: fromLocalInput(until.value) || "", service: service.value });
+    location.hash = href("rca", params);
+  });
+  return form;
 }
 
 function evidenceItem(evidence) {

@@ -4,7 +4,7 @@ import cytoscape from "cytoscape";
 import dagre from "cytoscape-dagre";
 import { href } from "./app.js";
 import {
-  api, cssVar, errorColor, fmtCount, fmtMs, fmtPct, fmtRate, fmtTime, fromLocalInput, h, notice, stat, toLocalInput,
+  api, cssVar, errorColor, mix, fmtCount, fmtMs, fmtPct, fmtRate, fmtTime, fromLocalInput, h, notice, stat, toLocalInput,
 } from "./util.js";
 
 cytoscape.use(dagre);
@@ -69,7 +69,7 @@ function style() {
 
 // Calls are grey until 0.5 % fail, then amber to red (5 % and more).
 function edgeColor(rate, muted, panel) {
-  return rate >= 0.005 ? errorColor(rate) : mixPanel(muted, panel, 0.55);
+  return rate >= 0.005 ? mix("#e9b018", "#e5484d", Math.min(1, (rate - 0.005) / 0.045)) : mixPanel(muted, panel, 0.55);
 }
 
 function mixPanel(color, panel, amount = 0.12) {

@@ -81,9 +81,15 @@ export async function render(root, ctx) {
     results.replaceChildren(h("div", { class: "card" }, notice("No trace matches", "Widen the time window or remove a filter.")));
     return;
   }
+  const SORTS = { newest: (a, b) => b.start_ns - a.start_ns, longest: (a, b) => b.duration_ns - a.duration_ns,
+    shortest: (a, b) => a.duration_ns - b.duration_ns, spans: (a, b) => b.span_count - a.span_count, errors: (a, b) => b.error_count - a.error_count };
+  const sort = h("select", { "aria-label": "sort traces", id: "trace-sort" }, [["newest", "Most recent"], ["longest", "Longest first"],
+    ["shortest", "Shortest first"], ["spans", "Most spans"], ["errors", "Most errors"]].map(([value, label]) => h("option", { value }, label)));
+  const list = h("div", { class: "card flush" }, traceList(found.traces));
+  sort.addEventListener("change", () => list.replaceChildren(traceList([...found.traces].sort(SORTS[sort.value]))));
   results.replaceChildren(
     h("div", { class: "card" }, h("div", { class: "chart-title" }, `${found.traces.length}${found.truncated ? "+" : ""} traces · duration over time (red: with errors) · click a dot to open it`), scatter(found.traces)),
-    h("div", { class: "card flush" }, traceList(found.traces)),
+    h("div", { class: "toolbar" }, sort), list,
     found.truncated ? h("p", { class: "muted" }, `Showing the newest ${found.traces.length}; raise the limit or narrow the search for more.`) : "");
 }
 

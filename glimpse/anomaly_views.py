@@ -39,7 +39,8 @@ def _detect(
         placements={(r["service"], r["host"]) for r in placements},
         tolerance_ns=2 * bucket_ns,
     )
-    latency = {s.entity: s.values for s in series if s.level == "service" and s.signal == "latency_p95_ms"}
+    # medians: quiet services have too few requests per bucket for a p95 series
+    latency = {s.entity: s.values for s in series if s.level == "service" and s.signal == "latency_p50_ms"}
     return found, incidents, latency, [(a, b) for a, b in edges]
 
 

@@ -9,24 +9,18 @@ from rich.table import Table
 from glimpse.anomaly_views import anomalies
 from glimpse.api import anomaly_options, rca_options
 from glimpse.incident_views import root_causes
-from glimpse.source import api_get, as_query_params, server_url_for, with_read_only
+from glimpse.source import fetch_analysis
 from glimpse.timeparse import format_ns
 
 __all__ = ["anomaly_tables", "fetch_anomalies", "fetch_rca", "rca_table"]
 
 
 def fetch_rca(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    url = server_url_for(db_path, server)
-    if url is not None:
-        return dict(api_get(url, "/api/rca", params).json())
-    return with_read_only(db_path, root_causes, **rca_options(as_query_params(params)))
+    return fetch_analysis(db_path, server, "/api/rca", root_causes, rca_options, params)
 
 
 def fetch_anomalies(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    url = server_url_for(db_path, server)
-    if url is not None:
-        return dict(api_get(url, "/api/anomalies", params).json())
-    return with_read_only(db_path, anomalies, **anomaly_options(as_query_params(params)))
+    return fetch_analysis(db_path, server, "/api/anomalies", anomalies, anomaly_options, params)
 
 
 def rca_table(result: dict[str, Any]) -> Table:

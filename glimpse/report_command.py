@@ -9,17 +9,14 @@ from glimpse.api import insight_options
 from glimpse.graph_command import fetch_graph_document
 from glimpse.insight_views import insights
 from glimpse.rca_command import fetch_anomalies, fetch_rca
-from glimpse.source import api_get, as_query_params, server_url_for, with_read_only
+from glimpse.source import fetch_analysis
 from tracing.errors import GlimpseError
 
 __all__ = ["gather_report"]
 
 
 def fetch_insights(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    url = server_url_for(db_path, server)
-    if url is not None:
-        return dict(api_get(url, "/api/insights", params).json())
-    return with_read_only(db_path, insights, **insight_options(as_query_params(params)))
+    return fetch_analysis(db_path, server, "/api/insights", insights, insight_options, params)
 
 
 def gather_report(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:

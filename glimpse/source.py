@@ -12,7 +12,7 @@ from glimpse.server import read_server_info
 from storage.errors import QueryError
 from storage.store import open_read_only
 
-__all__ = ["api_get", "as_query_params", "server_url_for", "with_read_only"]
+__all__ = ["api_get", "as_query_params", "fetch_analysis", "server_url_for", "with_read_only"]
 
 T = TypeVar("T")
 
@@ -51,3 +51,21 @@ def api_get(url: str, path: str, params: dict[str, Any], *, timeout_s: float = 1
             message = response.text
         raise QueryError(str(message))
     return response
+
+
+def fetch_analysis(
+    db_path: str,
+    server: str | None,
+    path: str,
+    function: Callable[..., dict[str, Any]],
+    options: Callable[[dict[str, str]], dict[str, Any]],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """An analysis through the server's API ``path`` when one serves the database, else on the file.
+
+    ``options`` turns the query parameters into ``function``'s keywords, as the API does.
+    """
+    url = server_url_for(db_path, server)
+    if url is not None:
+        return dict(api_get(url, path, params).json())
+    return with_read_only(db_path, function, **options(as_query_params(params)))

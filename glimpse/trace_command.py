@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from glimpse.api import bottleneck_options, window_options
-from glimpse.source import api_get, as_query_params, server_url_for, with_read_only
+from glimpse.source import api_get, fetch_analysis, server_url_for, with_read_only
 from glimpse.views import bottlenecks, platforms, trace_critical_path
 
 __all__ = [
@@ -72,10 +72,7 @@ def _bar(span: dict[str, Any], critical: list[tuple[int, int]], start: int, scal
 
 
 def fetch_bottlenecks(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    url = server_url_for(db_path, server)
-    if url is not None:
-        return dict(api_get(url, "/api/bottlenecks", params).json())
-    return with_read_only(db_path, bottlenecks, **bottleneck_options(as_query_params(params)))
+    return fetch_analysis(db_path, server, "/api/bottlenecks", bottlenecks, bottleneck_options, params)
 
 
 def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
@@ -148,10 +145,7 @@ def bottleneck_tables(result: dict[str, Any]) -> list[Table]:
 
 
 def fetch_platforms(db_path: str, server: str | None, params: dict[str, Any]) -> dict[str, Any]:
-    url = server_url_for(db_path, server)
-    if url is not None:
-        return dict(api_get(url, "/api/platforms", params).json())
-    return with_read_only(db_path, platforms, **window_options(as_query_params(params)))
+    return fetch_analysis(db_path, server, "/api/platforms", platforms, window_options, params)
 
 
 def platforms_table(result: dict[str, Any]) -> Table:

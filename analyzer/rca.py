@@ -154,16 +154,19 @@ def rank_root_causes(
     baseline_since_ns: int = 0,
     incident_since_ns: int = 0,
     resources: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
+    spectrum: Iterable[Mapping[str, Any]] = (),
     limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Ranked candidates (design.md's JSON shape) from evidence rows, versions and pod resource shifts.
 
     ``resources`` maps an instance name to ``{signal: (before, after)}`` (cpu_utilization,
-    memory_utilization as 0..1).
+    memory_utilization as 0..1); ``spectrum`` has the rows of ``rca_spectrum.sql``.
     """
     evidence = evidence_from_rows(rows)
     ranker = _Ranker(evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {})
-    candidates = sorted(ranker.candidates(), key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
+    found = ranker.candidates()
+    _weigh_by_spectrum(found, spectrum)
+    candidates = sorted(found, key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
     return [c.as_dict(rank) for rank, c in enumerate(candidates[:limit], start=1)]
 
 
@@ -266,8 +269,12 @@ class _Ranker:
             if network is not None and network.strength > 0:
                 evidence += _signal_evidence(network, "the network between its callers and it")
             change = self.versions.get(service)
-            # pods of the new version carry a bad deploy's anomaly: that is the service's doing
+            # pods of the new version carry a bad deploy's anomaly: that is the service's doing,
+            # however many requests the old pods still served in the window
             concentration = 1.0 if change is not None else self._concentration(service)
+            if change is not None:
+                new_pods = [p.strength for p in self.instances_of.get(service, []) if not p.baseline.n]
+                strength = max([strength, *new_pods])
             score = strength * concentration
             if change is not None:
                 evidence.append(
@@ -335,7 +342,9 @@ class _Ranker:
             alone = len(pods) == 1
             for pod in pods:
                 shift = self._resource_shift(pod.name)
-                if alone:
+                if service in self.versions:
+                    factor = 0.8  # the pods of a new version carry the deploy's anomaly: the service's
+                elif alone:
                     factor = 1.0 if shift else 0.85
                 else:
                     factor = 1.0 if all(_stands_out(pod, p) for p in pods if p is not pod) else 0.8
@@ -411,6 +420,35 @@ class _Ranker:
                 Candidate(kind, name, None, entry.strength, _signal_evidence(entry, f"calls to {name}"), remediation)
             )
         return result
+
+
+def _weigh_by_spectrum(candidates: list[Candidate], spectrum: Iterable[Mapping[str, Any]]) -> None:
+    """Spectrum evidence (Ochiai): how much more the anomalous traces pass through an entity.
+
+    On its own it cannot tell a cause from the services on the same paths, so it only
+    weighs in a little (a factor from 0.9 to 1.0) and is shown as evidence.
+    """
+    rows = {(r["kind"], r["name"]): r for r in spectrum}
+    for candidate in candidates:
+        kind = {"operation": "service", **{k: "peer" for k in DEPENDENCY_KINDS}}.get(candidate.kind, candidate.kind)
+        name = candidate.service if candidate.kind == "operation" else candidate.name
+        row = rows.get((kind, name or ""))
+        if row is None or not row["anomalous_traces"]:
+            continue
+        ef, ep = int(row["ef"]), int(row["ep"])
+        ochiai = ef / math.sqrt(int(row["anomalous_traces"]) * (ef + ep)) if ef else 0.0
+        candidate.score *= 0.9 + 0.1 * ochiai
+        candidate.evidence.append(
+            {
+                "signal": "spectrum",
+                "anomalous_traces": ef,
+                "of_anomalous": int(row["anomalous_traces"]),
+                "normal_traces": ep,
+                "ochiai": round(ochiai, 4),
+                "detail": f"in {ef} of the {row['anomalous_traces']} anomalous traces and {ep} normal ones "
+                f"(Ochiai {ochiai:.2f})",
+            }
+        )
 
 
 def _stands_out(pod: EntityEvidence, sibling: EntityEvidence) -> bool:

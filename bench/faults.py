@@ -11,6 +11,7 @@ Existing cases are kept (delete the folder to regenerate). ``bench/rca.py`` scor
 
     python bench/faults.py                    # 9 types x 2 topologies x 4 seeds = 72 cases
     python bench/faults.py --seeds 1 --types latency,errors --topologies shop
+    python bench/faults.py --first-seed 4 --seeds 2 --out bench/results/faults-holdout
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class Case:
         return f"{self.topology}-{self.fault}-s{self.seed}"
 
 
-def cases(topologies: list[str], types: list[str], seeds: int) -> list[Case]:
-    return [Case(t, f, s) for t in topologies for f in types for s in range(seeds)]
+def cases(topologies: list[str], types: list[str], seeds: int, first_seed: int = 0) -> list[Case]:
+    return [Case(t, f, s) for t in topologies for f in types for s in range(first_seed, first_seed + seeds)]
 
 
 def target_for(case: Case) -> str:
@@ -85,11 +86,12 @@ def main() -> None:
     parser.add_argument("--topologies", default="shop,large")
     parser.add_argument("--types", default=",".join(FAULT_TYPES))
     parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--first-seed", type=int, default=0, help="e.g. 4 with --out elsewhere: a held-out suite")
     parser.add_argument("--normal-s", type=int, default=180, help="normal traffic before the fault (simulated s)")
     parser.add_argument("--fault-s", type=int, default=120, help="fault duration (simulated s)")
     parser.add_argument("--rate", type=float, default=4.0, help="requests per second (default 4)")
     args = parser.parse_args()
-    todo = cases(args.topologies.split(","), args.types.split(","), args.seeds)
+    todo = cases(args.topologies.split(","), args.types.split(","), args.seeds, args.first_seed)
     total_spans, started = 0, time.perf_counter()
     for index, case in enumerate(todo, start=1):
         folder = args.out / case.name

@@ -9,7 +9,7 @@ import duckdb
 from analyzer.platforms import entity_resource_metrics
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import SpanWindow, resolve_window
-from storage.rca_queries import rca_evidence_rows, version_rows
+from storage.rca_queries import rca_evidence_rows, spectrum_rows, version_rows
 from storage.resource_queries import resource_metric_rows
 from tracing.errors import GlimpseError
 
@@ -69,6 +69,7 @@ def root_causes(
         baseline_since_ns=baseline.since_ns,
         incident_since_ns=incident.since_ns,
         resources=_resource_shifts(con, baseline, incident),
+        spectrum=spectrum_rows(con, baseline, incident),
         limit=limit,
     )
     return {

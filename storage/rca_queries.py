@@ -9,7 +9,7 @@ import duckdb
 from storage.graph_queries import SpanWindow
 from storage.sql_files import fetch_dicts, load_query
 
-__all__ = ["instance_host_rows", "rca_evidence_rows", "red_series_rows", "version_rows"]
+__all__ = ["instance_host_rows", "rca_evidence_rows", "red_series_rows", "spectrum_rows", "version_rows"]
 
 _VERSIONS = """
 SELECT service_name AS service, service_version AS version,
@@ -63,3 +63,8 @@ WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($
 def instance_host_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
     """Which host each service instance ran on in the window."""
     return fetch_dicts(con.execute(_INSTANCE_HOSTS, {"since": window.since_ns, "until": window.until_ns}))
+
+
+def spectrum_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[dict[str, Any]]:
+    """Per (kind, entity): anomalous and normal incident traces through it (queries/rca_spectrum.sql)."""
+    return fetch_dicts(con.execute(load_query("rca_spectrum"), _params(baseline, incident)))

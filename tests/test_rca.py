@@ -122,6 +122,17 @@ def test_a_slow_database_is_its_own_candidate() -> None:
     assert "slow query log" in candidate["remediation"] and "order" in candidate["remediation"]
 
 
+def test_spectrum_evidence_counts_anomalous_and_normal_traces() -> None:
+    rows = both("self", "service", "cart", "cart", 100, exceeded=50)
+    spectrum = [{"kind": "service", "name": "cart", "ef": 9, "ep": 1, "anomalous_traces": 10, "traces": 100}]
+    (plain,) = rank_root_causes(rows)
+    (weighed,) = rank_root_causes(rows, spectrum=spectrum)
+    # Ochiai = 9 / sqrt(10 * (9 + 1)) = 0.9: the score is weighed by 0.9 + 0.1 * 0.9
+    assert weighed["score"] == pytest.approx(plain["score"] * 0.99, abs=1e-4)
+    (item,) = [e for e in weighed["evidence"] if e["signal"] == "spectrum"]
+    assert (item["anomalous_traces"], item["normal_traces"], item["ochiai"]) == (9, 1, 0.9)
+
+
 def test_nothing_unusual_ranks_nothing() -> None:
     assert rank_root_causes([*both("self", "service", "a", "a", 100), *both("self", "service", "b", "b", 3)]) == []
 

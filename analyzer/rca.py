@@ -18,8 +18,10 @@ victims in trace data:
    siblings do not, the instance is the cause; if all do, the service is. Anomalous pods of
    several services on one node point at the node. A single-pod service is blamed on the
    pod when its CPU or memory moved, else on the service.
-4. **Corroboration.** A new ``service.version`` in the incident window, and CPU or memory
-   shifts of the candidate's pods, add evidence (and choose the remediation).
+4. **Propagation.** A candidate whose callee is about as anomalous is probably its victim.
+5. **Corroboration.** A new ``service.version`` in the incident window (whose new pods then
+   count for the service), CPU or memory shifts of the candidate's pods, and the spectrum
+   of anomalous against normal traces through it add evidence (and choose the remediation).
 
 Scores are in [0, 1]; candidates are ranked by score.
 """

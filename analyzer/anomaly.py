@@ -131,6 +131,71 @@ def resource_series(points: Iterable[tuple[str, str | None, str, int, float]], b
     return [Series("instance", i, s, signal, v) for (i, s, signal), v in grouped.items()]
 
 
+def histogram_quantile(counts: np.ndarray, bounds: np.ndarray, q: float) -> float:
+    """The q-quantile of an explicit-bucket histogram, interpolated within its bucket (OTLP layout:
+    ``len(counts) == len(bounds) + 1``; the open-ended buckets take their one finite bound)."""
+    total = float(counts.sum())
+    if total <= 0:
+        return math.nan
+    rank = q * total
+    cumulative = np.cumsum(counts)
+    index = int(np.searchsorted(cumulative, rank))
+    if not len(bounds):
+        return math.nan
+    if index == 0:
+        return float(bounds[0])
+    if index >= len(bounds):
+        return float(bounds[-1])
+    below = float(cumulative[index - 1])
+    low, high = float(bounds[index - 1]), float(bounds[index])
+    return low + (high - low) * (rank - below) / max(float(counts[index]), 1.0)
+
+
+def histogram_series(
+    points: Iterable[Mapping[str, Any]], *, since_ns: int, bucket_ns: int, buckets: int, q: float = 0.95
+) -> list[Series]:
+    """Per (instance, metric): the q-quantile of the observations recorded in each time bucket.
+
+    Cumulative points are differenced per series (a drop means a restart: the point counts
+    from zero); each bucket adds up the increments of every series of the metric.
+    """
+    increments: dict[tuple[str, str | None, str], dict[int, np.ndarray]] = defaultdict(dict)
+    bounds_of: dict[tuple[str, str | None, str], np.ndarray] = {}
+    previous: dict[tuple[str, str, str], np.ndarray] = {}
+    for point in points:
+        key = (point["instance"], point["service"], point["metric_name"])
+        counts = np.asarray(point["bucket_counts"], dtype=float)
+        bounds = np.asarray(point["explicit_bounds"], dtype=float)
+        if len(counts) != len(bounds) + 1:
+            continue
+        series_key = (point["instance"], point["metric_name"], point["series"])
+        delta = counts
+        if point["temporality"] == "Cumulative":
+            before = previous.get(series_key)
+            previous[series_key] = counts
+            if before is None:
+                continue  # the first cumulative point only sets the start
+            if len(before) == len(counts) and np.all(counts >= before):
+                delta = counts - before
+        bucket = (int(point["time_ns"]) - since_ns) // bucket_ns
+        if not 0 <= bucket < buckets:
+            continue
+        bounds_of.setdefault(key, bounds)
+        if len(bounds_of[key]) != len(bounds) or np.any(bounds_of[key] != bounds):
+            continue  # another bucket layout for the same metric: not comparable
+        slot = increments[key]
+        slot[bucket] = slot[bucket] + delta if bucket in slot else delta.copy()
+    result = []
+    for key, per_bucket in increments.items():
+        values = np.full(buckets, np.nan)
+        for bucket, counts in per_bucket.items():
+            if counts.sum() >= MIN_REQUESTS:
+                values[bucket] = histogram_quantile(counts, bounds_of[key], q)
+        instance, service, metric = key
+        result.append(Series("instance", instance, service, f"{metric} p{round(q * 100)}", values))
+    return result
+
+
 def detect_anomalies(series: Iterable[Series], *, since_ns: int, bucket_ns: int) -> list[Anomaly]:
     found = []
     for one in series:

@@ -7,16 +7,24 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from analyzer.anomaly import Anomaly, detect_anomalies, pick_bucket_ns, red_series, resource_series
+from analyzer.anomaly import (
+    Anomaly,
+    detect_anomalies,
+    histogram_series,
+    pick_bucket_ns,
+    red_series,
+    resource_series,
+)
 from analyzer.correlate import Incident, correlation_matrix, group_incidents, lagged_correlations
 from analyzer.platforms import entity_metric_series
 from storage.graph_queries import SpanWindow, resolve_window
-from storage.rca_queries import instance_host_rows, red_series_rows
+from storage.rca_queries import histogram_point_rows, instance_host_rows, red_series_rows
 from storage.resource_queries import resource_metric_rows
 
 __all__ = ["anomalies", "latest_incident"]
 
-RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization")
+# gauges, and sums as rates (resource_metrics.sql normalises both per platform)
+RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_per_s", "network_out_bytes_per_s")
 MIN_INCIDENT_SCORE = 0.5
 MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
 
@@ -29,6 +37,9 @@ def _detect(
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
     series = red_series(rows, buckets)
     series += resource_series(_resource_points(con, window, bucket_ns), buckets)
+    series += histogram_series(
+        histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
+    )
     found = detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
     edges = sorted({tuple(r["entity"].split(" -> ", 1)) for r in rows if r["level"] == "edge"})
     placements = instance_host_rows(con, window)

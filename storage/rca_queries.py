@@ -9,7 +9,14 @@ import duckdb
 from storage.graph_queries import SpanWindow
 from storage.sql_files import fetch_dicts, load_query
 
-__all__ = ["instance_host_rows", "rca_evidence_rows", "red_series_rows", "spectrum_rows", "version_rows"]
+__all__ = [
+    "histogram_point_rows",
+    "instance_host_rows",
+    "rca_evidence_rows",
+    "red_series_rows",
+    "spectrum_rows",
+    "version_rows",
+]
 
 _VERSIONS = """
 SELECT service_name AS service, service_version AS version,
@@ -68,3 +75,19 @@ def instance_host_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> li
 def spectrum_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[dict[str, Any]]:
     """Per (kind, entity): anomalous and normal incident traces through it (queries/rca_spectrum.sql)."""
     return fetch_dicts(con.execute(load_query("rca_spectrum"), _params(baseline, incident)))
+
+
+_HISTOGRAM_POINTS = """
+SELECT coalesce(resource_attributes->>'$."k8s.pod.name"', resource_attributes->>'$."service.instance.id"',
+                service_name) AS instance,
+       service_name AS service, metric_name, metric_unit, attributes::VARCHAR AS series,
+       epoch_ns(time_unix) AS time_ns, aggregation_temporality AS temporality, bucket_counts, explicit_bounds
+FROM otel_metrics_histogram
+WHERE time_unix >= make_timestamp_ns($since) AND time_unix < make_timestamp_ns($until)
+ORDER BY instance, metric_name, series, time_unix
+"""
+
+
+def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[dict[str, Any]]:
+    """Every explicit-bucket histogram point in the window, per resource instance and series, in time order."""
+    return fetch_dicts(con.execute(_HISTOGRAM_POINTS, {"since": window.since_ns, "until": window.until_ns}))

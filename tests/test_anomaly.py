@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyzer.anomaly import Anomaly, Series, change_point, detect_anomalies, pick_bucket_ns
+from analyzer.anomaly import (
+    Anomaly,
+    Series,
+    change_point,
+    detect_anomalies,
+    histogram_quantile,
+    histogram_series,
+    pick_bucket_ns,
+)
 from analyzer.correlate import correlation_matrix, group_incidents, lagged_correlations
 from analyzer.insights import ServiceSeries, capacity_hint, forecast, service_insights, trend
 
@@ -133,3 +141,39 @@ def test_a_capacity_hint_when_the_forecast_nears_the_load_latency_degraded_at() 
     insights = service_insights(series, horizon=5)
     assert insights["capacity"]["degraded_above_rps"] == 30.0
     assert insights["trend"]["throughput_rps"]["slope_per_hour"] > 0
+
+
+def test_histogram_quantiles_interpolate_within_the_bucket() -> None:
+    bounds = np.array([1.0, 2.0, 4.0])
+    # 10 observations in (1, 2], 10 in (2, 4]: the median is the top of the first, p75 halfway up the second
+    counts = np.array([0.0, 10.0, 10.0, 0.0])
+    assert histogram_quantile(counts, bounds, 0.5) == pytest.approx(2.0)
+    assert histogram_quantile(counts, bounds, 0.75) == pytest.approx(3.0)
+
+
+def test_histogram_series_difference_cumulative_points_per_series() -> None:
+    def point(t: int, counts: list[int], series: str = "a") -> dict[str, object]:
+        return {
+            "instance": "pod-1",
+            "service": "cart",
+            "metric_name": "rpc.server.call.duration",
+            "series": series,
+            "time_ns": t * BUCKET,
+            "temporality": "Cumulative",
+            "bucket_counts": counts,
+            "explicit_bounds": [0.01, 0.1, 1.0],
+        }
+
+    points = [
+        point(0, [10, 0, 0, 0]),
+        point(1, [20, 0, 0, 0]),
+        point(2, [20, 0, 10, 0]),  # +10 fast, then +10 slow
+        point(0, [0, 0, 0, 0], "b"),
+        point(2, [0, 5, 0, 0], "b"),
+    ]
+    (series,) = histogram_series(points, since_ns=0, bucket_ns=BUCKET, buckets=3)
+    assert series.signal == "rpc.server.call.duration p95"
+    assert np.isnan(series.values[0])  # a first cumulative point only sets the start
+    assert series.values[1] == pytest.approx(0.01)  # all in (-inf, 0.01]: its one finite bound
+    # five in (0.01, 0.1] and ten in (0.1, 1]: rank 14.25 lies 9.25 of 10 into the slow bucket
+    assert series.values[2] == pytest.approx(0.1 + 0.9 * 9.25 / 10)

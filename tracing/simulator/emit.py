@@ -56,6 +56,27 @@ KINDS = {
 }
 CLOUD_PLATFORMS = {"aws": "aws_eks", "gcp": "gcp_kubernetes_engine", "azure": "azure_aks"}
 HISTORY_BATCH = 2048
+# the semantic conventions' advice for request durations, with finer steps below 5 ms
+DURATION_BUCKETS_S = [
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+]
 
 
 class ExportError(GlimpseError):
@@ -185,7 +206,12 @@ class _InstanceTelemetry:
         meter = self.meter_provider.get_meter(SCOPE, "1.0.0")
         protocol = topology.services[instance.service].protocol
         name = "http.server.request.duration" if protocol == "http" else "rpc.server.call.duration"
-        self.duration = meter.create_histogram(name, unit="s", description="Duration of inbound requests")
+        self.duration = meter.create_histogram(
+            name,
+            unit="s",
+            description="Duration of inbound requests",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS_S,
+        )
         meter.create_observable_gauge(
             "k8s.pod.cpu_limit_utilization", [self._cpu], unit="1", description="CPU use relative to the pod's limit"
         )

@@ -35,6 +35,7 @@ WARMUP = 6  # normal points needed before a bucket is judged
 Z_LEVEL = 5.0  # robust z of a bucket to count as anomalous
 Z_SINGLE = 10.0  # a lone anomalous bucket must be this far out
 P_ERRORS = 1e-4
+P_ERROR_SHIFT = 1e-3  # a change point's p-value, already corrected for the starts tried
 MIN_REQUESTS = 5  # fewer requests in a bucket: its p95 is not judged
 MIN_REQUESTS_MEDIAN = 2  # ... its median needs two (low-traffic services have few per bucket)
 MIN_ERRORS = 3
@@ -361,7 +362,7 @@ def _error_shift(requests: np.ndarray, errors: np.ndarray) -> tuple[int, float] 
     llr = np.where(usable, llr, 0.0)
     best = int(np.argmax(llr))
     p_value = float(chi2.sf(2 * llr[best], 1)) * len(starts)
-    if llr[best] <= 0 or p_value >= P_ERRORS:
+    if llr[best] <= 0 or p_value >= P_ERROR_SHIFT:
         return None
     return int(starts[best]), p_value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -29,9 +30,16 @@ MIN_INCIDENT_SCORE = 0.25  # every detector reports at least ~0.29 at its thresh
 MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
 
 
-def _detect(
-    con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int
-) -> tuple[list[Anomaly], list[Incident], dict[str, np.ndarray], list[tuple[str, str]]]:
+@dataclass
+class _Detection:
+    anomalies: list[Anomaly]
+    incidents: list[Incident]
+    latency: dict[str, np.ndarray]  # service -> median latency series
+    edges: list[tuple[str, str]]
+    co_located: list[dict[str, Any]]  # lagged correlation of anomalous pods with their node's other pods
+
+
+def _detect(con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int) -> _Detection:
     # whole buckets only: a last, partial bucket has too few requests to judge
     buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
@@ -41,18 +49,41 @@ def _detect(
         histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
     )
     found = detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
-    edges = sorted({tuple(r["entity"].split(" -> ", 1)) for r in rows if r["level"] == "edge"})
+    edges = sorted({(a, b) for a, _, b in (r["entity"].partition(" -> ") for r in rows if r["level"] == "edge")})
     placements = instance_host_rows(con, window)
+    host_of = {r["instance"]: r["host"] for r in placements}
     incidents = group_incidents(
         found,
-        edges=[(a, b) for a, b in edges],
-        host_of={r["instance"]: r["host"] for r in placements},
+        edges=edges,
+        host_of=host_of,
         placements={(r["service"], r["host"]) for r in placements},
         tolerance_ns=2 * bucket_ns,
     )
     # medians: quiet services have too few requests per bucket for a p95 series
     latency = {s.entity: s.values for s in series if s.level == "service" and s.signal == "latency_p50_ms"}
-    return found, incidents, latency, [(a, b) for a, b in edges]
+    pods = {s.entity: s.values for s in series if s.level == "instance" and s.signal == "latency_p50_ms"}
+    anomalous_pods = {a.entity for a in found if a.level == "instance"}
+    return _Detection(found, incidents, latency, edges, _co_located(pods, host_of, anomalous_pods))
+
+
+def _co_located(pods: dict[str, np.ndarray], host_of: dict[str, str], anomalous: set[str]) -> list[dict[str, Any]]:
+    """Lagged correlation of each anomalous pod's latency with every other pod on its node."""
+    pairs = [
+        (pod, other)
+        for pod in sorted(anomalous & set(pods))
+        for other in sorted(pods)
+        if other != pod and host_of.get(other) is not None and host_of.get(other) == host_of.get(pod)
+    ]
+    return [
+        {
+            "host": host_of[r["caller"]],
+            "instance": r["caller"],
+            "neighbour": r["callee"],
+            "lag_buckets": r["lag_buckets"],
+            "correlation": r["correlation"],
+        }
+        for r in lagged_correlations(pods, pairs)
+    ]
 
 
 def _resource_points(
@@ -82,7 +113,8 @@ def anomalies(
     """Every anomaly in the window, the incidents they form, and the services' correlations."""
     window = resolve_window(con, since_ns, until_ns)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
-    found, incidents, latency, edges = _detect(con, window, bucket_ns)
+    detection = _detect(con, window, bucket_ns)
+    found, incidents = detection.anomalies, detection.incidents
     if service is not None:
         found = [a for a in found if a.service == service or a.entity == service]
         incidents = [i for i in incidents if service in i.services]
@@ -90,8 +122,9 @@ def anomalies(
         "window": {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns},
         "anomalies": [a.as_dict(with_series) for a in found[:limit]],
         "incidents": [i.as_dict() for i in incidents],
-        "correlation": correlation_matrix(latency),
-        "lagged_correlation": lagged_correlations(latency, edges),
+        "correlation": correlation_matrix(detection.latency),
+        "lagged_correlation": lagged_correlations(detection.latency, detection.edges),
+        "co_located_correlation": detection.co_located,
     }
 
 
@@ -99,8 +132,7 @@ def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = Non
     """The most recent incident (two or more anomalies) in all the data, or None."""
     window = resolve_window(con, None, None)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
-    _, incidents, _, _ = _detect(con, window, bucket_ns)
-    for incident in incidents:
+    for incident in _detect(con, window, bucket_ns).incidents:
         if len(incident.anomalies) < MIN_INCIDENT_ANOMALIES or incident.score < MIN_INCIDENT_SCORE:
             continue
         if service is None or service in incident.services:

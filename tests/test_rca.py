@@ -218,6 +218,9 @@ def test_anomalies_group_into_an_incident_at_the_fault(diagnosed: tuple[Running,
     anomaly = result["anomalies"][0]
     assert set(anomaly) >= {"entity_kind", "entity", "signal", "start", "end", "score", "baseline", "observed"}
     assert len(anomaly["series"]["t"]) == len(anomaly["series"]["value"]) == len(anomaly["series"]["baseline_high"])
+    if label["type"] == "node":  # pods on the degraded node slow down together
+        top = result["co_located_correlation"][0]
+        assert top["host"] == label["target"]["name"] and top["correlation"] > 0.8
     matrix = result["correlation"]
     assert len(matrix["matrix"]) == len(matrix["entities"]) and all(
         row[i] == 1.0 for i, row in enumerate(matrix["matrix"])

@@ -6,7 +6,9 @@ For every case it runs, in the same process and on the same store:
 - ``glimpse rca`` with automatic incident detection (no window),
 - a BARO-style baseline: per-entity latency and error-rate series in 10 s buckets, scored by
   the largest robust z-score (median and IQR of the time before the window) in the window,
-- random ranking of the entities seen in the window (averaged over 200 seeded shuffles).
+- random ranking of the entities seen in the window (averaged over 200 seeded shuffles),
+- a learned trace-level detector (bench/trace_iforest.py: an isolation forest over trace
+  structure and latencies, then spectrum ranking), to see whether it adds accuracy.
 
 and prints AC@1, AC@3 and Avg@5 (RCAEval's definitions) overall and per fault type, plus
 the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-minute,
@@ -30,6 +32,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+from trace_iforest import iforest_ranking
 
 from glimpse.incident_views import root_causes
 from storage.store import open_read_only
@@ -127,6 +130,9 @@ def run_case(folder: Path) -> dict[str, Any]:
             "window": lambda: root_causes(con, since_ns=truth["start_ns"], until_ns=truth["end_ns"])["candidates"],
             "auto": lambda: root_causes(con)["candidates"],
             "baro": lambda: baro(con, labels["start_ns"], truth["start_ns"], truth["end_ns"]),
+            "iforest": lambda: iforest_ranking(
+                con, (labels["start_ns"], truth["start_ns"]), (truth["start_ns"], truth["end_ns"])
+            ),
         }
         for method, diagnose in diagnoses.items():
             started = time.perf_counter()
@@ -145,7 +151,7 @@ def run_case(folder: Path) -> dict[str, Any]:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    methods = ("window", "auto", "baro", "random")
+    methods = ("window", "auto", "iforest", "baro", "random")
     by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in results:
         by_type[r["type"]].append(r)

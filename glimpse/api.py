@@ -93,29 +93,21 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
             return _bad_request(str(exc).strip("'\""))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
-    async def trace_path(request: Request) -> JSONResponse:
-        adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
-        try:
-            body = await run_in_threadpool(
-                partial(_with_cursor, connect, trace_critical_path, request.path_params["trace_id"], adjust_skew=adjust)
-            )
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        except LookupError as exc:
-            return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
-        return JSONResponse(body)
+    def one_trace(function: Callable[..., dict[str, Any]]) -> Any:
+        """A GET endpoint for the trace in the path: ``function(connection, trace_id, adjust_skew=...)``."""
 
-    async def trace(request: Request) -> JSONResponse:
-        adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
-        try:
-            body = await run_in_threadpool(
-                partial(_with_cursor, connect, trace_detail, request.path_params["trace_id"], adjust_skew=adjust)
-            )
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        except LookupError as exc:
-            return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
-        return JSONResponse(body)
+        async def endpoint(request: Request) -> JSONResponse:
+            adjust = request.query_params.get("adjust_skew", "").lower() in ("1", "true", "yes")
+            trace_id = request.path_params["trace_id"]
+            try:
+                body = await run_in_threadpool(partial(_with_cursor, connect, function, trace_id, adjust_skew=adjust))
+            except ValueError as exc:
+                return _bad_request(str(exc))
+            except LookupError as exc:
+                return JSONResponse({"error": str(exc).strip("'\"")}, status_code=404)
+            return JSONResponse(body)
+
+        return endpoint
 
     def analysis(
         function: Callable[..., dict[str, Any]], options: Callable[[Mapping[str, str]], dict[str, Any]]
@@ -150,8 +142,8 @@ def build_api_app(connect: Callable[[], duckdb.DuckDBPyConnection], stats: Calla
         routes=[
             Route("/api/graph", graph, methods=["GET"]),
             Route("/api/graph/diff", analysis(service_graph_diff, diff_options), methods=["GET"]),
-            Route("/api/traces/{trace_id}/critical-path", trace_path, methods=["GET"]),
-            Route("/api/traces/{trace_id}", trace, methods=["GET"]),
+            Route("/api/traces/{trace_id}/critical-path", one_trace(trace_critical_path), methods=["GET"]),
+            Route("/api/traces/{trace_id}", one_trace(trace_detail), methods=["GET"]),
             Route("/api/traces", analysis(search_traces, trace_search_options), methods=["GET"]),
             Route("/api/services", analysis(service_red, service_options), methods=["GET"]),
             Route("/api/extent", analysis(data_overview, lambda _: {}), methods=["GET"]),

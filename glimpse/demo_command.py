@@ -8,7 +8,6 @@ ranked root causes, next to the injected ground truth.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +130,3 @@ def _next_steps(db_path: str, truth: dict[str, Any]) -> Table:
         table.add_row(f"[bold]{name}[/]", command)
     return table
 
-
-def labels_json(result: SimulationResult) -> str:
-    return json.dumps(result.labels)

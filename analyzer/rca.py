@@ -247,7 +247,8 @@ class _Ranker:
         for candidate in candidates:
             if candidate.kind not in ("service", "operation", "instance") or candidate.service is None:
                 continue
-            culprit = max(callees.get(candidate.service, ()), key=lambda n: strength.get(n, 0.0), default=None)
+            options = sorted(callees.get(candidate.service, ()))  # sorted: ties resolve the same in every process
+            culprit = max(options, key=lambda n: strength.get(n, 0.0), default=None)
             if culprit is not None and strength.get(culprit, 0.0) >= 0.5 * candidate.score:
                 candidate.score *= VICTIM_FACTOR
                 candidate.evidence.append(

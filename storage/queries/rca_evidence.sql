@@ -55,7 +55,7 @@ children AS (
            bool_or(failed) AS child_failed,
            max(duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_ns,
            bool_or(failed) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_failed,
-           arg_max(service_name, duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS callee
+           arg_max(service_name, (duration, service_name)) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS callee
     FROM covering
     GROUP BY trace_id, span_id
 ),
@@ -130,10 +130,11 @@ SELECT signal, kind, name, service, incident,
        quantile_cont(value_ns, 0.9) AS p90_ns,
        avg(value_ns) AS mean_ns,
        avg(value_ns - baseline_p50_ns) AS mean_excess_ns,
-       list(DISTINCT instance) FILTER (WHERE kind = 'host') AS instances,
-       list(DISTINCT caller) AS callers,
-       arg_max(trace_id, value_ns, 3) FILTER (WHERE exceeded) AS slow_traces,
-       arg_max(trace_id, value_ns, 3) FILTER (WHERE originated) AS error_traces
+       -- ordered, and ties broken by trace id: the same data always gives the same answer
+       list(DISTINCT instance ORDER BY instance) FILTER (WHERE kind = 'host') AS instances,
+       list(DISTINCT caller ORDER BY caller) AS callers,
+       arg_max(trace_id, (value_ns, trace_id), 3) FILTER (WHERE exceeded) AS slow_traces,
+       arg_max(trace_id, (value_ns, trace_id), 3) FILTER (WHERE originated) AS error_traces
 FROM levels
 WHERE name IS NOT NULL
 GROUP BY signal, kind, name, service, incident

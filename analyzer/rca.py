@@ -61,10 +61,8 @@ class WindowStats:
     n: int = 0
     exceeded: int = 0
     errors: int = 0
-    traces: int = 0
     p50_ns: float = 0.0
     p90_ns: float = 0.0
-    mean_ns: float = 0.0
     slow_traces: list[str] = field(default_factory=list)
     error_traces: list[str] = field(default_factory=list)
     instances: list[str] = field(default_factory=list)
@@ -133,10 +131,8 @@ def evidence_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
             n=int(row["n"]),
             exceeded=int(row["exceeded"]),
             errors=int(row["errors"]),
-            traces=int(row["traces"]),
-            p50_ns=float(row["p50_ns"] or 0),
-            p90_ns=float(row["p90_ns"] or 0),
-            mean_ns=float(row["mean_ns"] or 0),
+            p50_ns=float(row["p50_p90_ns"][0]),
+            p90_ns=float(row["p50_p90_ns"][1]),
             slow_traces=list(row["slow_traces"] or []),
             error_traces=list(row["error_traces"] or []),
             instances=list(row["instances"] or []),

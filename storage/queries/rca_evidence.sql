@@ -91,15 +91,14 @@ blamed AS (
 -- an incident that leaked into the baseline window (late detection) does not lift it.
 thresholds AS (
     SELECT signal, service, operation, coalesce(peer, '') AS peer_key,
-           quantile_cont(ln(value_ns + 1000), [0.25, 0.5, 0.75]) AS q, median(value_ns) AS p50_ns
+           quantile_cont(ln(value_ns + 1000), [0.25, 0.5, 0.75]) AS q
     FROM blamed
     WHERE NOT incident
     GROUP BY ALL
 ),
 flagged AS (
     SELECT b.*,
-           coalesce(b.value_ns > exp(t.q[2] + 2.33 * (t.q[3] - t.q[1]) / 1.349) * 1.1 + 1000000, false) AS exceeded,
-           t.p50_ns AS baseline_p50_ns
+           coalesce(b.value_ns > exp(t.q[2] + 2.33 * (t.q[3] - t.q[1]) / 1.349) * 1.1 + 1000000, false) AS exceeded
     FROM blamed AS b
     LEFT JOIN thresholds AS t
         ON t.signal = b.signal AND t.service IS NOT DISTINCT FROM b.service AND t.operation = b.operation
@@ -125,11 +124,7 @@ SELECT signal, kind, name, service, incident,
        count(*) AS n,
        count(*) FILTER (WHERE exceeded) AS exceeded,
        count(*) FILTER (WHERE originated) AS errors,
-       count(DISTINCT trace_id) AS traces,
-       quantile_cont(value_ns, 0.5) AS p50_ns,
-       quantile_cont(value_ns, 0.9) AS p90_ns,
-       avg(value_ns) AS mean_ns,
-       avg(value_ns - baseline_p50_ns) AS mean_excess_ns,
+       quantile_cont(value_ns, [0.5, 0.9]) AS p50_p90_ns,
        -- ordered, and ties broken by trace id: the same data always gives the same answer
        list(DISTINCT instance ORDER BY instance) FILTER (WHERE kind = 'host') AS instances,
        list(DISTINCT caller ORDER BY caller) AS callers,

@@ -75,59 +75,68 @@ def render_markdown(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _markdown_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
 def _markdown_candidates(data: dict[str, Any]) -> list[str]:
     if data["rca"] is None:
         return []
-    out = [
-        "## Ranked probable root causes",
-        "",
-        "| # | kind | name | score | evidence | remediation |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = []
     for c in data["rca"]["candidates"]:
-        evidence = "<br>".join(_cell(e["detail"]) for e in c["evidence"])
+        evidence = "<br>".join(e["detail"] for e in c["evidence"])
         examples = {t for e in c["evidence"] for t in e.get("trace_ids", [])[:1]}
         if examples:
             evidence += "<br>example traces: " + ", ".join(f"`{t}`" for t in sorted(examples))
-        out.append(
-            f"| {c['rank']} | {c['kind']} | {_cell(c['name'])} | {c['score']:.2f} | {evidence} | "
-            f"{_cell(c['remediation'])} |"
-        )
-    return [*out, ""]
+        rows.append([str(c["rank"]), c["kind"], c["name"], f"{c['score']:.2f}", evidence, c["remediation"]])
+    header = ["#", "kind", "name", "score", "evidence", "remediation"]
+    return _markdown_table("Ranked probable root causes", header, rows)
 
 
 def _markdown_anomalies(data: dict[str, Any]) -> list[str]:
-    out = [
-        "## Timeline of anomalies",
-        "",
-        "| start | end | entity | signal | baseline | observed | score |",
-        "|---|---|---|---|---|---|---|",
+    rows = [
+        [
+            _time(a["start"]),
+            _time(a["end"]),
+            f"{a['entity_kind']} {a['entity']}",
+            a["signal"],
+            _num(a["baseline"]),
+            _num(a["observed"]),
+            f"{a['score']:.2f}",
+        ]
+        for a in sorted(data["anomalies"]["anomalies"][:25], key=lambda a: a["start"])
     ]
-    for a in sorted(data["anomalies"]["anomalies"][:25], key=lambda a: a["start"]):
-        out.append(
-            f"| {_time(a['start'])} | {_time(a['end'])} | {a['entity_kind']} {_cell(a['entity'])} | "
-            f"{a['signal']} | {_num(a['baseline'])} | {_num(a['observed'])} | {a['score']:.2f} |"
-        )
-    return [*out, ""]
+    header = ["start", "end", "entity", "signal", "baseline", "observed", "score"]
+    return _markdown_table("Timeline of anomalies", header, rows)
 
 
-def _markdown_insights(data: dict[str, Any]) -> list[str]:
-    out = [
-        "## Trends and forecasts",
-        "",
-        "| service | req/s | p95 ms | error rate | p95 trend/h | forecast p95 | capacity |",
-        "|---|---|---|---|---|---|---|",
-    ]
+INSIGHT_HEADER = ["service", "req/s", "p95 ms", "error rate", "p95 trend/h", "forecast p95", "capacity"]
+
+
+def _insight_rows(data: dict[str, Any]) -> list[list[str]]:
+    rows = []
     for s in data["insights"]["services"]:
         trend = s["trend"]["latency_p95_ms"]
         forecast = s["forecast"]["latency_p95_ms"]
-        out.append(
-            f"| {s['service']} | {_num(s['current']['throughput_rps'])} | {_num(s['current']['latency_p95_ms'])} | "
-            f"{_num(s['current']['error_rate'])} | "
-            f"{_num(trend['slope_per_hour']) + (' (significant)' if trend['significant'] else '') if trend else ''} | "
-            f"{_num(forecast['value']) if forecast else ''} | {_cell((s['capacity'] or {}).get('message', ''))} |"
+        current = s["current"]
+        rows.append(
+            [
+                s["service"],
+                _num(current["throughput_rps"]),
+                _num(current["latency_p95_ms"]),
+                _num(current["error_rate"]),
+                _num(trend["slope_per_hour"]) + (" (significant)" if trend["significant"] else "") if trend else "",
+                _num(forecast["value"]) if forecast else "",
+                (s["capacity"] or {}).get("message", ""),
+            ]
         )
-    return [*out, ""]
+    return rows
+
+
+def _markdown_insights(data: dict[str, Any]) -> list[str]:
+    return _markdown_table("Trends and forecasts", INSIGHT_HEADER, _insight_rows(data))
 
 
 def _cell(text: str) -> str:
@@ -177,7 +186,7 @@ def render_html(data: dict[str, Any]) -> str:
             f"(score {a['score']:.2f}, from {esc(_time(a['start']))})</div>{_sparkline(a)}</div>"
         )
     parts.append("<h2>Trends and forecasts</h2>")
-    parts.append(_markdown_table_as_html(_markdown_insights(data)))
+    parts.append(_html_table(INSIGHT_HEADER, _insight_rows(data)))
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -279,13 +288,9 @@ def _sparkline(anomaly: dict[str, Any], width: int = 600, height: int = 60) -> s
     )
 
 
-def _markdown_table_as_html(lines: list[str]) -> str:
-    rows = [line for line in lines if line.startswith("|") and not line.startswith("|---")]
-    if not rows:
-        return ""
-    cells = [[c.strip().replace("\\|", "|") for c in row.strip("|").split(" | ")] for row in rows]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[1:])
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

@@ -27,6 +27,7 @@ __all__ = ["Engine", "SimEvent", "SimSpan", "span_name"]
 MS = 1_000_000
 NETWORK_MS = 0.25
 BACKOFF_MS = 50.0
+SERVICE_PORT = 8080
 MAX_DEPTH = 24
 HTTP_METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 EXCEPTIONS = {
@@ -291,19 +292,9 @@ class Engine:
     def _server_attributes(self, span: SimSpan, svc: Service, operation: str, failed: bool, error: str | None) -> None:
         attrs = span.attributes
         if span.kind == "consumer":
-            pass
+            pass  # a consumer's attributes are the messaging ones its producer call sets
         elif svc.protocol == "grpc":
-            rpc_service, _, method = span.name.partition("/")
-            attrs.update(
-                {
-                    "rpc.system": "grpc",
-                    "rpc.service": rpc_service,
-                    "rpc.method": method,
-                    "rpc.grpc.status_code": 13 if failed else 0,
-                    "server.address": svc.name,
-                    "server.port": 8080,
-                }
-            )
+            attrs.update(_rpc_attributes(span.name, svc.name, 13 if failed else 0))
         else:
             method, route = _http_route(operation)
             attrs.update(
@@ -314,7 +305,7 @@ class Engine:
                     "url.scheme": "http",
                     "http.response.status_code": 500 if failed else 200,
                     "server.address": svc.name,
-                    "server.port": 8080,
+                    "server.port": SERVICE_PORT,
                 }
             )
         if failed:
@@ -333,27 +324,16 @@ class Engine:
     ) -> None:
         attrs = span.attributes
         if callee.protocol == "grpc":
-            rpc_service, _, method = span.name.partition("/")
-            status = 4 if timed_out else 14 if callee_failed else 0
-            attrs.update(
-                {
-                    "rpc.system": "grpc",
-                    "rpc.service": rpc_service,
-                    "rpc.method": method,
-                    "rpc.grpc.status_code": status,
-                    "server.address": callee.name,
-                    "server.port": 8080,
-                }
-            )
+            attrs.update(_rpc_attributes(span.name, callee.name, 4 if timed_out else 14 if callee_failed else 0))
         else:
             method, route = _http_route(operation)
             attrs.update(
                 {
                     "http.request.method": method,
-                    "url.full": f"http://{callee.name}:8080{route}",
+                    "url.full": f"http://{callee.name}:{SERVICE_PORT}{route}",
                     "url.template": route,
                     "server.address": callee.name,
-                    "server.port": 8080,
+                    "server.port": SERVICE_PORT,
                 }
             )
             if not timed_out:
@@ -366,6 +346,19 @@ class Engine:
 
     def _lognormal(self, median_ms: float, sigma: float) -> float:
         return median_ms * math.exp(self.rng.gauss(0.0, sigma))
+
+
+def _rpc_attributes(span_name: str, server: str, status: int) -> dict[str, Any]:
+    """gRPC attributes of either side of a call named ``package.Service/Method``."""
+    rpc_service, _, method = span_name.partition("/")
+    return {
+        "rpc.system": "grpc",
+        "rpc.service": rpc_service,
+        "rpc.method": method,
+        "rpc.grpc.status_code": status,
+        "server.address": server,
+        "server.port": SERVICE_PORT,
+    }
 
 
 def _timeout_type(callee: Service) -> str:

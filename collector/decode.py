@@ -6,7 +6,9 @@ counted, the rest is kept, and the caller answers with OTLP partial success.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +18,24 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 
 from collector.values import any_value, attribute_map, attributes_json
 from storage.batch import Batch
-from storage.columns import LOG_SCHEMA, METRIC_SCHEMAS, SPAN_SCHEMA
+from storage.columns import LOG_SCHEMA, METRIC_SCHEMAS, RESOURCE_SCHEMA, SPAN_SCHEMA
 from tracing.attributes import dumps
 from tracing.ids import is_valid_span_id, is_valid_trace_id
 from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED, promote
 
-__all__ = ["Decoded", "decode_logs", "decode_metrics", "decode_traces"]
+__all__ = [
+    "SPAN_KINDS",
+    "SPAN_REJECTION_REASONS",
+    "STATUS_CODES",
+    "UNKNOWN_SERVICE",
+    "Decoded",
+    "decode_logs",
+    "decode_metrics",
+    "decode_traces",
+    "rejection_message",
+    "resource_key",
+    "span_batch",
+]
 
 UNKNOWN_SERVICE = "unknown_service"
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -34,6 +48,8 @@ _BAD_PARENT_ID = "parent_span_id is neither empty nor 8 bytes"
 _BAD_LINK_ID = "a link's trace_id or span_id is invalid"
 _BAD_LOG_IDS = "trace_id or span_id has the wrong length"
 _BAD_EXEMPLAR_IDS = "an exemplar's trace_id or span_id has the wrong length"
+# in the order of the reason codes collector/_spanwire.c reports
+SPAN_REJECTION_REASONS = (_BAD_TRACE_ID, _BAD_SPAN_ID, _BAD_PARENT_ID, _BAD_LINK_ID)
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,7 @@ class Decoded:
     message: str
 
 
-def _rejection_message(noun: str, reasons: Counter[str]) -> str:
+def rejection_message(noun: str, reasons: Counter[str]) -> str:
     if not reasons:
         return ""
     total = sum(reasons.values())
@@ -83,8 +99,8 @@ def _nanos_or_none(value: int) -> int | None:
 
 
 def decode_traces(request: Any) -> Decoded:
-    """``ExportTraceServiceRequest`` -> rows for ``otel_traces``."""
-    columns: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name not in _SHARED_SPAN_COLUMNS}
+    """``ExportTraceServiceRequest`` -> rows for ``otel_spans`` and ``otel_resources``."""
+    columns: dict[str, list[Any]] = {name: [] for name in SPAN_SCHEMA.names if name not in _BLOCK_COLUMNS}
     blocks: list[dict[str, Any]] = []  # the resource and scope values of each run of spans
     counts: list[int] = []
     reasons: Counter[str] = Counter()
@@ -97,42 +113,54 @@ def decode_traces(request: Any) -> Decoded:
             if count:
                 blocks.append({**shared, **_scope_columns(scope_spans.scope, scope_spans.schema_url)})
                 counts.append(count)
-    table = _span_table(columns, blocks, counts)
+    own = {name: pa.array(values, type=SPAN_SCHEMA.field(name).type) for name, values in columns.items()}
+    batch = span_batch(own, blocks, counts)
     rejected = sum(reasons.values())
-    return Decoded(Batch({"otel_traces": table}), table.num_rows, rejected, _rejection_message("spans", reasons))
+    return Decoded(batch, sum(counts), rejected, rejection_message("spans", reasons))
 
 
-# Columns whose value is the same for every span under one resource and scope. They
-# travel dictionary-encoded: the batch carries each value once, and DuckDB converts
-# (and validates the JSON of) each distinct value once rather than once per span.
-_SHARED_SPAN_COLUMNS = frozenset(
-    {
-        "service_name",
-        "resource_attributes",
-        "resource_schema_url",
-        "resource_dropped_attributes_count",
-        "scope_name",
-        "scope_version",
-        "scope_attributes",
-        "scope_schema_url",
-        *RESOURCE_PROMOTED,
-    }
-)
+# otel_spans columns that come from the span's resource and scope rather than the span
+_BLOCK_COLUMNS = frozenset({"service_name", "resource_key"})
 
 
-def _span_table(columns: dict[str, list[Any]], blocks: list[dict[str, Any]], counts: list[int]) -> pa.Table:
+def resource_key(block: Mapping[str, Any]) -> int:
+    """The key of one resource and scope in ``otel_resources``: the low 64 bits of the MD5
+    of their fields joined by U+001F (schema migration 002 computes the same in SQL)."""
+    text = "\x1f".join(
+        (
+            block["resource_attributes"],
+            block["resource_schema_url"],
+            str(block["resource_dropped_attributes_count"]),
+            block["scope_name"],
+            block["scope_version"],
+            block["scope_attributes"],
+            block["scope_schema_url"],
+        )
+    )
+    return int.from_bytes(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).digest()[8:], "little")
+
+
+def span_batch(own: dict[str, pa.Array], blocks: list[dict[str, Any]], counts: list[int]) -> Batch:
+    """The rows to store from each span's own columns and the resource and scope ``blocks``
+    (``counts[i]`` spans in a row share ``blocks[i]``)."""
+    keys = [resource_key(block) for block in blocks]
     block_of_row = pa.array(np.repeat(np.arange(len(blocks), dtype=np.int32), counts), type=pa.int32())
-    arrays = []
-    for field in SPAN_SCHEMA:
-        if field.name in _SHARED_SPAN_COLUMNS:
-            values = pa.array([block[field.name] for block in blocks], type=field.type)
-            if pa.types.is_string(field.type):
-                arrays.append(pa.DictionaryArray.from_arrays(block_of_row, values))
-            else:
-                arrays.append(values.take(block_of_row))
-        else:
-            arrays.append(pa.array(columns[field.name], type=field.type))
-    return pa.Table.from_arrays(arrays, names=SPAN_SCHEMA.names)
+    services = pa.array([block["service_name"] for block in blocks], type=pa.string())
+    own = {
+        **own,
+        "service_name": pa.DictionaryArray.from_arrays(block_of_row, services),
+        "resource_key": pa.array(keys, type=pa.uint64()).take(block_of_row),
+    }
+    spans = pa.Table.from_arrays([own[name] for name in SPAN_SCHEMA.names], schema=_spans_schema(own))
+    resources = pa.Table.from_pylist(
+        [{**block, "resource_key": key} for block, key in zip(blocks, keys, strict=True)], schema=RESOURCE_SCHEMA
+    )
+    return Batch({"otel_spans": spans, "otel_resources": resources})
+
+
+def _spans_schema(own: dict[str, pa.Array]) -> pa.Schema:
+    """SPAN_SCHEMA with service_name dictionary-encoded, as the batch carries it."""
+    return pa.schema([pa.field(name, own[name].type) for name in SPAN_SCHEMA.names])
 
 
 def _append_spans(columns: dict[str, list[Any]], spans: Any, reasons: Counter[str]) -> int:
@@ -247,7 +275,7 @@ def decode_metrics(request: Any) -> Decoded:
         name: pa.Table.from_pylist(points, schema=METRIC_SCHEMAS[name]) for name, points in rows.items() if points
     }
     rejected = sum(reasons.values())
-    return Decoded(Batch(tables), accepted, rejected, _rejection_message("data points", reasons))
+    return Decoded(Batch(tables), accepted, rejected, rejection_message("data points", reasons))
 
 
 def _metric_extra(kind: str, data: Any) -> dict[str, Any]:
@@ -371,7 +399,7 @@ def decode_logs(request: Any) -> Decoded:
                 rows.append({**scope_shared, **_log_columns(record)})
     table = pa.Table.from_pylist(rows, schema=LOG_SCHEMA)
     rejected = sum(reasons.values())
-    return Decoded(Batch({"otel_logs": table}), len(rows), rejected, _rejection_message("log records", reasons))
+    return Decoded(Batch({"otel_logs": table}), len(rows), rejected, rejection_message("log records", reasons))
 
 
 def _log_columns(record: Any) -> dict[str, Any]:

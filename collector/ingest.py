@@ -1,10 +1,11 @@
 """The transport-independent core of a receiver: request bytes in, committed rows out.
 
-Decoding (protobuf or JSON -> Arrow columns) is the most expensive step of ingest and is
-pure Python, so one process cannot spread it over several cores. With
-``decode_workers > 0`` the Ingestor decodes in a pool of worker processes and only the
-finished Arrow tables come back to the process that owns the DuckDB writer. With 0 it
-decodes in the calling thread (tests, small deployments).
+OTLP/protobuf trace requests are decoded in the calling thread by the C fast path
+(collector/span_wire.py), which releases the GIL. Everything else (metrics, logs,
+OTLP/JSON, and trace requests the fast path hands back) goes to the reference decoders,
+which are pure Python: with ``decode_workers > 0`` they run in a pool of worker
+processes and only the finished Arrow tables come back to the process that owns the
+DuckDB writer; with 0, in the calling thread.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ class Ingestor:
         ``concurrent.futures.TimeoutError`` when the commit takes too long.
         """
         self.writer.check_room()  # refuse before paying for a decode the queue cannot take
-        pool = self._pool
-        decoded = (
-            decode_body(signal.name, body, json) if pool is None else self._decode_in_pool(pool, signal, body, json)
-        )
+        decoded = None if json or signal.decode_wire is None else signal.decode_wire(body)
+        if decoded is None:
+            pool = self._pool
+            decoded = (
+                decode_body(signal.name, body, json) if pool is None else self._decode_in_pool(pool, signal, body, json)
+            )
         if decoded.rejected:
             logger.info("%s export: %s", signal.name, decoded.message)
         if decoded.accepted:

@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as METR
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_PB2
 
 from collector.decode import Decoded, decode_logs, decode_metrics, decode_traces
+from collector.span_wire import decode_traces_wire
 
 __all__ = ["SIGNALS", "Signal"]
 
@@ -26,6 +27,8 @@ class Signal:
     response_type: type[Any]
     decode: Callable[[Any], Decoded]
     rejected_field: str
+    # protobuf bytes -> rows without building messages; None hands the request to ``decode``
+    decode_wire: Callable[[bytes], Decoded | None] | None = None
 
     def response(self, decoded: Decoded | None = None) -> Any:
         """The export response, with partial success when items were rejected."""
@@ -51,6 +54,7 @@ SIGNALS: dict[str, Signal] = {
             TRACE_PB2.ExportTraceServiceResponse,
             decode_traces,
             "rejected_spans",
+            decode_traces_wire,
         ),
         Signal(
             "metrics",

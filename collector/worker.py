@@ -19,7 +19,8 @@ __all__ = ["decode_body", "ignore_interrupts", "warm_up"]
 
 
 def decode_body(signal_name: str, body: bytes, is_json: bool) -> Decoded:
-    """Bytes of one export request -> the rows to store and what was rejected.
+    """Bytes of one export request -> the rows to store and what was rejected, by the
+    reference decoders (the C fast path runs in the server process: collector/ingest.py).
 
     Raises :class:`DecodeError` when the request cannot be decoded at all.
     """

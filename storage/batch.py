@@ -20,4 +20,9 @@ class Batch:
 
     @property
     def rows(self) -> int:
-        return sum(table.num_rows for table in self.tables.values())
+        """The items the client sent (spans, points, records): what queue limits count."""
+        return sum(table.num_rows for name, table in self.tables.items() if name not in _DESCRIPTIVE_TABLES)
+
+
+# rows that describe the items rather than being items: each resource is stored once
+_DESCRIPTIVE_TABLES = frozenset({"otel_resources"})

@@ -16,6 +16,7 @@ __all__ = [
     "LINK_TYPE",
     "LOG_SCHEMA",
     "METRIC_SCHEMAS",
+    "RESOURCE_SCHEMA",
     "SPAN_SCHEMA",
 ]
 
@@ -60,6 +61,7 @@ def _promoted(columns: dict[str, tuple[str, ...]]) -> list[tuple[str, pa.DataTyp
     return [(name, pa.int64() if name in INTEGER_COLUMNS else pa.string()) for name in columns]
 
 
+# otel_spans: each span's own columns; its resource and scope are one row of otel_resources
 SPAN_SCHEMA = pa.schema(
     [
         ("timestamp", _TS),
@@ -71,13 +73,7 @@ SPAN_SCHEMA = pa.schema(
         ("span_name", pa.string()),
         ("span_kind", pa.string()),
         ("service_name", pa.string()),
-        ("resource_attributes", pa.string()),
-        ("resource_schema_url", pa.string()),
-        ("resource_dropped_attributes_count", pa.uint32()),
-        ("scope_name", pa.string()),
-        ("scope_version", pa.string()),
-        ("scope_attributes", pa.string()),
-        ("scope_schema_url", pa.string()),
+        ("resource_key", pa.uint64()),
         ("span_attributes", pa.string()),
         ("duration", pa.int64()),
         ("status_code", pa.string()),
@@ -87,8 +83,23 @@ SPAN_SCHEMA = pa.schema(
         ("dropped_attributes_count", pa.uint32()),
         ("dropped_events_count", pa.uint32()),
         ("dropped_links_count", pa.uint32()),
-        *_promoted(RESOURCE_PROMOTED),
         *_promoted(SPAN_PROMOTED),
+    ]
+)
+
+# otel_resources: one row per distinct resource and instrumentation scope
+RESOURCE_SCHEMA = pa.schema(
+    [
+        ("resource_key", pa.uint64()),
+        ("service_name", pa.string()),
+        ("resource_attributes", pa.string()),
+        ("resource_schema_url", pa.string()),
+        ("resource_dropped_attributes_count", pa.uint32()),
+        ("scope_name", pa.string()),
+        ("scope_version", pa.string()),
+        ("scope_attributes", pa.string()),
+        ("scope_schema_url", pa.string()),
+        *_promoted(RESOURCE_PROMOTED),
     ]
 )
 

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT_WAL_BYTES",
     "DEFAULT_MAX_GROUP_ROWS",
     "DEFAULT_MAX_QUEUED_ROWS",
+    "ROW_GROUP_ROWS",
     "Batch",
     "BatchWriter",
     "WriterStats",
@@ -41,27 +42,31 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUED_ROWS = 100_000
 DEFAULT_MAX_GROUP_ROWS = 50_000
-# DuckDB keeps rows committed since the last checkpoint in memory, uncompressed (about
-# 2 KB a span here), and the WAL grows at about the same rate. Checkpointing when the
-# queue is idle and the WAL passes 32 MiB, and in any case at 96 MiB, bounds that memory
-# (a 96 MiB checkpoint takes about a second on this hardware, during which the queue
-# absorbs the load or receivers ask clients to retry).
-DEFAULT_CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
-DEFAULT_FORCE_CHECKPOINT_WAL_BYTES = 96 * 1024 * 1024
+# DuckDB stores a table in row groups of 122,880 rows and keeps the rows committed since
+# the last checkpoint in memory. The writer checkpoints exactly when otel_spans fills a
+# row group: each row group is then compressed and written once, and no checkpoint
+# leaves a half-filled group whose blocks the next one would free (measured: 0 free
+# blocks, against up to half the file with checkpoints by WAL size). That bounds memory
+# by one row group of spans; the WAL size is only a backstop (metrics and logs, or very
+# large spans).
+ROW_GROUP_ROWS = 122_880
+DEFAULT_CHECKPOINT_WAL_BYTES = 256 * 1024 * 1024
 DEFAULT_RETRY_AFTER_S = 1.0
 
 # Spans are identified by (trace_id, span_id): a span already stored is skipped. The
 # look-up is limited to the batch's own time range so that DuckDB's zone maps keep it
 # cheap however large the table grows (retried spans carry their original timestamps).
 _INSERT_SPANS = """
-INSERT INTO otel_traces BY NAME
+INSERT INTO otel_spans BY NAME
 SELECT * FROM glimpse_batch AS b
 WHERE NOT EXISTS (
-    SELECT 1 FROM otel_traces AS t
+    SELECT 1 FROM otel_spans AS t
     WHERE t.timestamp BETWEEN make_timestamp_ns($lo) AND make_timestamp_ns($hi)
       AND t.trace_id = b.trace_id AND t.span_id = b.span_id
 )
 """
+
+_KNOWN_RESOURCES = "SELECT resource_key FROM otel_resources"
 
 
 @dataclass
@@ -94,7 +99,6 @@ class BatchWriter:
         max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
         max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
-        force_checkpoint_wal_bytes: int = DEFAULT_FORCE_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
     ) -> None:
         if max_queued_rows < 1 or max_group_rows < 1:
@@ -104,7 +108,6 @@ class BatchWriter:
         self._max_queued_rows = max_queued_rows
         self._max_group_rows = max_group_rows
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
-        self._force_checkpoint_wal_bytes = max(force_checkpoint_wal_bytes, checkpoint_wal_bytes)
         self._retry_after_s = retry_after_s
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
@@ -113,6 +116,10 @@ class BatchWriter:
         self._held = 0
         self._thread = threading.Thread(target=self._run, name="glimpse-writer", daemon=True)
         self.stats = WriterStats()
+        # resources already stored: most batches bring none that are new
+        self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
+        self._new_resources: set[int] = set()
+        self._span_rows = self._count_spans()
 
     def start(self) -> None:
         self._thread.start()
@@ -201,15 +208,23 @@ class BatchWriter:
 
     def _commit_group(self, group: list[_Pending]) -> None:
         started = time.perf_counter()
+        self._new_resources.clear()
         try:
             self._con.execute("BEGIN TRANSACTION")
             for table_name, tables in _by_table(group).items():
-                self._insert(table_name, pa.concat_tables(tables, promote_options="none"))
-            self._con.execute("COMMIT")
+                rows = pa.concat_tables(tables, promote_options="none")
+                if table_name == "otel_spans":
+                    self._insert_spans(rows)
+                else:
+                    self._insert(table_name, rows)
+            self._commit()
         except Exception as exc:
             logger.exception("commit of %d batches failed", len(group))
             with suppress(duckdb.Error):
                 self._con.execute("ROLLBACK")
+            self._new_resources.clear()
+            with suppress(duckdb.Error):
+                self._span_rows = self._count_spans()
             for pending in group:
                 pending.future.set_exception(exc)
             return
@@ -220,22 +235,64 @@ class BatchWriter:
             self.stats.committed_rows += pending.batch.rows
             pending.future.set_result(pending.batch.rows)
 
-    def _insert(self, table_name: str, rows: pa.Table) -> None:
+    def _commit(self) -> None:
+        self._con.execute("COMMIT")
+        self._known_resources |= self._new_resources
+        self._new_resources.clear()
+
+    def _count_spans(self) -> int:
+        row = self._con.execute("SELECT count(*) FROM otel_spans").fetchone()
+        return int(row[0]) if row else 0
+
+    def _insert_spans(self, rows: pa.Table) -> None:
+        """Insert the spans not stored yet, committing and checkpointing at each row group boundary."""
         total = rows.num_rows
-        if table_name == "otel_traces":
-            rows = first_of_each_span(rows)
+        rows = storage_order(first_of_each_span(rows))
+        inserted = 0
+        while rows.num_rows:
+            room = ROW_GROUP_ROWS - self._span_rows % ROW_GROUP_ROWS
+            part, rows = rows.slice(0, room), rows.slice(room)
+            added = self._insert_new_spans(part)
+            self._span_rows += added
+            inserted += added
+            if added and self._span_rows % ROW_GROUP_ROWS == 0:
+                self._commit()
+                self._checkpoint()
+                self._con.execute("BEGIN TRANSACTION")
+        self.stats.duplicate_spans += total - inserted
+
+    def _insert_new_spans(self, rows: pa.Table) -> int:
+        """INSERT the rows whose (trace_id, span_id) is not stored yet; return how many."""
+        bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
+        params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
         self._con.register("glimpse_batch", rows)
         try:
-            if table_name == "otel_traces":
-                bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
-                params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
-                inserted = self._con.execute(_INSERT_SPANS, params).fetchone()
-                self.stats.duplicate_spans += total - (int(inserted[0]) if inserted else 0)
-            else:
-                self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM glimpse_batch")
+            inserted = self._con.execute(_INSERT_SPANS, params).fetchone()
         finally:
             with suppress(duckdb.Error):  # fails inside an aborted transaction; register() replaces it anyway
                 self._con.unregister("glimpse_batch")
+        return int(inserted[0]) if inserted else 0
+
+    def _insert(self, table_name: str, rows: pa.Table) -> None:
+        if table_name == "otel_resources":
+            rows = self._unknown_resources(rows)
+            if not rows.num_rows:
+                return
+        self._con.register("glimpse_batch", rows)
+        try:
+            self._con.execute(f"INSERT INTO {table_name} BY NAME SELECT * FROM glimpse_batch")
+        finally:
+            with suppress(duckdb.Error):
+                self._con.unregister("glimpse_batch")
+
+    def _unknown_resources(self, rows: pa.Table) -> pa.Table:
+        """The first row of each resource key not stored yet (and remember them)."""
+        keep = []
+        for position, key in enumerate(rows.column("resource_key").to_pylist()):
+            if key not in self._known_resources and key not in self._new_resources:
+                self._new_resources.add(key)
+                keep.append(position)
+        return rows.take(pa.array(keep, type=pa.int64()))
 
     def _maybe_checkpoint(self) -> None:
         if self._wal_path is None:
@@ -244,8 +301,7 @@ class BatchWriter:
             wal_bytes = os.path.getsize(self._wal_path)
         except OSError:
             return
-        idle = not self._queue
-        if wal_bytes >= self._force_checkpoint_wal_bytes or (idle and wal_bytes >= self._checkpoint_wal_bytes):
+        if wal_bytes >= self._checkpoint_wal_bytes:
             self._checkpoint()
 
     def _checkpoint(self) -> None:
@@ -257,12 +313,29 @@ class BatchWriter:
 
 
 def _by_table(group: list[_Pending]) -> dict[str, list[pa.Table]]:
-    tables: dict[str, list[pa.Table]] = {}
+    """The group's rows by table; resources first, so that a commit at a row group
+    boundary never stores spans without their resource."""
+    tables: dict[str, list[pa.Table]] = {"otel_resources": []}
     for pending in group:
         for name, table in pending.batch.tables.items():
             if table.num_rows:
                 tables.setdefault(name, []).append(table)
-    return tables
+    return {name: parts for name, parts in tables.items() if parts}
+
+
+def storage_order(spans: pa.Table) -> pa.Table:
+    """Spans of one service, resource and operation side by side: their attributes are
+    alike, and compress several times better so (measured: 29 -> 14 bytes a span for
+    span_attributes at 50,000-row groups)."""
+    keys = pa.table(
+        {
+            "service": spans.column("service_name").cast(pa.string()),
+            "resource": spans.column("resource_key"),
+            "name": spans.column("span_name"),
+        }
+    )
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    return spans.take(order)
 
 
 def first_of_each_span(rows: pa.Table) -> pa.Table:

@@ -12,7 +12,8 @@ from storage.schema import SCHEMA_VERSION, migrations
 from storage.store import open_read_only, open_writable
 
 TABLES = {
-    "otel_traces",
+    "otel_spans",
+    "otel_resources",
     "otel_logs",
     "otel_metrics_gauge",
     "otel_metrics_sum",
@@ -31,7 +32,7 @@ def test_new_database_gets_every_table_and_the_current_version(tmp_path: Path) -
     finally:
         con.close()
     assert tables >= TABLES
-    assert {"otel_trace_summary", "otel_calls"} <= views
+    assert {"otel_traces", "otel_trace_summary", "otel_calls"} <= views
     assert versions == [(v,) for v, _ in migrations()]
     assert versions[-1] == (SCHEMA_VERSION,)
 

@@ -45,7 +45,8 @@ def test_api_refuses_anything_but_read_only_selects(running: Running, sql: str, 
     response = httpx.post(f"{running.api_url}/api/sql", json={"sql": sql})
     assert response.status_code == 400
     assert message in response.json()["error"]
-    assert running.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'otel_traces'") == 1
+    assert running.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'otel_spans'") == 1
+    assert running.scalar("SELECT count(*) FROM duckdb_views() WHERE view_name = 'otel_traces'") == 1
 
 
 def test_api_caps_rows_and_time(running: Running) -> None:

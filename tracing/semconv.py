@@ -9,6 +9,7 @@ version produced a span.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +57,10 @@ RESOURCE_PROMOTED: dict[str, tuple[str, ...]] = {
 
 INTEGER_COLUMNS = frozenset({"http_response_status_code", "server_port", "network_peer_port"})
 
+# what an integer column takes from a string attribute: a plain decimal in int64 range
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 def _key_index(columns: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
     """attribute key -> (column, rank); rank 0 is the newest convention."""
@@ -68,8 +73,9 @@ _INDEXES = {id(SPAN_PROMOTED): _key_index(SPAN_PROMOTED), id(RESOURCE_PROMOTED):
 def promote(attributes: Mapping[str, Any], columns: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
     """Pick each promoted column's value from ``attributes`` (None when absent).
 
-    Integer columns accept ints and numeric strings (``"200"``); anything else that
-    cannot be an integer leaves the column empty rather than failing the span.
+    Integer columns accept ints and decimal strings (``"200"``, ``"-1"``; no spaces,
+    no fractions) in int64 range; anything else leaves the column empty rather than
+    failing the span.
     Text columns take the string form of scalar values. This runs once per span: it
     walks the span's own keys (about ten) rather than every known key.
     """
@@ -96,11 +102,11 @@ def _coerce(column: str, value: Any) -> Any:
         if isinstance(value, bool):
             return None
         if isinstance(value, int):
-            return value if -(2**63) <= value < 2**63 else None
-        try:
-            return int(str(value))
-        except ValueError:
-            return None
+            return value if _INT64_MIN <= value <= _INT64_MAX else None
+        if isinstance(value, str) and _DECIMAL.fullmatch(value):
+            number = int(value)
+            return number if _INT64_MIN <= number <= _INT64_MAX else None
+        return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -26,7 +26,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from graph import GENERATE, PeakRss
+from graph import GENERATE, PeakRss, store_generated
 
 from analyzer.critical_path import critical_path, self_times
 from glimpse.views import bottlenecks, trace_critical_path
@@ -36,7 +36,6 @@ from tracing.trace import Span, assemble_trace
 
 BIG_TRACE = "0" * 31 + "f"
 BIG_TRACE_SQL = """
-INSERT INTO otel_traces BY NAME
 SELECT make_timestamp_ns(1800000000000000000 + i * 1000) AS timestamp, $trace_id AS trace_id,
        printf('%016x', i + 1) AS span_id,
        CASE WHEN i = 0 THEN '' ELSE printf('%016x', (i - 1) // 10 + 1) END AS parent_span_id,
@@ -59,8 +58,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="glimpse-bottleneck-bench-") as folder:
         path = Path(folder) / "bench.duckdb"
         con = open_writable(path)
-        con.execute(GENERATE, {"traces": args.traces})
-        con.execute(BIG_TRACE_SQL, {"trace_id": BIG_TRACE})
+        store_generated(con, GENERATE, {"traces": args.traces})
+        store_generated(con, BIG_TRACE_SQL, {"trace_id": BIG_TRACE})
         con.execute("CHECKPOINT")
         con.close()
         con = open_read_only(path)

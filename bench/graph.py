@@ -21,16 +21,18 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from glimpse.views import service_graph
+from storage.columns import RESOURCE_SCHEMA
 from storage.store import open_read_only, open_writable
 
 GENERATE = """
-INSERT INTO otel_traces BY NAME
 WITH calls AS (
     SELECT t, c,
            hash(t * 7 + c) % 30 AS callee,
@@ -72,6 +74,22 @@ FROM spans
 """
 
 
+def store_generated(con: duckdb.DuckDBPyConnection, select_sql: str, params: dict[str, Any]) -> None:
+    """Store rows shaped like ``otel_traces`` (from ``select_sql``) in otel_spans and otel_resources."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE generated AS {select_sql}", params)
+    columns = {row[0] for row in con.execute("SELECT column_name FROM (DESCRIBE generated)").fetchall()}
+    shared = [name for name in RESOURCE_SCHEMA.names if name in columns]
+    key = f"hash({', '.join(shared)})"
+    con.execute(
+        f"INSERT INTO otel_resources BY NAME SELECT DISTINCT ON (resource_key) {key} AS resource_key, "
+        f"{', '.join(shared)} FROM generated"
+    )
+    resource_only = ", ".join(name for name in shared if name != "service_name")
+    spans = f"SELECT * EXCLUDE ({resource_only}), {key} AS resource_key FROM generated"
+    con.execute(f"INSERT INTO otel_spans BY NAME {spans}")
+    con.execute("DROP TABLE generated")
+
+
 class PeakRss:
     """Samples this process's RSS every 10 ms while the block runs."""
 
@@ -105,7 +123,7 @@ def main() -> int:
         path = Path(folder) / "graph.duckdb"
         started = time.perf_counter()
         con = open_writable(path)
-        con.execute(GENERATE, {"traces": args.traces})
+        store_generated(con, GENERATE, {"traces": args.traces})
         con.execute("CHECKPOINT")
         con.close()
         generated_s = time.perf_counter() - started

@@ -1,0 +1,181 @@
+"""The span store's layout: resources stored once, checkpoints at row-group boundaries,
+and the migration from the one-table layout of schema version 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
+from opentelemetry.proto.common.v1 import common_pb2 as COMMON_PB2
+from opentelemetry.proto.resource.v1 import resource_pb2 as RESOURCE_PB2
+from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
+
+import storage.writer as writer_module
+from collector.decode import decode_traces
+from collector.span_wire import decode_traces_wire
+from storage.batch import Batch
+from storage.schema import migrations
+from storage.store import open_read_only, open_writable
+from storage.writer import ROW_GROUP_ROWS, BatchWriter
+
+START_NS = 1_750_000_000_000_000_000
+
+
+def _request(spans: int, *, pod: str, scope: str = "lib", seed: int = 0) -> bytes:
+    resource = RESOURCE_PB2.Resource(
+        attributes=[
+            COMMON_PB2.KeyValue(key="service.name", value=COMMON_PB2.AnyValue(string_value="cart")),
+            COMMON_PB2.KeyValue(key="k8s.pod.name", value=COMMON_PB2.AnyValue(string_value=pod)),
+        ]
+    )
+    items = [
+        TRACE_PB2.Span(
+            trace_id=(seed * 1_000_003 + index + 1).to_bytes(16, "big"),
+            span_id=(seed * 1_000_003 + index + 1).to_bytes(8, "big"),
+            name=f"op-{index % 3}",
+            kind=TRACE_PB2.Span.SPAN_KIND_SERVER,
+            start_time_unix_nano=START_NS + seed * 1_000_000 + index,
+            end_time_unix_nano=START_NS + seed * 1_000_000 + index + 1_000,
+        )
+        for index in range(spans)
+    ]
+    scope_spans = TRACE_PB2.ScopeSpans(scope=COMMON_PB2.InstrumentationScope(name=scope), spans=items)
+    request = TRACE_SERVICE_PB2.ExportTraceServiceRequest(
+        resource_spans=[TRACE_PB2.ResourceSpans(resource=resource, scope_spans=[scope_spans])]
+    )
+    return request.SerializeToString()
+
+
+def _batch(body: bytes) -> Batch:
+    decoded = decode_traces_wire(body)
+    assert decoded is not None
+    return decoded.batch
+
+
+def _write(path: Path, batches: list[Batch]) -> BatchWriter:
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path))
+    writer.start()
+    for batch in batches:
+        writer.submit(batch).result(timeout=60)
+    writer.close(timeout_s=60)
+    con.close()
+    return writer
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = open_read_only(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_each_resource_and_scope_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.duckdb"
+    batches = [
+        _batch(_request(5, pod="cart-1", seed=1)),
+        _batch(_request(5, pod="cart-1", seed=2)),  # same resource and scope: no new row
+        _batch(_request(5, pod="cart-2", seed=3)),
+        _batch(_request(5, pod="cart-2", scope="other", seed=4)),
+    ]
+    _write(path, batches)
+    assert _rows(path, "SELECT count(*) FROM otel_spans") == [(20,)]
+    assert _rows(path, "SELECT k8s_pod_name, scope_name FROM otel_resources ORDER BY ALL") == [
+        ("cart-1", "lib"),
+        ("cart-2", "lib"),
+        ("cart-2", "other"),
+    ]
+    assert _rows(path, "SELECT k8s_pod_name, scope_name, count(*) FROM otel_traces GROUP BY ALL ORDER BY ALL") == [
+        ("cart-1", "lib", 10),
+        ("cart-2", "lib", 5),
+        ("cart-2", "other", 5),
+    ]
+
+
+def test_a_commit_that_crosses_a_row_group_boundary_is_split_there_and_checkpointed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+    path = tmp_path / "split.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path))
+    with writer.hold():  # both batches commit as one group of 150 rows
+        writer.start()
+        first = writer.submit(_batch(_request(70, pod="a", seed=1)))
+        second = writer.submit(_batch(_request(80, pod="a", seed=2)))
+    assert (first.result(timeout=30), second.result(timeout=30)) == (70, 80)
+    assert writer.stats.checkpoints == 1  # at 100 rows, not at 150
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (150,)
+    third = writer.submit(_batch(_request(60, pod="a", seed=3)))
+    assert third.result(timeout=30) == 60
+    assert writer.stats.checkpoints == 2  # at 200
+    writer.close(timeout_s=30)
+    con.close()
+    assert _rows(path, "SELECT count(DISTINCT span_id) FROM otel_traces") == [(210,)]
+
+
+def test_spans_fill_whole_row_groups_and_leave_no_free_blocks(tmp_path: Path) -> None:
+    base = _batch(_request(4096, pod="a", seed=1))
+    spans = base.tables["otel_spans"]
+    batches = []
+    for copy in range(ROW_GROUP_ROWS * 2 // 4096 + 4):  # about 2.1 row groups
+        suffix = pa.array([f"{copy:06x}"] * spans.num_rows)
+        rekeyed = spans.set_column(
+            spans.schema.get_field_index("trace_id"),
+            "trace_id",
+            pc.binary_join_element_wise(spans.column("trace_id").cast(pa.string()), suffix, ""),
+        )
+        batches.append(Batch({"otel_spans": rekeyed, "otel_resources": base.tables["otel_resources"]}))
+    path = tmp_path / "aligned.duckdb"
+    writer = _write(path, batches)
+    total = len(batches) * 4096
+    assert writer.stats.checkpoints == total // ROW_GROUP_ROWS + 1  # one per full row group, one on close
+    assert _rows(path, "SELECT count(*) FROM otel_spans") == [(total,)]
+    groups = _rows(path, "SELECT row_group_id, max(count) FROM pragma_storage_info('otel_spans') GROUP BY 1 ORDER BY 1")
+    assert [rows for _, rows in groups][:-1] == [ROW_GROUP_ROWS] * (total // ROW_GROUP_ROWS)
+    assert _rows(path, "SELECT free_blocks FROM pragma_database_size()") == [(0,)]
+
+
+def _version_one_database(path: Path, bodies: list[bytes]) -> None:
+    """A store as schema version 1 wrote it: one otel_traces table with every column."""
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE glimpse_schema_version "
+        "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    con.execute(migrations()[0][1])
+    con.execute("INSERT INTO glimpse_schema_version VALUES (1, current_timestamp)")
+    for body in bodies:
+        request = TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(body)
+        spans = decode_traces(request).batch.tables
+        resources = spans["otel_resources"].drop_columns(["resource_key"])
+        joined = spans["otel_spans"].drop_columns(["resource_key"])
+        for name in resources.column_names:
+            if name != "service_name":
+                joined = joined.append_column(name, pa.repeat(resources.column(name)[0], joined.num_rows))
+        con.register("v1_rows", joined)
+        con.execute("INSERT INTO otel_traces BY NAME SELECT * FROM v1_rows")
+        con.unregister("v1_rows")
+    con.close()
+
+
+def test_version_one_stores_migrate_to_the_same_rows_and_resource_keys(tmp_path: Path) -> None:
+    path = tmp_path / "v1.duckdb"
+    _version_one_database(path, [_request(3, pod="a", seed=1), _request(2, pod="b", seed=2)])
+    con = duckdb.connect(str(path))
+    before = con.execute("SELECT * FROM otel_traces ORDER BY span_id").fetchall()
+    con.close()
+
+    _write(path, [_batch(_request(4, pod="a", seed=3))])  # opening migrates; pod a's resource is known
+
+    after = _rows(path, "SELECT * FROM otel_traces ORDER BY span_id")
+    assert after[: len(before)] == before
+    assert len(after) == len(before) + 4
+    assert _rows(path, "SELECT max(version) FROM glimpse_schema_version") == [(2,)]
+    assert _rows(path, "SELECT k8s_pod_name FROM otel_resources ORDER BY 1") == [("a",), ("b",)]

@@ -26,7 +26,8 @@
 
 #define BAIL (-1)
 #define NOMEM (-2)
-#define MAX_DEPTH 32
+/* protobuf refuses more than 100 nested messages; each AnyValue level can add three */
+#define MAX_DEPTH 20
 #define MAX_PROMOTED 64
 #define MAX_KEYS 128
 #define MAX_KEY_LEN 64 /* longest promoted attribute key, plus one */
@@ -288,13 +289,20 @@ static int put_base64(buf_t *b, const uint8_t *s, size_t n) {
 
 /* ------------------------------------------------------------------ numbers as text */
 
+/* Does the decimal mantissa * 10^exponent read back as exactly x? */
+static int reads_back(uint64_t mantissa, int exponent, double x) {
+    char text[48];
+    snprintf(text, sizeof text, "%llue%d", (unsigned long long)mantissa, exponent);
+    return strtod(text, NULL) == fabs(x);
+}
+
 /*
- * The shortest text that reads back as exactly x, laid out as Python's repr(x)
- * (fixed notation for decimal exponents -4 < e <= 16, otherwise d.ddde+XX). With
- * json set the exponent is not zero-padded, as orjson writes it (1.5e-7).
+ * The shortest digits that read back as exactly x, laid out as Python's repr(x): fixed
+ * notation for decimal exponents -4 < e <= 16, otherwise d.ddde+XX. With json set, laid
+ * out as orjson writes it: fixed notation from -5 < e, and no zero-padded exponent.
  */
 static int format_double(double x, char *out, int json) {
-    /* if p correctly rounded digits read back as x, so do p + 1: search for the least p */
+    /* the fewest correctly rounded digits that read back (if p digits do, p + 1 do) */
     char tmp[40];
     int lo = 1, hi = 17;
     while (lo < hi) {
@@ -303,20 +311,38 @@ static int format_double(double x, char *out, int json) {
         if (strtod(tmp, NULL) == x) hi = mid;
         else lo = mid + 1;
     }
-    snprintf(tmp, sizeof tmp, "%.*e", lo - 1, x);
+    snprintf(tmp, sizeof tmp, "%.*e", lo - 1, fabs(x));
+    /* tmp is d[.ddd]e[+-]XX: as an integer mantissa of lo digits and its exponent */
+    uint64_t mantissa = 0;
     const char *s = tmp;
-    char *o = out;
-    if (*s == '-') {
-        *o++ = '-';
-        s++;
+    for (; *s && *s != 'e'; s++)
+        if (*s != '.') mantissa = mantissa * 10 + (uint64_t)(*s - '0');
+    int exponent = atoi(s + 1) - (lo - 1);
+    /* Where x's rounding interval is lopsided (powers of two), one digit fewer can still
+     * read back when it is not the correctly rounded one: try its neighbours. */
+    while (mantissa >= 10) {
+        uint64_t shorter = (mantissa + 5) / 10;
+        if (reads_back(shorter, exponent + 1, x)) {
+        } else if (shorter > 0 && reads_back(shorter - 1, exponent + 1, x)) {
+            shorter -= 1;
+        } else if (reads_back(shorter + 1, exponent + 1, x)) {
+            shorter += 1;
+        } else {
+            break;
+        }
+        mantissa = shorter;
+        exponent += 1;
+    }
+    while (mantissa >= 10 && mantissa % 10 == 0) {
+        mantissa /= 10;
+        exponent += 1;
     }
     char digits[24];
-    int nd = 0;
-    for (; *s && *s != 'e'; s++)
-        if (*s != '.') digits[nd++] = *s;
-    int decpt = atoi(s + 1) + 1;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    if (decpt > -4 && decpt <= 16) {
+    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)mantissa);
+    int decpt = nd + exponent; /* x = 0.digits * 10^decpt */
+    char *o = out;
+    if (signbit(x)) *o++ = '-';
+    if (decpt > (json ? -5 : -4) && decpt <= 16) {
         if (decpt <= 0) {
             *o++ = '0';
             *o++ = '.';
@@ -391,6 +417,7 @@ static int parse_anyvalue(slice_t msg, anyval_t *v) {
         int wt;
         uint64_t raw;
         TRY(rd_tag(&r, &field, &wt));
+        if (field == 8) return BAIL; /* string_value_strindex: profiles only; the reference stores null */
         if (field >= 1 && field <= 7) {
             if (seen++) return BAIL; /* oneof overwrites and message merges: reference decoder */
             switch (field) {
@@ -762,8 +789,6 @@ static int load_keys(PyObject *spec, promo_table_t *table) {
 
 /* ------------------------------------------------------------------ decoder state */
 
-enum { R_TRACE_ID, R_SPAN_ID, R_PARENT_ID, R_LINK_ID, N_REASONS };
-
 typedef struct {
     size_t json_off, json_len;
     slice_t schema_url, service;
@@ -795,8 +820,6 @@ typedef struct {
     intcol_t promo_int[MAX_PROMOTED];
     buf_t resources, blocks, resource_text; /* arrays of resource_t, block_t; text they point into */
     size_t n_resources, n_blocks;
-    size_t reason_count[N_REASONS];
-    int reason_order[N_REASONS], n_reason_order;
     kvvec_t span_kvs, item_kvs;
     promo_state_t promo;
 } ctx_t;
@@ -838,10 +861,6 @@ static int ctx_init(ctx_t *c) {
     PUT_SCALAR(&c->event_offsets, int32_t, 0);
     PUT_SCALAR(&c->link_offsets, int32_t, 0);
     return 0;
-}
-
-static void count_reason(ctx_t *c, int reason) {
-    if (c->reason_count[reason]++ == 0) c->reason_order[c->n_reason_order++] = reason;
 }
 
 /* ------------------------------------------------------------------ spans */
@@ -1037,7 +1056,7 @@ static int put_name(strcol_t *c, const char *const *names, int32_t code, int cou
 }
 
 /* One Span message: parse it whole, check its ids, then append every column. */
-static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links, int *accepted) {
+static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links) {
     span_t s;
     memset(&s, 0, sizeof s);
     events->n = links->n = 0;
@@ -1094,20 +1113,12 @@ static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links
         default: TRY(rd_skip(&r, wt));
         }
     }
-    int reason = -1;
-    if (!valid_id(s.trace_id, 16)) reason = R_TRACE_ID;
-    else if (!valid_id(s.span_id, 8)) reason = R_SPAN_ID;
-    else if (s.parent_id.n != 0 && s.parent_id.n != 8) reason = R_PARENT_ID;
-    for (size_t i = 0; reason < 0 && i < links->n; i++) {
-        int valid;
-        TRY(link_ids_valid(links->items[i], &valid));
-        if (!valid) reason = R_LINK_ID;
-    }
-    if (reason >= 0) {
-        count_reason(c, reason);
-        *accepted = 0;
-        return 0;
-    }
+    /* A span with an invalid id is rejected, and the rest of the request kept, by the
+     * reference decoder, which also still checks the rejected span's wire format and
+     * UTF-8: such requests are rare, so they go there whole. */
+    int valid = valid_id(s.trace_id, 16) && valid_id(s.span_id, 8) && (s.parent_id.n == 0 || s.parent_id.n == 8);
+    for (size_t i = 0; valid && i < links->n; i++) TRY(link_ids_valid(links->items[i], &valid));
+    if (!valid) return BAIL;
     if (s.start > INT64_MAX || s.end > INT64_MAX) return BAIL;
     PUT_SCALAR(&c->timestamp, int64_t, (int64_t)s.start);
     PUT_SCALAR(&c->duration, int64_t, (int64_t)s.end - (int64_t)s.start);
@@ -1133,7 +1144,6 @@ static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links
     TRY(promote(&SPAN_KEYS, &c->span_kvs, &c->promo));
     TRY(put_promoted(c));
     c->spans++;
-    *accepted = 1;
     return 0;
 }
 
@@ -1164,10 +1174,35 @@ static int collect_kvs(slice_t msg, uint32_t attributes_field, kvvec_t *kvs, uin
     return 0;
 }
 
+/* Resource.entity_refs are not stored, but protobuf checks their strings' UTF-8. */
+static int check_entity_refs(slice_t resource) {
+    rd_t r = {resource.p, resource.p + resource.n};
+    while (r.p < r.end) {
+        uint32_t field;
+        int wt;
+        slice_t ref;
+        TRY(rd_tag(&r, &field, &wt));
+        if (field != 3 || wt != 2) {
+            TRY(rd_skip(&r, wt));
+            continue;
+        }
+        TRY(rd_len(&r, &ref));
+        rd_t rr = {ref.p, ref.p + ref.n};
+        while (rr.p < rr.end) {
+            slice_t text;
+            TRY(rd_tag(&rr, &field, &wt));
+            if (field >= 1 && field <= 4 && wt == 2) TRY(rd_string(&rr, &text));
+            else TRY(rd_skip(&rr, wt));
+        }
+    }
+    return 0;
+}
+
 static int add_resource(ctx_t *c, slice_t msg, slice_t schema_url) {
     resource_t res;
     memset(&res, 0, sizeof res);
     res.schema_url = schema_url;
+    TRY(check_entity_refs(msg));
     TRY(collect_kvs(msg, 1, &c->item_kvs, &res.dropped, 2));
     res.json_off = c->resource_text.len;
     TRY(put_map(&c->resource_text, &c->item_kvs, 0, 0));
@@ -1220,9 +1255,8 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
         } else if (field == 2) {
             if (wt != 2) return BAIL;
             TRY(rd_len(&r, &s));
-            int accepted;
-            TRY(put_span(c, s, events, links, &accepted));
-            block.count += (size_t)accepted;
+            TRY(put_span(c, s, events, links));
+            block.count++;
         } else if (field == 3) {
             if (wt != 2) return BAIL;
             TRY(rd_string(&r, &block.schema_url));
@@ -1230,8 +1264,7 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
             TRY(rd_skip(&r, wt));
         }
     }
-    if (!block.count) return 0;
-    c->item_kvs.n = 0;
+    c->item_kvs.n = 0; /* the scope is checked even when it has no spans, as protobuf does */
     rd_t sr = {scope.p, scope.p + scope.n};
     while (sr.p < sr.end) {
         uint32_t field;
@@ -1252,6 +1285,10 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
     block.attrs_off = c->resource_text.len;
     TRY(put_map(&c->resource_text, &c->item_kvs, 0, 0));
     block.attrs_len = c->resource_text.len - block.attrs_off;
+    if (!block.count) {
+        c->resource_text.len = block.attrs_off;
+        return 0;
+    }
     TRY(buf_put(&c->blocks, &block, sizeof block));
     c->n_blocks++;
     return 0;
@@ -1394,25 +1431,10 @@ static PyObject *promoted_list(const ctx_t *c) {
     return out;
 }
 
-static PyObject *reasons_list(const ctx_t *c) {
-    PyObject *out = PyList_New(c->n_reason_order);
-    if (!out) return NULL;
-    for (int i = 0; i < c->n_reason_order; i++) {
-        int reason = c->reason_order[i];
-        PyObject *item = Py_BuildValue("(in)", reason, (Py_ssize_t)c->reason_count[reason]);
-        if (!item) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyList_SET_ITEM(out, i, item);
-    }
-    return out;
-}
-
 static PyObject *result_dict(const ctx_t *c) {
     return Py_BuildValue(
         "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,"
-        "s:(NNNNN),s:(NNNNNNN),s:N,s:N,s:N}",
+        "s:(NNNNN),s:(NNNNNNN),s:N}",
         "spans", (Py_ssize_t)c->spans,
         "timestamp", bytes_of(&c->timestamp),
         "duration", bytes_of(&c->duration),
@@ -1436,9 +1458,7 @@ static PyObject *result_dict(const ctx_t *c) {
         "links", bytes_of(&c->link_offsets), strcol_tuple(&c->link_trace_id), strcol_tuple(&c->link_span_id),
         strcol_tuple(&c->link_trace_state), strcol_tuple(&c->link_attributes), bytes_of(&c->link_dropped),
         bytes_of(&c->link_flags),
-        "promoted", promoted_list(c),
-        "rejected", reasons_list(c),
-        "events_total", PyLong_FromSize_t(c->events));
+        "promoted", promoted_list(c));
 }
 
 /* ------------------------------------------------------------------ module */

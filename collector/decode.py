@@ -25,7 +25,6 @@ from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED, promote
 
 __all__ = [
     "SPAN_KINDS",
-    "SPAN_REJECTION_REASONS",
     "STATUS_CODES",
     "UNKNOWN_SERVICE",
     "Decoded",
@@ -48,8 +47,6 @@ _BAD_PARENT_ID = "parent_span_id is neither empty nor 8 bytes"
 _BAD_LINK_ID = "a link's trace_id or span_id is invalid"
 _BAD_LOG_IDS = "trace_id or span_id has the wrong length"
 _BAD_EXEMPLAR_IDS = "an exemplar's trace_id or span_id has the wrong length"
-# in the order of the reason codes collector/_spanwire.c reports
-SPAN_REJECTION_REASONS = (_BAD_TRACE_ID, _BAD_SPAN_ID, _BAD_PARENT_ID, _BAD_LINK_ID)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """First and last span start (unix ns, None when empty), span count, service names (sorted)."""
     row = con.execute(
         "SELECT epoch_ns(min(timestamp)), epoch_ns(max(timestamp)), count(*), "
-        "list(DISTINCT service_name ORDER BY service_name) FROM otel_traces"
+        "list(DISTINCT service_name ORDER BY service_name) FROM otel_spans"
     ).fetchone()
     first, last, spans, services = row or (None, None, 0, [])
     return {"first_ns": first, "last_ns": last, "spans": int(spans), "service_names": list(services or [])}

@@ -40,7 +40,7 @@ def resolve_window(con: duckdb.DuckDBPyConnection, since_ns: int | None, until_n
     """Fill an open bound from the data: the first span's start, or just after the last span's start."""
     if since_ns is not None and until_ns is not None:
         return SpanWindow(since_ns, until_ns)
-    row = con.execute("SELECT epoch_ns(min(timestamp)), epoch_ns(max(timestamp)) FROM otel_traces").fetchone()
+    row = con.execute("SELECT epoch_ns(min(timestamp)), epoch_ns(max(timestamp)) FROM otel_spans").fetchone()
     first, last = row or (None, None)
     since = since_ns if since_ns is not None else (first if first is not None else 0)
     until = until_ns if until_ns is not None else (last + 1 if last is not None else since + 1)

@@ -20,7 +20,7 @@ _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _SPANS = """
 SELECT span_id, parent_span_id, service_name, span_name, span_kind, epoch_ns(timestamp) AS start_ns,
        duration, status_code
-FROM otel_traces
+FROM otel_spans
 WHERE trace_id = $trace_id
 ORDER BY timestamp, span_id
 """
@@ -125,7 +125,7 @@ def window_spans(
 def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -> int:
     """Traces with at least one span starting in the window."""
     row = con.execute(
-        "SELECT count(DISTINCT trace_id) FROM otel_traces "
+        "SELECT count(DISTINCT trace_id) FROM otel_spans "
         "WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)",
         {"since": since_ns, "until": until_ns},
     ).fetchone()

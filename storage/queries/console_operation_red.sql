@@ -5,7 +5,7 @@ SELECT
     count(*) AS requests,
     count(*) FILTER (WHERE status_code = 'Error') AS errors,
     quantile_cont(duration, [0.5, 0.95, 0.99]) AS ns_quantiles
-FROM otel_traces
+FROM otel_spans
 WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
   AND service_name = $service
 GROUP BY span_name, span_kind

@@ -9,7 +9,7 @@ WITH spans AS (
         status_code = 'Error' AS error,
         duration,
         (epoch_ns(timestamp) - $since) // $bucket AS bucket
-    FROM otel_traces
+    FROM otel_spans
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
       AND ($service IS NULL OR service_name = $service)
 )

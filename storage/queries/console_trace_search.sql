@@ -4,7 +4,7 @@
 -- first. Without a trace-level filter only the newest matches are summarised.
 WITH matched AS (
     SELECT trace_id, min(timestamp) AS first_match
-    FROM otel_traces
+    FROM otel_traces  -- the view: conditions may look at resource attributes
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
       {conditions}
     GROUP BY trace_id
@@ -20,7 +20,7 @@ traces AS (
         count(*) AS span_count,
         count(*) FILTER (WHERE t.status_code = 'Error') AS error_count,
         list(DISTINCT t.service_name ORDER BY t.service_name) AS services
-    FROM otel_traces t
+    FROM otel_spans t
     SEMI JOIN matched m ON t.trace_id = m.trace_id
     GROUP BY t.trace_id
 )

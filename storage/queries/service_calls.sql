@@ -9,7 +9,7 @@ WITH spans AS NOT MATERIALIZED (
            peer_service, server_address, network_peer_address, network_peer_port,
            db_system_name, db_namespace, messaging_system, messaging_destination_name,
            rpc_system, http_request_method, url_full, links
-    FROM otel_traces
+    FROM otel_spans
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
 ),
 -- every parent -> child pair inside the window, matched on a 64-bit hash of

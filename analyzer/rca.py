@@ -20,8 +20,9 @@ victims in trace data:
    pod when its CPU or memory moved, else on the service.
 4. **Propagation.** A candidate whose callee is about as anomalous is probably its victim.
 5. **Corroboration.** A new ``service.version`` in the incident window (whose new pods then
-   count for the service), CPU or memory shifts of the candidate's pods, and the spectrum
-   of anomalous against normal traces through it add evidence (and choose the remediation).
+   count for the service), CPU or memory shifts of the candidate's pods, the spectrum of
+   anomalous against normal traces through it, and the growth of its share of the traces'
+   critical paths add evidence (and choose the remediation).
 
 Scores are in [0, 1]; candidates are ranked by score.
 """
@@ -153,17 +154,21 @@ def rank_root_causes(
     incident_since_ns: int = 0,
     resources: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     spectrum: Iterable[Mapping[str, Any]] = (),
+    critical_path: Mapping[str, tuple[float, float]] | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Ranked candidates (design.md's JSON shape) from evidence rows, versions and pod resource shifts.
 
     ``resources`` maps an instance name to ``{signal: (before, after)}`` (cpu_utilization,
-    memory_utilization as 0..1); ``spectrum`` has the rows of ``rca_spectrum.sql``.
+    memory_utilization as 0..1); ``spectrum`` has the rows of ``rca_spectrum.sql``;
+    ``critical_path`` maps a service to its share of all critical-path time (0..1) in the
+    baseline and in the incident.
     """
     evidence = evidence_from_rows(rows)
     ranker = _Ranker(evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {})
     found = ranker.candidates()
     _weigh_by_spectrum(found, spectrum)
+    _weigh_by_critical_path(found, critical_path or {})
     candidates = sorted(found, key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
     return [c.as_dict(rank) for rank, c in enumerate(candidates[:limit], start=1)]
 
@@ -446,6 +451,31 @@ def _weigh_by_spectrum(candidates: list[Candidate], spectrum: Iterable[Mapping[s
                 "ochiai": round(ochiai, 4),
                 "detail": f"in {ef} of the {row['anomalous_traces']} anomalous traces and {ep} normal ones "
                 f"(Ochiai {ochiai:.2f})",
+            }
+        )
+
+
+def _weigh_by_critical_path(candidates: list[Candidate], shares: Mapping[str, tuple[float, float]]) -> None:
+    """Critical-path shift: how much a service's share of the traces' critical paths grew.
+
+    The cause of a slowdown takes a larger share of the critical path; its callers' share
+    shrinks or holds. Like the spectrum it only weighs in a little (a factor from 0.9 to
+    1.0, the largest growth of the incident getting 1.0) and is shown as evidence.
+    """
+    growth = {service: max(0.0, after - before) for service, (before, after) in shares.items()}
+    most = max(growth.values(), default=0.0)
+    for candidate in candidates:
+        service = candidate.service if candidate.kind in ("service", "operation", "instance") else None
+        if service is None or service not in shares:
+            continue
+        before, after = shares[service]
+        candidate.score *= 0.9 + 0.1 * (growth[service] / most if most > 0 else 0.0)
+        candidate.evidence.append(
+            {
+                "signal": "critical_path",
+                "before": round(before, 4),
+                "after": round(after, 4),
+                "detail": f"{after:.1%} of the critical-path time of the incident's traces (baseline {before:.1%})",
             }
         )
 

@@ -247,6 +247,14 @@ static inline int rd_string(rd_t *r, slice_t *out) {
     return utf8_valid(out->p, out->n) ? 0 : BAIL;
 }
 
+/* Readers of one field's value that first check its wire type: a field that protobuf
+ * would read differently goes, with its request, to the reference decoder. */
+static inline int field_len(rd_t *r, int wt, slice_t *out) { return wt == 2 ? rd_len(r, out) : BAIL; }
+static inline int field_string(rd_t *r, int wt, slice_t *out) { return wt == 2 ? rd_string(r, out) : BAIL; }
+static inline int field_varint(rd_t *r, int wt, uint64_t *out) { return wt == 0 ? rd_varint(r, out) : BAIL; }
+static inline int field_fixed64(rd_t *r, int wt, uint64_t *out) { return wt == 1 ? rd_fixed64(r, out) : BAIL; }
+static inline int field_fixed32(rd_t *r, int wt, uint32_t *out) { return wt == 5 ? rd_fixed32(r, out) : BAIL; }
+
 static const char HEX[] = "0123456789abcdef";
 
 static int put_hex(strcol_t *c, slice_t id) {
@@ -422,31 +430,26 @@ static int parse_anyvalue(slice_t msg, anyval_t *v) {
             if (seen++) return BAIL; /* oneof overwrites and message merges: reference decoder */
             switch (field) {
             case 1:
-                if (wt != 2) return BAIL;
-                TRY(rd_string(&r, &v->s));
+                TRY(field_string(&r, wt, &v->s));
                 v->type = V_STRING;
                 break;
             case 2:
-                if (wt != 0) return BAIL;
-                TRY(rd_varint(&r, &raw));
+                TRY(field_varint(&r, wt, &raw));
                 v->i = raw != 0;
                 v->type = V_BOOL;
                 break;
             case 3:
-                if (wt != 0) return BAIL;
-                TRY(rd_varint(&r, &raw));
+                TRY(field_varint(&r, wt, &raw));
                 v->i = (int64_t)raw;
                 v->type = V_INT;
                 break;
             case 4:
-                if (wt != 1) return BAIL;
-                TRY(rd_fixed64(&r, &raw));
+                TRY(field_fixed64(&r, wt, &raw));
                 memcpy(&v->d, &raw, 8);
                 v->type = V_DOUBLE;
                 break;
             default:
-                if (wt != 2) return BAIL;
-                TRY(rd_len(&r, &v->s));
+                TRY(field_len(&r, wt, &v->s));
                 v->type = field == 5 ? V_ARRAY : field == 6 ? V_KVLIST : V_BYTES;
             }
         } else {
@@ -603,8 +606,7 @@ static int put_value(buf_t *b, slice_t msg, int depth) {
                 continue;
             }
             slice_t item;
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &item));
+            TRY(field_len(&r, wt, &item));
             if (!first) TRY(buf_byte(b, ','));
             first = 0;
             TRY(put_value(b, item, depth + 1));
@@ -906,11 +908,9 @@ static int parse_status(slice_t msg, span_t *s) {
         uint64_t raw;
         TRY(rd_tag(&r, &field, &wt));
         if (field == 2) {
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &s->status_message));
+            TRY(field_string(&r, wt, &s->status_message));
         } else if (field == 3) {
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             s->status_code = (int32_t)(uint32_t)raw;
         } else {
             TRY(rd_skip(&r, wt));
@@ -927,8 +927,7 @@ static int link_ids_valid(slice_t msg, int *valid) {
         int wt;
         TRY(rd_tag(&r, &field, &wt));
         if (field == 1 || field == 2) {
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, field == 1 ? &trace_id : &span_id));
+            TRY(field_len(&r, wt, field == 1 ? &trace_id : &span_id));
         } else {
             TRY(rd_skip(&r, wt));
         }
@@ -955,21 +954,17 @@ static int put_event(ctx_t *c, slice_t msg) {
         TRY(rd_tag(&r, &field, &wt));
         switch (field) {
         case 1:
-            if (wt != 1) return BAIL;
-            TRY(rd_fixed64(&r, &time));
+            TRY(field_fixed64(&r, wt, &time));
             break;
         case 2:
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &name));
+            TRY(field_string(&r, wt, &name));
             break;
         case 3:
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &s));
+            TRY(field_len(&r, wt, &s));
             TRY(kvvec_add(&c->item_kvs, s));
             break;
         case 4:
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             dropped = (uint32_t)raw;
             break;
         default: TRY(rd_skip(&r, wt));
@@ -998,26 +993,21 @@ static int put_link(ctx_t *c, slice_t msg) {
         switch (field) {
         case 1:
         case 2:
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, field == 1 ? &trace_id : &span_id));
+            TRY(field_len(&r, wt, field == 1 ? &trace_id : &span_id));
             break;
         case 3:
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &state));
+            TRY(field_string(&r, wt, &state));
             break;
         case 4:
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &s));
+            TRY(field_len(&r, wt, &s));
             TRY(kvvec_add(&c->item_kvs, s));
             break;
         case 5:
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             dropped = (uint32_t)raw;
             break;
         case 6:
-            if (wt != 5) return BAIL;
-            TRY(rd_fixed32(&r, &flags));
+            TRY(field_fixed32(&r, wt, &flags));
             break;
         default: TRY(rd_skip(&r, wt));
         }
@@ -1070,35 +1060,28 @@ static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links
         TRY(rd_tag(&r, &field, &wt));
         switch (field) {
         case 1: case 2: case 4:
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, field == 1 ? &s.trace_id : field == 2 ? &s.span_id : &s.parent_id));
+            TRY(field_len(&r, wt, field == 1 ? &s.trace_id : field == 2 ? &s.span_id : &s.parent_id));
             break;
         case 3:
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &s.trace_state));
+            TRY(field_string(&r, wt, &s.trace_state));
             break;
         case 5:
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &s.name));
+            TRY(field_string(&r, wt, &s.name));
             break;
         case 6:
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             s.kind = (int32_t)(uint32_t)raw;
             break;
         case 7: case 8:
-            if (wt != 1) return BAIL;
-            TRY(rd_fixed64(&r, field == 7 ? &s.start : &s.end));
+            TRY(field_fixed64(&r, wt, field == 7 ? &s.start : &s.end));
             break;
         case 9: case 11: case 13:
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &sub));
+            TRY(field_len(&r, wt, &sub));
             if (field == 9) TRY(kvvec_add(&c->span_kvs, sub));
             else TRY(slicevec_add(field == 11 ? events : links, sub));
             break;
         case 10: case 12: case 14:
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             *(field == 10 ? &s.dropped_attrs : field == 12 ? &s.dropped_events : &s.dropped_links) = (uint32_t)raw;
             break;
         case 15:
@@ -1107,8 +1090,7 @@ static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links
             TRY(parse_status(sub, &s));
             break;
         case 16:
-            if (wt != 5) return BAIL;
-            TRY(rd_fixed32(&r, &s.flags));
+            TRY(field_fixed32(&r, wt, &s.flags));
             break;
         default: TRY(rd_skip(&r, wt));
         }
@@ -1160,12 +1142,10 @@ static int collect_kvs(slice_t msg, uint32_t attributes_field, kvvec_t *kvs, uin
         slice_t s;
         TRY(rd_tag(&r, &field, &wt));
         if (field == attributes_field) {
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &s));
+            TRY(field_len(&r, wt, &s));
             TRY(kvvec_add(kvs, s));
         } else if (field == dropped_field && dropped) {
-            if (wt != 0) return BAIL;
-            TRY(rd_varint(&r, &raw));
+            TRY(field_varint(&r, wt, &raw));
             *dropped = (uint32_t)raw;
         } else {
             TRY(rd_skip(&r, wt));
@@ -1253,13 +1233,11 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
             if (wt != 2 || has_scope++) return BAIL;
             TRY(rd_len(&r, &scope));
         } else if (field == 2) {
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &s));
+            TRY(field_len(&r, wt, &s));
             TRY(put_span(c, s, events, links));
             block.count++;
         } else if (field == 3) {
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &block.schema_url));
+            TRY(field_string(&r, wt, &block.schema_url));
         } else {
             TRY(rd_skip(&r, wt));
         }
@@ -1272,11 +1250,9 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
         slice_t s;
         TRY(rd_tag(&sr, &field, &wt));
         if (field == 1 || field == 2) {
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&sr, field == 1 ? &block.name : &block.version));
+            TRY(field_string(&sr, wt, field == 1 ? &block.name : &block.version));
         } else if (field == 3) {
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&sr, &s));
+            TRY(field_len(&sr, wt, &s));
             TRY(kvvec_add(&c->item_kvs, s));
         } else {
             TRY(rd_skip(&sr, wt));
@@ -1308,12 +1284,10 @@ static int add_resource_spans(ctx_t *c, slice_t msg, slicevec_t *scopes, sliceve
             if (wt != 2 || has_resource++) return BAIL;
             TRY(rd_len(&r, &resource));
         } else if (field == 2) {
-            if (wt != 2) return BAIL;
-            TRY(rd_len(&r, &s));
+            TRY(field_len(&r, wt, &s));
             TRY(slicevec_add(scopes, s));
         } else if (field == 3) {
-            if (wt != 2) return BAIL;
-            TRY(rd_string(&r, &schema_url));
+            TRY(field_string(&r, wt, &schema_url));
         } else {
             TRY(rd_skip(&r, wt));
         }

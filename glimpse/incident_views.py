@@ -6,14 +6,16 @@ from typing import Any
 
 import duckdb
 
+from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.platforms import entity_resource_metrics
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import SpanWindow, resolve_window
 from storage.rca_queries import rca_evidence_rows, spectrum_rows, version_rows
 from storage.resource_queries import resource_metric_rows
+from storage.trace_queries import count_traces, window_spans
 from tracing.errors import GlimpseError
 
-__all__ = ["default_baseline", "root_causes"]
+__all__ = ["critical_path_shift", "default_baseline", "root_causes"]
 
 MIN_BASELINE_NS = 30 * 60 * 1_000_000_000
 BASELINE_LENGTHS = 4  # a default baseline is four incident-lengths long (at least 30 minutes)
@@ -70,6 +72,7 @@ def root_causes(
         incident_since_ns=incident.since_ns,
         resources=_resource_shifts(con, baseline, incident),
         spectrum=spectrum_rows(con, baseline, incident),
+        critical_path=critical_path_shift(con, baseline, incident),
         limit=limit,
     )
     return {
@@ -78,6 +81,31 @@ def root_causes(
         "service": service,
         "candidates": candidates,
     }
+
+
+CRITICAL_PATH_TRACES = 5_000  # per window: a deterministic sample beyond it
+
+
+def critical_path_shift(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow
+) -> dict[str, tuple[float, float]]:
+    """service -> (share of all critical-path time in the baseline, in the incident)."""
+    before, after = _critical_path_shares(con, baseline), _critical_path_shares(con, incident)
+    return {service: (before.get(service, 0.0), share) for service, share in after.items()}
+
+
+def _critical_path_shares(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[str, float]:
+    total = count_traces(con, window.since_ns, window.until_ns)
+    if not total:
+        return {}
+    sample = max(1, min(1_000_000, CRITICAL_PATH_TRACES * 1_000_000 // total))
+    report = aggregate_critical_paths(window_spans(con, window.since_ns, window.until_ns, sample_per_million=sample))
+    if not report.critical_ns:
+        return {}
+    by_service: dict[str, int] = {}
+    for cost in report.ranking:
+        by_service[cost.service] = by_service.get(cost.service, 0) + cost.total_ns
+    return {service: nanos / report.critical_ns for service, nanos in by_service.items()}
 
 
 def _resource_shifts(

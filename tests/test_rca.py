@@ -14,7 +14,10 @@ import httpx
 import pytest
 
 from analyzer.rca import rank_root_causes, wilson_bounds
+from glimpse.incident_views import critical_path_shift
+from storage.graph_queries import SpanWindow
 from tests.conftest import Running, start_server
+from tests.trace_builder import TraceBuilder, send
 from tracing.simulator.faults import Fault
 from tracing.simulator.runner import run_history
 
@@ -128,6 +131,50 @@ def test_spectrum_evidence_counts_anomalous_and_normal_traces() -> None:
     assert weighed["score"] == pytest.approx(plain["score"] * 0.99, abs=1e-4)
     (item,) = [e for e in weighed["evidence"] if e["signal"] == "spectrum"]
     assert (item["anomalous_traces"], item["normal_traces"], item["ochiai"]) == (9, 1, 0.9)
+
+
+def test_critical_path_growth_weighs_in_and_is_shown() -> None:
+    rows = [
+        *both("self", "service", "cart", "cart", 100, exceeded=50),
+        *both("self", "service", "web", "web", 100, exceeded=50),
+    ]
+    shares = {"cart": (0.2, 0.5), "web": (0.8, 0.5)}
+    by_name = {c["name"]: c for c in rank_root_causes(rows, critical_path=shares)}
+    plain = {c["name"]: c for c in rank_root_causes(rows)}
+    # cart's share grew the most (factor 1.0); web's shrank (factor 0.9)
+    assert by_name["cart"]["score"] == pytest.approx(plain["cart"]["score"], abs=1e-4)
+    assert by_name["web"]["score"] == pytest.approx(plain["web"]["score"] * 0.9, abs=1e-4)
+    (item,) = [e for e in by_name["cart"]["evidence"] if e["signal"] == "critical_path"]
+    assert (item["before"], item["after"]) == (0.2, 0.5)
+
+
+def test_critical_path_shift_is_measured_from_the_stored_traces(running: Running) -> None:
+    # web (0-100 ms) calls cart (10-30 ms) in the baseline: critical path web 80 ms, cart 20 ms.
+    # In the incident cart takes 10-90 ms of web's 0-160 ms: web 80 ms, cart 80 ms.
+    trace = TraceBuilder(seed=5)
+    for second in range(40):
+        slow = second >= 30
+        trace.new_trace()
+        root = trace.span(
+            "web", "GET /", kind="server", start_ms=second * 1000, end_ms=second * 1000 + (160 if slow else 100)
+        )
+        trace.span(
+            "cart",
+            "GetCart",
+            kind="server",
+            parent=root,
+            start_ms=second * 1000 + 10,
+            end_ms=second * 1000 + (90 if slow else 30),
+        )
+    send(running.grpc_endpoint, trace.spans)
+    assert running.server is not None and running.server.writer is not None
+    con = running.server.writer._con.cursor()
+    base = trace.base_ns
+    shift = critical_path_shift(
+        con, SpanWindow(base, base + 30 * 10**9), SpanWindow(base + 30 * 10**9, base + 40 * 10**9)
+    )
+    assert shift["web"] == pytest.approx((0.8, 0.5))
+    assert shift["cart"] == pytest.approx((0.2, 0.5))
 
 
 def test_nothing_unusual_ranks_nothing() -> None:

@@ -83,7 +83,7 @@ def root_causes(
     }
 
 
-CRITICAL_PATH_TRACES = 5_000  # per window: a deterministic sample beyond it
+CRITICAL_PATH_TRACES = 2_000  # per window: a deterministic sample beyond it
 
 
 def critical_path_shift(

@@ -11,9 +11,9 @@
  * It is a fast path, not a second definition of the format: whenever a request is
  * anything but plain well-formed OTLP (bad wire format, invalid UTF-8, a repeated
  * key in one attribute map, a merged message field, a timestamp past 2^63, deep
- * nesting), decode() returns None and the caller uses the reference Python decoder
- * (collector/decode.py), which gives the exact answer or error. The tests check that
- * both decoders produce identical tables.
+ * nesting, a span with an invalid id to reject), decode() returns None and the caller
+ * uses the reference Python decoder (collector/decode.py), which gives the exact answer
+ * or error. The tests check that both decoders produce identical tables.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

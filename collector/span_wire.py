@@ -1,11 +1,12 @@
-"""The fast path for OTLP/protobuf trace exports: request bytes -> the span table.
+"""The fast path for OTLP/protobuf trace exports: request bytes -> the rows to store.
 
 ``collector/_spanwire.c`` reads the request's wire format once, in C and with the GIL
 released, and returns each column as buffers; this module wraps them as Arrow arrays
 without copying. It takes plain well-formed OTLP only: for anything else (bad wire
-format, invalid UTF-8, a key repeated in one attribute map, ...) it returns None and
-the caller runs the reference decoder, :func:`collector.decode.decode_traces`, which
-gives the exact answer or error. Both produce identical tables (tests/test_span_wire.py).
+format, invalid UTF-8, a key repeated in one attribute map, a span with an invalid id,
+...) it returns None and the caller runs the reference decoder,
+:func:`collector.decode.decode_traces`, which gives the exact answer or error. Both
+produce identical tables (tests/test_span_wire.py).
 
 The extension is built by ``pip install``; without it (no C compiler) every request
 takes the reference decoder, which is correct but several times slower.

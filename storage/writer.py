@@ -5,8 +5,8 @@ Receivers hand it :class:`Batch` objects through :meth:`BatchWriter.submit` and 
 answer means the data is durable. The queue is bounded in rows: when it is full,
 ``submit`` raises :class:`QueueFullError` at once and the receiver tells the client to
 retry later. The thread drains the queue in groups (one transaction for many
-requests), and checkpoints only when the queue is idle so that checkpoints do not stall
-ingest.
+requests), stores each resource once (otel_resources) and each span once (otel_spans),
+and checkpoints whenever otel_spans fills a DuckDB row group.
 """
 
 from __future__ import annotations

@@ -23,18 +23,7 @@ from tracing.attributes import dumps
 from tracing.ids import is_valid_span_id, is_valid_trace_id
 from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED, promote
 
-__all__ = [
-    "SPAN_KINDS",
-    "STATUS_CODES",
-    "UNKNOWN_SERVICE",
-    "Decoded",
-    "decode_logs",
-    "decode_metrics",
-    "decode_traces",
-    "rejection_message",
-    "resource_key",
-    "span_batch",
-]
+__all__ = ["UNKNOWN_SERVICE", "Decoded", "decode_logs", "decode_metrics", "decode_traces", "span_batch"]
 
 UNKNOWN_SERVICE = "unknown_service"
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
@@ -59,7 +48,7 @@ class Decoded:
     message: str
 
 
-def rejection_message(noun: str, reasons: Counter[str]) -> str:
+def _rejection_message(noun: str, reasons: Counter[str]) -> str:
     if not reasons:
         return ""
     total = sum(reasons.values())
@@ -113,14 +102,14 @@ def decode_traces(request: Any) -> Decoded:
     own = {name: pa.array(values, type=SPAN_SCHEMA.field(name).type) for name, values in columns.items()}
     batch = span_batch(own, blocks, counts)
     rejected = sum(reasons.values())
-    return Decoded(batch, sum(counts), rejected, rejection_message("spans", reasons))
+    return Decoded(batch, sum(counts), rejected, _rejection_message("spans", reasons))
 
 
 # otel_spans columns that come from the span's resource and scope rather than the span
 _BLOCK_COLUMNS = frozenset({"service_name", "resource_key"})
 
 
-def resource_key(block: Mapping[str, Any]) -> int:
+def _resource_key(block: Mapping[str, Any]) -> int:
     """The key of one resource and scope in ``otel_resources``: the low 64 bits of the MD5
     of their fields joined by U+001F (schema migration 002 computes the same in SQL)."""
     text = "\x1f".join(
@@ -140,7 +129,7 @@ def resource_key(block: Mapping[str, Any]) -> int:
 def span_batch(own: dict[str, pa.Array], blocks: list[dict[str, Any]], counts: list[int]) -> Batch:
     """The rows to store from each span's own columns and the resource and scope ``blocks``
     (``counts[i]`` spans in a row share ``blocks[i]``)."""
-    keys = [resource_key(block) for block in blocks]
+    keys = [_resource_key(block) for block in blocks]
     block_of_row = pa.array(np.repeat(np.arange(len(blocks), dtype=np.int32), counts), type=pa.int32())
     services = pa.array([block["service_name"] for block in blocks], type=pa.string())
     own = {
@@ -148,16 +137,11 @@ def span_batch(own: dict[str, pa.Array], blocks: list[dict[str, Any]], counts: l
         "service_name": pa.DictionaryArray.from_arrays(block_of_row, services),
         "resource_key": pa.array(keys, type=pa.uint64()).take(block_of_row),
     }
-    spans = pa.Table.from_arrays([own[name] for name in SPAN_SCHEMA.names], schema=_spans_schema(own))
+    spans = pa.Table.from_arrays([own[name] for name in SPAN_SCHEMA.names], names=SPAN_SCHEMA.names)
     resources = pa.Table.from_pylist(
         [{**block, "resource_key": key} for block, key in zip(blocks, keys, strict=True)], schema=RESOURCE_SCHEMA
     )
     return Batch({"otel_spans": spans, "otel_resources": resources})
-
-
-def _spans_schema(own: dict[str, pa.Array]) -> pa.Schema:
-    """SPAN_SCHEMA with service_name dictionary-encoded, as the batch carries it."""
-    return pa.schema([pa.field(name, own[name].type) for name in SPAN_SCHEMA.names])
 
 
 def _append_spans(columns: dict[str, list[Any]], spans: Any, reasons: Counter[str]) -> int:
@@ -272,7 +256,7 @@ def decode_metrics(request: Any) -> Decoded:
         name: pa.Table.from_pylist(points, schema=METRIC_SCHEMAS[name]) for name, points in rows.items() if points
     }
     rejected = sum(reasons.values())
-    return Decoded(Batch(tables), accepted, rejected, rejection_message("data points", reasons))
+    return Decoded(Batch(tables), accepted, rejected, _rejection_message("data points", reasons))
 
 
 def _metric_extra(kind: str, data: Any) -> dict[str, Any]:
@@ -396,7 +380,7 @@ def decode_logs(request: Any) -> Decoded:
                 rows.append({**scope_shared, **_log_columns(record)})
     table = pa.Table.from_pylist(rows, schema=LOG_SCHEMA)
     rejected = sum(reasons.values())
-    return Decoded(Batch({"otel_logs": table}), len(rows), rejected, rejection_message("log records", reasons))
+    return Decoded(Batch({"otel_logs": table}), len(rows), rejected, _rejection_message("log records", reasons))
 
 
 def _log_columns(record: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from analyzer.rca import rank_root_causes
 from storage.graph_queries import SpanWindow, resolve_window
 from storage.rca_queries import rca_evidence_rows, spectrum_rows, version_rows
 from storage.resource_queries import resource_metric_rows
-from storage.trace_queries import count_traces, window_spans
+from storage.trace_queries import sampled_window_spans
 from tracing.errors import GlimpseError
 
 __all__ = ["critical_path_shift", "default_baseline", "root_causes"]
@@ -95,11 +95,8 @@ def critical_path_shift(
 
 
 def _critical_path_shares(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[str, float]:
-    total = count_traces(con, window.since_ns, window.until_ns)
-    if not total:
-        return {}
-    sample = max(1, min(1_000_000, CRITICAL_PATH_TRACES * 1_000_000 // total))
-    report = aggregate_critical_paths(window_spans(con, window.since_ns, window.until_ns, sample_per_million=sample))
+    spans, _ = sampled_window_spans(con, window.since_ns, window.until_ns, CRITICAL_PATH_TRACES)
+    report = aggregate_critical_paths(spans)
     if not report.critical_ns:
         return {}
     by_service: dict[str, int] = {}

@@ -28,7 +28,7 @@ from storage.graph_queries import (
     service_node_rows,
 )
 from storage.resource_queries import resource_metric_rows, resource_red_rows
-from storage.trace_queries import WindowSpans, count_traces, normalise_trace_id, trace_span_rows, window_spans
+from storage.trace_queries import WindowSpans, normalise_trace_id, sampled_window_spans, trace_span_rows
 from tracing.trace import Span, assemble_trace
 
 __all__ = [
@@ -192,15 +192,8 @@ def bottlenecks(
     """
     window = resolve_window(con, since_ns, until_ns)
     root_service, root_operation = _split_endpoint(endpoint)
-    total = count_traces(con, window.since_ns, window.until_ns)
-    fraction = 1.0 if total <= max_traces else max_traces / total
-    spans = window_spans(
-        con,
-        window.since_ns,
-        window.until_ns,
-        root_service=root_service,
-        root_operation=root_operation,
-        sample_per_million=max(1, int(fraction * 1_000_000)),
+    spans, fraction = sampled_window_spans(
+        con, window.since_ns, window.until_ns, max_traces, root_service=root_service, root_operation=root_operation
     )
     report = aggregate_critical_paths(spans)
     found = _patterns(spans, limit) if patterns else {"traces_scanned": 0, "found": []}

@@ -13,7 +13,14 @@ import pyarrow.compute as pc
 
 from storage.sql_files import fetch_dicts, load_query
 
-__all__ = ["WindowSpans", "count_traces", "normalise_trace_id", "trace_span_rows", "window_spans"]
+__all__ = [
+    "WindowSpans",
+    "count_traces",
+    "normalise_trace_id",
+    "sampled_window_spans",
+    "trace_span_rows",
+    "window_spans",
+]
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -130,3 +137,28 @@ def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -
         {"since": since_ns, "until": until_ns},
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def sampled_window_spans(
+    con: duckdb.DuckDBPyConnection,
+    since_ns: int,
+    until_ns: int,
+    max_traces: int,
+    *,
+    root_service: str | None = None,
+    root_operation: str | None = None,
+) -> tuple[WindowSpans, float]:
+    """:func:`window_spans` of at most about ``max_traces`` of the window's traces, and the
+    fraction taken: past the limit, a deterministic sample (the traces whose id hashes
+    below the fraction, the same traces every time)."""
+    total = count_traces(con, since_ns, until_ns)
+    fraction = 1.0 if total <= max_traces else max_traces / total
+    spans = window_spans(
+        con,
+        since_ns,
+        until_ns,
+        root_service=root_service,
+        root_operation=root_operation,
+        sample_per_million=max(1, int(fraction * 1_000_000)),
+    )
+    return spans, fraction

@@ -23,8 +23,8 @@ import json
 import math
 import random
 import struct
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -37,11 +37,11 @@ from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 from collector import span_wire
 from collector.decode import Decoded, decode_traces
 from collector.span_wire import decode_traces_wire
+from tests.trace_builder import Attributes, any_value, key_values
 from tracing.attributes import decode_attributes_json
 from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED
 
 Request = TRACE_SERVICE_PB2.ExportTraceServiceRequest
-Attributes = Union[Mapping[str, object], Sequence[tuple[str, object]]]
 
 TRACE_ID = bytes.fromhex("0af7651916cd43dd8448eb211c80319c")
 SPAN_ID = bytes.fromhex("b7ad6b7169203331")
@@ -141,35 +141,6 @@ def many_keys(count: int) -> bytes:
 
 
 # ---------------------------------------------------------------- protobuf messages
-
-
-def any_value(value: object) -> COMMON_PB2.AnyValue:
-    """A Python value as an AnyValue (an AnyValue passes through; None is the empty AnyValue)."""
-    if isinstance(value, COMMON_PB2.AnyValue):
-        return value
-    if value is None:
-        return COMMON_PB2.AnyValue()
-    if isinstance(value, bool):
-        return COMMON_PB2.AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return COMMON_PB2.AnyValue(int_value=value)
-    if isinstance(value, float):
-        return COMMON_PB2.AnyValue(double_value=value)
-    if isinstance(value, str):
-        return COMMON_PB2.AnyValue(string_value=value)
-    if isinstance(value, bytes):
-        return COMMON_PB2.AnyValue(bytes_value=value)
-    if isinstance(value, list):
-        return COMMON_PB2.AnyValue(array_value=COMMON_PB2.ArrayValue(values=[any_value(item) for item in value]))
-    if isinstance(value, dict):
-        return COMMON_PB2.AnyValue(kvlist_value=COMMON_PB2.KeyValueList(values=key_values(value)))
-    raise TypeError(f"no AnyValue for {value!r}")
-
-
-def key_values(attributes: Attributes) -> list[COMMON_PB2.KeyValue]:
-    """An attribute map as KeyValues; a sequence of pairs may repeat a key."""
-    items = attributes.items() if isinstance(attributes, Mapping) else attributes
-    return [COMMON_PB2.KeyValue(key=key, value=any_value(value)) for key, value in items]
 
 
 def kvlist(*pairs: tuple[str, object]) -> COMMON_PB2.AnyValue:

@@ -10,8 +10,9 @@ send(running, trace.spans)
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
@@ -24,18 +25,35 @@ KINDS = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5, 
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-def any_value(value: Any) -> COMMON_PB2.AnyValue:
+Attributes = Union[Mapping[str, object], Sequence[tuple[str, object]]]
+
+
+def any_value(value: object) -> COMMON_PB2.AnyValue:
+    """A Python value as an AnyValue (an AnyValue passes through; None is the empty
+    AnyValue; a value of no OTLP type is sent as its string)."""
+    if isinstance(value, COMMON_PB2.AnyValue):
+        return value
+    if value is None:
+        return COMMON_PB2.AnyValue()
     if isinstance(value, bool):
         return COMMON_PB2.AnyValue(bool_value=value)
     if isinstance(value, int):
         return COMMON_PB2.AnyValue(int_value=value)
     if isinstance(value, float):
         return COMMON_PB2.AnyValue(double_value=value)
+    if isinstance(value, bytes):
+        return COMMON_PB2.AnyValue(bytes_value=value)
+    if isinstance(value, list):
+        return COMMON_PB2.AnyValue(array_value=COMMON_PB2.ArrayValue(values=[any_value(item) for item in value]))
+    if isinstance(value, dict):
+        return COMMON_PB2.AnyValue(kvlist_value=COMMON_PB2.KeyValueList(values=key_values(value)))
     return COMMON_PB2.AnyValue(string_value=str(value))
 
 
-def key_values(attributes: dict[str, Any]) -> list[COMMON_PB2.KeyValue]:
-    return [COMMON_PB2.KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
+def key_values(attributes: Attributes) -> list[COMMON_PB2.KeyValue]:
+    """An attribute map as KeyValues; a sequence of pairs may repeat a key."""
+    items = attributes.items() if isinstance(attributes, Mapping) else attributes
+    return [COMMON_PB2.KeyValue(key=key, value=any_value(value)) for key, value in items]
 
 
 @dataclass

@@ -79,9 +79,7 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1; 0.0.0.0 for all).")] = None,
     grpc_port: Annotated[Optional[int], typer.Option(help="OTLP/gRPC port (default 4317; 0 = any free port).")] = None,
     http_port: Annotated[Optional[int], typer.Option(help="OTLP/HTTP port (default 4318; 0 = any free port).")] = None,
-    api_port: Annotated[
-        Optional[int], typer.Option(help="HTTP API port (default 4320; 0 = any free port).")
-    ] = None,
+    api_port: Annotated[Optional[int], typer.Option(help="HTTP API port (default 4320; 0 = any free port).")] = None,
     console_port: Annotated[
         Optional[int],
         typer.Option(help="Web console port (default 4321; 0 = any free port, also when --api-port is 0)."),

@@ -129,4 +129,3 @@ def _next_steps(db_path: str, truth: dict[str, Any]) -> Table:
     for name, command in hints:
         table.add_row(f"[bold]{name}[/]", command)
     return table
-

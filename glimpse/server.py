@@ -101,7 +101,7 @@ class GlimpseServer:
             self._con,
             database_path=settings.db_path,
             max_queued_rows=settings.max_queued_rows,
-            max_group_rows=settings.max_group_rows,
+            flush_interval_s=settings.flush_interval_s,
         )
         self.writer.start()
         ingestor = Ingestor(
@@ -115,11 +115,10 @@ class GlimpseServer:
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
-        base = self._con
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor)),
-            _uvicorn_server(build_api_app(lambda: base.cursor(), self.stats)),
-            _uvicorn_server(build_console_app(lambda: base.cursor(), self.stats)),
+            _uvicorn_server(build_api_app(self.read_cursor, self.stats)),
+            _uvicorn_server(build_console_app(self.read_cursor, self.stats)),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(
@@ -148,6 +147,13 @@ class GlimpseServer:
         await asyncio.gather(
             *(server.serve(sockets=[sock]) for server, sock in zip(self._uvicorn, sockets, strict=False))
         )
+
+    def read_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection for one query, after everything acknowledged so far is committed."""
+        assert self._con is not None and self.writer is not None
+        if not self.writer.sync():
+            logger.warning("the writer did not commit in time; the query may miss the latest spans")
+        return self._con.cursor()
 
     def stats(self) -> dict[str, Any]:
         assert self.writer is not None

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
-from storage.writer import DEFAULT_MAX_GROUP_ROWS, DEFAULT_MAX_QUEUED_ROWS
+from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
 
 __all__ = [
     "DEFAULT_API_PORT",
@@ -19,10 +19,10 @@ __all__ = [
     "ENV_CONSOLE_PORT",
     "ENV_DB",
     "ENV_DECODE_WORKERS",
+    "ENV_FLUSH_INTERVAL",
     "ENV_GRPC_PORT",
     "ENV_HOST",
     "ENV_HTTP_PORT",
-    "ENV_MAX_GROUP_ROWS",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ServerSettings",
@@ -37,7 +37,7 @@ ENV_API_PORT = "GLIMPSE_API_PORT"
 ENV_CONSOLE_PORT = "GLIMPSE_CONSOLE_PORT"
 ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
 ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
-ENV_MAX_GROUP_ROWS = "GLIMPSE_MAX_GROUP_ROWS"
+ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 
 DEFAULT_DB = "glimpse.duckdb"
@@ -66,6 +66,14 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {text!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    text = env_or(name, str(default))
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {text!r}") from None
+
+
 def _env_optional_int(name: str) -> int | None:
     return _env_int(name, 0) if env_or(name, "") else None
 
@@ -83,7 +91,7 @@ class ServerSettings:
     console_port: int | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS
-    max_group_rows: int = DEFAULT_MAX_GROUP_ROWS
+    flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S
     commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
     decode_workers: int = 0
     shutdown_grace_s: float = 10.0
@@ -99,6 +107,8 @@ class ServerSettings:
             raise ValueError("decode workers must be 0 or more")
         if self.max_request_bytes < 1024:
             raise ValueError("max request bytes must be at least 1024")
+        if not self.flush_interval_s > 0:
+            raise ValueError("the flush interval must be a positive number of seconds")
 
     @property
     def console_bind_port(self) -> int:
@@ -131,7 +141,7 @@ class ServerSettings:
             if max_request_bytes is not None
             else _env_int(ENV_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_BYTES),
             max_queued_rows=_env_int(ENV_MAX_QUEUED_ROWS, DEFAULT_MAX_QUEUED_ROWS),
-            max_group_rows=_env_int(ENV_MAX_GROUP_ROWS, DEFAULT_MAX_GROUP_ROWS),
+            flush_interval_s=_env_float(ENV_FLUSH_INTERVAL, DEFAULT_FLUSH_INTERVAL_S),
             decode_workers=decode_workers
             if decode_workers is not None
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),

@@ -9,14 +9,16 @@ from pathlib import Path
 import duckdb
 
 from storage.errors import SchemaError, StorageError
+from storage.journal import journal_dir, pending_segments
 from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
+from storage.writer import TableStore, WriterStats, replay_journal
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "open_read_only", "open_writable"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "open_read_only", "open_writable", "replay_pending"]
 
 logger = logging.getLogger(__name__)
 
 # DuckDB checkpoints by itself past this WAL size; glimpse's writer checkpoints earlier,
-# when its queue is idle, so this is only the backstop.
+# by its own WAL threshold, so this is only the backstop.
 _AUTOCHECKPOINT = "1GB"
 
 
@@ -50,9 +52,15 @@ def open_writable(path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT)
 
 
 def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open an existing database read-only with external access disabled."""
+    """Open an existing database read-only with external access disabled.
+
+    Batches a server acknowledged but had not committed when it died are committed
+    first (which needs write access once).
+    """
     if not Path(path).exists():
         raise StorageError(f"no database at {path}")
+    if pending_segments(journal_dir(path)):
+        replay_pending(path)
     try:
         con = duckdb.connect(
             str(path), read_only=True, config={"enable_external_access": False, "memory_limit": READ_MEMORY_LIMIT}
@@ -67,6 +75,17 @@ def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
             " (run `glimpse serve` once to migrate it)"
         )
     return con
+
+
+def replay_pending(path: str | Path) -> int:
+    """Commit what the ingest journal beside ``path`` still holds; return the batches."""
+    con = open_writable(path)
+    try:
+        return replay_journal(TableStore(con, WriterStats(), wal_path=None), journal_dir(path))
+    except (duckdb.Error, OSError) as exc:
+        raise StorageError(f"cannot commit the acknowledged batches journaled beside {path}: {exc}") from exc
+    finally:
+        con.close()
 
 
 def _checked_size(text: str) -> str:

@@ -1,12 +1,25 @@
-"""The single writer: one thread owns the DuckDB write connection.
+"""The writer: an export is answered once its batch is journaled; DuckDB gets row groups.
 
 Receivers hand it :class:`Batch` objects through :meth:`BatchWriter.submit` and get a
-``Future`` that completes only after the batch is committed, so that an OTLP success
-answer means the data is durable. The queue is bounded in rows: when it is full,
-``submit`` raises :class:`QueueFullError` at once and the receiver tells the client to
-retry later. The thread drains the queue in groups (one transaction for many
-requests), stores each resource once (otel_resources) and each span once (otel_spans),
-and checkpoints whenever otel_spans fills a DuckDB row group.
+``Future`` that completes once the batch is in the ingest journal on disk
+(:mod:`storage.journal`), fsynced: an OTLP success answer means the data is durable. The
+queue is bounded in rows: when it is full, ``submit`` raises :class:`QueueFullError` at
+once and the receiver tells the client to retry later. Two threads do the work:
+
+* the **journal thread** takes every queued batch, appends them to the journal with one
+  fsync, answers them and buffers them. It hands the buffer to the store thread when it
+  holds a whole DuckDB row group of spans (122,880), when it is older than the flush
+  interval and the store thread is idle, when a reader asks (:meth:`BatchWriter.sync`),
+  and on close.
+* the **store thread** commits each chunk in one DuckDB transaction (each resource once,
+  each span once, metrics and logs), then deletes the journal segments it came from.
+
+DuckDB writes a transaction that appends a whole row group straight to the database
+file, compressed ("optimistic writes"), and logs only the block pointers in its WAL:
+measured on this machine, 114,000 spans a second against about 50,000 through the WAL in
+commits of a few thousand. Smaller chunks (light load, or a reader's sync) go through
+DuckDB's WAL, which is checkpointed by size. Readers inside the server call ``sync()``
+first, so a query sees every span acknowledged before it.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -28,31 +42,32 @@ import pyarrow.compute as pc
 
 from storage.batch import Batch
 from storage.errors import QueueFullError, WriterClosedError
+from storage.journal import Journal, encode_batch, journal_dir, pending_segments, read_segment
 
 __all__ = [
     "DEFAULT_CHECKPOINT_WAL_BYTES",
-    "DEFAULT_MAX_GROUP_ROWS",
+    "DEFAULT_FLUSH_INTERVAL_S",
     "DEFAULT_MAX_QUEUED_ROWS",
     "ROW_GROUP_ROWS",
     "Batch",
     "BatchWriter",
     "WriterStats",
+    "replay_journal",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUED_ROWS = 100_000
-DEFAULT_MAX_GROUP_ROWS = 50_000
-# DuckDB stores a table in row groups of 122,880 rows and keeps the rows committed since
-# the last checkpoint in memory. The writer checkpoints exactly when otel_spans fills a
-# row group: each row group is then compressed and written once, and no checkpoint
-# leaves a half-filled group whose blocks the next one would free (measured: 0 free
-# blocks, against up to half the file with checkpoints by WAL size). That bounds memory
-# by one row group of spans; the WAL size is only a backstop (metrics and logs, or very
-# large spans).
+# DuckDB stores a table in row groups of 122,880 rows: a chunk of exactly that many spans
+# becomes one row group, written compressed straight to the file.
 ROW_GROUP_ROWS = 122_880
-DEFAULT_CHECKPOINT_WAL_BYTES = 256 * 1024 * 1024
+# How long acknowledged items may wait in the journal when the load is too light to fill
+# a row group (readers in the server do not wait for it: they sync).
+DEFAULT_FLUSH_INTERVAL_S = 1.0
+# DuckDB's WAL only carries the small chunks; checkpoint it by size.
+DEFAULT_CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024
 DEFAULT_RETRY_AFTER_S = 1.0
+DEFAULT_SYNC_TIMEOUT_S = 60.0
 
 # Spans are identified by (trace_id, span_id): a span already stored is skipped. The
 # look-up is limited to the batch's own time range so that DuckDB's zone maps keep it
@@ -76,12 +91,15 @@ _KNOWN_RESOURCES = "SELECT resource_key FROM otel_resources"
 class WriterStats:
     """Counters a running writer keeps (read them, do not write them)."""
 
+    acknowledged_rows: int = 0
     committed_rows: int = 0
     committed_batches: int = 0
     commits: int = 0
+    failed_commits: int = 0
     duplicate_spans: int = 0
     rejected_full: int = 0
     checkpoints: int = 0
+    replayed_batches: int = 0
     last_commit_s: float = 0.0
 
 
@@ -91,8 +109,174 @@ class _Pending:
     future: Future[int] = field(default_factory=Future)
 
 
+@dataclass
+class _Chunk:
+    batches: list[Batch]
+    segments: list[Path]
+    last_seq: int  # every batch acknowledged up to this number is committed with it
+
+
+class TableStore:
+    """The DuckDB side: commits batches, each resource and each span once."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        stats: WriterStats,
+        *,
+        wal_path: str | None,
+        checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+    ) -> None:
+        self.con = con
+        self.stats = stats
+        self._wal_path = wal_path
+        self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        # resources already stored: most batches bring none that are new
+        self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
+        self._new_resources: set[int] = set()
+
+    def commit(self, batches: list[Batch]) -> None:
+        """Store ``batches`` in one transaction (all or nothing).
+
+        Empties ``batches``: a chunk is a row group of spans, and each column's memory
+        goes as soon as it has been copied into storage order.
+        """
+        started = time.perf_counter()
+        count, rows = len(batches), sum(batch.rows for batch in batches)
+        by_table = _by_table(batches)
+        batches.clear()
+        self._new_resources.clear()
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            for table_name, tables in by_table.items():
+                if table_name == "otel_spans":
+                    self._insert_spans(tables)
+                elif table_name == "otel_resources":
+                    self._insert_rows(table_name, self._unknown_resources(pa.concat_tables(tables)))
+                else:
+                    self._insert_rows(table_name, pa.concat_tables(tables, promote_options="none"))
+            self.con.execute("COMMIT")
+        except Exception:
+            with suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            self._new_resources.clear()
+            raise
+        self._known_resources |= self._new_resources
+        self.stats.commits += 1
+        self.stats.committed_batches += count
+        self.stats.committed_rows += rows
+        self.stats.last_commit_s = time.perf_counter() - started
+
+    def _insert_spans(self, parts: list[pa.Table]) -> None:
+        """INSERT the spans whose (trace_id, span_id) is not stored yet, in storage order.
+
+        Empties ``parts``, and copies the rows into order one column at a time, freeing
+        each column as it goes: the peak is one chunk and one column, not two chunks.
+        """
+        rows = pa.concat_tables(parts, promote_options="none")
+        parts.clear()
+        received = rows.num_rows
+        rows = first_of_each_span(rows)
+        order = storage_order(rows).to_numpy()
+        stored = self._stored_positions(rows)
+        if len(stored):
+            fresh = np.ones(rows.num_rows, dtype=bool)
+            fresh[stored] = False
+            order = order[fresh[order]]
+        schema, indices, columns = rows.schema, pa.array(order), []
+        while rows.num_columns:
+            columns.append(rows.column(0).take(indices))
+            rows = rows.remove_column(0)
+        self._insert_rows("otel_spans", pa.Table.from_arrays(columns, schema=schema))
+        self.stats.duplicate_spans += received - len(order)
+
+    def _stored_positions(self, rows: pa.Table) -> np.ndarray:
+        """Positions in ``rows`` of the spans already stored."""
+        bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
+        params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
+        keys = pa.table(
+            {
+                "trace_id": rows.column("trace_id"),
+                "span_id": rows.column("span_id"),
+                "position": pa.array(np.arange(rows.num_rows)),
+            }
+        )
+        with self._registered("glimpse_keys", keys):
+            positions: np.ndarray = self.con.execute(_STORED_SPANS, params).fetchnumpy()["position"]
+        return positions
+
+    def _insert_rows(self, table_name: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            with self._registered("glimpse_batch", rows):
+                self.con.execute(_INSERT_BATCH.format(table=table_name))
+
+    @contextmanager
+    def _registered(self, name: str, rows: pa.Table) -> Iterator[None]:
+        self.con.register(name, rows)
+        try:
+            yield
+        finally:
+            with suppress(duckdb.Error):  # fails inside an aborted transaction; register() replaces it anyway
+                self.con.unregister(name)
+
+    def _unknown_resources(self, rows: pa.Table) -> pa.Table:
+        """The first row of each resource key not stored yet (and remember them)."""
+        keep = []
+        for position, key in enumerate(rows.column("resource_key").to_pylist()):
+            if key not in self._known_resources and key not in self._new_resources:
+                self._new_resources.add(key)
+                keep.append(position)
+        return rows.take(pa.array(keep, type=pa.int64()))
+
+    def maybe_checkpoint(self) -> None:
+        if self._wal_path is None:
+            return
+        try:
+            wal_bytes = os.path.getsize(self._wal_path)
+        except OSError:
+            return
+        if wal_bytes >= self._checkpoint_wal_bytes:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        try:
+            self.con.execute("CHECKPOINT")
+            self.stats.checkpoints += 1
+        except duckdb.Error:
+            logger.exception("checkpoint failed")
+
+
+def replay_journal(store: TableStore, directory: Path) -> int:
+    """Commit what a process that died left in the journal; return the batches replayed.
+
+    A segment is deleted right after its chunk commits. Spans committed just before a
+    crash that came before the deletion are dropped by the duplicate check; metric
+    points and log records have no identity to check, and are stored twice in that case.
+    """
+    replayed = 0
+    for segment in pending_segments(directory):
+        batches = list(read_segment(segment))
+        count = len(batches)
+        try:
+            if batches:
+                store.commit(batches)
+        except duckdb.Error:
+            # one damaged segment must not keep the database from opening: set it aside
+            aside = segment.with_name(f"{segment.stem}-{time.time_ns()}.failed")
+            segment.rename(aside)
+            logger.exception("could not commit the batches journaled in %s; kept as %s", segment, aside)
+            continue
+        replayed += count
+        segment.unlink()
+        if count:
+            logger.info("committed %d acknowledged batches left in %s", count, segment)
+    if replayed:
+        store.checkpoint()
+    return replayed
+
+
 class BatchWriter:
-    """Owns the write connection; commits submitted batches in groups."""
+    """Owns the write connection: journals and answers batches, commits them in chunks."""
 
     def __init__(
         self,
@@ -100,35 +284,57 @@ class BatchWriter:
         *,
         database_path: str | None = None,
         max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
-        max_group_rows: int = DEFAULT_MAX_GROUP_ROWS,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
     ) -> None:
-        if max_queued_rows < 1 or max_group_rows < 1:
-            raise ValueError("queue and group sizes must be positive")
+        if max_queued_rows < 1:
+            raise ValueError("the queue size must be positive")
+        if flush_interval_s <= 0:
+            raise ValueError("the flush interval must be positive")
+        self.stats = WriterStats()
+        self._store = TableStore(
+            con,
+            self.stats,
+            wal_path=f"{database_path}.wal" if database_path else None,
+            checkpoint_wal_bytes=checkpoint_wal_bytes,
+        )
         self._con = con
-        self._wal_path = f"{database_path}.wal" if database_path else None
+        self._journal: Journal | None = None
+        if database_path is not None:
+            directory = journal_dir(database_path)
+            self.stats.replayed_batches = replay_journal(self._store, directory)
+            self._journal = Journal(directory)
         self._max_queued_rows = max_queued_rows
-        self._max_group_rows = max_group_rows
-        self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._flush_interval_s = flush_interval_s
         self._retry_after_s = retry_after_s
+        self._cond = threading.Condition()
+        # guarded by _cond
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
-        self._cond = threading.Condition()
         self._closing = False
+        self._journal_done = False
         self._held = 0
-        self._thread = threading.Thread(target=self._run, name="glimpse-writer", daemon=True)
-        self.stats = WriterStats()
-        # resources already stored: most batches bring none that are new
-        self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
-        self._new_resources: set[int] = set()
-        self._span_rows = self._count_spans()
+        self._chunk: _Chunk | None = None  # handed to the store thread, not taken yet
+        self._storing = False
+        self._sync_wanted = False
+        self._acked_seq = 0
+        self._committed_seq = 0
+        # the journal thread's own
+        self._buffer: list[tuple[int, Batch]] = []
+        self._buffer_spans = 0
+        self._buffer_since = 0.0
+        self._threads = [
+            threading.Thread(target=self._run_journal, name="glimpse-journal", daemon=True),
+            threading.Thread(target=self._run_store, name="glimpse-writer", daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, batch: Batch) -> Future[int]:
-        """Queue ``batch``; the future resolves to its row count once committed.
+        """Queue ``batch``; the future resolves to its row count once it is durable.
 
         Raises :class:`QueueFullError` when the queue has no room (an empty queue
         always takes a batch, however large, so that no request is refused forever)
@@ -147,7 +353,7 @@ class BatchWriter:
                 )
             self._queue.append(pending)
             self._queued_rows += rows
-            self._cond.notify()
+            self._cond.notify_all()
         return pending.future
 
     def check_room(self) -> None:
@@ -163,9 +369,23 @@ class BatchWriter:
     def queued_rows(self) -> int:
         return self._queued_rows
 
+    def sync(self, timeout_s: float = DEFAULT_SYNC_TIMEOUT_S) -> bool:
+        """Wait until everything acknowledged so far is committed to DuckDB (read your writes).
+
+        Returns False if that took longer than ``timeout_s`` or the writer stopped first.
+        """
+        with self._cond:
+            target = self._acked_seq
+            if self._committed_seq >= target:
+                return True
+            self._sync_wanted = True
+            self._cond.notify_all()
+            done = self._cond.wait_for(lambda: self._committed_seq >= target or not self._alive(), timeout_s)
+            return bool(done) and self._committed_seq >= target
+
     @contextmanager
     def hold(self) -> Iterator[None]:
-        """Pause commits while inside the block (maintenance; lets tests fill the queue)."""
+        """Pause taking batches from the queue inside the block (lets tests fill it)."""
         with self._cond:
             self._held += 1
         try:
@@ -173,179 +393,208 @@ class BatchWriter:
         finally:
             with self._cond:
                 self._held -= 1
-                self._cond.notify()
+                self._cond.notify_all()
 
     def close(self, timeout_s: float | None = None) -> None:
-        """Stop accepting batches, commit everything queued, checkpoint, and stop."""
+        """Stop accepting batches, journal and commit everything queued, checkpoint, stop."""
         with self._cond:
             self._closing = True
-            self._cond.notify()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout_s)
+        if self._journal is not None and not any(thread.is_alive() for thread in self._threads):
+            self._journal.close()
 
-    def _take_group(self) -> list[_Pending] | None:
-        with self._cond:
-            while not self._queue or self._held:
-                if self._closing and not self._queue:
-                    return None
-                if self._closing and self._held == 0:
+    def _alive(self) -> bool:
+        return all(thread.is_alive() for thread in self._threads)
+
+    # ------------------------------------------------------------------ journal thread
+
+    def _run_journal(self) -> None:
+        try:
+            while True:
+                group = self._take_group()
+                if group:
+                    self._journal_group(group)
+                if self._closing_and_drained():
                     break
-                self._cond.wait(timeout=0.5)
-            group: list[_Pending] = []
-            rows = 0
-            while self._queue and (not group or rows + self._queue[0].batch.rows <= self._max_group_rows):
-                pending = self._queue.popleft()
-                group.append(pending)
-                rows += pending.batch.rows
-            self._queued_rows -= rows
+                self._maybe_hand_off()
+            if self._buffer:
+                self._hand_off(whole_row_groups=False)
+        except Exception:
+            logger.exception("the journal thread failed")
+        finally:
+            with self._cond:
+                self._journal_done = True
+                self._cond.notify_all()
+
+    def _closing_and_drained(self) -> bool:
+        with self._cond:
+            return self._closing and not self._queue
+
+    def _take_group(self) -> list[_Pending]:
+        with self._cond:
+            while (not self._queue or self._held) and not self._flush_due():
+                if self._closing and (not self._queue or self._held == 0):
+                    break
+                self._cond.wait(timeout=self._wait_s())
+            if self._held and not self._closing:
+                return []
+            group = list(self._queue)
+            self._queue.clear()
+            self._queued_rows = 0
             return group
 
-    def _run(self) -> None:
-        while True:
-            group = self._take_group()
-            if group is None:
-                break
-            self._commit_group(group)
-            self._maybe_checkpoint()
-        self._checkpoint()
+    def _wait_s(self) -> float:
+        if not self._buffer:
+            return 0.5
+        return max(0.005, self._buffer_since + self._flush_interval_s - time.monotonic())
 
-    def _commit_group(self, group: list[_Pending]) -> None:
-        started = time.perf_counter()
-        self._new_resources.clear()
+    def _flush_due(self) -> bool:
+        """Whether the buffer should go to the store thread now (called holding _cond)."""
+        if not self._buffer:
+            return False
+        if self._buffer_spans >= ROW_GROUP_ROWS or self._sync_wanted:
+            return True
+        idle = self._chunk is None and not self._storing
+        return idle and time.monotonic() - self._buffer_since >= self._flush_interval_s
+
+    def _journal_group(self, group: list[_Pending]) -> None:
         try:
-            self._con.execute("BEGIN TRANSACTION")
-            for table_name, tables in _by_table(group).items():
-                rows = pa.concat_tables(tables, promote_options="none")
-                if table_name == "otel_spans":
-                    self._insert_spans(rows)
-                else:
-                    self._insert(table_name, rows)
-            self._commit()
+            if self._journal is not None:
+                self._journal.append([encode_batch(pending.batch) for pending in group])
         except Exception as exc:
-            logger.exception("commit of %d batches failed", len(group))
-            with suppress(duckdb.Error):
-                self._con.execute("ROLLBACK")
-            self._new_resources.clear()
-            with suppress(duckdb.Error):
-                self._span_rows = self._count_spans()
+            logger.exception("journaling %d batches failed", len(group))
             for pending in group:
                 pending.future.set_exception(exc)
             return
-        self.stats.commits += 1
-        self.stats.last_commit_s = time.perf_counter() - started
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        with self._cond:
+            for pending in group:
+                self._acked_seq += 1
+                self._buffer.append((self._acked_seq, pending.batch))
+                self._buffer_spans += _span_rows(pending.batch)
+                self.stats.acknowledged_rows += pending.batch.rows
         for pending in group:
-            self.stats.committed_batches += 1
-            self.stats.committed_rows += pending.batch.rows
             pending.future.set_result(pending.batch.rows)
 
-    def _commit(self) -> None:
-        self._con.execute("COMMIT")
-        self._known_resources |= self._new_resources
-        self._new_resources.clear()
+    def _maybe_hand_off(self) -> None:
+        with self._cond:
+            due = self._flush_due()
+        while due:
+            self._hand_off(whole_row_groups=True)
+            with self._cond:
+                due = self._buffer_spans >= ROW_GROUP_ROWS
 
-    def _count_spans(self) -> int:
-        row = self._con.execute("SELECT count(*) FROM otel_spans").fetchone()
-        return int(row[0]) if row else 0
+    def _hand_off(self, *, whole_row_groups: bool) -> None:
+        """Give the store thread the buffer: a whole row group of spans, or all of it.
 
-    def _insert_spans(self, rows: pa.Table) -> None:
-        """Insert the spans not stored yet, committing and checkpointing at each row group boundary."""
-        total = rows.num_rows
-        rows = storage_order(first_of_each_span(rows))
-        inserted = 0
-        while rows.num_rows:
-            room = ROW_GROUP_ROWS - self._span_rows % ROW_GROUP_ROWS
-            part, rows = rows.slice(0, room), rows.slice(room)
-            added = self._insert_new_spans(part)
-            self._span_rows += added
-            inserted += added
-            if added and self._span_rows % ROW_GROUP_ROWS == 0:
-                self._commit()
-                self._checkpoint()
-                self._con.execute("BEGIN TRANSACTION")
-        self.stats.duplicate_spans += total - inserted
+        A batch cut at the row group boundary keeps its rest in the buffer, journaled
+        again in the new segment so that the closed one can go once its chunk commits.
+        """
+        with self._cond:
+            wanted = self._sync_wanted or self._closing
+        if whole_row_groups and not wanted and self._buffer_spans >= ROW_GROUP_ROWS:
+            taken, rest = _split_at(self._buffer, ROW_GROUP_ROWS)
+        else:
+            taken, rest = self._buffer, []
+        segments: list[Path] = []
+        if self._journal is not None:
+            segments.append(self._journal.rotate())
+            if rest:  # the closed segment goes once the chunk commits: the rest must not go with it
+                self._journal.append([encode_batch(batch) for _, batch in rest])
+        last_seq = taken[-1][0] if not rest or rest[0][0] != taken[-1][0] else taken[-1][0] - 1
+        chunk = _Chunk([batch for _, batch in taken], segments, last_seq)
+        with self._cond:
+            self._cond.wait_for(lambda: self._chunk is None)
+            self._chunk = chunk
+            self._buffer = rest
+            self._buffer_spans = sum(_span_rows(batch) for _, batch in rest)
+            self._buffer_since = time.monotonic()
+            if not rest:
+                self._sync_wanted = False
+            self._cond.notify_all()
 
-    def _insert_new_spans(self, rows: pa.Table) -> int:
-        """INSERT the rows whose (trace_id, span_id) is not stored yet; return how many."""
-        bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
-        params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
-        keys = pa.table(
-            {
-                "trace_id": rows.column("trace_id"),
-                "span_id": rows.column("span_id"),
-                "position": pa.array(np.arange(rows.num_rows)),
-            }
-        )
-        with self._registered("glimpse_keys", keys):
-            stored = self._con.execute(_STORED_SPANS, params).fetchnumpy()["position"]
-        if len(stored):
-            keep = np.ones(rows.num_rows, dtype=bool)
-            keep[stored] = False
-            rows = rows.filter(pa.array(keep))
-        if rows.num_rows:
-            self._insert_rows("otel_spans", rows)
-        return int(rows.num_rows)
+    # ------------------------------------------------------------------ store thread
 
-    @contextmanager
-    def _registered(self, name: str, rows: pa.Table) -> Iterator[None]:
-        self._con.register(name, rows)
+    def _run_store(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._chunk is not None or self._journal_done)
+                chunk = self._chunk
+                if chunk is None:
+                    break
+                self._chunk = None
+                self._storing = True
+                self._cond.notify_all()
+            self._store_chunk(chunk)
+            with self._cond:
+                self._storing = False
+                self._committed_seq = max(self._committed_seq, chunk.last_seq)
+                self._cond.notify_all()
+            self._store.maybe_checkpoint()
+        self._store.checkpoint()
+
+    def _store_chunk(self, chunk: _Chunk) -> None:
         try:
-            yield
-        finally:
-            with suppress(duckdb.Error):  # fails inside an aborted transaction; register() replaces it anyway
-                self._con.unregister(name)
-
-    def _insert_rows(self, table_name: str, rows: pa.Table) -> None:
-        with self._registered("glimpse_batch", rows):
-            self._con.execute(_INSERT_BATCH.format(table=table_name))
-
-    def _insert(self, table_name: str, rows: pa.Table) -> None:
-        if table_name == "otel_resources":
-            rows = self._unknown_resources(rows)
-        if rows.num_rows:
-            self._insert_rows(table_name, rows)
-
-    def _unknown_resources(self, rows: pa.Table) -> pa.Table:
-        """The first row of each resource key not stored yet (and remember them)."""
-        keep = []
-        for position, key in enumerate(rows.column("resource_key").to_pylist()):
-            if key not in self._known_resources and key not in self._new_resources:
-                self._new_resources.add(key)
-                keep.append(position)
-        return rows.take(pa.array(keep, type=pa.int64()))
-
-    def _maybe_checkpoint(self) -> None:
-        if self._wal_path is None:
+            self._store.commit(chunk.batches)
+        except Exception:
+            # the batches stay in their journal segments: the next open replays them
+            self.stats.failed_commits += 1
+            logger.exception("commit of %d journaled batches failed; kept for replay", len(chunk.batches))
             return
-        try:
-            wal_bytes = os.path.getsize(self._wal_path)
-        except OSError:
-            return
-        if wal_bytes >= self._checkpoint_wal_bytes:
-            self._checkpoint()
-
-    def _checkpoint(self) -> None:
-        try:
-            self._con.execute("CHECKPOINT")
-            self.stats.checkpoints += 1
-        except duckdb.Error:
-            logger.exception("checkpoint failed")
+        for segment in chunk.segments:
+            segment.unlink(missing_ok=True)
 
 
-def _by_table(group: list[_Pending]) -> dict[str, list[pa.Table]]:
-    """The group's rows by table; resources first, so that a commit at a row group
-    boundary never stores spans without their resource."""
+def _span_rows(batch: Batch) -> int:
+    spans = batch.tables.get("otel_spans")
+    return spans.num_rows if spans is not None else 0
+
+
+def _split_at(buffer: list[tuple[int, Batch]], spans: int) -> tuple[list[tuple[int, Batch]], list[tuple[int, Batch]]]:
+    """The buffer's first ``spans`` spans (with whatever else their batches hold), and the rest."""
+    taken: list[tuple[int, Batch]] = []
+    count = 0
+    for index, (seq, batch) in enumerate(buffer):
+        rows = _span_rows(batch)
+        if count + rows <= spans:
+            taken.append((seq, batch))
+            count += rows
+            if count == spans:
+                return taken, buffer[index + 1 :]
+            continue
+        head, tail = _split_batch(batch, spans - count)
+        return [*taken, (seq, head)], [(seq, tail), *buffer[index + 1 :]]
+    return taken, []
+
+
+def _split_batch(batch: Batch, spans: int) -> tuple[Batch, Batch]:
+    """Cut a batch after its first ``spans`` spans; both halves keep the resources."""
+    rows = batch.tables["otel_spans"]
+    head = {**batch.tables, "otel_spans": rows.slice(0, spans)}
+    tail = {"otel_spans": rows.slice(spans)}
+    if "otel_resources" in batch.tables:
+        tail["otel_resources"] = batch.tables["otel_resources"]
+    return Batch(head), Batch(tail)
+
+
+def _by_table(batches: list[Batch]) -> dict[str, list[pa.Table]]:
+    """The rows by table; resources first (known resources are looked up before spans)."""
     tables: dict[str, list[pa.Table]] = {"otel_resources": []}
-    for pending in group:
-        for name, table in pending.batch.tables.items():
+    for batch in batches:
+        for name, table in batch.tables.items():
             if table.num_rows:
                 tables.setdefault(name, []).append(table)
     return {name: parts for name, parts in tables.items() if parts}
 
 
-def storage_order(spans: pa.Table) -> pa.Table:
-    """Spans of one service, resource and operation side by side: their attributes are
-    alike, and compress several times better so (measured: 29 -> 14 bytes a span for
-    span_attributes at 50,000-row groups)."""
+def storage_order(spans: pa.Table) -> pa.Array:
+    """The positions that put spans of one service, resource and operation side by side:
+    their attributes are alike, and compress several times better so (measured: 29 -> 14
+    bytes a span for span_attributes at 50,000-row groups)."""
     keys = pa.table(
         {
             "service": spans.column("service_name").cast(pa.string()),
@@ -353,8 +602,7 @@ def storage_order(spans: pa.Table) -> pa.Table:
             "name": spans.column("span_name"),
         }
     )
-    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
-    return spans.take(order)
+    return pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
 
 
 def first_of_each_span(rows: pa.Table) -> pa.Table:

@@ -76,9 +76,9 @@ def running(db_path: Path) -> Iterator[Running]:
 class ServerProcess:
     """``glimpse serve`` as a child process (for signals and kill -9)."""
 
-    def __init__(self, db_path: Path, *extra: str) -> None:
+    def __init__(self, db_path: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.db_path = db_path
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
             [
                 sys.executable,

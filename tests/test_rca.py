@@ -167,8 +167,8 @@ def test_critical_path_shift_is_measured_from_the_stored_traces(running: Running
             end_ms=second * 1000 + (90 if slow else 30),
         )
     send(running.grpc_endpoint, trace.spans)
-    assert running.server is not None and running.server.writer is not None
-    con = running.server.writer._con.cursor()
+    assert running.server is not None
+    con = running.server.read_cursor()
     base = trace.base_ns
     shift = critical_path_shift(
         con, SpanWindow(base, base + 30 * 10**9), SpanWindow(base + 30 * 10**9, base + 40 * 10**9)

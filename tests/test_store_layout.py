@@ -1,8 +1,10 @@
-"""The span store's layout: resources stored once, checkpoints at row-group boundaries,
+"""The span store's layout: resources stored once, spans committed in whole row groups,
 and the migration from the one-table layout of schema version 1."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import storage.writer as writer_module
 from collector.decode import decode_traces
 from collector.span_wire import decode_traces_wire
 from storage.batch import Batch
+from storage.journal import journal_dir, pending_segments, read_segment
 from storage.schema import migrations
 from storage.store import open_read_only, open_writable
 from storage.writer import ROW_GROUP_ROWS, BatchWriter
@@ -57,9 +60,9 @@ def _batch(body: bytes) -> Batch:
     return decoded.batch
 
 
-def _write(path: Path, batches: list[Batch]) -> BatchWriter:
+def _write(path: Path, batches: list[Batch], **options: Any) -> BatchWriter:
     con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path))
+    writer = BatchWriter(con, database_path=str(path), **options)
     writer.start()
     for batch in batches:
         writer.submit(batch).result(timeout=60)
@@ -98,26 +101,29 @@ def test_each_resource_and_scope_is_stored_once(tmp_path: Path) -> None:
     ]
 
 
-def test_a_commit_that_crosses_a_row_group_boundary_is_split_there_and_checkpointed(
+def test_the_writer_hands_duckdb_whole_row_groups_and_journals_the_rest_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
     path = tmp_path / "split.duckdb"
     con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path))
-    with writer.hold():  # both batches commit as one group of 150 rows
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    with writer.hold():  # both batches are journaled together: 150 spans
         writer.start()
         first = writer.submit(_batch(_request(70, pod="a", seed=1)))
         second = writer.submit(_batch(_request(80, pod="a", seed=2)))
     assert (first.result(timeout=30), second.result(timeout=30)) == (70, 80)
-    assert writer.stats.checkpoints == 1  # at 100 rows, not at 150
-    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (150,)
-    third = writer.submit(_batch(_request(60, pod="a", seed=3)))
-    assert third.result(timeout=30) == 60
-    assert writer.stats.checkpoints == 2  # at 200
+    _wait_for(lambda: writer.stats.commits == 1)
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (100,)  # one whole row group
+    # the 50 spans left over were journaled again in the new segment; the old one is gone
+    segments = pending_segments(journal_dir(path))
+    assert [[batch.rows for batch in read_segment(segment)] for segment in segments] == [[50]]
+    assert writer.sync(timeout_s=30)
+    assert con.execute("SELECT count(DISTINCT span_id) FROM otel_spans").fetchone() == (150,)
     writer.close(timeout_s=30)
     con.close()
-    assert _rows(path, "SELECT count(DISTINCT span_id) FROM otel_traces") == [(210,)]
+    assert pending_segments(journal_dir(path)) == []
+    assert _rows(path, "SELECT count(DISTINCT span_id) FROM otel_traces") == [(150,)]
 
 
 def test_spans_fill_whole_row_groups_and_leave_no_free_blocks(tmp_path: Path) -> None:
@@ -133,13 +139,19 @@ def test_spans_fill_whole_row_groups_and_leave_no_free_blocks(tmp_path: Path) ->
         )
         batches.append(Batch({"otel_spans": rekeyed, "otel_resources": base.tables["otel_resources"]}))
     path = tmp_path / "aligned.duckdb"
-    writer = _write(path, batches)
+    _write(path, batches, flush_interval_s=3600)
     total = len(batches) * 4096
-    assert writer.stats.checkpoints == total // ROW_GROUP_ROWS + 1  # one per full row group, one on close
     assert _rows(path, "SELECT count(*) FROM otel_spans") == [(total,)]
     groups = _rows(path, "SELECT row_group_id, max(count) FROM pragma_storage_info('otel_spans') GROUP BY 1 ORDER BY 1")
-    assert [rows for _, rows in groups][:-1] == [ROW_GROUP_ROWS] * (total // ROW_GROUP_ROWS)
+    assert [rows for _, rows in groups] == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, total - 2 * ROW_GROUP_ROWS]
     assert _rows(path, "SELECT free_blocks FROM pragma_database_size()") == [(0,)]
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def _version_one_database(path: Path, bodies: list[bytes]) -> None:

@@ -1,0 +1,138 @@
+"""The ingest journal: acknowledged batches survive a crash and reach DuckDB exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from collector.span_wire import decode_traces_wire
+from storage.batch import Batch
+from storage.journal import Journal, encode_batch, journal_dir, pending_segments, read_segment
+from storage.store import open_read_only, open_writable
+from storage.writer import BatchWriter, TableStore, WriterStats, replay_journal
+from tests.conftest import Running, ServerProcess, start_server
+from tests.otlp_clients import span_exporter
+from tests.spans import raw_request, sdk_spans
+
+
+def _batch(count: int, seed: int) -> Batch:
+    decoded = decode_traces_wire(raw_request(count, seed=seed)[0])
+    assert decoded is not None
+    return decoded.batch
+
+
+def _metrics_batch() -> Batch:
+    # any table travels: the journal stores Arrow, not OTLP
+    return Batch({"glimpse_test": pa.table({"x": pa.array([1, 2, None], pa.int64()), "y": ["a", None, "c"]})})
+
+
+def _count(path: Path, sql: str = "SELECT count(*) FROM otel_spans") -> int:
+    con = open_read_only(path)
+    try:
+        row = con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        con.close()
+
+
+def test_records_read_back_exactly(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    batches = [_batch(30, seed=1), _metrics_batch(), _batch(1, seed=2)]
+    journal.append([encode_batch(batch) for batch in batches])
+    segment = journal.current
+    assert [batch.tables for batch in read_segment(segment)] == [batch.tables for batch in batches]
+    closed = journal.rotate()
+    assert closed == segment and journal.current != segment
+    journal.close()  # an empty newest segment is removed
+    assert pending_segments(tmp_path / "j") == [segment]
+
+
+def test_a_record_cut_short_or_damaged_ends_the_segment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    journal = Journal(tmp_path / "j")
+    records = [encode_batch(_batch(10, seed=seed)) for seed in range(3)]
+    journal.append(records)
+    journal.close()
+    segment = pending_segments(tmp_path / "j")[0]
+    data = segment.read_bytes()
+
+    segment.write_bytes(data[:-7])  # a crash in the middle of the last write
+    assert len(list(read_segment(segment))) == 2
+    assert "cut short or damaged" in caplog.text
+
+    damaged = bytearray(data)
+    damaged[len(records[0]) + 40] ^= 0xFF  # a flipped bit in the second record
+    segment.write_bytes(bytes(damaged))
+    assert len(list(read_segment(segment))) == 1
+
+    segment.write_bytes(data[: len(records[0]) + 5])  # a header cut short
+    assert len(list(read_segment(segment))) == 1
+
+
+def test_replay_commits_what_is_missing_and_drops_spans_already_stored(tmp_path: Path) -> None:
+    path = tmp_path / "replay.duckdb"
+    first, second = _batch(20, seed=1), _batch(15, seed=2)
+    journal = Journal(journal_dir(path))
+    journal.append([encode_batch(first), encode_batch(second)])
+    journal.close()
+    con = open_writable(path)
+    store = TableStore(con, WriterStats(), wal_path=None)
+    store.commit([first])  # committed, then the process died before deleting the segment
+    assert replay_journal(store, journal_dir(path)) == 2
+    assert con.execute("SELECT count(*), count(DISTINCT span_id) FROM otel_spans").fetchone() == (35, 35)
+    assert store.stats.duplicate_spans == 20
+    assert pending_segments(journal_dir(path)) == []
+    con.close()
+
+
+def test_a_segment_that_cannot_be_committed_is_set_aside_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "aside.duckdb"
+    open_writable(path).close()
+    journal = Journal(journal_dir(path))
+    journal.append([encode_batch(Batch({"no_such_table": pa.table({"x": [1]})}))])
+    journal.rotate()
+    journal.append([encode_batch(_batch(5, seed=3))])
+    journal.close()
+    assert _count(path) == 5  # opening replays the good segment and keeps the bad one aside
+    assert pending_segments(journal_dir(path)) == []
+    assert len(list(journal_dir(path).glob("*.failed"))) == 1
+
+
+def test_queries_in_the_server_see_every_acknowledged_span_at_once(db_path: Path) -> None:
+    server = start_server(db_path, flush_interval_s=3600)  # nothing reaches DuckDB by time
+    assert server.info is not None
+    running = Running(server, server.info, str(db_path))
+    try:
+        exporter = span_exporter("grpc", running)
+        assert exporter.export(sdk_spans(40, seed=5)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+        assert running.scalar("SELECT count(*) FROM otel_traces") == 40
+    finally:
+        server.stop()
+
+
+def test_kill_9_with_everything_still_in_the_journal_loses_nothing(db_path: Path) -> None:
+    server = ServerProcess(db_path, env={"GLIMPSE_FLUSH_INTERVAL": "3600"})
+    running = server.running()
+    for batch in range(5):
+        exporter = span_exporter("http" if batch % 2 else "grpc", running)
+        assert exporter.export(sdk_spans(50, seed=100 + batch)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+    server.kill()
+    assert pending_segments(journal_dir(db_path))  # acknowledged, not yet in DuckDB
+    assert _count(db_path, "SELECT count(DISTINCT span_id) FROM otel_traces") == 250
+    assert pending_segments(journal_dir(db_path)) == []
+
+
+def test_close_commits_the_buffer_and_leaves_no_journal(tmp_path: Path) -> None:
+    path = tmp_path / "close.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    writer.start()
+    assert writer.submit(_batch(25, seed=9)).result(timeout=30) == 25
+    writer.close(timeout_s=30)
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (25,)
+    con.close()
+    assert not any(journal_dir(path).iterdir())

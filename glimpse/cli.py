@@ -88,7 +88,10 @@ def serve(
         Optional[int], typer.Option(help="Largest request accepted, after decompression (default 64 MiB).")
     ] = None,
     decode_workers: Annotated[
-        Optional[int], typer.Option(help="Processes that decode OTLP requests (default: one per CPU; 0 = in-process).")
+        Optional[int],
+        typer.Option(
+            help="Processes that decode OTLP metrics, logs and JSON (default: one per two CPUs; 0 = in-process)."
+        ),
     ] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""

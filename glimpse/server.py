@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import uvicorn
 
 from collector.grpc_server import GrpcReceiver
@@ -96,6 +97,10 @@ class GlimpseServer:
 
     def start(self) -> ServerInfo:
         settings = self.settings
+        # Arrow's default allocator (mimalloc) keeps what the writer's row-group chunks
+        # freed: measured under full load, the system allocator holds peak RSS about
+        # 150 MiB lower at the same throughput.
+        pa.set_memory_pool(pa.system_memory_pool())
         self._con = open_writable(settings.db_path)
         self.writer = BatchWriter(
             self._con,

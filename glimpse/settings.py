@@ -49,8 +49,12 @@ DEFAULT_CONSOLE_PORT = 4321
 
 
 def default_decode_workers() -> int:
-    """One decode process per CPU: decoding is pure Python, the one writer mostly is not."""
-    return os.cpu_count() or 1
+    """One decode process per two CPUs (at least one).
+
+    The workers decode metrics, logs and OTLP/JSON, in Python; protobuf traces are decoded
+    in the server process by the C fast path, and the writer's DuckDB work takes the rest.
+    """
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def env_or(name: str, default: str) -> str:

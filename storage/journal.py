@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from storage.batch import Batch
 
-__all__ = ["Journal", "encode_batch", "journal_dir", "pending_segments", "read_segment"]
+__all__ = ["Journal", "Record", "encode_batch", "journal_dir", "pending_segments", "read_segment"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +49,24 @@ def pending_segments(directory: Path) -> list[Path]:
     return sorted(directory.glob(f"*{_SUFFIX}"), key=lambda path: int(path.stem))
 
 
-def encode_batch(batch: Batch) -> bytes:
-    parts: list[bytes] = []
+# a record as the pieces to write: its header, then per table a name header and the IPC
+# stream, which is written from Arrow's buffer without a copy
+Record = list[bytes | pa.Buffer]
+
+
+def encode_batch(batch: Batch) -> Record:
+    body: Record = []
     for name, table in batch.tables.items():
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as stream:
             stream.write_table(table)
         ipc = sink.getvalue()
         encoded = name.encode()
-        parts += [_NAME.pack(len(encoded)), encoded, _SIZE.pack(ipc.size), ipc.to_pybytes()]
-    payload = b"".join(parts)
-    return _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload
+        body += [_NAME.pack(len(encoded)) + encoded + _SIZE.pack(ipc.size), ipc]
+    crc = 0
+    for part in body:
+        crc = zlib.crc32(part, crc)
+    return [_HEADER.pack(_MAGIC, sum(len(part) for part in body), crc), *body]
 
 
 def _decode_payload(payload: memoryview) -> Batch:
@@ -108,9 +115,11 @@ class Journal:
     def current(self) -> Path:
         return self._segment(self._number)
 
-    def append(self, records: list[bytes]) -> None:
+    def append(self, records: list[Record]) -> None:
         """Write ``records`` and fsync: once this returns they survive a crash."""
-        self._file.write(b"".join(records))
+        for record in records:
+            for part in record:
+                self._file.write(part)
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 
 from storage.batch import Batch
 from storage.errors import QueueFullError, WriterClosedError
-from storage.journal import Journal, encode_batch, journal_dir, pending_segments, read_segment
+from storage.journal import Journal, Record, encode_batch, journal_dir, pending_segments, read_segment
 
 __all__ = [
     "DEFAULT_CHECKPOINT_WAL_BYTES",
@@ -106,6 +106,7 @@ class WriterStats:
 @dataclass
 class _Pending:
     batch: Batch
+    record: Record | None  # the journal record, encoded by the submitting thread
     future: Future[int] = field(default_factory=Future)
 
 
@@ -340,7 +341,8 @@ class BatchWriter:
         always takes a batch, however large, so that no request is refused forever)
         and :class:`WriterClosedError` once :meth:`close` has begun.
         """
-        pending = _Pending(batch)
+        # encoding here spreads the work over the receiver threads, off the journal thread
+        pending = _Pending(batch, encode_batch(batch) if self._journal is not None else None)
         with self._cond:
             if self._closing:
                 raise WriterClosedError("the server is shutting down")
@@ -434,6 +436,13 @@ class BatchWriter:
             return self._closing and not self._queue
 
     def _take_group(self) -> list[_Pending]:
+        """The queued batches (none while held).
+
+        While the store thread is busy and a whole chunk waits for it, the journal thread
+        waits in :meth:`_hand_off` and takes nothing: the queue fills and receivers answer
+        "retry later", so memory stays bounded by one chunk being stored, one waiting,
+        and the queue.
+        """
         with self._cond:
             while (not self._queue or self._held) and not self._flush_due():
                 if self._closing and (not self._queue or self._held == 0):
@@ -463,7 +472,7 @@ class BatchWriter:
     def _journal_group(self, group: list[_Pending]) -> None:
         try:
             if self._journal is not None:
-                self._journal.append([encode_batch(pending.batch) for pending in group])
+                self._journal.append([pending.record for pending in group if pending.record is not None])
         except Exception as exc:
             logger.exception("journaling %d batches failed", len(group))
             for pending in group:

@@ -53,6 +53,7 @@ def test_records_read_back_exactly(tmp_path: Path) -> None:
 def test_a_record_cut_short_or_damaged_ends_the_segment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     journal = Journal(tmp_path / "j")
     records = [encode_batch(_batch(10, seed=seed)) for seed in range(3)]
+    first_size = sum(len(part) for part in records[0])
     journal.append(records)
     journal.close()
     segment = pending_segments(tmp_path / "j")[0]
@@ -63,11 +64,11 @@ def test_a_record_cut_short_or_damaged_ends_the_segment(tmp_path: Path, caplog: 
     assert "cut short or damaged" in caplog.text
 
     damaged = bytearray(data)
-    damaged[len(records[0]) + 40] ^= 0xFF  # a flipped bit in the second record
+    damaged[first_size + 40] ^= 0xFF  # a flipped bit in the second record
     segment.write_bytes(bytes(damaged))
     assert len(list(read_segment(segment))) == 1
 
-    segment.write_bytes(data[: len(records[0]) + 5])  # a header cut short
+    segment.write_bytes(data[: first_size + 5])  # a header cut short
     assert len(list(read_segment(segment))) == 1
 
 

@@ -49,9 +49,24 @@ class Ingestor:
         self.max_request_bytes = max_request_bytes
         self.commit_timeout_s = commit_timeout_s
         self._decode_workers = decode_workers
-        self._pool: ProcessPoolExecutor | None = self._start_pool() if decode_workers else None
+        self._pool: ProcessPoolExecutor | None = None  # started by the first request that needs it
         self._pool_lock = threading.Lock()
         self._closed = False
+
+    def _decoder_pool(self) -> ProcessPoolExecutor | None:
+        """The decode workers, started on first use: a server that only receives
+        protobuf traces (decoded in-process by the C fast path) runs none."""
+        if not self._decode_workers:
+            return None
+        pool = self._pool
+        if pool is None:
+            with self._pool_lock:
+                if self._closed:
+                    raise WriterClosedError("the server is shutting down")
+                if self._pool is None:
+                    self._pool = self._start_pool()
+                pool = self._pool
+        return pool
 
     def _start_pool(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server process already runs gRPC and writer threads
@@ -86,7 +101,7 @@ class Ingestor:
         self.writer.check_room()  # refuse before paying for a decode the queue cannot take
         decoded = None if json or signal.decode_wire is None else signal.decode_wire(body)
         if decoded is None:
-            pool = self._pool
+            pool = self._decoder_pool()
             decoded = (
                 decode_body(signal.name, body, json) if pool is None else self._decode_in_pool(pool, signal, body, json)
             )

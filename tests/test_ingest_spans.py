@@ -226,22 +226,38 @@ def test_a_duplicate_at_the_start_of_a_request_keeps_every_other_span(running: R
     assert sorted(row["span_id"] for row in stored) == sorted(f"{s.context.span_id:016x}" for s in spans)
 
 
-def test_a_dead_decode_worker_is_replaced(db_path: Path) -> None:
+def _json_trace(span_id: str) -> bytes:
+    span = {"traceId": "ab" * 16, "spanId": span_id, "name": "json", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
+
+
+def test_decode_workers_start_on_first_use_and_a_dead_one_is_replaced(db_path: Path) -> None:
+    import httpx
     import psutil
+
+    def workers() -> list[psutil.Process]:
+        children = psutil.Process().children(recursive=True)
+        return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+
+    def post(span_id: str) -> int:
+        url = f"{running.http_url}/v1/traces"
+        return httpx.post(url, content=_json_trace(span_id), headers={"content-type": "application/json"}).status_code
 
     server = start_server(db_path, decode_workers=1)
     assert server.info is not None
     running = Running(server, server.info, str(db_path))
     try:
-        workers = [
-            child for child in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(child.cmdline())
-        ]
-        assert len(workers) == 1
-        workers[0].kill()
-        workers[0].wait(10)
-        exporter = span_exporter("grpc", running)  # the first try meets the dead pool; the SDK retries
+        exporter = span_exporter("grpc", running)  # protobuf traces: the C fast path, no worker
         assert exporter.export(_spans()) is SpanExportResult.SUCCESS
         exporter.shutdown()
-        assert running.scalar("SELECT count(*) FROM otel_traces") == 2
+        assert workers() == []
+        assert post("00000000000000a1") == 200  # OTLP/JSON goes to the decode worker
+        [worker] = workers()
+        worker.kill()
+        worker.wait(10)
+        statuses = [post("00000000000000a2") for _ in range(2)]  # the first meets the dead pool
+        assert statuses in ([200, 200], [503, 200])
+        assert len(workers()) == 1 and workers()[0].pid != worker.pid
+        assert running.scalar("SELECT count(*) FROM otel_traces") == 4  # the second a2 is a duplicate
     finally:
         server.stop()

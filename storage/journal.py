@@ -20,6 +20,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -109,31 +110,50 @@ class Journal:
         self.directory = directory
         existing = pending_segments(directory)
         self._number = int(existing[-1].stem) if existing else 0
-        self._file = self._open_next()
+        self._sealed: list[Path] = []
+        self._file: BinaryIO | None = None  # opened by the first append after a rotation
 
     @property
     def current(self) -> Path:
         return self._segment(self._number)
 
     def append(self, records: list[Record]) -> None:
-        """Write ``records`` and fsync: once this returns they survive a crash."""
-        for record in records:
-            for part in record:
-                self._file.write(part)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Write ``records`` and fsync: once this returns they survive a crash.
 
-    def rotate(self) -> Path:
-        """Start a new segment; return the one just closed (whole records only)."""
-        closed = self.current
-        self._file.close()
-        self._file = self._open_next()
-        return closed
+        If writing fails (a full disk), the segment may end in a torn record, which ends
+        reading it: it is sealed, later records go to a new segment, and the caller fails
+        the batches.
+        """
+        try:
+            if self._file is None:
+                self._file = self._open_next()
+            for record in records:
+                for part in record:
+                    self._file.write(part)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            self._seal()
+            raise
+
+    def rotate(self) -> list[Path]:
+        """Seal the current segment; return the segments sealed since the last rotation."""
+        self._seal()
+        sealed, self._sealed = self._sealed, []
+        return sealed
 
     def close(self) -> None:
-        self._file.close()
-        if self.current.stat().st_size == 0:
-            self.current.unlink()
+        for segment in self.rotate():
+            if segment.exists() and segment.stat().st_size == 0:
+                segment.unlink()
+
+    def _seal(self) -> None:
+        if self._file is None:
+            return
+        self._sealed.append(self.current)
+        with suppress(OSError, ValueError):
+            self._file.close()
+        self._file = None
 
     def _segment(self, number: int) -> Path:
         return self.directory / f"{number:08d}{_SUFFIX}"

@@ -44,9 +44,9 @@ def test_records_read_back_exactly(tmp_path: Path) -> None:
     journal.append([encode_batch(batch) for batch in batches])
     segment = journal.current
     assert [batch.tables for batch in read_segment(segment)] == [batch.tables for batch in batches]
-    closed = journal.rotate()
-    assert closed == segment and journal.current != segment
-    journal.close()  # an empty newest segment is removed
+    assert journal.rotate() == [segment]
+    assert journal.rotate() == []  # nothing written since: no new segment
+    journal.close()
     assert pending_segments(tmp_path / "j") == [segment]
 
 
@@ -93,7 +93,7 @@ def test_a_segment_that_cannot_be_committed_is_set_aside_not_fatal(tmp_path: Pat
     open_writable(path).close()
     journal = Journal(journal_dir(path))
     journal.append([encode_batch(Batch({"no_such_table": pa.table({"x": [1]})}))])
-    journal.rotate()
+    assert len(journal.rotate()) == 1
     journal.append([encode_batch(_batch(5, seed=3))])
     journal.close()
     assert _count(path) == 5  # opening replays the good segment and keeps the bad one aside
@@ -137,3 +137,22 @@ def test_close_commits_the_buffer_and_leaves_no_journal(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (25,)
     con.close()
     assert not any(journal_dir(path).iterdir())
+
+
+def test_a_failed_write_moves_later_records_to_a_new_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(tmp_path / "j")
+    journal.append([encode_batch(_batch(3, seed=1))])
+    first = journal.current
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("storage.journal.os.fsync", disk_full)
+        with pytest.raises(OSError):
+            journal.append([encode_batch(_batch(4, seed=2))])
+    journal.append([encode_batch(_batch(5, seed=3))])
+    assert journal.current != first
+    segments = journal.rotate()
+    assert segments[0] == first and len(segments) == 2
+    assert [[batch.rows for batch in read_segment(segment)] for segment in segments] == [[3, 4], [5]]

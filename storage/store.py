@@ -43,6 +43,10 @@ def open_writable(path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT)
         apply_migrations(con)
         con.execute(f"SET checkpoint_threshold = '{_AUTOCHECKPOINT}'")
         con.execute(f"SET memory_limit = '{_checked_size(memory_limit)}'")
+        # The writer's row-group INSERTs then run on all of DuckDB's threads (measured:
+        # 0.5 s a chunk against 0.8 s, the same row groups and bytes); glimpse's queries
+        # never rely on rows coming back in insertion order without an ORDER BY.
+        con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except Exception:

@@ -513,8 +513,13 @@ class BatchWriter:
         if self._journal is not None:
             segments += self._journal.rotate()
             if rest:  # the closed segment goes once the chunk commits: the rest must not go with it
-                self._journal.append([encode_batch(batch) for _, batch in rest])
-        last_seq = taken[-1][0] if not rest or rest[0][0] != taken[-1][0] else taken[-1][0] - 1
+                try:
+                    self._journal.append([encode_batch(batch) for _, batch in rest])
+                except OSError:
+                    logger.exception("journaling the rest of a row group failed; committing all of it now")
+                    taken, rest = self._buffer, []
+        # every batch acknowledged before the first one left over is in this chunk
+        last_seq = rest[0][0] - 1 if rest else taken[-1][0]
         chunk = _Chunk([batch for _, batch in taken], segments, last_seq)
         with self._cond:
             self._cond.wait_for(lambda: self._chunk is None)
@@ -564,20 +569,25 @@ def _span_rows(batch: Batch) -> int:
 
 
 def _split_at(buffer: list[tuple[int, Batch]], spans: int) -> tuple[list[tuple[int, Batch]], list[tuple[int, Batch]]]:
-    """The buffer's first ``spans`` spans (with whatever else their batches hold), and the rest."""
+    """The buffer's first ``spans`` spans, with every batch that holds no spans (metrics,
+    logs), and the rest: only spans, so that committing them twice (the rest is journaled
+    again) stores nothing twice."""
     taken: list[tuple[int, Batch]] = []
+    rest: list[tuple[int, Batch]] = []
     count = 0
-    for index, (seq, batch) in enumerate(buffer):
+    for seq, batch in buffer:
         rows = _span_rows(batch)
-        if count + rows <= spans:
+        if count >= spans and rows:
+            rest.append((seq, batch))
+        elif count + rows <= spans:
             taken.append((seq, batch))
             count += rows
-            if count == spans:
-                return taken, buffer[index + 1 :]
-            continue
-        head, tail = _split_batch(batch, spans - count)
-        return [*taken, (seq, head)], [(seq, tail), *buffer[index + 1 :]]
-    return taken, []
+        else:
+            head, tail = _split_batch(batch, spans - count)
+            taken.append((seq, head))
+            rest.append((seq, tail))
+            count = spans
+    return taken, rest
 
 
 def _split_batch(batch: Batch, spans: int) -> tuple[Batch, Batch]:

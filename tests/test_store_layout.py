@@ -191,3 +191,13 @@ def test_version_one_stores_migrate_to_the_same_rows_and_resource_keys(tmp_path:
     assert len(after) == len(before) + 4
     assert _rows(path, "SELECT max(version) FROM glimpse_schema_version") == [(2,)]
     assert _rows(path, "SELECT k8s_pod_name FROM otel_resources ORDER BY 1") == [("a",), ("b",)]
+
+
+def test_a_row_group_chunk_takes_metrics_and_logs_and_leaves_only_spans_over() -> None:
+    spans = [_batch(_request(count, pod="a", seed=seed)) for seed, count in enumerate((60, 70, 30))]
+    points = Batch({"otel_logs": pa.table({"x": [1, 2]})})  # no spans: never left over
+    buffer = [(1, spans[0]), (2, points), (3, spans[1]), (4, points), (5, spans[2])]
+    taken, rest = writer_module._split_at(buffer, 100)
+    assert [(seq, batch.rows) for seq, batch in taken] == [(1, 60), (2, 2), (3, 40), (4, 2)]
+    assert [(seq, batch.rows) for seq, batch in rest] == [(3, 30), (5, 30)]
+    assert rest[0][1].tables["otel_resources"].num_rows == 1  # the cut batch's rest keeps its resource

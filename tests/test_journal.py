@@ -156,3 +156,14 @@ def test_a_failed_write_moves_later_records_to_a_new_segment(tmp_path: Path, mon
     segments = journal.rotate()
     assert segments[0] == first and len(segments) == 2
     assert [[batch.rows for batch in read_segment(segment)] for segment in segments] == [[3, 4], [5]]
+
+
+def test_the_flush_interval_comes_from_the_environment_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glimpse.settings import ENV_FLUSH_INTERVAL, ServerSettings
+
+    monkeypatch.setenv(ENV_FLUSH_INTERVAL, "2.5")
+    assert ServerSettings.from_env().flush_interval_s == 2.5
+    for bad in ("0", "-1", "soon"):
+        monkeypatch.setenv(ENV_FLUSH_INTERVAL, bad)
+        with pytest.raises(ValueError, match=r"GLIMPSE_FLUSH_INTERVAL|flush interval"):
+            ServerSettings.from_env()

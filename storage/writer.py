@@ -68,6 +68,10 @@ DEFAULT_FLUSH_INTERVAL_S = 1.0
 DEFAULT_CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024
 DEFAULT_RETRY_AFTER_S = 1.0
 DEFAULT_SYNC_TIMEOUT_S = 60.0
+# a chunk whose commit fails (DuckDB out of memory, a full disk) is tried again before it
+# is left to the journal, which the next open commits
+COMMIT_ATTEMPTS = 3
+COMMIT_RETRY_S = 1.0
 
 # Spans are identified by (trace_id, span_id): a span already stored is skipped. The
 # look-up is limited to the batch's own time range so that DuckDB's zone maps keep it
@@ -553,14 +557,31 @@ class BatchWriter:
 
     def _store_chunk(self, chunk: _Chunk) -> None:
         try:
-            self._store.commit(chunk.batches)
+            self._store.commit(chunk.batches)  # empties the list: its memory goes as it is copied
         except Exception:
-            # the batches stay in their journal segments: the next open replays them
             self.stats.failed_commits += 1
-            logger.exception("commit of %d journaled batches failed; kept for replay", len(chunk.batches))
-            return
+            logger.exception("committing a chunk of journaled batches failed")
+            if not self._commit_from_journal(chunk.segments):
+                logger.error("gave up; the batches stay journaled in %s for the next open", chunk.segments)
+                return
         for segment in chunk.segments:
             segment.unlink(missing_ok=True)
+
+    def _commit_from_journal(self, segments: list[Path]) -> bool:
+        """Try a failed chunk again, read back from its segments (DuckDB out of memory,
+        a full disk). They also hold the rest of the row group; committing those spans
+        now as well is harmless: the duplicate check drops them when they come again."""
+        if self._journal is None:
+            return False
+        for _ in range(COMMIT_ATTEMPTS - 1):
+            time.sleep(COMMIT_RETRY_S)
+            try:
+                self._store.commit([batch for segment in segments for batch in read_segment(segment)])
+                return True
+            except Exception:
+                self.stats.failed_commits += 1
+                logger.exception("committing the journaled batches again failed")
+        return False
 
 
 def _span_rows(batch: Batch) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -167,3 +168,42 @@ def test_the_flush_interval_comes_from_the_environment_and_must_be_positive(monk
         monkeypatch.setenv(ENV_FLUSH_INTERVAL, bad)
         with pytest.raises(ValueError, match=r"GLIMPSE_FLUSH_INTERVAL|flush interval"):
             ServerSettings.from_env()
+
+
+def test_a_failed_commit_is_tried_again_from_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("storage.writer.COMMIT_RETRY_S", 0.0)
+    real_commit = TableStore.commit
+    failures = iter([True])  # the first commit fails, as if DuckDB ran out of memory
+
+    def flaky_commit(self: TableStore, batches: list[Batch]) -> None:
+        if next(failures, False):
+            batches.clear()  # as the real one does: the chunk's memory is gone
+            raise duckdb.OutOfMemoryException("could not allocate block")
+        real_commit(self, batches)
+
+    monkeypatch.setattr(TableStore, "commit", flaky_commit)
+    path = tmp_path / "retry.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    writer.start()
+    assert writer.submit(_batch(12, seed=4)).result(timeout=30) == 12
+    assert writer.sync(timeout_s=30)
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (12,)
+    assert writer.stats.failed_commits == 1
+    writer.close(timeout_s=30)
+    con.close()
+    assert pending_segments(journal_dir(path)) == []
+
+
+def test_a_chunk_that_never_commits_stays_journaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("storage.writer.COMMIT_RETRY_S", 0.0)
+    path = tmp_path / "stuck.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    writer.start()
+    assert writer.submit(Batch({"no_such_table": pa.table({"x": [1]})})).result(timeout=30) == 1
+    assert writer.sync(timeout_s=30)  # returns: the attempts are over
+    assert writer.stats.failed_commits == 3
+    writer.close(timeout_s=30)
+    con.close()
+    assert [[batch.rows for batch in read_segment(segment)] for segment in pending_segments(journal_dir(path))] == [[1]]

@@ -103,7 +103,8 @@ def baro(con: duckdb.DuckDBPyConnection, since: int, start: int, until: int) -> 
             q1, median, q3 = np.percentile(before, [25, 50, 75])
             score = max(score, float(np.max(np.abs(after - median)) / max(q3 - q1, 1e-9 + abs(median) * 0.01)))
         scored.append({"kind": kind, "name": name, "service": service, "score": score})
-    return sorted(scored, key=lambda c: -c["score"])
+    # ties (equal z, or none at all) by name: the SQL's row order varies from run to run
+    return sorted(scored, key=lambda c: (-c["score"], c["kind"], c["name"]))
 
 
 def random_ranks(con: duckdb.DuckDBPyConnection, start: int, until: int, target: dict[str, Any]) -> list[int | None]:

@@ -47,7 +47,8 @@ def pending_segments(directory: Path) -> list[Path]:
     """The segment files in ``directory``, oldest first."""
     if not directory.is_dir():
         return []
-    return sorted(directory.glob(f"*{_SUFFIX}"), key=lambda path: int(path.stem))
+    segments = [path for path in directory.glob(f"*{_SUFFIX}") if path.stem.isdigit()]
+    return sorted(segments, key=lambda path: int(path.stem))
 
 
 # a record as the pieces to write: its header, then per table a name header and the IPC

@@ -260,12 +260,13 @@ def replay_journal(store: TableStore, directory: Path) -> int:
     """
     replayed = 0
     for segment in pending_segments(directory):
-        batches = list(read_segment(segment))
-        count = len(batches)
+        count = 0
         try:
+            batches = list(read_segment(segment))
+            count = len(batches)
             if batches:
                 store.commit(batches)
-        except duckdb.Error:
+        except Exception:  # a damaged or foreign record, a batch DuckDB refuses
             # one damaged segment must not keep the database from opening: set it aside
             aside = segment.with_name(f"{segment.stem}-{time.time_ns()}.failed")
             segment.rename(aside)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
 from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
@@ -28,6 +30,8 @@ __all__ = [
     "ServerSettings",
     "env_or",
 ]
+
+T = TypeVar("T", int, float)
 
 ENV_DB = "GLIMPSE_DB"
 ENV_HOST = "GLIMPSE_HOST"
@@ -62,20 +66,20 @@ def env_or(name: str, default: str) -> str:
     return value or default
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: T, parse: Callable[[str], T], what: str) -> T:
     text = env_or(name, str(default))
     try:
-        return int(text)
+        return parse(text)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {text!r}") from None
+        raise ValueError(f"{name} must be {what}, got {text!r}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "an integer")
 
 
 def _env_float(name: str, default: float) -> float:
-    text = env_or(name, str(default))
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {text!r}") from None
+    return _env_number(name, default, float, "a number of seconds")
 
 
 def _env_optional_int(name: str) -> int | None:

@@ -307,7 +307,6 @@ class BatchWriter:
             wal_path=f"{database_path}.wal" if database_path else None,
             checkpoint_wal_bytes=checkpoint_wal_bytes,
         )
-        self._con = con
         self._journal: Journal | None = None
         if database_path is not None:
             directory = journal_dir(database_path)
@@ -355,11 +354,7 @@ class BatchWriter:
                 raise WriterClosedError("the server is shutting down")
             rows = batch.rows
             if self._queue and self._queued_rows + rows > self._max_queued_rows:
-                self.stats.rejected_full += 1
-                raise QueueFullError(
-                    f"write queue full ({self._queued_rows} rows waiting)",
-                    retry_after_s=self._retry_after_s,
-                )
+                raise self._refuse()
             self._queue.append(pending)
             self._queued_rows += rows
             self._cond.notify_all()
@@ -369,10 +364,12 @@ class BatchWriter:
         """Raise :class:`QueueFullError` now if the queue is already full (cheap pre-check)."""
         with self._cond:
             if self._queue and self._queued_rows >= self._max_queued_rows:
-                self.stats.rejected_full += 1
-                raise QueueFullError(
-                    f"write queue full ({self._queued_rows} rows waiting)", retry_after_s=self._retry_after_s
-                )
+                raise self._refuse()
+
+    def _refuse(self) -> QueueFullError:
+        """Count a refusal and say why (called holding _cond)."""
+        self.stats.rejected_full += 1
+        return QueueFullError(f"write queue full ({self._queued_rows} rows waiting)", retry_after_s=self._retry_after_s)
 
     @property
     def queued_rows(self) -> int:

@@ -297,6 +297,64 @@ static int put_base64(buf_t *b, const uint8_t *s, size_t n) {
 
 /* ------------------------------------------------------------------ numbers as text */
 
+/* Decimal digits of v into out (no terminator); returns the count. printf is several
+ * times slower, and ints are in most attribute maps. */
+static int put_u64(char *out, uint64_t v) {
+    char rev[20];
+    int n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++) out[i] = rev[n - 1 - i];
+    return n;
+}
+
+/* "%lld" of v, NUL-terminated; returns the length. */
+static int format_int(int64_t v, char *out) {
+    int n = 0;
+    uint64_t magnitude = (uint64_t)v;
+    if (v < 0) {
+        out[n++] = '-';
+        magnitude = 0 - magnitude;
+    }
+    n += put_u64(out + n, magnitude);
+    out[n] = '\0';
+    return n;
+}
+
+/* Exact powers of ten: every one up to 1e22 is a double. */
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/*
+ * The shortest digits of |x| without printf, for the values attributes mostly carry:
+ * decimals of at most 15 significant digits. m / 10^k is correctly rounded, exactly as
+ * strtod reads "m e-k", so the first k where it gives back |x| is the fewest fractional
+ * digits that read back, hence the shortest form. Scaled values stay under 2^50, so the
+ * product's rounding error (at most 1/8) cannot make nearbyint pick the wrong integer.
+ * Returns 0 when |x| is not such a decimal; the exact search below then takes it.
+ */
+static int short_decimal(double x, uint64_t *mantissa, int *exponent) {
+    double a = fabs(x);
+    if (a == 0) {
+        *mantissa = 0;
+        *exponent = 0;
+        return 1;
+    }
+    for (int k = 0; k < (int)(sizeof POW10 / sizeof *POW10); k++) {
+        double scaled = a * POW10[k];
+        if (scaled >= 1e15) return 0;
+        double m = nearbyint(scaled);
+        if (m / POW10[k] == a) {
+            *mantissa = (uint64_t)m;
+            *exponent = -k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Does the decimal mantissa * 10^exponent read back as exactly x? */
 static int reads_back(uint64_t mantissa, int exponent, double x) {
     char text[48];
@@ -309,7 +367,7 @@ static int reads_back(uint64_t mantissa, int exponent, double x) {
  * notation for decimal exponents -4 < e <= 16, otherwise d.ddde+XX. With json set, laid
  * out as orjson writes it: fixed notation from -5 < e, and no zero-padded exponent.
  */
-static int format_double(double x, char *out, int json) {
+static int shortest_digits(double x, uint64_t *mantissa_out, int *exponent_out) {
     /* the fewest correctly rounded digits that read back (if p digits do, p + 1 do) */
     char tmp[40];
     int lo = 1, hi = 17;
@@ -341,12 +399,21 @@ static int format_double(double x, char *out, int json) {
         mantissa = shorter;
         exponent += 1;
     }
+    *mantissa_out = mantissa;
+    *exponent_out = exponent;
+    return 0;
+}
+
+static int format_double(double x, char *out, int json) {
+    uint64_t mantissa;
+    int exponent;
+    if (!short_decimal(x, &mantissa, &exponent)) shortest_digits(x, &mantissa, &exponent);
     while (mantissa >= 10 && mantissa % 10 == 0) {
         mantissa /= 10;
         exponent += 1;
     }
     char digits[24];
-    int nd = snprintf(digits, sizeof digits, "%llu", (unsigned long long)mantissa);
+    int nd = put_u64(digits, mantissa);
     int decpt = nd + exponent; /* x = 0.digits * 10^decpt */
     char *o = out;
     if (signbit(x)) *o++ = '-';
@@ -378,7 +445,11 @@ static int format_double(double x, char *out, int json) {
             o += nd - 1;
         }
         int e = decpt - 1;
-        o += sprintf(o, json ? "e%c%d" : "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        if (e < 0) e = -e;
+        if (!json && e < 10) *o++ = '0';
+        o += put_u64(o, (uint64_t)e);
     }
     *o = '\0';
     return (int)(o - out);
@@ -534,28 +605,55 @@ static void init_escape_table(void) {
     NEEDS_ESCAPE['"'] = NEEDS_ESCAPE['\\'] = 1;
 }
 
+/* Could any of these 8 bytes need escaping? (Exact for clean words; a rare false
+ * positive only sends the word through the byte loop.) */
+static inline int word_may_escape(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t control = (w - 0x20 * ones) & ~w & highs;
+    uint64_t quote = w ^ ('"' * ones), backslash = w ^ ('\\' * ones);
+    quote = (quote - ones) & ~quote & highs;
+    backslash = (backslash - ones) & ~backslash & highs;
+    return (control | quote | backslash) != 0;
+}
+
 static int put_json_string(buf_t *b, const uint8_t *s, size_t n) {
     TRY(buf_reserve(b, n + 2));
     b->data[b->len++] = '"';
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (!NEEDS_ESCAPE[c]) continue;
-        TRY(buf_put(b, s + start, i - start));
-        char escaped[8];
-        const char *e = escaped;
-        switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        default: snprintf(escaped, sizeof escaped, "\\u%04x", c);
+    size_t start = 0, i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if (!word_may_escape(word)) {
+                i += 8;
+                continue;
+            }
         }
-        TRY(buf_put(b, e, strlen(e)));
-        start = i + 1;
+        for (size_t stop = i + 8 < n ? i + 8 : n; i < stop; i++) {
+            uint8_t c = s[i];
+            if (!NEEDS_ESCAPE[c]) continue;
+            TRY(buf_put(b, s + start, i - start));
+            char escaped[8];
+            const char *e = escaped;
+            switch (c) {
+            case '"': e = "\\\""; break;
+            case '\\': e = "\\\\"; break;
+            case '\n': e = "\\n"; break;
+            case '\r': e = "\\r"; break;
+            case '\t': e = "\\t"; break;
+            case '\b': e = "\\b"; break;
+            case '\f': e = "\\f"; break;
+            default:
+                escaped[0] = '\\';
+                escaped[1] = 'u';
+                escaped[2] = escaped[3] = '0';
+                escaped[4] = HEX[c >> 4];
+                escaped[5] = HEX[c & 15];
+                escaped[6] = '\0';
+            }
+            TRY(buf_put(b, e, strlen(e)));
+            start = i + 1;
+        }
     }
     TRY(buf_put(b, s + start, n - start));
     return buf_byte(b, '"');
@@ -582,8 +680,7 @@ static int put_value(buf_t *b, slice_t msg, int depth) {
     case V_STRING: return put_json_string(b, v.s.p, v.s.n);
     case V_BOOL: return put_cstr(b, v.i ? "true" : "false");
     case V_INT:
-        snprintf(text, sizeof text, "%lld", (long long)v.i);
-        return put_cstr(b, text);
+        return buf_put(b, text, (size_t)format_int(v.i, text));
     case V_DOUBLE:
         if (isnan(v.d)) return put_cstr(b, "{\"doubleValue\":\"NaN\"}");
         if (isinf(v.d)) return put_cstr(b, v.d > 0 ? "{\"doubleValue\":\"Infinity\"}" : "{\"doubleValue\":\"-Infinity\"}");
@@ -714,7 +811,7 @@ static int promote(const promo_table_t *table, const kvvec_t *kvs, promo_state_t
                     st->text[c].n = v.i ? 4 : 5;
                 } else if (v.type == V_INT) {
                     st->text[c].p = (const uint8_t *)text;
-                    st->text[c].n = (size_t)snprintf(text, 48, "%lld", (long long)v.i);
+                    st->text[c].n = (size_t)format_int(v.i, text);
                 } else if (v.type == V_DOUBLE && isfinite(v.d)) {
                     st->text[c].p = (const uint8_t *)text;
                     st->text[c].n = (size_t)format_double(v.d, text, 0);
@@ -1208,7 +1305,7 @@ static int add_resource(ctx_t *c, slice_t msg, slice_t schema_url) {
         } else if (c->promo.kind[col] == 2) {
             char text[32];
             res.promo_off[col] = (long long)c->resource_text.len;
-            res.promo_len[col] = (size_t)snprintf(text, sizeof text, "%lld", (long long)c->promo.number[col]);
+            res.promo_len[col] = (size_t)format_int(c->promo.number[col], text);
             TRY(buf_put(&c->resource_text, text, res.promo_len[col]));
         }
     }
@@ -1321,15 +1418,63 @@ static int decode_request(ctx_t *c, const uint8_t *data, size_t n) {
 
 /* ------------------------------------------------------------------ results as Python objects */
 
-static PyObject *bytes_of(const buf_t *b) { return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len); }
+/* A column buffer handed to Python without a copy: it owns the malloc'd memory, frees
+ * it when the last Arrow array over it goes, and exposes it read-only. */
+typedef struct {
+    PyObject_HEAD
+    char *data;
+    Py_ssize_t len;
+} owned_t;
 
-static PyObject *strcol_tuple(const strcol_t *c) {
+static void owned_dealloc(PyObject *self) {
+    free(((owned_t *)self)->data);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static int owned_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    static char empty[1];
+    owned_t *o = (owned_t *)self;
+    return PyBuffer_FillInfo(view, self, o->data ? o->data : empty, o->len, 1, flags);
+}
+
+static Py_ssize_t owned_length(PyObject *self) { return ((owned_t *)self)->len; }
+
+static PyBufferProcs OWNED_BUFFER = {owned_getbuffer, NULL};
+static PySequenceMethods OWNED_SEQUENCE = {.sq_length = owned_length};
+
+static PyTypeObject OwnedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_spanwire.Buffer",
+    .tp_doc = "A decoded column's bytes (read-only buffer).",
+    .tp_basicsize = sizeof(owned_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = owned_dealloc,
+    .tp_as_buffer = &OWNED_BUFFER,
+    .tp_as_sequence = &OWNED_SEQUENCE,
+};
+
+/* The buffer's bytes as a Python object that takes over the memory (b is left empty). */
+static PyObject *bytes_of(buf_t *b) {
+    owned_t *o = PyObject_New(owned_t, &OwnedType);
+    if (!o) return NULL;
+    if (b->data && b->cap > b->len + 4096) {  /* give back the growth slack */
+        char *shrunk = realloc(b->data, b->len ? b->len : 1);
+        if (shrunk) b->data = shrunk;
+    }
+    o->data = b->data;
+    o->len = (Py_ssize_t)b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return (PyObject *)o;
+}
+
+static PyObject *strcol_tuple(strcol_t *c) {
     PyObject *validity = c->nulls ? bytes_of(&c->validity) : (Py_INCREF(Py_None), Py_None);
     if (!validity) return NULL;
     return Py_BuildValue("(NNN)", validity, bytes_of(&c->offsets), bytes_of(&c->data));
 }
 
-static PyObject *intcol_tuple(const intcol_t *c) {
+static PyObject *intcol_tuple(intcol_t *c) {
     PyObject *validity = c->nulls ? bytes_of(&c->validity) : (Py_INCREF(Py_None), Py_None);
     if (!validity) return NULL;
     return Py_BuildValue("(NN)", validity, bytes_of(&c->values));
@@ -1391,7 +1536,7 @@ static PyObject *blocks_list(const ctx_t *c) {
     return out;
 }
 
-static PyObject *promoted_list(const ctx_t *c) {
+static PyObject *promoted_list(ctx_t *c) {
     PyObject *out = PyList_New(SPAN_KEYS.n_columns);
     if (!out) return NULL;
     for (int col = 0; col < SPAN_KEYS.n_columns; col++) {
@@ -1405,7 +1550,7 @@ static PyObject *promoted_list(const ctx_t *c) {
     return out;
 }
 
-static PyObject *result_dict(const ctx_t *c) {
+static PyObject *result_dict(ctx_t *c) {
     return Py_BuildValue(
         "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,"
         "s:(NNNNN),s:(NNNNNNN),s:N}",
@@ -1488,5 +1633,6 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_spanwire", "OTLP tr
 
 PyMODINIT_FUNC PyInit__spanwire(void) {
     init_escape_table();
+    if (PyType_Ready(&OwnedType) < 0) return NULL;
     return PyModule_Create(&MODULE);
 }

@@ -522,6 +522,26 @@ def test_random_doubles_from_bit_patterns_match() -> None:
     assert_same(make_request(*spans))
 
 
+def test_random_short_decimals_match() -> None:
+    """Decimals of up to 17 digits at every scale: the printf-free path and its hand-off."""
+    rng = random.Random(20261126)
+    values: list[float] = [1e15 - 1, 1e15, 1e15 + 1, 999999999999999.9, 0.1 + 0.2, 1e-22, 123e-22, -0.0]
+    while len(values) < 600:
+        digits = rng.randint(1, 17)
+        values.append(rng.choice((1, -1)) * rng.randrange(10**digits) / 10 ** rng.randint(0, 24))
+    spans = [make_span({"http.route": x, "server.address": x, "d": x, "a": [x]}) for x in values]
+    decoded = assert_same(make_request(*spans))
+    assert column(decoded, "http_route") == [str(x) for x in values]
+
+
+@pytest.mark.parametrize("position", range(17))
+@pytest.mark.parametrize("special", ['"', "\\", "\n", "\x00", "\x1f", "\x7f", "\u00e9"])
+def test_escapes_at_every_position_of_a_word_match(position: int, special: str) -> None:
+    text = "abcdefghijklmnop"[:position] + special + "qrstuvwxyz0123456"[position:]
+    decoded = assert_same(make_span_request({"k": text, text: [text]}))
+    assert attributes_of(decoded)["k"] == text
+
+
 @pytest.mark.parametrize("value", [INT64_MIN, INT64_MIN + 1, -1, 0, 1, 2**31, 2**32, 2**53 + 1, INT64_MAX, True, False])
 def test_integers_and_bools_match(value: int) -> None:
     decoded = assert_same(_everywhere(value))

@@ -51,7 +51,10 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "Batch",
     "BatchWriter",
+    "Prepared",
+    "TableStore",
     "WriterStats",
+    "prepare",
     "replay_journal",
 ]
 
@@ -115,10 +118,23 @@ class _Pending:
 
 
 @dataclass
+class Prepared:
+    """A chunk's rows as DuckDB takes them: each table in one piece, the spans in storage
+    order without the chunk's own duplicates. Made without DuckDB (see :func:`prepare`)."""
+
+    tables: dict[str, pa.Table]
+    batches: int
+    rows: int
+    duplicate_spans: int
+
+
+@dataclass
 class _Chunk:
     batches: list[Batch]
     segments: list[Path]
     last_seq: int  # every batch acknowledged up to this number is committed with it
+    prepared: Prepared | None = None
+    ready: bool = False  # prepared, or preparing it failed
 
 
 class TableStore:
@@ -141,25 +157,22 @@ class TableStore:
         self._new_resources: set[int] = set()
 
     def commit(self, batches: list[Batch]) -> None:
-        """Store ``batches`` in one transaction (all or nothing).
+        """Store ``batches`` in one transaction (all or nothing); empties the list."""
+        self.commit_prepared(prepare(batches))
 
-        Empties ``batches``: a chunk is a row group of spans, and each column's memory
-        goes as soon as it has been copied into storage order.
-        """
+    def commit_prepared(self, chunk: Prepared) -> None:
+        """Store a prepared chunk in one transaction (all or nothing)."""
         started = time.perf_counter()
-        count, rows = len(batches), sum(batch.rows for batch in batches)
-        by_table = _by_table(batches)
-        batches.clear()
         self._new_resources.clear()
         try:
             self.con.execute("BEGIN TRANSACTION")
-            for table_name, tables in by_table.items():
+            for table_name, rows in chunk.tables.items():  # resources first
                 if table_name == "otel_spans":
-                    self._insert_spans(tables)
+                    self._insert_spans(rows)
                 elif table_name == "otel_resources":
-                    self._insert_rows(table_name, self._unknown_resources(pa.concat_tables(tables)))
+                    self._insert_rows(table_name, self._unknown_resources(rows))
                 else:
-                    self._insert_rows(table_name, pa.concat_tables(tables, promote_options="none"))
+                    self._insert_rows(table_name, rows)
             self.con.execute("COMMIT")
         except Exception:
             with suppress(duckdb.Error):
@@ -167,35 +180,21 @@ class TableStore:
             self._new_resources.clear()
             raise
         self._known_resources |= self._new_resources
+        self.stats.duplicate_spans += chunk.duplicate_spans
         self.stats.commits += 1
-        self.stats.committed_batches += count
-        self.stats.committed_rows += rows
+        self.stats.committed_batches += chunk.batches
+        self.stats.committed_rows += chunk.rows
         self.stats.last_commit_s = time.perf_counter() - started
 
-    def _insert_spans(self, parts: list[pa.Table]) -> None:
-        """INSERT the spans whose (trace_id, span_id) is not stored yet, in storage order.
-
-        Empties ``parts``, and copies the rows into order one column at a time, freeing
-        each column as it goes: the peak is one chunk and one column, not two chunks.
-        """
-        rows = pa.concat_tables(parts, promote_options="none")
-        parts.clear()
-        received = rows.num_rows
-        rows = first_of_each_span(rows)
-        order = storage_order(rows)
-        stored = self._stored_positions(rows)
+    def _insert_spans(self, spans: pa.Table) -> None:
+        """INSERT the spans whose (trace_id, span_id) is not stored yet."""
+        stored = self._stored_positions(spans)
         if len(stored):
-            fresh = np.ones(rows.num_rows, dtype=bool)
+            fresh = np.ones(spans.num_rows, dtype=bool)
             fresh[stored] = False
-            order = order[fresh[order]]
-        names, indices = rows.column_names, pa.array(order)
-        columns: list[pa.ChunkedArray] = []
-        while rows.num_columns:
-            column = rows.column(0).take(indices)
-            columns.append(_trusted_json(column) if names[len(columns)] == "span_attributes" else column)
-            rows = rows.remove_column(0)
-        self._insert_rows("otel_spans", pa.Table.from_arrays(columns, names=names))
-        self.stats.duplicate_spans += received - len(order)
+            spans = spans.filter(pa.array(fresh))
+            self.stats.duplicate_spans += len(stored)
+        self._insert_rows("otel_spans", spans)
 
     def _stored_positions(self, rows: pa.Table) -> np.ndarray:
         """Positions in ``rows`` of the spans already stored."""
@@ -321,8 +320,12 @@ class BatchWriter:
         self._queued_rows = 0
         self._closing = False
         self._journal_done = False
+        self._prepare_done = False
         self._held = 0
-        self._chunk: _Chunk | None = None  # handed to the store thread, not taken yet
+        # handed off by the journal thread and not taken by the store thread yet (the
+        # prepare thread puts it in storage order meanwhile): one at a time, so memory
+        # holds one chunk being stored, this one, the buffer and the queue
+        self._chunk: _Chunk | None = None
         self._storing = False
         self._sync_wanted = False
         self._acked_seq = 0
@@ -333,6 +336,7 @@ class BatchWriter:
         self._buffer_since = 0.0
         self._threads = [
             threading.Thread(target=self._run_journal, name="glimpse-journal", daemon=True),
+            threading.Thread(target=self._run_prepare, name="glimpse-prepare", daemon=True),
             threading.Thread(target=self._run_store, name="glimpse-writer", daemon=True),
         ]
 
@@ -535,14 +539,44 @@ class BatchWriter:
                 self._sync_wanted = False
             self._cond.notify_all()
 
+    # ------------------------------------------------------------------ prepare thread
+
+    def _run_prepare(self) -> None:
+        """Put each handed-off chunk in storage order while the store thread is still
+        committing the one before: the sort and copy (a third of a chunk's time) no
+        longer hold up DuckDB."""
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._unprepared() is not None or self._journal_done)
+                    chunk = self._unprepared()
+                    if chunk is None:
+                        break
+                try:
+                    chunk.prepared = prepare(chunk.batches)
+                except Exception:  # the store thread tries it again from the journal
+                    logger.exception("preparing a chunk of journaled batches failed")
+                    chunk.batches.clear()
+                with self._cond:
+                    chunk.ready = True
+                    self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._prepare_done = True
+                self._cond.notify_all()
+
+    def _unprepared(self) -> _Chunk | None:
+        chunk = self._chunk
+        return chunk if chunk is not None and not chunk.ready else None
+
     # ------------------------------------------------------------------ store thread
 
     def _run_store(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._chunk is not None or self._journal_done)
+                self._cond.wait_for(lambda: (self._chunk is not None and self._chunk.ready) or self._prepare_done)
                 chunk = self._chunk
-                if chunk is None:
+                if chunk is None or not chunk.ready:
                     break
                 self._chunk = None
                 self._storing = True
@@ -556,16 +590,22 @@ class BatchWriter:
         self._store.checkpoint()
 
     def _store_chunk(self, chunk: _Chunk) -> None:
-        try:
-            self._store.commit(chunk.batches)  # empties the list: its memory goes as it is copied
-        except Exception:
+        prepared, chunk.prepared = chunk.prepared, None  # its memory goes with the commit
+        if prepared is None or not self._commit(prepared):
             self.stats.failed_commits += 1
-            logger.exception("committing a chunk of journaled batches failed")
             if not self._commit_from_journal(chunk.segments):
                 logger.error("gave up; the batches stay journaled in %s for the next open", chunk.segments)
                 return
         for segment in chunk.segments:
             segment.unlink(missing_ok=True)
+
+    def _commit(self, prepared: Prepared) -> bool:
+        try:
+            self._store.commit_prepared(prepared)
+            return True
+        except Exception:
+            logger.exception("committing a chunk of journaled batches failed")
+            return False
 
     def _commit_from_journal(self, segments: list[Path]) -> bool:
         """Try a failed chunk again, read back from its segments (DuckDB out of memory,
@@ -628,6 +668,37 @@ def _split_batch(batch: Batch, spans: int) -> tuple[Batch, Batch]:
     if "otel_resources" in batch.tables:
         tail["otel_resources"] = batch.tables["otel_resources"]
     return Batch(head), Batch(tail)
+
+
+def prepare(batches: list[Batch]) -> Prepared:
+    """The chunk's rows as DuckDB takes them (resources first: known ones are looked up
+    before the spans go in). Empties ``batches``, and copies the spans into storage order
+    one column at a time, freeing each column as it goes: the peak is one chunk and one
+    column, not two chunks."""
+    count, rows = len(batches), sum(batch.rows for batch in batches)
+    tables: dict[str, pa.Table] = {}
+    duplicates = 0
+    by_table = _by_table(batches)
+    batches.clear()
+    for table_name, parts in by_table.items():
+        table = pa.concat_tables(parts, promote_options="none")
+        parts.clear()
+        if table_name == "otel_spans":
+            received = table.num_rows
+            table = in_storage_order(first_of_each_span(table))
+            duplicates = received - table.num_rows
+        tables[table_name] = table
+    return Prepared(tables, count, rows, duplicates)
+
+
+def in_storage_order(spans: pa.Table) -> pa.Table:
+    names, order = spans.column_names, pa.array(storage_order(spans))
+    columns: list[pa.ChunkedArray] = []
+    while spans.num_columns:
+        column = spans.column(0).take(order)
+        columns.append(_trusted_json(column) if names[len(columns)] == "span_attributes" else column)
+        spans = spans.remove_column(0)
+    return pa.Table.from_arrays(columns, names=names)
 
 
 def _by_table(batches: list[Batch]) -> dict[str, list[pa.Table]]:

@@ -13,7 +13,7 @@ from collector.span_wire import decode_traces_wire
 from storage.batch import Batch
 from storage.journal import Journal, encode_batch, journal_dir, pending_segments, read_segment
 from storage.store import open_read_only, open_writable
-from storage.writer import BatchWriter, TableStore, WriterStats, replay_journal
+from storage.writer import BatchWriter, Prepared, TableStore, WriterStats, replay_journal
 from tests.conftest import Running, ServerProcess, start_server
 from tests.otlp_clients import span_exporter
 from tests.spans import raw_request, sdk_spans
@@ -172,16 +172,15 @@ def test_the_flush_interval_comes_from_the_environment_and_must_be_positive(monk
 
 def test_a_failed_commit_is_tried_again_from_the_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("storage.writer.COMMIT_RETRY_S", 0.0)
-    real_commit = TableStore.commit
+    real_commit = TableStore.commit_prepared
     failures = iter([True])  # the first commit fails, as if DuckDB ran out of memory
 
-    def flaky_commit(self: TableStore, batches: list[Batch]) -> None:
+    def flaky_commit(self: TableStore, chunk: Prepared) -> None:
         if next(failures, False):
-            batches.clear()  # as the real one does: the chunk's memory is gone
             raise duckdb.OutOfMemoryException("could not allocate block")
-        real_commit(self, batches)
+        real_commit(self, chunk)
 
-    monkeypatch.setattr(TableStore, "commit", flaky_commit)
+    monkeypatch.setattr(TableStore, "commit_prepared", flaky_commit)
     path = tmp_path / "retry.duckdb"
     con = open_writable(path)
     writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)

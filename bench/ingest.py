@@ -15,7 +15,10 @@ What it does, in one run:
 3. Stops the server with SIGTERM, opens the file read-only and counts the rows.
 4. Does the same against a bare gRPC server that only parses the requests: the ceiling.
 
-Run: ``python bench/ingest.py [--seconds 20] [--clients 4] [--inflight 4] [--json]``.
+5. With ``--receivers``, the same against a gRPC server that does only glimpse's receiver
+   work (the C decoder and the journal record) and stores nothing: where that part tops out.
+
+Run: ``python bench/ingest.py [--seconds 20] [--clients 4] [--inflight 4] [--receivers] [--json]``.
 """
 
 from __future__ import annotations
@@ -1077,13 +1080,34 @@ def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, w
 # --------------------------------------------------------------------------- the bare ceiling
 
 
-def _bare_server_main(port_out: Any, stop: Any, workers: int) -> None:
-    """A gRPC server that only parses Export requests (same executor and limits as glimpse)."""
+def _bare_server_main(port_out: Any, stop: Any, workers: int, receivers: bool = False) -> None:
+    """A gRPC server that only parses Export requests (same executor and limits as glimpse).
+
+    With ``receivers``, it does instead what glimpse's receivers do before the writer: the
+    C decoder and the journal record, as many requests at once as the Ingestor lets
+    (collector.ingest.default_busy_threads), and stores nothing: their ceiling.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
-    def export(body: bytes, context: grpc.ServicerContext) -> Any:
-        TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(body)
-        return TRACE_SERVICE_PB2.ExportTraceServiceResponse()
+    if receivers:
+        from collector.ingest import default_busy_threads
+        from collector.span_wire import decode_traces_wire
+        from storage.journal import encode_batch
+
+        busy = threading.BoundedSemaphore(default_busy_threads())
+
+        def export(body: bytes, context: grpc.ServicerContext) -> Any:
+            with busy:
+                decoded = decode_traces_wire(body)
+                assert decoded is not None, "the bench's requests take the C decoder"
+                encode_batch(decoded.batch)
+            return TRACE_SERVICE_PB2.ExportTraceServiceResponse()
+
+    else:
+
+        def export(body: bytes, context: grpc.ServicerContext) -> Any:
+            TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(body)
+            return TRACE_SERVICE_PB2.ExportTraceServiceResponse()
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bare-grpc"),
@@ -1102,17 +1126,20 @@ def _bare_server_main(port_out: Any, stop: Any, workers: int) -> None:
     server.stop(2).wait(5)
 
 
-def run_bare(ctx: Any, templates: list[Template], args: argparse.Namespace) -> dict[str, Any]:
+def run_bare(
+    ctx: Any, templates: list[Template], args: argparse.Namespace, *, receivers: bool = False
+) -> dict[str, Any]:
     port_out = ctx.Queue()
     stop = ctx.Event()
-    proc = ctx.Process(target=_bare_server_main, args=(port_out, stop, 32), daemon=True)
+    proc = ctx.Process(target=_bare_server_main, args=(port_out, stop, 32, receivers), daemon=True)
     proc.start()
+    name = "receivers" if receivers else "bare"
     try:
         port = port_out.get(timeout=60)
-        log(f"bare parse-only gRPC server ready (pid {proc.pid}, port {port})")
+        log(f"{name} gRPC server ready (pid {proc.pid}, port {port})")
         assert proc.pid is not None
         sampler = Sampler(proc.pid).start()
-        phase = run_clients(ctx, "bare", f"127.0.0.1:{port}", templates, args, sampler)
+        phase = run_clients(ctx, name, f"127.0.0.1:{port}", templates, args, sampler)
         phase.peak_rss_bytes = sampler.stop()
     finally:
         stop.set()
@@ -1143,7 +1170,7 @@ def _ok(passed: bool) -> str:
 
 
 def print_report(figures: dict[str, Any]) -> None:
-    g, b, w = figures["glimpse"], figures["bare"], figures["workload"]
+    g, b, r, w = figures["glimpse"], figures["bare"], figures["receivers"], figures["workload"]
     gp, bp = g["phase"], b["phase"]
     print()
     print(
@@ -1155,7 +1182,9 @@ def print_report(figures: dict[str, Any]) -> None:
         f"~{w['attributes_per_span']:.1f} attributes/span, events on {w['event_span_share'] * 100:.0f}% of spans, "
         f"client-side render {w['prep_us_per_request']:.0f} us/request"
     )
-    for label, res, phase in (("glimpse serve", g, gp), ("bare parse-only gRPC", b, bp)):
+    phases = (("glimpse serve", g), ("bare parse-only gRPC", b), ("receivers only (decode + journal record)", r))
+    for label, res in phases:
+        phase = res["phase"]
         print(f"\n== {label}")
         if res.get("skipped"):
             print("   skipped")
@@ -1208,6 +1237,8 @@ def print_report(figures: dict[str, Any]) -> None:
     )
     if not b.get("skipped"):
         print(f"   bare parse spans/s {b['spans_per_s']:>12,.0f}   glimpse/bare = {figures['ratio_glimpse_bare']:.3f}")
+    if not r.get("skipped"):
+        print(f"   receivers spans/s  {r['spans_per_s']:>12,.0f}   (decode + journal record only)")
     print(f"   latency p50/p99    {gp.latency_p50_ms:>8.1f} / {gp.latency_p99_ms:.1f} ms")
     print(f"   UNAVAILABLE        {gp.retries:>12}")
     print(f"   peak server RSS    {_mib(gp.peak_rss_bytes):>12}   target < 1 GiB   {_ok(t['rss'])}")
@@ -1236,6 +1267,11 @@ def main(argv: list[str] | None = None) -> int:
         help="replay the pool's timestamps as generated instead of shifting them to the send time",
     )
     parser.add_argument("--skip-bare", action="store_true", help="do not measure the parse-only ceiling")
+    parser.add_argument(
+        "--receivers",
+        action="store_true",
+        help="also measure glimpse's receiver work alone (decode and journal record, nothing stored)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server log")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -1278,6 +1314,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.skip_bare:
             log(f"bare: {bare['spans_per_s']:,.0f} spans/s")
+        receivers = (
+            run_bare(ctx, templates, args, receivers=True)
+            if args.receivers
+            else {"phase": PhaseResult("receivers"), "spans_per_s": float("nan"), "skipped": True}
+        )
     finally:
         if args.keep:
             log(f"kept {workdir}")
@@ -1288,6 +1329,7 @@ def main(argv: list[str] | None = None) -> int:
         "workload": workload,
         "glimpse": glimpse,
         "bare": bare,
+        "receivers": receivers,
         "ratio_glimpse_bare": glimpse["spans_per_s"] / bare["spans_per_s"] if bare["spans_per_s"] else float("nan"),
         "targets": {
             "spans_per_s": glimpse["spans_per_s"] >= TARGET_SPANS_PER_S,

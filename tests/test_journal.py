@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -206,3 +208,48 @@ def test_a_chunk_that_never_commits_stays_journaled(tmp_path: Path, monkeypatch:
     writer.close(timeout_s=30)
     con.close()
     assert [[batch.rows for batch in read_segment(segment)] for segment in pending_segments(journal_dir(path))] == [[1]]
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_a_part_row_group_waits_while_exports_keep_coming_and_goes_when_they_pause(tmp_path: Path) -> None:
+    path = tmp_path / "pause.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=0.5)
+    writer.start()
+    started = time.monotonic()
+    seed = 0
+    while time.monotonic() - started < 2:  # an export every 20 ms: never a 0.5 s pause
+        writer.submit(_batch(5, seed=seed)).result(timeout=30)
+        seed += 1
+        time.sleep(0.02)
+    assert writer.stats.commits == 0  # still short of the ten intervals (5 s) the first may wait
+    assert _wait_for(lambda: writer.stats.committed_rows == 5 * seed, timeout_s=5)
+    assert writer.stats.commits == 1
+    writer.close(timeout_s=30)
+    con.close()
+
+
+def test_under_a_steady_trickle_the_oldest_batch_waits_at_most_ten_intervals(tmp_path: Path) -> None:
+    path = tmp_path / "trickle.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=0.2)
+    writer.start()
+    started = time.monotonic()
+    seed = 0
+    while writer.stats.commits == 0 and time.monotonic() - started < 10:
+        writer.submit(_batch(5, seed=seed)).result(timeout=30)
+        seed += 1
+        time.sleep(0.02)
+    waited = time.monotonic() - started
+    assert writer.stats.commits >= 1
+    assert 1.9 <= waited < 5.0  # ten intervals of 0.2 s, with room for a slow machine
+    writer.close(timeout_s=30)
+    con.close()

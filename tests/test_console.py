@@ -1,14 +1,16 @@
 """The web console in headless Chromium (Debian's, driven by Playwright) against a real server.
 
 One server is filled once for the module (through OTLP/gRPC), one browser opens every page
-and checks what it shows against the API and the CLI. Every page's screenshot is written to
-docs/screenshots/ (the README shows them).
+and checks what it shows against the API and the CLI. Every page's screenshot is taken;
+with ``GLIMPSE_SCREENSHOTS=docs/screenshots`` they replace the ones the README shows,
+otherwise they go to a temporary folder and the checkout stays clean.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from tracing.simulator.runner import run_history
 from tracing.simulator.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("GLIMPSE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "glimpse-screenshots")
 CHROMIUM = os.environ.get("GLIMPSE_CHROMIUM", "/usr/bin/chromium")
 
 # The workload: the simulator's 13-service shop for ten minutes of span time, with the

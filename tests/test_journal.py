@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -219,37 +220,41 @@ def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> bool:
     return predicate()
 
 
-def test_a_part_row_group_waits_while_exports_keep_coming_and_goes_when_they_pause(tmp_path: Path) -> None:
-    path = tmp_path / "pause.duckdb"
-    con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path), flush_interval_s=0.5)
-    writer.start()
-    started = time.monotonic()
-    seed = 0
-    while time.monotonic() - started < 2:  # an export every 20 ms: never a 0.5 s pause
-        writer.submit(_batch(5, seed=seed)).result(timeout=30)
-        seed += 1
+def _trickle(writer: BatchWriter, keep_going: Callable[[], bool]) -> int:
+    """Export a 5-span batch every 20 ms while ``keep_going()``; return how many went."""
+    sent = 0
+    while keep_going():
+        writer.submit(_batch(5, seed=sent)).result(timeout=30)
+        sent += 1
         time.sleep(0.02)
-    assert writer.stats.commits == 0  # still short of the ten intervals (5 s) the first may wait
-    assert _wait_for(lambda: writer.stats.committed_rows == 5 * seed, timeout_s=5)
-    assert writer.stats.commits == 1
-    writer.close(timeout_s=30)
-    con.close()
+    return sent
+
+
+@contextmanager
+def _running_writer(path: Path, flush_interval_s: float) -> Iterator[BatchWriter]:
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=flush_interval_s)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        writer.close(timeout_s=30)
+        con.close()
+
+
+def test_a_part_row_group_waits_while_exports_keep_coming_and_goes_when_they_pause(tmp_path: Path) -> None:
+    with _running_writer(tmp_path / "pause.duckdb", flush_interval_s=0.5) as writer:
+        started = time.monotonic()
+        sent = _trickle(writer, lambda: time.monotonic() - started < 2)  # never a 0.5 s pause
+        assert writer.stats.commits == 0  # still short of the ten intervals (5 s) the first may wait
+        assert _wait_for(lambda: writer.stats.committed_rows == 5 * sent, timeout_s=5)
+        assert writer.stats.commits == 1
 
 
 def test_under_a_steady_trickle_the_oldest_batch_waits_at_most_ten_intervals(tmp_path: Path) -> None:
-    path = tmp_path / "trickle.duckdb"
-    con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path), flush_interval_s=0.2)
-    writer.start()
-    started = time.monotonic()
-    seed = 0
-    while writer.stats.commits == 0 and time.monotonic() - started < 10:
-        writer.submit(_batch(5, seed=seed)).result(timeout=30)
-        seed += 1
-        time.sleep(0.02)
-    waited = time.monotonic() - started
-    assert writer.stats.commits >= 1
-    assert 1.9 <= waited < 5.0  # ten intervals of 0.2 s, with room for a slow machine
-    writer.close(timeout_s=30)
-    con.close()
+    with _running_writer(tmp_path / "trickle.duckdb", flush_interval_s=0.2) as writer:
+        started = time.monotonic()
+        _trickle(writer, lambda: writer.stats.commits == 0 and time.monotonic() - started < 10)
+        waited = time.monotonic() - started
+        assert writer.stats.commits >= 1
+        assert 1.9 <= waited < 5.0  # ten intervals of 0.2 s, with room for a slow machine

@@ -708,6 +708,7 @@ def prepare(batches: list[Batch]) -> Prepared:
 
 
 def in_storage_order(spans: pa.Table) -> pa.Table:
+    """``spans`` reordered by :func:`storage_order`, copied a column at a time."""
     names, order = spans.column_names, pa.array(storage_order(spans))
     columns: list[pa.ChunkedArray] = []
     while spans.num_columns:

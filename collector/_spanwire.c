@@ -362,12 +362,9 @@ static int reads_back(uint64_t mantissa, int exponent, double x) {
     return strtod(text, NULL) == fabs(x);
 }
 
-/*
- * The shortest digits that read back as exactly x, laid out as Python's repr(x): fixed
- * notation for decimal exponents -4 < e <= 16, otherwise d.ddde+XX. With json set, laid
- * out as orjson writes it: fixed notation from -5 < e, and no zero-padded exponent.
- */
-static int shortest_digits(double x, uint64_t *mantissa_out, int *exponent_out) {
+/* The shortest digits of |x| that read back as exactly x, for any finite x: an exact
+ * search through printf and strtod (slow; short_decimal takes most values first). */
+static void shortest_digits(double x, uint64_t *mantissa_out, int *exponent_out) {
     /* the fewest correctly rounded digits that read back (if p digits do, p + 1 do) */
     char tmp[40];
     int lo = 1, hi = 17;
@@ -401,9 +398,13 @@ static int shortest_digits(double x, uint64_t *mantissa_out, int *exponent_out) 
     }
     *mantissa_out = mantissa;
     *exponent_out = exponent;
-    return 0;
 }
 
+/*
+ * The shortest digits that read back as exactly x, laid out as Python's repr(x): fixed
+ * notation for decimal exponents -4 < e <= 16, otherwise d.ddde+XX. With json set, laid
+ * out as orjson writes it: fixed notation from -5 < e, and no zero-padded exponent.
+ */
 static int format_double(double x, char *out, int json) {
     uint64_t mantissa;
     int exponent;
@@ -1453,8 +1454,8 @@ static PyTypeObject OwnedType = {
     .tp_as_sequence = &OWNED_SEQUENCE,
 };
 
-/* The buffer's bytes as a Python object that takes over the memory (b is left empty). */
-static PyObject *bytes_of(buf_t *b) {
+/* The buffer as a Python object that takes over its memory (b is left empty). */
+static PyObject *take_buffer(buf_t *b) {
     owned_t *o = PyObject_New(owned_t, &OwnedType);
     if (!o) return NULL;
     if (b->data && b->cap > b->len + 4096) {  /* give back the growth slack */
@@ -1469,15 +1470,15 @@ static PyObject *bytes_of(buf_t *b) {
 }
 
 static PyObject *strcol_tuple(strcol_t *c) {
-    PyObject *validity = c->nulls ? bytes_of(&c->validity) : (Py_INCREF(Py_None), Py_None);
+    PyObject *validity = c->nulls ? take_buffer(&c->validity) : (Py_INCREF(Py_None), Py_None);
     if (!validity) return NULL;
-    return Py_BuildValue("(NNN)", validity, bytes_of(&c->offsets), bytes_of(&c->data));
+    return Py_BuildValue("(NNN)", validity, take_buffer(&c->offsets), take_buffer(&c->data));
 }
 
 static PyObject *intcol_tuple(intcol_t *c) {
-    PyObject *validity = c->nulls ? bytes_of(&c->validity) : (Py_INCREF(Py_None), Py_None);
+    PyObject *validity = c->nulls ? take_buffer(&c->validity) : (Py_INCREF(Py_None), Py_None);
     if (!validity) return NULL;
-    return Py_BuildValue("(NN)", validity, bytes_of(&c->values));
+    return Py_BuildValue("(NN)", validity, take_buffer(&c->values));
 }
 
 static PyObject *text_or_none(const char *base, long long off, size_t len) {
@@ -1555,12 +1556,12 @@ static PyObject *result_dict(ctx_t *c) {
         "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,"
         "s:(NNNNN),s:(NNNNNNN),s:N}",
         "spans", (Py_ssize_t)c->spans,
-        "timestamp", bytes_of(&c->timestamp),
-        "duration", bytes_of(&c->duration),
-        "flags", bytes_of(&c->flags),
-        "dropped_attributes_count", bytes_of(&c->dropped_attrs),
-        "dropped_events_count", bytes_of(&c->dropped_events),
-        "dropped_links_count", bytes_of(&c->dropped_links),
+        "timestamp", take_buffer(&c->timestamp),
+        "duration", take_buffer(&c->duration),
+        "flags", take_buffer(&c->flags),
+        "dropped_attributes_count", take_buffer(&c->dropped_attrs),
+        "dropped_events_count", take_buffer(&c->dropped_events),
+        "dropped_links_count", take_buffer(&c->dropped_links),
         "span_kind", strcol_tuple(&c->kind),
         "status_code", strcol_tuple(&c->status),
         "trace_id", strcol_tuple(&c->trace_id),
@@ -1572,11 +1573,11 @@ static PyObject *result_dict(ctx_t *c) {
         "span_attributes", strcol_tuple(&c->attributes),
         "resources", resources_list(c),
         "blocks", blocks_list(c),
-        "events", bytes_of(&c->event_offsets), bytes_of(&c->event_time), strcol_tuple(&c->event_name),
-        strcol_tuple(&c->event_attributes), bytes_of(&c->event_dropped),
-        "links", bytes_of(&c->link_offsets), strcol_tuple(&c->link_trace_id), strcol_tuple(&c->link_span_id),
-        strcol_tuple(&c->link_trace_state), strcol_tuple(&c->link_attributes), bytes_of(&c->link_dropped),
-        bytes_of(&c->link_flags),
+        "events", take_buffer(&c->event_offsets), take_buffer(&c->event_time), strcol_tuple(&c->event_name),
+        strcol_tuple(&c->event_attributes), take_buffer(&c->event_dropped),
+        "links", take_buffer(&c->link_offsets), strcol_tuple(&c->link_trace_id), strcol_tuple(&c->link_span_id),
+        strcol_tuple(&c->link_trace_state), strcol_tuple(&c->link_attributes), take_buffer(&c->link_dropped),
+        take_buffer(&c->link_flags),
         "promoted", promoted_list(c));
 }
 

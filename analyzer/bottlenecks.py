@@ -20,7 +20,7 @@ import numpy as np
 
 from analyzer.critical_path import critical_sections
 from analyzer.trace_views import iter_trace_views
-from storage.trace_queries import WindowSpans
+from storage.rows import WindowSpans
 
 __all__ = ["BottleneckReport", "OperationCost", "aggregate_critical_paths"]
 

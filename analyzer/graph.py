@@ -13,6 +13,8 @@ from typing import Any
 
 import networkx as nx
 
+from analyzer.errors import NotFoundError
+
 __all__ = ["NODE_KINDS", "build_operation_graph", "build_service_graph", "neighbourhood", "operation_node_id"]
 
 NODE_KINDS = ("service", "database", "messaging", "external", "user")
@@ -160,7 +162,7 @@ def neighbourhood(graph: nx.DiGraph, centre: str | Iterable[str], depth: int) ->
     sources = [centre] if isinstance(centre, str) else list(centre)
     missing = [node for node in sources if node not in graph]
     if missing:
-        raise KeyError(missing[0])
+        raise NotFoundError(f"no service or peer named {missing[0]!r} in the graph")
     undirected = graph.to_undirected(as_view=True)
     reachable: set[str] = set()
     for source in sources:

@@ -25,6 +25,8 @@ from typing import Any
 
 import networkx as nx
 
+from analyzer.errors import InvalidQueryError
+
 __all__ = [
     "FORMATS",
     "render",
@@ -292,13 +294,13 @@ def render(graph: nx.DiGraph, fmt: str) -> str:
 
     Raises
     ------
-    ValueError
+    InvalidQueryError
         If ``fmt`` is not a known format; the message lists the known ones.
     """
     try:
         export = FORMATS[fmt]
     except KeyError:
-        raise ValueError(f"unknown graph format {fmt!r}; known formats: {', '.join(FORMATS)}") from None
+        raise InvalidQueryError(f"unknown graph format {fmt!r}; known formats: {', '.join(FORMATS)}") from None
     logger.debug("rendering %d nodes, %d edges as %s", graph.number_of_nodes(), graph.number_of_edges(), fmt)
     return export(graph)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from storage.trace_queries import WindowSpans
+from storage.rows import WindowSpans
 
 __all__ = ["TraceView", "iter_trace_views"]
 

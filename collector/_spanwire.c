@@ -1583,17 +1583,30 @@ static PyObject *result_dict(ctx_t *c) {
 
 /* ------------------------------------------------------------------ module */
 
+/* Decodes read the promotion tables without the GIL, so they are filled once, before
+   the first decode, and never changed after. */
+static int CONFIGURED = 0;
+
 static PyObject *py_configure(PyObject *self, PyObject *args) {
     PyObject *span_spec, *resource_spec;
     (void)self;
     if (!PyArg_ParseTuple(args, "OO", &span_spec, &resource_spec)) return NULL;
+    if (CONFIGURED) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() runs once: decodes read its tables without the GIL");
+        return NULL;
+    }
     if (load_keys(span_spec, &SPAN_KEYS) || load_keys(resource_spec, &RESOURCE_KEYS)) return NULL;
+    CONFIGURED = 1;
     Py_RETURN_NONE;
 }
 
 static PyObject *py_decode(PyObject *self, PyObject *arg) {
     Py_buffer view;
     (void)self;
+    if (!CONFIGURED) {
+        PyErr_SetString(PyExc_RuntimeError, "decode() before configure()");
+        return NULL;
+    }
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
     ctx_t *c = malloc(sizeof *c);
     if (!c) {
@@ -1623,7 +1636,7 @@ static PyObject *py_decode(PyObject *self, PyObject *arg) {
 
 static PyMethodDef METHODS[] = {
     {"configure", py_configure, METH_VARARGS,
-     "configure(span_keys, resource_keys): the promoted columns, as (key, column, rank, integer) tuples."},
+     "configure(span_keys, resource_keys): the promoted columns, as (key, column, rank, integer) tuples; once."},
     {"decode", py_decode, METH_O,
      "decode(body) -> dict of column buffers, or None when the reference decoder must take the request."},
     {NULL, NULL, 0, NULL},

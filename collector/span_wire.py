@@ -24,7 +24,7 @@ from storage.columns import EVENT_TYPE, LINK_TYPE
 from tracing.semconv import INTEGER_COLUMNS, RESOURCE_PROMOTED, SPAN_PROMOTED
 
 try:
-    from collector import _spanwire
+    import collector._spanwire as _spanwire
 except ImportError:  # pragma: no cover - a build without a C compiler
     _spanwire = None
 

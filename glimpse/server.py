@@ -3,20 +3,19 @@
 Lifecycle: :meth:`GlimpseServer.start` opens the store and binds every port (0 picks a
 free one); :meth:`GlimpseServer.stop` stops accepting, lets requests in flight finish,
 drains the write queue, commits, checkpoints and closes the database. While it runs, a
-small ``<db>.server.json`` file next to the database tells other glimpse commands
-where its API is, so that they query through it instead of opening the locked file.
+small ``<db>.server.json`` file next to the database (see :mod:`glimpse.discovery`) tells
+other glimpse commands where its API is, so that they query through it instead of
+opening the locked file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import socket
 import threading
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -26,60 +25,16 @@ import uvicorn
 from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
-from glimpse.api import build_api_app
-from glimpse.console_app import build_console_app
+from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
 from glimpse.settings import ServerSettings
+from glimpse.web.api import build_api_app
+from glimpse.web.console import build_console_app
 from storage.store import open_writable
 from storage.writer import BatchWriter
 
-__all__ = ["GlimpseServer", "ServerInfo", "read_server_info", "server_info_path"]
+__all__ = ["GlimpseServer"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerInfo:
-    """Where a running server listens (written next to its database)."""
-
-    pid: int
-    host: str
-    grpc_port: int
-    http_port: int
-    api_port: int
-    console_port: int = 0  # 0 in files written before the console existed
-
-    @property
-    def api_url(self) -> str:
-        return self._url(self.api_port)
-
-    @property
-    def console_url(self) -> str:
-        return self._url(self.console_port)
-
-    def _url(self, port: int) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}"
-
-
-def server_info_path(db_path: str | Path) -> Path:
-    return Path(f"{db_path}.server.json")
-
-
-def read_server_info(db_path: str | Path) -> ServerInfo | None:
-    """The info of a live server on ``db_path``, or None (no file, or its process is gone)."""
-    path = server_info_path(db_path)
-    try:
-        info = ServerInfo(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return info
 
 
 class GlimpseServer:
@@ -144,7 +99,7 @@ class GlimpseServer:
             api_port=api_socket.getsockname()[1],
             console_port=console_socket.getsockname()[1],
         )
-        server_info_path(settings.db_path).write_text(json.dumps(dataclasses.asdict(self.info)), encoding="utf-8")
+        write_server_info(settings.db_path, self.info)
         logger.info("glimpse serving %s", self.info)
         return self.info
 

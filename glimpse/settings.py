@@ -1,4 +1,9 @@
-"""Settings: an explicit argument beats an environment variable beats the default."""
+"""Settings: an explicit argument beats an environment variable beats the default.
+
+Each setting of ``glimpse serve`` is declared once, in :data:`SETTINGS` (option, environment
+variable, default, meaning); the CLI's help text is built from it, and a test fails when
+``docs/configuration.md`` leaves one out.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TypeVar
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
 from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
+from tracing.errors import GlimpseError
 
 __all__ = [
     "DEFAULT_API_PORT",
@@ -27,7 +33,10 @@ __all__ = [
     "ENV_HTTP_PORT",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
+    "SETTINGS",
     "ServerSettings",
+    "Setting",
+    "SettingsError",
     "env_or",
 ]
 
@@ -52,6 +61,75 @@ DEFAULT_API_PORT = 4320
 DEFAULT_CONSOLE_PORT = 4321
 
 
+class SettingsError(GlimpseError, ValueError):
+    """A setting's value cannot be used."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its command-line option, environment variable, default and meaning."""
+
+    option: str
+    env: str
+    default: str  # as the documentation states it
+    meaning: str
+
+    @property
+    def help(self) -> str:
+        """The option's help text: the meaning, the default and the variable."""
+        return f"{self.meaning} [default: {self.default}; env {self.env}]"
+
+
+DB = Setting("--db", ENV_DB, f"./{DEFAULT_DB}", "DuckDB file")
+HOST = Setting("--host", ENV_HOST, DEFAULT_HOST, "Address to bind (0.0.0.0 for all)")
+GRPC_PORT = Setting("--grpc-port", ENV_GRPC_PORT, str(DEFAULT_GRPC_PORT), "OTLP/gRPC port (0: any free port)")
+HTTP_PORT = Setting("--http-port", ENV_HTTP_PORT, str(DEFAULT_HTTP_PORT), "OTLP/HTTP port (0: any free port)")
+API_PORT = Setting("--api-port", ENV_API_PORT, str(DEFAULT_API_PORT), "HTTP API port (0: any free port)")
+CONSOLE_PORT = Setting(
+    "--console-port",
+    ENV_CONSOLE_PORT,
+    f"{DEFAULT_CONSOLE_PORT}, or any free port when the API port is 0",
+    "Web console port (0: any free port)",
+)
+MAX_REQUEST_BYTES = Setting(
+    "--max-request-bytes",
+    ENV_MAX_REQUEST_BYTES,
+    f"{DEFAULT_MAX_REQUEST_BYTES // 2**20} MiB",
+    "Largest request accepted, in bytes after decompression",
+)
+DECODE_WORKERS = Setting(
+    "--decode-workers",
+    ENV_DECODE_WORKERS,
+    "one per two CPUs",
+    "Processes that decode OTLP metrics, logs and JSON (0: in-process)",
+)
+MAX_QUEUED_ROWS = Setting(
+    "",
+    ENV_MAX_QUEUED_ROWS,
+    f"{DEFAULT_MAX_QUEUED_ROWS:,}",
+    "Rows the write queue holds before receivers answer 'retry later'",
+)
+FLUSH_INTERVAL = Setting(
+    "",
+    ENV_FLUSH_INTERVAL,
+    f"{DEFAULT_FLUSH_INTERVAL_S:g} s",
+    "Seconds a partial row group waits, once exports pause, before it is committed",
+)
+
+SETTINGS = (
+    DB,
+    HOST,
+    GRPC_PORT,
+    HTTP_PORT,
+    API_PORT,
+    CONSOLE_PORT,
+    MAX_REQUEST_BYTES,
+    DECODE_WORKERS,
+    MAX_QUEUED_ROWS,
+    FLUSH_INTERVAL,
+)
+
+
 def default_decode_workers() -> int:
     """One decode process per two CPUs (at least one).
 
@@ -71,7 +149,7 @@ def _env_number(name: str, default: T, parse: Callable[[str], T], what: str) -> 
     try:
         return parse(text)
     except ValueError:
-        raise ValueError(f"{name} must be {what}, got {text!r}") from None
+        raise SettingsError(f"{name} must be {what}, got {text!r}") from None
 
 
 def _env_int(name: str, default: int) -> int:
@@ -110,13 +188,13 @@ class ServerSettings:
             if port is None:
                 continue
             if not 0 <= port <= 65535:
-                raise ValueError(f"{name.replace('_', ' ')} must be 0-65535, got {port}")
+                raise SettingsError(f"{name.replace('_', ' ')} must be 0-65535, got {port}")
         if self.decode_workers < 0:
-            raise ValueError("decode workers must be 0 or more")
+            raise SettingsError("decode workers must be 0 or more")
         if self.max_request_bytes < 1024:
-            raise ValueError("max request bytes must be at least 1024")
+            raise SettingsError("max request bytes must be at least 1024")
         if not self.flush_interval_s > 0:
-            raise ValueError("the flush interval must be a positive number of seconds")
+            raise SettingsError("the flush interval must be a positive number of seconds")
 
     @property
     def console_bind_port(self) -> int:

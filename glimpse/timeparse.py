@@ -5,13 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from analyzer.errors import InvalidQueryError
+
 __all__ = ["format_ns", "parse_time_ns"]
 
 _FRACTION = re.compile(r"\.(\d+)")
 
 
 def parse_time_ns(text: str | None) -> int | None:
-    """``None`` stays None; digits are unix nanoseconds; anything else must be RFC 3339."""
+    """``None`` stays None; digits are unix nanoseconds; anything else must be RFC 3339.
+
+    >>> parse_time_ns("2026-12-05T10:00:00.5Z"), parse_time_ns("17")
+    (1796464800500000000, 17)
+    """
     if text is None or not text.strip():
         return None
     text = text.strip()
@@ -26,9 +32,9 @@ def parse_time_ns(text: str | None) -> int | None:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"not an RFC 3339 time or unix nanoseconds: {text!r}") from None
+        raise InvalidQueryError(f"not an RFC 3339 time or unix nanoseconds: {text!r}") from None
     if moment.tzinfo is None:
-        raise ValueError(f"the time {text!r} needs a UTC offset (e.g. Z or +02:00)")
+        raise InvalidQueryError(f"the time {text!r} needs a UTC offset (e.g. Z or +02:00)")
     return int(moment.timestamp()) * 1_000_000_000 + nanos
 
 

@@ -1,77 +1,105 @@
-"""Read queries for single traces."""
+"""Read queries about traces: one trace's spans and details, searches, and the spans of a
+window as arrays for per-trace work (SQL in queries/traces/)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from storage.sql_files import fetch_dicts, load_query
+from storage.named_queries import run_query, run_query_arrow
+from storage.rows import SpanDetailRow, TraceSpanRow, TraceSummaryRow, WindowSpans
 
 __all__ = [
-    "WindowSpans",
+    "TraceQuery",
     "count_traces",
     "normalise_trace_id",
     "sampled_window_spans",
+    "search_trace_rows",
+    "trace_detail_rows",
     "trace_span_rows",
     "window_spans",
 ]
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
-_SPANS = """
-SELECT span_id, parent_span_id, service_name, span_name, span_kind, epoch_ns(timestamp) AS start_ns,
-       duration, status_code
-FROM otel_spans
-WHERE trace_id = $trace_id
-ORDER BY timestamp, span_id
-"""
-
 
 def normalise_trace_id(text: str) -> str:
-    """Lowercase hex of 32 digits, or ValueError."""
+    """Lowercase hex of 32 digits, or ValueError.
+
+    >>> normalise_trace_id(" 4BF92F3577B34DA6A3CE929D0E0E4736 ")
+    '4bf92f3577b34da6a3ce929d0e0e4736'
+    """
     trace_id = text.strip().lower()
     if not _TRACE_ID.fullmatch(trace_id):
         raise ValueError(f"not a trace id (32 hex digits): {text!r}")
     return trace_id
 
 
-def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
-    """The spans of one trace (empty when the trace is unknown)."""
-    return fetch_dicts(con.execute(_SPANS, {"trace_id": normalise_trace_id(trace_id)}))
+def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[TraceSpanRow]:
+    """The spans of one trace in start order (empty when the trace is unknown)."""
+    rows = run_query(con, "traces/spans", params={"trace_id": normalise_trace_id(trace_id)})
+    return cast(list[TraceSpanRow], rows)
 
 
-@dataclass(frozen=True)
-class WindowSpans:
-    """Spans of many traces as parallel integer arrays, sorted by (trace_no, idx).
+def trace_detail_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[SpanDetailRow]:
+    """Attributes (typed JSON text), resource, scope, status message, events and links of
+    every span of one trace (empty when unknown)."""
+    rows = run_query(con, "traces/details", params={"trace_id": normalise_trace_id(trace_id)})
+    return cast(list[SpanDetailRow], rows)
 
-    ``trace_ids[n]`` is trace n's id; ``operations[op]`` is (service, span name).
-    """
 
-    trace_no: np.ndarray
-    parent_idx: np.ndarray
-    start_ns: np.ndarray
-    end_ns: np.ndarray
-    producer: np.ndarray
-    consumer: np.ndarray
-    client: np.ndarray
-    error: np.ndarray
-    op: np.ndarray
-    trace_ids: list[str]
-    operations: dict[int, tuple[str, str]]
-    span_ids: pa.ChunkedArray  # read lazily: only evidence needs them
+@dataclass(frozen=True, kw_only=True)
+class TraceQuery:
+    """A trace search, as Jaeger's: one span must match service, operation and every
+    attribute (span or resource attribute, compared as text); duration (first start to
+    last end) and errors are properties of the whole trace."""
 
-    def span_id(self, index: int) -> str:
-        return str(self.span_ids[index].as_py())
+    since_ns: int
+    until_ns: int
+    service: str | None = None
+    operation: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    errors: bool | None = None  # True: with an error span; False: without
+    limit: int = 20
 
-    @property
-    def span_count(self) -> int:
-        return len(self.trace_no)
+
+def search_trace_rows(con: duckdb.DuckDBPyConnection, query: TraceQuery) -> list[TraceSummaryRow]:
+    """Summaries of the matching traces, the most recent first."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {
+        "since": query.since_ns,
+        "until": query.until_ns,
+        "min_ns": query.min_duration_ns,
+        "max_ns": query.max_duration_ns,
+        "errors": query.errors,
+        "limit": query.limit,
+    }
+    if query.service is not None:
+        conditions.append("AND service_name = $service")
+        params["service"] = query.service
+    if query.operation is not None:
+        conditions.append("AND span_name = $operation")
+        params["operation"] = query.operation
+    for number, (key, value) in enumerate(query.attributes.items()):
+        path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        conditions.append(
+            f"AND (json_extract_string(span_attributes, $path{number}) = $value{number}"
+            f" OR json_extract_string(resource_attributes, $path{number}) = $value{number})"
+        )
+        params[f"path{number}"] = path
+        params[f"value{number}"] = value
+    trace_filters = (query.min_duration_ns, query.max_duration_ns, query.errors)
+    matched_limit = "" if any(f is not None for f in trace_filters) else "ORDER BY first_match DESC LIMIT $limit"
+    parts = {"conditions": "\n      ".join(conditions), "matched_limit": matched_limit}
+    return cast(list[TraceSummaryRow], run_query(con, "traces/search", params=params, parts=parts))
 
 
 def window_spans(
@@ -84,7 +112,6 @@ def window_spans(
     sample_per_million: int = 1_000_000,
 ) -> WindowSpans:
     """Spans of the traces with a span in the window (optionally one endpoint, or a sample)."""
-    sql = load_query("trace_window_spans")
     params = {
         "since": since_ns,
         "until": until_ns,
@@ -92,11 +119,7 @@ def window_spans(
         "root_operation": root_operation,
         "sample_per_million": sample_per_million,
     }
-    cursor = con.cursor()  # a relation of its own: the caller's connection may hold a result
-    try:
-        table: pa.Table = cursor.sql(sql, params=params).to_arrow_table()
-    finally:
-        cursor.close()
+    table = run_query_arrow(con, "traces/window_spans", params=params)
     ops = table.group_by("op").aggregate([("service_name", "min"), ("span_name", "min")])
     operations = {
         int(op): (service, name)
@@ -131,12 +154,7 @@ def window_spans(
 
 def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -> int:
     """Traces with at least one span starting in the window."""
-    row = con.execute(
-        "SELECT count(DISTINCT trace_id) FROM otel_spans "
-        "WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)",
-        {"since": since_ns, "until": until_ns},
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return int(run_query(con, "traces/count", params={"since": since_ns, "until": until_ns})[0]["traces"])
 
 
 def sampled_window_spans(

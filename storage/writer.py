@@ -4,13 +4,16 @@ Receivers hand it :class:`Batch` objects through :meth:`BatchWriter.submit` and 
 ``Future`` that completes once the batch is in the ingest journal on disk
 (:mod:`storage.journal`), fsynced: an OTLP success answer means the data is durable. The
 queue is bounded in rows: when it is full, ``submit`` raises :class:`QueueFullError` at
-once and the receiver tells the client to retry later. Two threads do the work:
+once and the receiver tells the client to retry later. Three threads do the work:
 
 * the **journal thread** takes every queued batch, appends them to the journal with one
-  fsync, answers them and buffers them. It hands the buffer to the store thread when it
-  holds a whole DuckDB row group of spans (122,880), when it is older than the flush
-  interval and the store thread is idle, when a reader asks (:meth:`BatchWriter.sync`),
-  and on close.
+  fsync, answers them and buffers them. It hands the buffer on when it holds a whole
+  DuckDB row group of spans (122,880), when a reader asks (:meth:`BatchWriter.sync`),
+  and on close. Under load it waits for a whole row group even when the store is free;
+  a part row group goes on only when the store is idle and exports have paused for the
+  flush interval, or its oldest batch has waited ten intervals (a steady trickle).
+* the **prepare thread** puts each handed-off chunk in storage order (sort and copy)
+  while the store thread is still committing the one before.
 * the **store thread** commits each chunk in one DuckDB transaction (each resource once,
   each span once, metrics and logs), then deletes the journal segments it came from.
 

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from glimpse.server import GlimpseServer, ServerInfo, server_info_path
+from glimpse.client import GlimpseClient
+from glimpse.discovery import ServerInfo, server_info_path
+from glimpse.server import GlimpseServer
 from glimpse.settings import ServerSettings
-from glimpse.sql_client import query
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Running:
 
     def sql(self, sql: str) -> list[dict[str, Any]]:
         """Rows of ``sql`` through ``glimpse sql``'s own client (via the server's API)."""
-        result = query(sql, db_path=self.db_path)
+        result = GlimpseClient(self.db_path).sql(sql)
         return [dict(zip(result["columns"], row, strict=True)) for row in result["rows"]]
 
     def scalar(self, sql: str) -> Any:

@@ -8,6 +8,7 @@ otherwise they go to a temporary folder and the checkout stays clean.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -22,7 +23,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 from typer.testing import CliRunner
 
 from glimpse.cli import app
-from glimpse.console_app import missing_vendor_files
+from glimpse.web.console import CONSOLE_DIR, VENDOR_PLACEHOLDER, load_vendor, missing_vendor_files
 from tests.conftest import Running, start_server
 from tests.trace_builder import TRACE_EXPORT, SpanSpec, TraceBuilder, request_for
 from tracing.simulator.faults import Fault
@@ -233,13 +234,52 @@ def test_console_serves_pages_libraries_and_the_api(console: Running) -> None:
     assert console.info.console_port not in (0, console.info.api_port)
     index = httpx.get(f"{base}/", timeout=10)
     assert index.status_code == 200 and "importmap" in index.text
-    for path in ("/vendor/cytoscape/cytoscape.esm.min.mjs", "/vendor/uplot/uPlot.esm.js", "/js/app.js"):
+    assert httpx.get(f"{base}/index.html", timeout=10).text == index.text
+    scripts = ("/js/main.js", "/js/router.js", "/js/pages/map.js", "/js/components/graph.js")
+    for path in ("/vendor/cytoscape/cytoscape.esm.min.mjs", "/vendor/uplot/uPlot.esm.js", *scripts):
         response = httpx.get(base + path, timeout=10)
         assert response.status_code == 200, path
         assert "javascript" in response.headers["content-type"], path
     # the same API on the console's origin as on the API port
     assert httpx.get(f"{base}/api/health", timeout=10).json()["status"] == "ok"
     assert httpx.get(f"{base}/api/services", timeout=10).json() == api(console, "/api/services")
+
+
+def test_vendor_tags_come_from_package_json(console: Running) -> None:
+    """package.json's "glimpseVendor" is the one list: index.html gets its importmap and stylesheets from it."""
+    vendor = load_vendor()
+    assert set(vendor.modules) == {"cytoscape", "cytoscape-dagre", "uplot"}
+    dependencies = json.loads((CONSOLE_DIR / "package.json").read_text())["dependencies"]
+    assert set(vendor.packages) <= set(dependencies)  # runtime dependencies, not the linter's
+    assert VENDOR_PLACEHOLDER in (CONSOLE_DIR / "static" / "index.html").read_text()
+    assert "/vendor/" not in (CONSOLE_DIR / "static" / "index.html").read_text()
+    html = httpx.get(f"{console.info.console_url}/", timeout=10).text
+    assert VENDOR_PLACEHOLDER not in html and vendor.head_tags() in html
+    importmap = json.loads(html.split('<script type="importmap">', 1)[1].split("</script>", 1)[0])
+    assert importmap == {"imports": {name: vendor.url(path) for name, path in vendor.modules.items()}}
+    for path in vendor.files:
+        response = httpx.get(console.info.console_url + vendor.url(path), timeout=10)
+        assert response.status_code == 200, path
+        assert response.content == (CONSOLE_DIR / "node_modules" / path).read_bytes(), path
+    assert '<link rel="stylesheet" href="/vendor/uplot/uPlot.min.css">' in html
+
+
+def test_package_data_ships_the_console_and_only_its_libraries() -> None:
+    """pyproject's package-data: every console file and vendor bundle (with its LICENSE), nothing else from npm."""
+    tomllib = pytest.importorskip("tomllib")
+    package = ROOT / "glimpse"
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["glimpse"]
+    shipped = {path for pattern in patterns for path in glob.glob(pattern, root_dir=package, recursive=True)}
+    vendor = load_vendor()
+    node_modules = "console/node_modules/"
+    wanted = {node_modules + path for path in vendor.files}
+    wanted |= {f"{node_modules}{name}/LICENSE" for name in vendor.packages}
+    static = CONSOLE_DIR / "static"
+    wanted |= {f"console/static/{path.relative_to(static)}" for path in static.rglob("*") if path.is_file()}
+    wanted |= {"console/package.json", "console/package-lock.json"}
+    assert not wanted - shipped, f"pyproject's package-data misses {sorted(wanted - shipped)}"
+    extra = {path for path in shipped if path.startswith(node_modules)} - wanted
+    assert not extra, f"pyproject's package-data sweeps up other npm packages' files: {sorted(extra)[:10]}"
 
 
 def test_services_api_counts_requests_and_buckets(console: Running) -> None:
@@ -293,7 +333,8 @@ def test_trace_search_filters(console: Running) -> None:
 
 
 def test_durations_and_attribute_filters_parse() -> None:
-    from glimpse.api import duration_ns, trace_search_options
+    from analyzer.errors import InvalidQueryError
+    from glimpse.params import duration_ns, trace_search_options
 
     assert [duration_ns(t) for t in ("250ms", "1.5s", "300us", "2m", "40", " 7 ns ", None)] == [
         250_000_000,
@@ -304,11 +345,11 @@ def test_durations_and_attribute_filters_parse() -> None:
         7,
         None,
     ]
-    with pytest.raises(ValueError, match="duration"):
+    with pytest.raises(InvalidQueryError, match="duration"):
         duration_ns("1 fortnight")
     options = trace_search_options({"attr": "http.route=/a=b", "status": "ok"})
     assert options["attributes"] == {"http.route": "/a=b"} and options["errors"] is False
-    with pytest.raises(ValueError, match="key=value"):
+    with pytest.raises(InvalidQueryError, match="key=value"):
         trace_search_options({"attr": "nothing"})
 
 

@@ -291,7 +291,7 @@ def test_window_neighbourhood_and_jaeger_dependencies(running: Running) -> None:
     response = httpx.get(f"{running.api_url}/api/dependencies", params={"endTs": base_ms + 1000, "lookback": 2000})
     deps = {(d["parent"], d["child"]): d["callCount"] for d in response.json()["data"]}
     assert deps[("frontend", "cart")] == 1 and len(deps) == 7
-    assert httpx.get(f"{running.api_url}/api/graph", params={"service": "nope"}).status_code == 400
+    assert httpx.get(f"{running.api_url}/api/graph", params={"service": "nope"}).status_code == 404
 
 
 def test_cli_prints_a_table_and_exports(running: Running, tmp_path: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import networkx as nx
 import pytest
 
+from analyzer.errors import InvalidQueryError
 from analyzer.graph_export import (
     FORMATS,
     render,
@@ -349,7 +350,7 @@ def test_formats_registry_and_render(graph: nx.DiGraph) -> None:
 
 
 def test_render_rejects_unknown_format(graph: nx.DiGraph) -> None:
-    with pytest.raises(ValueError, match="png") as raised:
+    with pytest.raises(InvalidQueryError, match="png") as raised:
         render(graph, "png")
     assert all(name in str(raised.value) for name in FORMATS)
 

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
+from analyzer.query_service.incidents import critical_path_shift
 from analyzer.rca import rank_root_causes, wilson_bounds
-from glimpse.incident_views import critical_path_shift
-from storage.graph_queries import SpanWindow
+from storage.rows import EvidenceRow
+from storage.window import SpanWindow
 from tests.conftest import Running, start_server
 from tests.trace_builder import TraceBuilder, send
 from tracing.simulator.faults import Fault
@@ -24,9 +25,7 @@ from tracing.simulator.runner import run_history
 START_NS = 1_700_000_000_000_000_000
 
 
-def row(
-    signal: str, kind: str, name: str, service: str | None, incident: bool, n: int, **counts: Any
-) -> dict[str, Any]:
+def row(signal: str, kind: str, name: str, service: str | None, incident: bool, n: int, **counts: Any) -> EvidenceRow:
     return {
         "signal": signal,
         "kind": kind,
@@ -36,7 +35,8 @@ def row(
         "n": n,
         "exceeded": counts.get("exceeded", 0),
         "errors": counts.get("errors", 0),
-        "p50_p90_ns": [counts.get("p50_ns", 1e6), 2e6],
+        "p50_ns": counts.get("p50_ns", 1e6),
+        "p90_ns": 2e6,
         "slow_traces": ["a" * 32],
         "error_traces": [],
         "instances": counts.get("instances"),

@@ -285,6 +285,13 @@ def test_extension_is_built_and_loaded() -> None:
     assert span_wire.AVAILABLE is True
 
 
+def test_the_promotion_tables_are_configured_once() -> None:
+    # decodes read the tables without the GIL: changing them under a running decode would race
+    assert span_wire._spanwire is not None
+    with pytest.raises(RuntimeError, match="once"):
+        span_wire._spanwire.configure(span_wire._key_spec(SPAN_PROMOTED), span_wire._key_spec(RESOURCE_PROMOTED))
+
+
 def test_empty_request_and_empty_containers_match() -> None:
     assert_same(Request())
     assert_same(Request(resource_spans=[TRACE_PB2.ResourceSpans()]))

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 __all__ = ["Span", "Trace", "assemble_trace"]
 
@@ -34,20 +33,6 @@ class Span:
     @property
     def duration_ns(self) -> int:
         return self.end_ns - self.start_ns
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Span:
-        start = int(row["start_ns"])
-        return cls(
-            span_id=row["span_id"],
-            parent_span_id=row["parent_span_id"],
-            service=row["service_name"],
-            name=row["span_name"],
-            kind=row["span_kind"],
-            start_ns=start,
-            end_ns=start + int(row["duration"]),
-            error=row["status_code"] == "Error",
-        )
 
 
 @dataclass(frozen=True)

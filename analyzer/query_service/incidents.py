@@ -1,0 +1,264 @@
+"""Anomalies, the incidents they form, and ranked root causes of an incident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from analyzer.anomaly import (
+    Anomaly,
+    detect_anomalies,
+    histogram_series,
+    pick_bucket_ns,
+    red_series,
+    resource_series,
+)
+from analyzer.bottlenecks import aggregate_critical_paths
+from analyzer.correlate import Incident, correlation_matrix, group_incidents, lagged_correlations
+from analyzer.errors import NotFoundError
+from analyzer.platforms import entity_metric_series, entity_resource_metrics
+from analyzer.rca import rank_root_causes
+from storage.graph_queries import resolve_window
+from storage.incident_queries import (
+    evidence_rows,
+    histogram_point_rows,
+    instance_host_rows,
+    red_series_rows,
+    spectrum_rows,
+    version_rows,
+)
+from storage.resource_queries import resource_metric_rows
+from storage.trace_queries import sampled_window_spans
+from storage.window import SpanWindow
+
+__all__ = ["NoIncidentError", "anomalies", "critical_path_shift", "default_baseline", "latest_incident", "root_causes"]
+
+# gauges, and sums as rates (resource_metrics.sql normalises both per platform)
+RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_per_s", "network_out_bytes_per_s")
+MIN_INCIDENT_SCORE = 0.25  # every detector reports at least ~0.29 at its threshold
+MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
+
+
+@dataclass
+class _Detection:
+    anomalies: list[Anomaly]
+    incidents: list[Incident]
+    latency: dict[str, np.ndarray]  # service -> median latency series
+    edges: list[tuple[str, str]]
+    co_located: list[dict[str, Any]]  # lagged correlation of anomalous pods with their node's other pods
+
+
+def _detect(con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int) -> _Detection:
+    # whole buckets only: a last, partial bucket has too few requests to judge
+    buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
+    rows = red_series_rows(con, window, bucket_ns=bucket_ns)
+    series = red_series(rows, buckets)
+    series += resource_series(_resource_points(con, window, bucket_ns), buckets)
+    series += histogram_series(
+        histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
+    )
+    found = detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
+    edges = sorted({(a, b) for a, _, b in (r["entity"].partition(" -> ") for r in rows if r["level"] == "edge")})
+    placements = instance_host_rows(con, window)
+    host_of = {r["instance"]: r["host"] for r in placements}
+    incidents = group_incidents(
+        found,
+        edges=edges,
+        host_of=host_of,
+        placements={(r["service"], r["host"]) for r in placements},
+        tolerance_ns=2 * bucket_ns,
+    )
+    # medians: quiet services have too few requests per bucket for a p95 series
+    latency = {s.entity: s.values for s in series if s.level == "service" and s.signal == "latency_p50_ms"}
+    pods = {s.entity: s.values for s in series if s.level == "instance" and s.signal == "latency_p50_ms"}
+    anomalous_pods = {a.entity for a in found if a.level == "instance"}
+    return _Detection(found, incidents, latency, edges, _co_located(pods, host_of, anomalous_pods))
+
+
+def _co_located(pods: dict[str, np.ndarray], host_of: dict[str, str], anomalous: set[str]) -> list[dict[str, Any]]:
+    """Lagged correlation of each anomalous pod's latency with every other pod on its node."""
+    pairs = [
+        (pod, other)
+        for pod in sorted(anomalous & set(pods))
+        for other in sorted(pods)
+        if other != pod and host_of.get(other) is not None and host_of.get(other) == host_of.get(pod)
+    ]
+    return [
+        {
+            "host": host_of[r["caller"]],
+            "instance": r["caller"],
+            "neighbour": r["callee"],
+            "lag_buckets": r["lag_buckets"],
+            "correlation": r["correlation"],
+        }
+        for r in lagged_correlations(pods, pairs)
+    ]
+
+
+def _resource_points(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int
+) -> list[tuple[str, str | None, str, int, float]]:
+    rows = resource_metric_rows(con, window, bucket_ns=bucket_ns)
+    points: list[tuple[str, str | None, str, int, float]] = []
+    for entry in entity_metric_series(rows, since_ns=window.since_ns, bucket_ns=bucket_ns):
+        if not entry["instance"]:
+            continue
+        bucket = (entry["bucket_start_ns"] - window.since_ns) // bucket_ns
+        for signal in RESOURCE_SIGNALS:
+            if signal in entry["signals"]:
+                points.append((entry["instance"], None, signal, bucket, entry["signals"][signal]))
+    return points
+
+
+def anomalies(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    service: str | None = None,
+    with_series: bool = True,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Every anomaly in the window, the incidents they form, and the services' correlations."""
+    window = resolve_window(con, since_ns, until_ns)
+    bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
+    detection = _detect(con, window, bucket_ns)
+    found, incidents = detection.anomalies, detection.incidents
+    if service is not None:
+        found = [a for a in found if a.service == service or a.entity == service]
+        incidents = [i for i in incidents if service in i.services]
+    return {
+        "window": {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns},
+        "anomalies": [a.as_dict(with_series) for a in found[:limit]],
+        "incidents": [i.as_dict() for i in incidents],
+        "correlation": correlation_matrix(detection.latency),
+        "lagged_correlation": lagged_correlations(detection.latency, detection.edges),
+        "co_located_correlation": detection.co_located,
+    }
+
+
+def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = None) -> dict[str, Any] | None:
+    """The most recent incident (two or more anomalies) in all the data, or None."""
+    window = resolve_window(con, None, None)
+    bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
+    for incident in _detect(con, window, bucket_ns).incidents:
+        if len(incident.anomalies) < MIN_INCIDENT_ANOMALIES or incident.score < MIN_INCIDENT_SCORE:
+            continue
+        if service is None or service in incident.services:
+            return {
+                "start_ns": incident.start_ns,
+                "end_ns": window.until_ns,
+                "detected": True,
+                "score": round(incident.score, 4),
+                "services": incident.services,
+                "anomalies": len(incident.anomalies),
+            }
+    return None
+
+
+MIN_BASELINE_NS = 30 * 60 * 1_000_000_000
+BASELINE_LENGTHS = 4  # a default baseline is four incident-lengths long (at least 30 minutes)
+
+
+class NoIncidentError(NotFoundError):
+    """Nothing anomalous to explain."""
+
+
+def default_baseline(data: SpanWindow, incident: SpanWindow) -> SpanWindow:
+    """The time before the incident: four incident-lengths, at least 30 minutes, within the data."""
+    length = max(BASELINE_LENGTHS * (incident.until_ns - incident.since_ns), MIN_BASELINE_NS)
+    return SpanWindow(max(data.since_ns, incident.since_ns - length), incident.since_ns)
+
+
+def root_causes(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    baseline_since_ns: int | None = None,
+    baseline_until_ns: int | None = None,
+    service: str | None = None,
+    limit: int = 10,
+) -> dict[str, Any]:
+    """Ranked probable root causes of the incident in [since, until) against a baseline window.
+
+    Without ``since`` the most recent incident is found first (see :func:`detected_incident`).
+    """
+    data = resolve_window(con, None, None)
+    detected: dict[str, Any] | None = None
+    if since_ns is None:
+        detected = latest_incident(con, service=service)
+        if detected is None:
+            raise NoIncidentError("no incident found in the data; give --since/--until to analyse a window")
+        since_ns, until_ns = detected["start_ns"], detected["end_ns"]
+    incident = SpanWindow(since_ns, until_ns if until_ns is not None else data.until_ns)
+    if baseline_since_ns is not None or baseline_until_ns is not None:
+        baseline = SpanWindow(
+            baseline_since_ns if baseline_since_ns is not None else data.since_ns,
+            baseline_until_ns if baseline_until_ns is not None else incident.since_ns,
+        )
+    else:
+        baseline = default_baseline(data, incident)
+    if baseline.until_ns <= baseline.since_ns:
+        raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
+    rows = evidence_rows(con, baseline, incident, service)
+    candidates = rank_root_causes(
+        rows,
+        versions=version_rows(con, baseline, incident),
+        baseline_since_ns=baseline.since_ns,
+        incident_since_ns=incident.since_ns,
+        resources=_resource_shifts(con, baseline, incident),
+        spectrum=spectrum_rows(con, baseline, incident),
+        critical_path=critical_path_shift(con, baseline, incident),
+        limit=limit,
+    )
+    return {
+        "incident": {"start_ns": incident.since_ns, "end_ns": incident.until_ns, **(detected or {})},
+        "baseline": {"start_ns": baseline.since_ns, "end_ns": baseline.until_ns},
+        "service": service,
+        "candidates": candidates,
+    }
+
+
+CRITICAL_PATH_TRACES = 2_000  # per window: a deterministic sample beyond it
+
+
+def critical_path_shift(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow
+) -> dict[str, tuple[float, float]]:
+    """service -> (share of all critical-path time in the baseline, in the incident)."""
+    before, after = _critical_path_shares(con, baseline), _critical_path_shares(con, incident)
+    return {service: (before.get(service, 0.0), share) for service, share in after.items()}
+
+
+def _critical_path_shares(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[str, float]:
+    spans, _ = sampled_window_spans(con, window.since_ns, window.until_ns, CRITICAL_PATH_TRACES)
+    report = aggregate_critical_paths(spans)
+    if not report.critical_ns:
+        return {}
+    by_service: dict[str, int] = {}
+    for cost in report.ranking:
+        by_service[cost.service] = by_service.get(cost.service, 0) + cost.total_ns
+    return {service: nanos / report.critical_ns for service, nanos in by_service.items()}
+
+
+def _resource_shifts(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """instance -> {signal: (baseline mean, incident mean)} for CPU and memory utilisation."""
+    before = _window_means(con, baseline)
+    after = _window_means(con, incident)
+    shifts: dict[str, dict[str, tuple[float, float]]] = {}
+    for instance, values in after.items():
+        for signal in ("cpu_utilization", "memory_utilization"):
+            if signal in values and signal in before.get(instance, {}):
+                shifts.setdefault(instance, {})[signal] = (before[instance][signal], values[signal])
+    return shifts
+
+
+def _window_means(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[str, dict[str, float]]:
+    rows = resource_metric_rows(con, window, bucket_ns=max(window.until_ns - window.since_ns, 1))
+    return {entity.instance: values for entity, values in entity_resource_metrics(rows).items() if entity.instance}

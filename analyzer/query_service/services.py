@@ -1,0 +1,126 @@
+"""Rate, errors and duration (RED) of services and their operations, and the store's extent."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import duckdb
+
+from analyzer.errors import InvalidQueryError
+from storage.graph_queries import resolve_window
+from storage.service_queries import data_extent, operation_red_rows, service_red_rows
+from storage.window import SpanWindow
+
+__all__ = ["NICE_BUCKETS_S", "choose_bucket_s", "data_overview", "service_red"]
+
+# Sparkline buckets: the smallest of these that gives at most MAX_BUCKETS points.
+NICE_BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+MAX_BUCKETS = 60
+
+
+def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
+    """A round bucket length (seconds) that cuts ``window_s`` into at most ``max_buckets``.
+
+    >>> choose_bucket_s(3600), choose_bucket_s(600), choose_bucket_s(10)
+    (60, 10, 1)
+    """
+    for bucket in NICE_BUCKETS_S:
+        if window_s / bucket <= max_buckets:
+            return bucket
+    return math.ceil(window_s / max_buckets)
+
+
+def data_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The span-time extent of the store: what the console's time picker offers."""
+    return dict(data_extent(con))
+
+
+def _ms(nanos: float | None) -> float | None:
+    return None if nanos is None else round(nanos / 1e6, 3)
+
+
+def _quantiles(values: list[float] | None) -> dict[str, float | None]:
+    p50, p95, p99 = values or (None, None, None)
+    return {"p50_ms": _ms(p50), "p95_ms": _ms(p95), "p99_ms": _ms(p99)}
+
+
+def service_red(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    bucket_s: float | None = None,
+    service: str | None = None,
+) -> dict[str, Any]:
+    """Rate, errors and duration (RED) of every service's requests, with a series per bucket.
+
+    Requests are counted as on the service graph's nodes (storage/queries/requests.sql). ``bucket_s``
+    defaults to a round length giving at most 60 buckets. With ``service``, only that
+    service, plus its operations (all span kinds).
+    """
+    window = resolve_window(con, since_ns, until_ns)
+    bucket = bucket_s if bucket_s is not None else choose_bucket_s(window.seconds)
+    if bucket <= 0:
+        raise InvalidQueryError("the bucket must be a positive number of seconds")
+    bucket_ns = max(int(bucket * 1e9), 1)
+    buckets = max(1, math.ceil((window.until_ns - window.since_ns) / bucket_ns))
+    if buckets > 10_000:
+        raise InvalidQueryError(f"{buckets} buckets: choose a longer bucket or a shorter window")
+    services: dict[str, dict[str, Any]] = {}
+    for row in service_red_rows(con, window, bucket_ns=bucket_ns, service=service):
+        name = row["service"]
+        if row["bucket"] is None:
+            requests = int(row["requests"])
+            services[name] = {
+                "service": name,
+                "span_count": int(row["span_count"]),
+                "requests": requests,
+                "errors": int(row["errors"]),
+                "rate_per_s": round(requests / window.seconds, 6),
+                "error_rate": round(int(row["errors"]) / requests, 6) if requests else 0.0,
+                **_quantiles(row["ns_quantiles"]),
+                "series": _empty_series(window, bucket_ns, buckets),
+            }
+            continue
+        index = int(row["bucket"])
+        if not 0 <= index < buckets:
+            continue
+        series = services[name]["series"]
+        requests = int(row["requests"])
+        series["requests"][index] = requests
+        series["rate_per_s"][index] = round(requests / (bucket_ns / 1e9), 6)
+        series["error_rate"][index] = round(int(row["errors"]) / requests, 6) if requests else None
+        for key, value in _quantiles(row["ns_quantiles"]).items():
+            series[key][index] = value
+    answer: dict[str, Any] = {
+        "window": window.as_dict(),
+        "bucket_s": bucket_ns / 1e9,
+        "services": list(services.values()),
+    }
+    if service is not None:
+        answer["operations"] = [
+            {
+                "operation": row["operation"],
+                "kind": row["kind"],
+                "requests": int(row["requests"]),
+                "errors": int(row["errors"]),
+                "rate_per_s": round(int(row["requests"]) / window.seconds, 6),
+                "error_rate": round(int(row["errors"]) / int(row["requests"]), 6) if row["requests"] else 0.0,
+                **_quantiles(row["ns_quantiles"]),
+            }
+            for row in operation_red_rows(con, window, service)
+        ]
+    return answer
+
+
+def _empty_series(window: SpanWindow, bucket_ns: int, buckets: int) -> dict[str, list[Any]]:
+    return {
+        "t": [window.since_ns + i * bucket_ns for i in range(buckets)],
+        "requests": [0] * buckets,
+        "rate_per_s": [0.0] * buckets,
+        "error_rate": [None] * buckets,
+        "p50_ms": [None] * buckets,
+        "p95_ms": [None] * buckets,
+        "p99_ms": [None] * buckets,
+    }

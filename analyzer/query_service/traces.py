@@ -1,0 +1,174 @@
+"""One trace (its critical path, waterfall and span details) and trace search."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+
+from analyzer.critical_path import critical_path, self_times
+from analyzer.errors import InvalidQueryError, NotFoundError
+from storage.graph_queries import resolve_window
+from storage.jsonable import jsonable
+from storage.trace_queries import (
+    TraceQuery,
+    normalise_trace_id,
+    search_trace_rows,
+    trace_detail_rows,
+    trace_span_rows,
+)
+from tracing.trace import Span, Trace, assemble_trace
+
+__all__ = ["search_traces", "trace_critical_path", "trace_detail"]
+
+
+def _trace(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool) -> Trace:
+    try:
+        trace_id = normalise_trace_id(trace_id)
+    except ValueError as exc:
+        raise InvalidQueryError(str(exc)) from None
+    rows = trace_span_rows(con, trace_id)
+    if not rows:
+        raise NotFoundError(f"no spans of trace {trace_id} in the store")
+    return assemble_trace(trace_id, (Span(**row) for row in rows), adjust_skew=adjust_skew)
+
+
+def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
+    """The critical path of one trace and its waterfall (every span with self time)."""
+    trace = _trace(con, trace_id, adjust_skew=adjust_skew)
+    sections = critical_path(trace)
+    self_ns = self_times(trace)
+    on_path: dict[str, int] = {}
+    for section in sections:
+        on_path[section.span_id] = on_path.get(section.span_id, 0) + section.duration_ns
+    spans = []
+    for span_id, depth in trace.depth_first():
+        span = trace.spans[span_id]
+        spans.append(
+            {
+                "span_id": span_id,
+                "parent_span_id": span.parent_span_id,
+                "depth": depth,
+                "service": span.service,
+                "operation": span.name,
+                "kind": span.kind,
+                "error": span.error,
+                "start_ns": span.start_ns,
+                "end_ns": span.end_ns,
+                "duration_ns": span.duration_ns,
+                "self_ns": self_ns[span_id],
+                "critical_ns": on_path.get(span_id, 0),
+                "skew_shift_ns": span.skew_shift_ns,
+            }
+        )
+    return {
+        "trace_id": trace.trace_id,
+        "start_ns": min(span.start_ns for span in trace.spans.values()),
+        "end_ns": max(span.end_ns for span in trace.spans.values()),
+        "critical_path": [
+            {
+                "span_id": s.span_id,
+                "service": trace.spans[s.span_id].service,
+                "operation": trace.spans[s.span_id].name,
+                "start_ns": s.start_ns,
+                "end_ns": s.end_ns,
+                "duration_ns": s.duration_ns,
+            }
+            for s in sections
+        ],
+        "spans": spans,
+        "roots": trace.roots,
+        "provisional_roots": trace.provisional_roots,
+        "skew_adjusted_spans": len(trace.skew_adjusted),
+    }
+
+
+def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
+    """One trace for the waterfall: the critical-path answer (``glimpse critical-path
+    --json``: spans with depth, self time, critical-path time and skew shift) with each
+    span's attributes, resource, scope, status message, events and links added, and
+    ``offset_ns`` (from the trace's start) on spans and critical-path sections.
+
+    Without ``adjust_skew``, ``skew_detected`` counts the spans that the adjustment
+    would shift (so that the page can offer it).
+    """
+    answer = trace_critical_path(con, trace_id, adjust_skew=adjust_skew)
+    details = {row["span_id"]: row for row in trace_detail_rows(con, answer["trace_id"])}
+    for span in answer["spans"]:
+        row = details.get(span["span_id"])
+        span["critical"] = span["critical_ns"] > 0
+        if row is None:
+            continue
+        span.update(
+            trace_state=row["trace_state"],
+            flags=row["flags"],
+            scope={"name": row["scope_name"], "version": row["scope_version"]},
+            resource=_json(row["resource_attributes"]),
+            attributes=_json(row["span_attributes"]),
+            status_code=row["status_code"],
+            status_message=row["status_message"],
+            events=[{**event, "attributes": _json(event["attributes"])} for event in row["events"]],
+            links=[{**link, "attributes": _json(link["attributes"])} for link in row["links"]],
+            dropped={
+                "attributes": row["dropped_attributes_count"],
+                "events": row["dropped_events_count"],
+                "links": row["dropped_links_count"],
+            },
+        )
+    # Unix nanoseconds exceed JavaScript's exact integers (2**53): offsets from the trace's
+    # start are exact in a browser.
+    start_ns = answer["start_ns"]
+    for item in (*answer["spans"], *answer["critical_path"]):
+        item["offset_ns"] = item["start_ns"] - start_ns
+    answer["adjust_skew"] = adjust_skew
+    if adjust_skew:
+        answer["skew_detected"] = answer["skew_adjusted_spans"]
+    else:
+        answer["skew_detected"] = len(_trace(con, answer["trace_id"], adjust_skew=True).skew_adjusted)
+    services: dict[str, int] = {}
+    for span in answer["spans"]:
+        services[span["service"]] = services.get(span["service"], 0) + 1
+    answer["services"] = services
+    answer["error_count"] = sum(1 for span in answer["spans"] if span["error"])
+    return dict(jsonable(answer))
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else {}
+
+
+def search_traces(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    service: str | None = None,
+    operation: str | None = None,
+    attributes: dict[str, str] | None = None,
+    min_duration_ns: int | None = None,
+    max_duration_ns: int | None = None,
+    errors: bool | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """Traces matching a search (see storage.trace_queries.TraceQuery), the newest first."""
+    window = resolve_window(con, since_ns, until_ns)
+    query = TraceQuery(
+        since_ns=window.since_ns,
+        until_ns=window.until_ns,
+        service=service,
+        operation=operation,
+        attributes=attributes or {},
+        min_duration_ns=min_duration_ns,
+        max_duration_ns=max_duration_ns,
+        errors=errors,
+        limit=limit + 1,
+    )
+    rows = search_trace_rows(con, query)
+    return {
+        "window": window.as_dict(),
+        "traces": [
+            {**row, "services": list(row["services"]), "start_ns": int(row["start_ns"])} for row in rows[:limit]
+        ],
+        "truncated": len(rows) > limit,
+    }

@@ -1,0 +1,10 @@
+"""The ``glimpse`` command line: parse, call one function, render.
+
+One module per command group; each registers its commands on :data:`app`, and heavy
+imports wait inside the commands so that ``glimpse --help`` starts fast.
+"""
+
+from glimpse.cli import demo, graph, incidents, platforms, report, serve, sql, traces
+from glimpse.cli.app import app
+
+__all__ = ["app", "demo", "graph", "incidents", "platforms", "report", "serve", "sql", "traces"]

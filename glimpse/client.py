@@ -1,0 +1,117 @@
+"""One client for every command: a running server's API, or the database file read-only.
+
+An explicit ``--server`` wins; otherwise a live server on the database (see
+:mod:`glimpse.discovery`) answers; otherwise the file is opened read-only. Either way a
+failure is a :class:`tracing.errors.GlimpseError`: an answer of 404 from the server is
+:class:`analyzer.errors.NotFoundError`, 400 is :class:`analyzer.errors.InvalidQueryError`,
+as the same failure on the file would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+
+from analyzer.errors import AnalysisError, InvalidQueryError, NotFoundError
+from analyzer.query_service.graphs import service_graph_document
+from glimpse.discovery import read_server_info
+from glimpse.endpoints import ANALYSES, TRACE_ANALYSES
+from glimpse.params import graph_options, trace_options
+from storage.errors import QueryError
+from storage.jsonable import query_payload
+from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
+from storage.store import open_read_only
+from tracing.errors import GlimpseError
+
+__all__ = ["GlimpseClient", "ServerUnreachableError", "as_query_params"]
+
+T = TypeVar("T")
+
+ANALYSIS_TIMEOUT_S = 120.0
+
+
+class ServerUnreachableError(GlimpseError):
+    """The glimpse server did not answer."""
+
+
+def as_query_params(params: dict[str, Any]) -> dict[str, str]:
+    """CLI values as the query parameters the API would receive (None left out).
+
+    >>> as_query_params({"since": None, "limit": 10, "service": "cart"})
+    {'limit': '10', 'service': 'cart'}
+    """
+    return {key: str(value) for key, value in params.items() if value is not None}
+
+
+class GlimpseClient:
+    """Answers from ``server_url``, else from the server live on ``db_path``, else from the file."""
+
+    def __init__(self, db_path: str, server_url: str | None = None) -> None:
+        self.db_path = db_path
+        if server_url is None:
+            info = read_server_info(db_path)
+            server_url = info.api_url if info else None
+        self.server_url = server_url.rstrip("/") if server_url else None
+
+    def analysis(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The answer of the analysis ``name`` (a key of :data:`glimpse.endpoints.ANALYSES`)."""
+        entry = ANALYSES[name]
+        if self.server_url is not None:
+            return dict(self._get(entry.path, params).json())
+        return self._on_file(entry.function, **entry.options(as_query_params(params)))
+
+    def trace(self, name: str, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
+        """A one-trace analysis (a key of :data:`glimpse.endpoints.TRACE_ANALYSES`)."""
+        entry = TRACE_ANALYSES[name]
+        params = {"adjust_skew": "true" if adjust_skew else None}
+        if self.server_url is not None:
+            return dict(self._get(entry.path.format(trace_id=trace_id), params).json())
+        return self._on_file(entry.function, trace_id, **trace_options(as_query_params(params)))
+
+    def graph_document(self, fmt: str, params: dict[str, Any]) -> str:
+        """The service graph in ``fmt`` (see analyzer.graph_export.FORMATS)."""
+        if self.server_url is not None:
+            return self._get("/api/graph", {"format": fmt, **params}).text
+        return self._on_file(service_graph_document, fmt, **graph_options(as_query_params(params)))
+
+    def sql(
+        self, sql: str, *, max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """Read-only SQL; the API's JSON shape: columns, types, rows, truncated, elapsed_ms."""
+        if self.server_url is not None:
+            body = {"sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
+            return dict(self._request("POST", "/api/sql", json=body, timeout=timeout_s + 10).json())
+        return query_payload(self._on_file(run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
+
+    def _on_file(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        con = open_read_only(self.db_path)
+        try:
+            return function(con, *args, **kwargs)
+        finally:
+            con.close()
+
+    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        return self._request("GET", path, params=as_query_params(params), timeout=ANALYSIS_TIMEOUT_S)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = httpx.request(method, f"{self.server_url}{path}", **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServerUnreachableError(f"cannot reach the glimpse server at {self.server_url}: {exc}") from exc
+        if response.status_code != 200:
+            raise _error_for(response)
+        return response
+
+
+def _error_for(response: httpx.Response) -> GlimpseError:
+    try:
+        message = str(response.json().get("error", response.text))
+    except ValueError:
+        message = response.text or f"the server answered {response.status_code}"
+    if response.status_code == 404:
+        return NotFoundError(message)
+    if response.status_code == 400:
+        return QueryError(message) if response.request.url.path.endswith("/api/sql") else InvalidQueryError(message)
+    return AnalysisError(message)

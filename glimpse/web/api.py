@@ -1,0 +1,151 @@
+"""glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health.
+
+The CLI and the console read the same endpoints. Errors map to a status in one place,
+:func:`status_for`; every error answer is ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import duckdb
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from analyzer.errors import InvalidQueryError, NotFoundError
+from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
+from glimpse import __version__
+from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
+from glimpse.params import graph_options, trace_options
+from storage.errors import QueryError
+from storage.jsonable import query_payload
+from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
+from storage.schema import SCHEMA_VERSION
+from tracing.errors import GlimpseError
+
+__all__ = ["EXCEPTION_HANDLERS", "GRAPH_MEDIA_TYPES", "MAX_ROWS_LIMIT", "api_routes", "build_api_app", "status_for"]
+
+T = TypeVar("T")
+
+MAX_ROWS_LIMIT = 100_000
+
+GRAPH_MEDIA_TYPES = {
+    "graphml": "application/xml",
+    "gexf": "application/xml",
+    "dot": "text/vnd.graphviz",
+    "mermaid": "text/plain",
+}
+
+Connect = Callable[[], duckdb.DuckDBPyConnection]
+
+
+def status_for(exc: GlimpseError) -> int:
+    """The HTTP status of an error: 404 for nothing found, 400 for a bad question, else 500."""
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, (InvalidQueryError, QueryError)):
+        return 400
+    return 500
+
+
+async def _error_answer(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GlimpseError)
+    return JSONResponse({"error": str(exc)}, status_code=status_for(exc))
+
+
+EXCEPTION_HANDLERS = {GlimpseError: _error_answer}
+
+
+def build_api_app(connect: Connect, stats: Callable[[], dict[str, Any]]) -> Starlette:
+    """``connect`` returns a fresh read connection for each query."""
+    return Starlette(routes=api_routes(connect, stats), exception_handlers=EXCEPTION_HANDLERS)
+
+
+def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Route]:
+    """Every API route (the console app serves them beside its pages)."""
+
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__, "schema_version": SCHEMA_VERSION})
+
+    async def server_stats(_: Request) -> JSONResponse:
+        return JSONResponse(stats())
+
+    async def graph(request: Request) -> Response:
+        fmt = request.query_params.get("format", "json")
+        options = graph_options(request.query_params)
+        text: str = await run_in_threadpool(partial(_with_cursor, connect, service_graph_document, fmt, **options))
+        return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
+
+    async def dependencies(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            end_ts = int(params.get("endTs") or time.time() * 1000)
+            lookback = int(params.get("lookback") or 24 * 3600 * 1000)
+        except ValueError:
+            raise InvalidQueryError("endTs and lookback must be integer milliseconds") from None
+        data = await run_in_threadpool(
+            _with_cursor, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
+        )
+        return JSONResponse({"data": data, "total": len(data), "limit": 0, "offset": 0, "errors": None})
+
+    return [
+        Route("/api/graph", graph, methods=["GET"]),
+        *(Route(entry.path, _trace_endpoint(connect, entry), methods=["GET"]) for entry in TRACE_ANALYSES.values()),
+        *(Route(entry.path, _analysis_endpoint(connect, entry), methods=["GET"]) for entry in ANALYSES.values()),
+        Route("/api/dependencies", dependencies, methods=["GET"]),
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/stats", server_stats, methods=["GET"]),
+        Route("/api/sql", partial(_sql, connect), methods=["POST"]),
+    ]
+
+
+def _analysis_endpoint(connect: Connect, entry: Analysis) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> JSONResponse:
+        options = entry.options(request.query_params)
+        return JSONResponse(await run_in_threadpool(partial(_with_cursor, connect, entry.function, **options)))
+
+    return endpoint
+
+
+def _trace_endpoint(connect: Connect, entry: TraceAnalysis) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> JSONResponse:
+        options = trace_options(request.query_params)
+        trace_id = request.path_params["trace_id"]
+        return JSONResponse(
+            await run_in_threadpool(partial(_with_cursor, connect, entry.function, trace_id, **options))
+        )
+
+    return endpoint
+
+
+async def _sql(connect: Connect, request: Request) -> JSONResponse:
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise QueryError('the body must be a JSON object like {"sql": "SELECT ..."}') from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("sql"), str):
+        raise QueryError('the body must be a JSON object with a string field "sql"')
+    max_rows = payload.get("max_rows", DEFAULT_MAX_ROWS)
+    timeout_s = payload.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if not isinstance(max_rows, int) or not 1 <= max_rows <= MAX_ROWS_LIMIT:
+        raise QueryError(f"max_rows must be an integer from 1 to {MAX_ROWS_LIMIT}")
+    if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 300:
+        raise QueryError("timeout_s must be a number of seconds from 0 to 300")
+    result = await run_in_threadpool(
+        _with_cursor, connect, run_read_only, payload["sql"], max_rows=max_rows, timeout_s=float(timeout_s)
+    )
+    return JSONResponse(query_payload(result))
+
+
+def _with_cursor(connect: Connect, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    con = connect()
+    try:
+        return function(con, *args, **kwargs)
+    finally:
+        con.close()

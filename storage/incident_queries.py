@@ -1,0 +1,69 @@
+"""Read queries behind anomaly detection and root-cause ranking (SQL in queries/incidents/).
+
+Evidence and spectrum compare a baseline window with an incident window; the series
+queries cut one window into time buckets.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import duckdb
+
+from storage.named_queries import run_query
+from storage.rows import EvidenceRow, HistogramPointRow, InstanceHostRow, RedSeriesRow, SpectrumRow, VersionRow
+from storage.window import SpanWindow
+
+__all__ = [
+    "evidence_rows",
+    "histogram_point_rows",
+    "instance_host_rows",
+    "red_series_rows",
+    "spectrum_rows",
+    "version_rows",
+]
+
+
+def _params(baseline: SpanWindow, incident: SpanWindow) -> dict[str, int]:
+    return {
+        "b_since": baseline.since_ns,
+        "b_until": baseline.until_ns,
+        "i_since": incident.since_ns,
+        "i_until": incident.until_ns,
+    }
+
+
+def evidence_rows(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow, service: str | None = None
+) -> list[EvidenceRow]:
+    """Per (signal, entity kind, entity, window): counts, exceedances, originating errors (incidents/evidence.sql)."""
+    rows = run_query(con, "incidents/evidence", params={**_params(baseline, incident), "service": service})
+    for row in rows:
+        row["p50_ns"], row["p90_ns"] = (float(value) for value in row.pop("p50_p90_ns"))
+    return cast(list[EvidenceRow], rows)
+
+
+def version_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[VersionRow]:
+    """Per (service, service.version) in either window: request spans and when the version was first seen."""
+    return cast(list[VersionRow], run_query(con, "incidents/versions", params=_params(baseline, incident)))
+
+
+def red_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[RedSeriesRow]:
+    """Per (level, entity, bucket): requests, errors, latency p50/p95/p99 in ms (incidents/red_series.sql)."""
+    rows = run_query(con, "incidents/red_series", params={**window.params, "bucket": bucket_ns})
+    return cast(list[RedSeriesRow], rows)
+
+
+def instance_host_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[InstanceHostRow]:
+    """Which host each service instance ran on in the window."""
+    return cast(list[InstanceHostRow], run_query(con, "incidents/instance_hosts", params=window.params))
+
+
+def spectrum_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[SpectrumRow]:
+    """Per (kind, entity): anomalous and normal incident traces through it (incidents/spectrum.sql)."""
+    return cast(list[SpectrumRow], run_query(con, "incidents/spectrum", params=_params(baseline, incident)))
+
+
+def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[HistogramPointRow]:
+    """Every explicit-bucket histogram point in the window, per resource instance and series, in time order."""
+    return cast(list[HistogramPointRow], run_query(con, "incidents/histogram_points", params=window.params))

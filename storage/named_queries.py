@@ -1,0 +1,77 @@
+"""The one chokepoint for read queries: a named ``queries/<domain>/<name>.sql``, its parameters, rows.
+
+Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``, named by
+domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
+fills in the shared request rule (``{requests}``, see ``queries/requests.sql``) and any
+query-specific text parts, runs it with named parameters, and logs the elapsed time at
+DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+__all__ = ["load_query", "run_query", "run_query_arrow"]
+
+logger = logging.getLogger(__name__)
+
+_REQUESTS = "{requests}"
+
+
+@cache
+def _read(name: str) -> str:
+    return resources.files("storage").joinpath("queries", f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def load_query(name: str) -> str:
+    """The text of ``storage/queries/<name>.sql`` with the request rule filled in (read once)."""
+    return _read(name).replace(_REQUESTS, _read("requests").strip())
+
+
+def _text(names: tuple[str, ...], parts: Mapping[str, str] | None) -> str:
+    sql = "\n".join(load_query(name) for name in names)
+    return sql.format(**parts) if parts else sql
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection,
+    *names: str,
+    params: Mapping[str, Any] | None = None,
+    parts: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows (column -> value) of the named queries' text joined in order (a CTE chain and the
+    SELECT that ends it), with ``parts`` filled into ``{placeholders}``."""
+    started = time.perf_counter()
+    cursor = con.execute(_text(names, parts), dict(params or {}))
+    columns = [d[0] for d in cursor.description or []]
+    rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    _log(names, len(rows), started)
+    return rows
+
+
+def run_query_arrow(con: duckdb.DuckDBPyConnection, *names: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    """As :func:`run_query`, the result as an Arrow table (on a cursor of its own: the
+    caller's connection may hold a result)."""
+    started = time.perf_counter()
+    cursor = con.cursor()
+    try:
+        table: pa.Table = cursor.sql(_text(names, None), params=dict(params or {})).to_arrow_table()
+    finally:
+        cursor.close()
+    _log(names, table.num_rows, started)
+    return table
+
+
+def _log(names: tuple[str, ...], rows: int, started: float) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.debug("query %s: %d rows in %.1f ms", "+".join(names), rows, elapsed_ms)

@@ -1,0 +1,42 @@
+"""Read queries about services' requests: rate, errors and duration (SQL in queries/services/).
+
+Each returns plain rows; nothing matching gives an empty list (or zero counts).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import duckdb
+
+from storage.named_queries import run_query
+from storage.rows import DataExtent, OperationRedRow, ServiceRedRow
+from storage.window import SpanWindow
+
+__all__ = ["data_extent", "operation_red_rows", "service_red_rows"]
+
+
+def data_extent(con: duckdb.DuckDBPyConnection) -> DataExtent:
+    """First and last span start (unix ns, None when empty), span count, service names (sorted)."""
+    row = run_query(con, "services/extent")[0]
+    return {
+        "first_ns": row["first_ns"],
+        "last_ns": row["last_ns"],
+        "spans": int(row["spans"]),
+        "service_names": list(row["service_names"] or []),
+    }
+
+
+def service_red_rows(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int, service: str | None = None
+) -> list[ServiceRedRow]:
+    """Per service (``bucket`` None) and per service and bucket: span_count, requests, errors,
+    ns_quantiles (p50, p95, p99 of request durations, None without requests)."""
+    params = {**window.params, "bucket": bucket_ns, "service": service}
+    return cast(list[ServiceRedRow], run_query(con, "services/red", params=params))
+
+
+def operation_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, service: str) -> list[OperationRedRow]:
+    """Per (operation, span kind) of one service: spans, errors, ns_quantiles."""
+    params = {**window.params, "service": service}
+    return cast(list[OperationRedRow], run_query(con, "services/operation_red", params=params))

@@ -1,0 +1,55 @@
+"""The house rules of design.md, checked: imports point one way, and the shell's light
+modules stay light (parameter parsing needs no web framework, discovery no server)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# package -> the glimpse packages it may import (besides itself)
+ALLOWED = {
+    "tracing": set(),
+    "storage": {"tracing"},
+    "collector": {"tracing", "storage"},
+    "analyzer": {"tracing", "storage"},
+    "glimpse": {"tracing", "storage", "collector", "analyzer"},
+}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & set(ALLOWED)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_point_one_way(package: str) -> None:
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if "node_modules" in path.parts:
+            continue
+        wrong = _imported_packages(path) - ALLOWED[package] - {package}
+        assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
+
+
+@pytest.mark.parametrize(
+    ("module", "must_not_load"),
+    [
+        ("glimpse.params", ("starlette", "uvicorn", "grpc")),
+        ("glimpse.discovery", ("glimpse.server", "grpc", "uvicorn", "duckdb")),
+        ("glimpse.client", ("glimpse.server", "starlette", "uvicorn", "grpc")),
+        ("glimpse.cli", ("glimpse.server", "starlette", "uvicorn", "grpc")),
+    ],
+)
+def test_light_modules_stay_light(module: str, must_not_load: tuple[str, ...]) -> None:
+    code = f"import sys, {module}; print(' '.join(m for m in {must_not_load!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip() == "", f"importing {module} loads {loaded.stdout.strip()}"

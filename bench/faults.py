@@ -7,11 +7,11 @@ writes the ground truth next to it:
     <out>/<topology>-<fault>-s<seed>/glimpse.duckdb
     <out>/<topology>-<fault>-s<seed>/labels.json
 
-Existing cases are kept (delete the folder to regenerate). ``bench/rca.py`` scores glimpse on it.
+Existing cases are kept (delete the folder to regenerate). ``python -m bench.rca`` scores glimpse on it.
 
-    python bench/faults.py                    # 9 types x 2 topologies x 4 seeds = 72 cases
-    python bench/faults.py --seeds 1 --types latency,errors --topologies shop
-    python bench/faults.py --first-seed 4 --seeds 2 --out bench/results/faults-holdout
+    python -m bench.faults                    # 9 types x 2 topologies x 4 seeds = 72 cases
+    python -m bench.faults --seeds 1 --types latency,errors --topologies shop
+    python -m bench.faults --first-seed 4 --seeds 2 --out bench/results/faults-holdout
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from glimpse.server import GlimpseServer
-from glimpse.settings import ServerSettings
+from bench.common import simulate_history
 from tracing.simulator.faults import FAULT_TYPES, Fault, fault_targets
-from tracing.simulator.runner import run_history, write_labels
 from tracing.simulator.topology import load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,34 +52,23 @@ def target_for(case: Case) -> str:
 
 
 def generate(case: Case, folder: Path, *, normal_s: int, fault_s: int, rate: float | None) -> dict[str, object]:
-    folder.mkdir(parents=True, exist_ok=True)
-    db_path = folder / "glimpse.duckdb"
-    for stale in folder.glob("glimpse.duckdb*"):
-        stale.unlink()
     fault = Fault(case.fault, target_for(case), normal_s, normal_s + fault_s)
-    server = GlimpseServer(
-        ServerSettings(db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, console_port=0, decode_workers=1)
+    result, seconds = simulate_history(
+        folder,
+        case.topology,
+        start_ns=START_NS,
+        duration_s=normal_s + fault_s,
+        seed=case.seed,
+        faults=[fault],
+        rate_per_s=rate,
     )
-    info = server.start()
-    started = time.perf_counter()
-    try:
-        result = run_history(
-            case.topology,
-            f"127.0.0.1:{info.grpc_port}",
-            start_ns=START_NS,
-            duration_s=normal_s + fault_s,
-            seed=case.seed,
-            faults=[fault],
-            rate_per_s=rate,
-        )
-    finally:
-        server.stop()
-    write_labels(result, folder / "labels.json")
-    return {"case": case.name, "target": fault.target, "spans": result.spans, "seconds": time.perf_counter() - started}
+    return {"case": case.name, "target": fault.target, "spans": result.spans, "seconds": seconds}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.faults", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "faults")
     parser.add_argument("--topologies", default="shop,large")
     parser.add_argument("--types", default=",".join(FAULT_TYPES))

@@ -2,11 +2,11 @@
 
 Builds the extension with the sanitizers into a temporary folder, then feeds it random
 mutations (bit flips, byte edits, cuts, insertions, repeated chunks) of valid requests:
-the random requests of tests/test_span_wire.py and slices of bench/ingest.py's realistic
-ones. A memory error or undefined behaviour aborts with the sanitizer's report; the
+the random requests of tests/test_span_wire.py and slices of the ingest benchmark's
+realistic ones (bench.workload). A memory error or undefined behaviour aborts with the sanitizer's report; the
 decoder may decline any input (None) but must never crash.
 
-Run: ``python bench/fuzz_spanwire.py [--seconds 240] [--seed 1]``; it re-executes itself
+Run: ``python -m bench.fuzz_spanwire [--seconds 240] [--seed 1]``; it re-executes itself
 with the sanitizer runtimes preloaded.
 """
 
@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
+
+from bench.workload import build_templates
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "collector" / "_spanwire.c"
@@ -46,14 +48,11 @@ def load(path: Path) -> ModuleType:
 
 
 def seeds(seed: int) -> list[bytes]:
-    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-    import ingest  # bench/ingest.py: realistic requests
-
     from tests.test_span_wire import RandomRequests
 
     generator = RandomRequests(seed=seed)
     found = [generator.request().SerializeToString() for _ in range(200)]
-    found += [template.render(bytes(24), 0)[:6000] for template in ingest.build_templates(3, seed)]
+    found += [template.render(bytes(24), 0)[:6000] for template in build_templates(3, seed)]
     return [body for body in found if body]
 
 
@@ -98,7 +97,7 @@ def fuzz(seconds: float, seed: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.fuzz_spanwire", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -114,7 +113,8 @@ def main() -> int:
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",
             "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
         }
-        return subprocess.run([sys.executable, *sys.argv], env=env, check=False).returncode
+        command = [sys.executable, "-m", __spec__.name if __spec__ else "bench.fuzz_spanwire", *sys.argv[1:]]
+        return subprocess.run(command, env=env, check=False).returncode
     fuzz(args.seconds, args.seed)
     return 0
 

@@ -1,4 +1,4 @@
-"""Score glimpse's root-cause ranking on the labelled fault suite (bench/faults.py).
+"""Score glimpse's root-cause ranking on the labelled fault suite (``python -m bench.faults``).
 
 For every case it runs, in the same process and on the same store:
 
@@ -7,15 +7,15 @@ For every case it runs, in the same process and on the same store:
 - a BARO-style baseline: per-entity latency and error-rate series in 10 s buckets, scored by
   the largest robust z-score (median and IQR of the time before the window) in the window,
 - random ranking of the entities seen in the window (averaged over 200 seeded shuffles),
-- a learned trace-level detector (bench/trace_iforest.py: an isolation forest over trace
+- a learned trace-level detector (bench.trace_iforest: an isolation forest over trace
   structure and latencies, then spectrum ranking), to see whether it adds accuracy.
 
 and prints AC@1, AC@3 and Avg@5 (RCAEval's definitions) overall and per fault type, plus
 the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-minute,
 one-million-span window (generating that store with the simulator when missing).
 
-    python bench/faults.py && python bench/rca.py
-    python bench/rca.py --scale
+    python -m bench.faults && python -m bench.rca
+    python -m bench.rca --scale
 """
 
 from __future__ import annotations
@@ -27,18 +27,19 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
-from trace_iforest import iforest_ranking
 
-from glimpse.incident_views import root_causes
+from analyzer.query_service.incidents import root_causes
+from bench.common import first_rank, median, rank_scores, simulate_history, timed
+from bench.trace_iforest import iforest_ranking
 from storage.store import open_read_only
 
 ROOT = Path(__file__).resolve().parents[1]
-K = (1, 2, 3, 4, 5)
 BUCKET_NS = 10 * 1_000_000_000
 
 Ranking = list[dict[str, Any]]
@@ -52,12 +53,7 @@ def matches(candidate: dict[str, Any], target: dict[str, Any]) -> bool:
 
 
 def first_hit(ranking: Ranking, target: dict[str, Any]) -> int | None:
-    return next((i for i, c in enumerate(ranking, start=1) if matches(c, target)), None)
-
-
-def accuracy(ranks: list[int | None]) -> dict[str, float]:
-    at = {k: sum(1 for r in ranks if r is not None and r <= k) / len(ranks) for k in K}
-    return {"AC@1": at[1], "AC@3": at[3], "Avg@5": sum(at.values()) / len(K)}
+    return first_rank(ranking, lambda candidate: matches(candidate, target))
 
 
 # --- the two baselines written here -------------------------------------------------------
@@ -162,7 +158,7 @@ def report(results: list[dict[str, Any]]) -> None:
         cells = []
         for method in methods:
             ranks = [rank for r in group for rank in r[method]] if method == "random" else [r[method] for r in group]
-            a = accuracy(ranks)
+            a = rank_scores(ranks)
             cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f} / {a['Avg@5']:.2f}".ljust(26))
         print(f"{name:<13}{len(group):>6}  " + "  ".join(cells))
     for method in ("window", "auto"):
@@ -172,36 +168,20 @@ def report(results: list[dict[str, Any]]) -> None:
 
 def scale(folder: Path, rate: float) -> None:
     """Time one diagnosis of a 15-minute window of about a million spans (generated once)."""
-    from glimpse.server import GlimpseServer
-    from glimpse.settings import ServerSettings
     from tracing.simulator.faults import Fault
-    from tracing.simulator.runner import run_history, write_labels
 
     db_path = folder / "glimpse.duckdb"
     if not (folder / "labels.json").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("glimpse.duckdb*"):
-            stale.unlink()
-        settings = ServerSettings(
-            db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, console_port=0, decode_workers=1
+        result, seconds = simulate_history(
+            folder,
+            "large",
+            start_ns=1_763_632_800_000_000_000,
+            duration_s=900,
+            seed=3,
+            faults=[Fault("database", "orders-db", 600, 900)],
+            rate_per_s=rate,
         )
-        server = GlimpseServer(settings)
-        info = server.start()
-        started = time.perf_counter()
-        try:
-            result = run_history(
-                "large",
-                f"127.0.0.1:{info.grpc_port}",
-                start_ns=1_763_632_800_000_000_000,
-                duration_s=900,
-                seed=3,
-                faults=[Fault("database", "orders-db", 600, 900)],
-                rate_per_s=rate,
-            )
-        finally:
-            server.stop()
-        write_labels(result, folder / "labels.json")
-        print(f"generated {result.spans} spans in {time.perf_counter() - started:.0f} s")
+        print(f"generated {result.spans} spans in {seconds:.0f} s")
     labels = json.loads((folder / "labels.json").read_text())
     truth = labels["faults"][0]
     con = open_read_only(str(db_path))
@@ -212,13 +192,10 @@ def scale(folder: Path, rate: float) -> None:
             ("window given", {"since_ns": truth["start_ns"], "until_ns": truth["end_ns"]}),
             ("automatic", {}),
         ):
-            timings = []
-            for _ in range(3):
-                started = time.perf_counter()
-                ranking = root_causes(con, **kwargs)["candidates"]
-                timings.append(time.perf_counter() - started)
+            diagnosis, timings = timed(partial(root_causes, con, **kwargs), 3)
+            ranking = diagnosis["candidates"]
             print(
-                f"  {method}: {statistics.median(timings):.2f} s median of 3; rank of the truth "
+                f"  {method}: {median(timings):.2f} s median of 3; rank of the truth "
                 f"{first_hit(ranking, truth['target'])}"
             )
     finally:
@@ -226,7 +203,9 @@ def scale(folder: Path, rate: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.rca", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--suite", type=Path, default=ROOT / "bench" / "results" / "faults")
     parser.add_argument("--only", default="", help="only cases whose name contains this")
     parser.add_argument("--misses", action="store_true", help="list every case not ranked first")
@@ -239,7 +218,7 @@ def main() -> None:
         return
     folders = sorted(p for p in args.suite.iterdir() if (p / "labels.json").exists() and args.only in p.name)
     if not folders:
-        raise SystemExit(f"no cases in {args.suite}: run bench/faults.py first")
+        raise SystemExit(f"no cases in {args.suite}: run python -m bench.faults first")
     results = []
     for folder in folders:
         results.append(run_case(folder))

@@ -18,7 +18,7 @@ What it does, in one run:
    Avg@5, overall and per fault type, next to a seeded random ranking of the services
    seen in the incident window, and the seconds per diagnosis.
 
-Run: ``python bench/rca_nezha.py [--replay-only] [--db PATH [--skip-replay]] [--json]``.
+Run: ``python -m bench.rca_nezha [--replay-only] [--db PATH [--skip-replay]] [--json]``.
 Target (issue 7): AC@1 >= 0.7. Published on these data: trace-only methods 0.07-0.16,
 MicroRank 0.16, Nezha 0.87.
 """
@@ -49,14 +49,9 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 from opentelemetry.proto.resource.v1 import resource_pb2 as RESOURCE_PB2
 from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from nezha_data import MINUTE_NS, Fault, MetricRow, SpanRow, read_faults, read_metrics, read_spans, service_of
-
-from glimpse.server import GlimpseServer
-from glimpse.settings import ServerSettings
-from glimpse.sql_client import query
+from bench.common import GRPC_OPTIONS, SCORES, TOP_K, ac_scores, first_rank, rank_scores, running_server
+from bench.nezha_data import MINUTE_NS, Fault, MetricRow, SpanRow, read_faults, read_metrics, read_spans, service_of
+from glimpse.client import GlimpseClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "research-data" / "nezha-trainticket"
@@ -64,17 +59,11 @@ INCIDENT_NS = 3 * MINUTE_NS  # each fault lasts about 3 minutes (README)
 BASELINE_NS = 60 * MINUTE_NS
 METRIC_MARGIN_NS = 60 * MINUTE_NS
 SPANS_PER_REQUEST = 2000
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-GRPC_OPTIONS = [
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-]
 EXPORT_ATTEMPTS = 10
 FAULT_TYPES = ("return", "exception", "cpu_contention", "network_delay")
-TOP_K = 5
 
 # CSV column -> (metric name, unit, scale). The first four are kubeletstats names that
-# storage/queries/resource_metrics.sql normalises (CpuUsageRate and MemoryUsageRate are
+# storage/queries/resources/metrics.sql normalises (CpuUsageRate and MemoryUsageRate are
 # percentages of the pod's limit: CpuUsage(m) / CpuUsageRate = 500m, MemoryUsage / rate =
 # 2000 Mi). The network columns are per-second rates, not the cumulative counter that
 # k8s.pod.network.io is (and with one point a minute a counter's in-bucket increase would
@@ -241,7 +230,7 @@ def replay_metrics(channel: grpc.Channel, rows: Sequence[MetricRow], figures: Re
 
 
 def _count(sql: str, db_path: str) -> int:
-    return int(query(sql, db_path=db_path)["rows"][0][0])
+    return int(GlimpseClient(db_path).sql(sql)["rows"][0][0])
 
 
 def replay(grpc_port: int, db_path: str, spans: Sequence[SpanRow], metrics: Sequence[MetricRow]) -> ReplayFigures:
@@ -373,7 +362,7 @@ def matches(candidate: dict[str, Any], fault: Fault) -> bool:
 
 def first_match_rank(candidates: Sequence[dict[str, Any]], fault: Fault) -> int | None:
     """1-based position of the first matching candidate in glimpse's order, or None."""
-    return next((position for position, c in enumerate(candidates, 1) if matches(c, fault)), None)
+    return first_rank(candidates, lambda candidate: matches(candidate, fault))
 
 
 def random_hits(services: Sequence[str], truth: str, rng: random.Random, draws: int) -> list[float]:
@@ -445,17 +434,13 @@ def diagnose(
 
 def accuracy(results: Sequence[CaseResult]) -> dict[str, float]:
     """AC@1, AC@3 and Avg@5 (the mean of AC@1..AC@5); a failed call is a miss."""
-    if not results:
-        return {}
-    ac = [sum(1 for r in results if r.rank is not None and r.rank <= k) / len(results) for k in range(1, TOP_K + 1)]
-    return {"AC@1": ac[0], "AC@3": ac[2], "Avg@5": sum(ac) / TOP_K}
+    return rank_scores([r.rank for r in results])
 
 
 def random_accuracy(results: Sequence[CaseResult]) -> dict[str, float]:
     if not results:
         return {}
-    ac = [sum(r.random_ac[k] for r in results) / len(results) for k in range(TOP_K)]
-    return {"AC@1": ac[0], "AC@3": ac[2], "Avg@5": sum(ac) / TOP_K}
+    return ac_scores([sum(r.random_ac[k] for r in results) / len(results) for k in range(TOP_K)])
 
 
 def summary(results: Sequence[CaseResult]) -> dict[str, Any]:
@@ -469,9 +454,6 @@ def summary(results: Sequence[CaseResult]) -> dict[str, Any]:
         "failed_calls": sum(1 for r in results if r.error is not None),
         "seconds_per_diagnosis": sum(timed) / len(timed) if timed else None,
     }
-
-
-SCORES = ("AC@1", "AC@3", "Avg@5")
 
 
 def _scores(scores: dict[str, float]) -> str:
@@ -511,7 +493,9 @@ def print_summary(report: dict[str, Any]) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.rca_nezha", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the nezha-trainticket directory")
     parser.add_argument("--db", type=Path, help="keep the DuckDB file here (default: a temporary directory)")
     parser.add_argument("--replay-only", action="store_true", help="replay, print the counts, stop")
@@ -543,9 +527,7 @@ def run(args: argparse.Namespace, db_path: str) -> int:
     faults = read_faults(args.data)
     spans = read_spans(args.data)
     print(f"data: {args.data} - {len(faults)} faults, {len(spans):,} span rows")
-    server = GlimpseServer(ServerSettings(db_path=db_path, grpc_port=0, http_port=0, api_port=0))
-    info = server.start()
-    try:
+    with running_server(db_path) as info:
         if not args.skip_replay:
             since_ns, until_ns = metric_range(spans)
             metrics = [] if args.no_metrics else read_metrics(args.data, since_ns=since_ns, until_ns=until_ns)
@@ -553,8 +535,6 @@ def run(args: argparse.Namespace, db_path: str) -> int:
         if args.replay_only:
             return 0
         return diagnose_all(args, faults, spans)
-    finally:
-        server.stop()
 
 
 def diagnose_all(args: argparse.Namespace, faults: Sequence[Fault], spans: Sequence[SpanRow]) -> int:

@@ -6,7 +6,7 @@ trained on the baseline window's traces, each a vector of its structure and late
 service, the number of spans and the log of their total exclusive time. Incident traces
 scoring above the baseline's 99th percentile are anomalous; services, pods and peers are then
 ranked by how much better they explain the anomalous traces than the normal ones (Ochiai).
-``bench/rca.py`` reports this ranking as the ``iforest`` column.
+``bench.rca`` reports this ranking as the ``iforest`` column.
 """
 
 from __future__ import annotations

@@ -1,0 +1,211 @@
+"""Helpers the benchmarks share: memory sampling, timing, verdicts, temporary stores, servers, RCA scores.
+
+Light on purpose: only the standard library and psutil are imported here at module level,
+so that importing it does not add to the RSS a benchmark measures in its own process. The
+glimpse server and the simulator are imported by the helpers that start them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psutil
+
+if TYPE_CHECKING:
+    from glimpse.discovery import ServerInfo
+    from tracing.simulator.faults import Fault
+    from tracing.simulator.runner import SimulationResult
+
+T = TypeVar("T")
+
+MIB = 1 << 20
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+
+# --------------------------------------------------------------------------- measuring
+
+
+class PeakRss:
+    """Samples a process's RSS every ``interval`` seconds on a thread and keeps the peak (bytes).
+
+    ``with PeakRss() as rss: ...`` watches this process every 10 ms (``rss.peak`` after).
+    ``PeakRss(pid, interval=0.2, children=True).start()`` ... ``.stop()`` watches another
+    process and the ones it started (a server's decode workers), adding their RSS, and keeps
+    their CPU time for :meth:`cpu_s`.
+    """
+
+    def __init__(self, pid: int | None = None, interval: float = 0.01, *, children: bool = False) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.children = children
+        self.peak = 0
+        self._child_cpu_s: dict[int, float] = {}  # live children by pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+    def __enter__(self) -> PeakRss:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = self.process.memory_info().rss
+                if self.children:
+                    for child in self.process.children(recursive=True):
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            rss += child.memory_info().rss
+                            times = child.cpu_times()
+                            self._child_cpu_s[child.pid] = times.user + times.system
+            except psutil.NoSuchProcess:
+                return
+            self.peak = max(self.peak, rss)
+            self._stop.wait(self.interval)
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the process so far, with those of the children seen while sampling."""
+        try:
+            t = self.process.cpu_times()
+        except psutil.NoSuchProcess:
+            return float("nan")
+        return float(t.user + t.system) + sum(self._child_cpu_s.values())
+
+
+def rss_now() -> int:
+    """This process's RSS in bytes."""
+    return int(psutil.Process().memory_info().rss)
+
+
+def mib(n: float, digits: int = 1) -> float:
+    """Bytes as MiB, rounded for the figures."""
+    return round(n / MIB, digits)
+
+
+def timed(run: Callable[[], T], times: int) -> tuple[T, list[float]]:
+    """Call ``run`` ``times`` times: the last result and the seconds of every call."""
+    if times < 1:
+        raise ValueError("times must be at least 1")
+    timings = []
+    for _ in range(times):
+        started = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - started)
+    return result, timings
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so that stdout holds only the figures (or the JSON)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- stores and servers
+
+
+@contextlib.contextmanager
+def temporary_db(prefix: str, name: str) -> Iterator[Path]:
+    """The path of a DuckDB file ``name`` in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder) / name
+
+
+@contextlib.contextmanager
+def running_server(db_path: str | Path, **settings: Any) -> Iterator[ServerInfo]:
+    """A glimpse server in this process on ``db_path``, every port chosen by the system."""
+    from glimpse.server import GlimpseServer
+    from glimpse.settings import ServerSettings
+
+    server = GlimpseServer(ServerSettings(db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, **settings))
+    info = server.start()
+    try:
+        yield info
+    finally:
+        server.stop()
+
+
+def simulate_history(
+    folder: Path,
+    topology: str,
+    *,
+    start_ns: int,
+    duration_s: int,
+    seed: int,
+    faults: list[Fault],
+    rate_per_s: float | None,
+) -> tuple[SimulationResult, float]:
+    """Simulated traffic in accelerated time into a fresh ``folder/glimpse.duckdb``, labels in ``labels.json``.
+
+    The simulator exports through the OpenTelemetry SDK into a glimpse server started here
+    (one decode worker). Returns the result and the seconds from the server's start to the labels.
+    """
+    from tracing.simulator.runner import run_history, write_labels
+
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "glimpse.duckdb"
+    for stale in folder.glob("glimpse.duckdb*"):
+        stale.unlink()
+    with running_server(db_path, console_port=0, decode_workers=1) as info:
+        started = time.perf_counter()
+        result = run_history(
+            topology,
+            f"127.0.0.1:{info.grpc_port}",
+            start_ns=start_ns,
+            duration_s=duration_s,
+            seed=seed,
+            faults=faults,
+            rate_per_s=rate_per_s,
+        )
+    write_labels(result, folder / "labels.json")
+    return result, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- root-cause scores
+
+TOP_K = 5
+SCORES = ("AC@1", "AC@3", "Avg@5")
+
+
+def first_rank(ranking: Sequence[T], is_truth: Callable[[T], bool]) -> int | None:
+    """1-based position of the first candidate that is the truth, or None."""
+    return next((position for position, candidate in enumerate(ranking, start=1) if is_truth(candidate)), None)
+
+
+def ac_scores(ac: Sequence[float]) -> dict[str, float]:
+    """RCAEval's AC@1, AC@3 and Avg@5 (the mean of AC@1..AC@5) from AC@1..AC@5."""
+    return {"AC@1": ac[0], "AC@3": ac[2], "Avg@5": sum(ac) / TOP_K}
+
+
+def rank_scores(ranks: Sequence[int | None]) -> dict[str, float]:
+    """:func:`ac_scores` of first-hit ranks (None: missed); empty for no ranks."""
+    if not ranks:
+        return {}
+    return ac_scores([sum(1 for r in ranks if r is not None and r <= k) / len(ranks) for k in range(1, TOP_K + 1)])

@@ -2,7 +2,7 @@
 
 One server is filled once for the module (through OTLP/gRPC), one browser opens every page
 and checks what it shows against the API and the CLI. Every page's screenshot is taken;
-with ``GLIMPSE_SCREENSHOTS=docs/screenshots`` they replace the ones the README shows,
+with ``GLIMPSE_SCREENSHOTS=docs/screenshots`` they replace the ones the docs show,
 otherwise they go to a temporary folder and the checkout stays clean.
 """
 

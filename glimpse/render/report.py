@@ -1,6 +1,6 @@
 """Incident and health reports as Markdown or self-contained HTML (inline SVG, no scripts, no CDN).
 
-Input is plain data (``glimpse.report_command.gather_report``): the ranked root causes, the
+Input is plain data (``glimpse.cli.report.gather_report``): the ranked root causes, the
 anomalies with their series, the service graph (node-link JSON) and per-service insights.
 """
 

@@ -35,7 +35,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Candidate", "EntityEvidence", "rank_root_causes", "wilson_bounds"]
+__all__ = [
+    "Candidate",
+    "EntityEvidence",
+    "EntityKey",
+    "evidence_from_rows",
+    "evidence_key",
+    "rank_root_causes",
+    "wilson_bounds",
+]
 
 EXPECTED_EXCEEDANCE = 0.01  # by construction: the baseline's 99th percentile
 EXPECTED_ERRORS = 0.005  # the least error rate assumed for a baseline that showed none
@@ -70,9 +78,16 @@ class WindowStats:
     callers: list[str] = field(default_factory=list)
 
 
+EntityKey = tuple[str, str, str, str]  # (signal, kind, service or "", name)
+
+
 @dataclass
 class EntityEvidence:
-    """One (signal, kind, name) in both windows, and its strengths."""
+    """One (signal, kind, service, name) in both windows, and its strengths.
+
+    An entity's identity includes its service: two services' operations of the same name
+    (a gRPC client and server span, ``GET /health``, ``SELECT ...``) are two entities.
+    """
 
     signal: str  # self | network | dependency
     kind: str
@@ -122,12 +137,19 @@ class Candidate:
         }
 
 
-def evidence_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], EntityEvidence]:
-    """Pair the baseline and incident rows of each (signal, kind, name)."""
-    found: dict[tuple[str, str, str], EntityEvidence] = {}
+def evidence_key(signal: str, kind: str, service: str | None, name: str) -> EntityKey:
+    return (signal, kind, service or "", name)
+
+
+def evidence_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[EntityKey, EntityEvidence]:
+    """Pair the baseline and incident rows of each (signal, kind, service, name), in key order
+    (whatever order the rows come in, the same evidence in the same order)."""
+    found: dict[EntityKey, EntityEvidence] = {}
     for row in rows:
-        key = (row["signal"], row["kind"], row["name"])
-        entry = found.setdefault(key, EntityEvidence(*key, row["service"], WindowStats(), WindowStats()))
+        key = evidence_key(row["signal"], row["kind"], row["service"], row["name"])
+        entry = found.setdefault(
+            key, EntityEvidence(row["signal"], row["kind"], row["name"], row["service"], WindowStats(), WindowStats())
+        )
         stats = WindowStats(
             n=int(row["n"]),
             exceeded=int(row["exceeded"]),
@@ -143,7 +165,7 @@ def evidence_from_rows(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str
             entry.incident = stats
         else:
             entry.baseline = stats
-    return found
+    return dict(sorted(found.items()))
 
 
 def rank_root_causes(
@@ -169,7 +191,7 @@ def rank_root_causes(
     found = ranker.candidates()
     _weigh_by_spectrum(found, spectrum)
     _weigh_by_critical_path(found, critical_path or {})
-    candidates = sorted(found, key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name))
+    candidates = sorted(found, key=lambda c: (-c.score, _KIND_ORDER.get(c.kind, 9), c.name, c.service or ""))
     return [c.as_dict(rank) for rank, c in enumerate(candidates[:limit], start=1)]
 
 
@@ -204,7 +226,7 @@ def _version_changes(
 class _Ranker:
     def __init__(
         self,
-        evidence: dict[tuple[str, str, str], EntityEvidence],
+        evidence: dict[EntityKey, EntityEvidence],
         versions: dict[str, tuple[list[str], list[str], int]],
         resources: Mapping[str, Mapping[str, tuple[float, float]]],
     ) -> None:
@@ -212,7 +234,7 @@ class _Ranker:
         self.versions = versions
         self.resources = resources
         self.instances_of: dict[str, list[EntityEvidence]] = defaultdict(list)
-        for (signal, kind, _), entry in evidence.items():
+        for (signal, kind, _, _), entry in evidence.items():
             if signal == "self" and kind == "instance" and entry.incident.n and entry.service:
                 self.instances_of[entry.service].append(entry)
 
@@ -230,7 +252,7 @@ class _Ranker:
     def _callees(self) -> dict[str, set[str]]:
         """caller service -> the services and dependencies it called in the incident window."""
         callees: dict[str, set[str]] = defaultdict(set)
-        for (signal, _, name), entry in self.evidence.items():
+        for (signal, _, _, name), entry in self.evidence.items():
             if signal in ("network", "dependency"):
                 for caller in entry.incident.callers:
                     if caller != name:
@@ -264,10 +286,10 @@ class _Ranker:
 
     def _services(self) -> list[Candidate]:
         result = []
-        services = {name for (signal, kind, name) in self.evidence if kind == "service" and signal == "self"}
+        services = {name for (signal, kind, _, name) in self.evidence if kind == "service" and signal == "self"}
         for service in sorted(services):
-            own = self.evidence[("self", "service", service)]
-            network = self.evidence.get(("network", "service", service))
+            own = self.evidence[evidence_key("self", "service", service, service)]
+            network = self.evidence.get(evidence_key("network", "service", service, service))
             strength = max(own.strength, network.strength if network else 0.0)
             evidence = _signal_evidence(own, "its own processing")
             if network is not None and network.strength > 0:
@@ -322,10 +344,10 @@ class _Ranker:
 
     def _operations(self) -> list[Candidate]:
         result = []
-        for (signal, kind, name), entry in self.evidence.items():
+        for (signal, kind, _, name), entry in self.evidence.items():
             if signal != "self" or kind != "operation" or not entry.incident.n:
                 continue
-            service = self.evidence.get(("self", "service", entry.service or ""))
+            service = self.evidence.get(evidence_key("self", "service", entry.service, entry.service or ""))
             # an operation is the cause only if it is more anomalous than its service as a whole
             sharper = service is None or entry.strength > service.strength * 1.15
             score = entry.strength * (1.0 if sharper else 0.85) * self._concentration(entry.service or "")
@@ -372,9 +394,10 @@ class _Ranker:
     # --- hosts and dependencies --------------------------------------------------------------
 
     def _hosts(self) -> list[Candidate]:
+        # instance names are unique across services in practice (pods, service.instance.id)
         pod_strength = {p.name: p for pods in self.instances_of.values() for p in pods}
         result = []
-        for (signal, kind, name), entry in self.evidence.items():
+        for (signal, kind, _, name), entry in self.evidence.items():
             if signal != "self" or kind != "host" or not entry.incident.n:
                 continue
             pods = [pod_strength[i] for i in entry.incident.instances if i in pod_strength]
@@ -408,7 +431,7 @@ class _Ranker:
 
     def _dependencies(self) -> list[Candidate]:
         result = []
-        for (signal, kind, name), entry in self.evidence.items():
+        for (signal, kind, _, name), entry in self.evidence.items():
             if signal != "dependency" or not entry.incident.n:
                 continue
             callers = ", ".join(entry.incident.callers)

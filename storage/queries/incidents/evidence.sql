@@ -9,7 +9,8 @@
 --             blamed on the database, broker or external peer they name
 -- An error "originates" in a span that failed while none of its children did; a client span
 -- that failed over a server span that did not (a timeout) is blamed on the called service.
--- One row per (signal, level, entity, window) with counts, the share above the baseline's
+-- An entity is its kind, its service and its own name: two services' operations of the same
+-- name are two entities. One row per (signal, level, service, entity, window) with counts, the share above the baseline's
 -- (robust) 99th percentile, originating errors, quantiles and example trace ids. $service (or NULL)
 -- keeps only the traces that pass through that service.
 WITH spans AS (
@@ -133,3 +134,4 @@ SELECT signal, kind, name, service, incident,
 FROM levels
 WHERE name IS NOT NULL
 GROUP BY signal, kind, name, service, incident
+ORDER BY signal, kind, service NULLS FIRST, name, incident

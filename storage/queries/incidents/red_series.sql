@@ -27,7 +27,8 @@ levels AS (
     SELECT 'edge', service_name || ' -> ' || peer, service_name, bucket, ms, failed
     FROM spans WHERE span_kind IN ('Client', 'Producer') AND peer IS NOT NULL
 )
-SELECT level, entity, any_value(service) AS service, bucket,
+-- a pod or host can serve several services: it is one entity, labelled by the first of them
+SELECT level, entity, min(service) AS service, bucket,
        count(*) AS requests,
        count(*) FILTER (WHERE failed) AS errors,
        quantile_cont(ms, [0.5, 0.95, 0.99]) AS latency_ms

@@ -14,7 +14,7 @@ WITH window_spans AS (
        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
 ),
 roots AS (
-    SELECT trace_id, any_value(service_name || ' ' || span_name) AS endpoint, max(duration) AS duration,
+    SELECT trace_id, min(service_name || ' ' || span_name) AS endpoint, max(duration) AS duration,
            bool_or(incident) AS incident
     FROM window_spans WHERE parent_span_id = ''
     GROUP BY trace_id
@@ -48,3 +48,4 @@ SELECT kind, name,
        (SELECT count(*) FROM traces) AS traces
 FROM touches
 GROUP BY kind, name
+ORDER BY kind, name

@@ -9,4 +9,4 @@ FROM otel_spans
 WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
   AND service_name = $service
 GROUP BY span_name, span_kind
-ORDER BY requests DESC, operation
+ORDER BY requests DESC, operation, kind

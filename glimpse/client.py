@@ -59,7 +59,7 @@ class GlimpseClient:
         """The answer of the analysis ``name`` (a key of :data:`glimpse.endpoints.ANALYSES`)."""
         entry = ANALYSES[name]
         if self.server_url is not None:
-            return dict(self._get(entry.path, params).json())
+            return _json(self._get(entry.path, params))
         return self._on_file(entry.function, **entry.options(as_query_params(params)))
 
     def trace(self, name: str, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
@@ -67,7 +67,7 @@ class GlimpseClient:
         entry = TRACE_ANALYSES[name]
         params = {"adjust_skew": "true" if adjust_skew else None}
         if self.server_url is not None:
-            return dict(self._get(entry.path.format(trace_id=trace_id), params).json())
+            return _json(self._get(entry.path.format(trace_id=trace_id), params))
         return self._on_file(entry.function, trace_id, **trace_options(as_query_params(params)))
 
     def graph_document(self, fmt: str, params: dict[str, Any]) -> str:
@@ -82,7 +82,7 @@ class GlimpseClient:
         """Read-only SQL; the API's JSON shape: columns, types, rows, truncated, elapsed_ms."""
         if self.server_url is not None:
             body = {"sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
-            return dict(self._request("POST", "/api/sql", json=body, timeout=timeout_s + 10).json())
+            return _json(self._request("POST", "/api/sql", json=body, timeout=timeout_s + 10))
         return query_payload(self._on_file(run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
 
     def _on_file(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -103,6 +103,16 @@ class GlimpseClient:
         if response.status_code != 200:
             raise _error_for(response)
         return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise AnalysisError(f"the server at {response.url} answered without a JSON object")
+    return body
 
 
 def _error_for(response: httpx.Response) -> GlimpseError:

@@ -7,6 +7,7 @@ the same input. A bad value raises :class:`analyzer.errors.InvalidQueryError`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -36,9 +37,12 @@ def window_options(params: Mapping[str, str]) -> dict[str, Any]:
     return {"since_ns": parse_time_ns(params.get("since")), "until_ns": parse_time_ns(params.get("until"))}
 
 
+_DIGITS = re.compile(r"[0-9]+")  # str.isdigit() also takes "²", which int() refuses
+
+
 def _limit(params: Mapping[str, str], default: int) -> int:
     limit = params.get("limit") or str(default)
-    if not limit.isdigit() or int(limit) < 1:
+    if not _DIGITS.fullmatch(limit) or int(limit) < 1:
         raise InvalidQueryError("limit must be a positive integer")
     return int(limit)
 
@@ -114,7 +118,7 @@ def trace_search_options(params: Mapping[str, str]) -> dict[str, Any]:
     if status not in ("", "error", "ok"):
         raise InvalidQueryError("status must be error or ok")
     limit = params.get("limit") or "20"
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+    if not _DIGITS.fullmatch(limit) or not 1 <= int(limit) <= 1000:
         raise InvalidQueryError("limit must be an integer from 1 to 1000")
     return {
         **window_options(params),
@@ -136,7 +140,7 @@ def metric_series_options(params: Mapping[str, str]) -> dict[str, Any]:
 def graph_options(params: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters (or CLI options) of a graph request -> service_graph keywords."""
     depth_text = params.get("depth") or "1"
-    if not depth_text.isdigit():
+    if not _DIGITS.fullmatch(depth_text):
         raise InvalidQueryError("depth must be a non-negative integer")
     return {
         **window_options(params),
@@ -174,7 +178,12 @@ def _flag(text: str | None) -> bool:
 
 def _seconds(params: Mapping[str, str], name: str) -> float | None:
     text = params.get(name)
+    if not text:
+        return None
     try:
-        return float(text) if text else None
+        value = float(text)
     except ValueError:
-        raise InvalidQueryError(f"{name} must be a number of seconds") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidQueryError(f"{name} must be a number of seconds, got {text!r}")
+    return value

@@ -193,6 +193,8 @@ class ServerSettings:
             raise SettingsError("decode workers must be 0 or more")
         if self.max_request_bytes < 1024:
             raise SettingsError("max request bytes must be at least 1024")
+        if self.max_queued_rows < 1:
+            raise SettingsError("the write queue must hold at least one row")
         if not self.flush_interval_s > 0:
             raise SettingsError("the flush interval must be a positive number of seconds")
 

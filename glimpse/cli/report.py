@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from analyzer.errors import NotFoundError
 from glimpse.cli.app import DbOption, ServerOption, UntilOption, app, client, write_text
-from tracing.errors import GlimpseError
 
 if TYPE_CHECKING:
     from glimpse.client import GlimpseClient
@@ -51,7 +51,7 @@ def gather_report(source: GlimpseClient, params: dict[str, Any]) -> dict[str, An
     """Everything a report shows, as plain data (see glimpse.render.report)."""
     try:
         rca: dict[str, Any] | None = source.analysis("rca", {**params, "limit": 10})
-    except GlimpseError as exc:
+    except NotFoundError as exc:  # no incident to explain: a health report of the window
         if params.get("since"):
             raise
         rca, no_incident = None, str(exc)

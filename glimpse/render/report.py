@@ -11,6 +11,8 @@ import html
 from collections import defaultdict
 from typing import Any
 
+from glimpse.render.tables import candidate_name
+
 __all__ = ["render_html", "render_markdown"]
 
 WIDTH, NODE_W, NODE_H, COLUMN_GAP, ROW_GAP = 980, 150, 34, 60, 14
@@ -90,7 +92,7 @@ def _markdown_candidates(data: dict[str, Any]) -> list[str]:
         examples = {t for e in c["evidence"] for t in e.get("trace_ids", [])[:1]}
         if examples:
             evidence += "<br>example traces: " + ", ".join(f"`{t}`" for t in sorted(examples))
-        rows.append([str(c["rank"]), c["kind"], c["name"], f"{c['score']:.2f}", evidence, c["remediation"]])
+        rows.append([str(c["rank"]), c["kind"], candidate_name(c), f"{c['score']:.2f}", evidence, c["remediation"]])
     header = ["#", "kind", "name", "score", "evidence", "remediation"]
     return _markdown_table("Ranked probable root causes", header, rows)
 

@@ -14,6 +14,7 @@ from glimpse.timeparse import format_ns
 __all__ = [
     "anomaly_tables",
     "bottleneck_tables",
+    "candidate_name",
     "cell",
     "diff_table",
     "graph_table",
@@ -249,6 +250,19 @@ def _resources(values: dict[str, float]) -> str:
     )
 
 
+def candidate_name(candidate: dict[str, Any]) -> str:
+    """A candidate's name, with its service when that is not the name itself (two services'
+    operations may share a name).
+
+    >>> candidate_name({"name": "GET /health", "service": "cart"})
+    'GET /health (cart)'
+    >>> candidate_name({"name": "cart", "service": "cart"})
+    'cart'
+    """
+    service = candidate.get("service")
+    return candidate["name"] if not service or service == candidate["name"] else f"{candidate['name']} ({service})"
+
+
 def rca_table(result: dict[str, Any]) -> Table:
     incident, baseline = result["incident"], result["baseline"]
     found = " (detected)" if incident.get("detected") else ""
@@ -264,7 +278,7 @@ def rca_table(result: dict[str, Any]) -> Table:
         table.add_row(
             str(candidate["rank"]),
             candidate["kind"],
-            candidate["name"],
+            candidate_name(candidate),
             f"{candidate['score']:.2f}",
             evidence,
             candidate["remediation"],

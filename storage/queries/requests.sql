@@ -1,5 +1,5 @@
 -- What glimpse counts as a request, in one place: every query that counts requests
--- includes this (the loader puts it where a query writes {requests}), after a CTE named
+-- includes this (the loader puts it where a query names the rule in braces), after a CTE named
 -- `spans` of its window with trace_id, span_id, parent_span_id, service_name, span_kind.
 -- A request is a SERVER or CONSUMER span, or a span without a kind (Zipkin, Jaeger and
 -- some exporters send none) that is a root, whose parent is missing, or whose parent

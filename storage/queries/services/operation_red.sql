@@ -1,4 +1,4 @@
--- As console_service_red.sql for one service's operations (no time buckets).
+-- Per (operation, span kind) of one service, all its spans (no time buckets): count, errors, quantiles.
 SELECT
     span_name AS operation,
     span_kind AS kind,

@@ -10,6 +10,7 @@ as the same failure on the file would be.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -22,7 +23,7 @@ from glimpse.params import graph_options, trace_options
 from storage.errors import QueryError
 from storage.jsonable import query_payload
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
-from storage.store import open_read_only
+from storage.store import on_connection, open_read_only
 from tracing.errors import GlimpseError
 
 __all__ = ["GlimpseClient", "ServerUnreachableError", "as_query_params"]
@@ -86,11 +87,7 @@ class GlimpseClient:
         return query_payload(self._on_file(run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
 
     def _on_file(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        con = open_read_only(self.db_path)
-        try:
-            return function(con, *args, **kwargs)
-        finally:
-            con.close()
+        return on_connection(partial(open_read_only, self.db_path), function, *args, **kwargs)
 
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         return self._request("GET", path, params=as_query_params(params), timeout=ANALYSIS_TIMEOUT_S)

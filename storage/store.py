@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -13,9 +15,11 @@ from storage.journal import journal_dir, pending_segments
 from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
 from storage.writer import TableStore, WriterStats, replay_journal
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "open_read_only", "open_writable", "replay_pending"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "on_connection", "open_read_only", "open_writable", "replay_pending"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # DuckDB checkpoints by itself past this WAL size; glimpse's writer checkpoints earlier,
 # by its own WAL threshold, so this is only the backstop.
@@ -96,3 +100,14 @@ def _checked_size(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip()):
         raise StorageError(f"invalid memory limit {text!r}: use a size such as 512MB or 2GB")
     return text.strip()
+
+
+def on_connection(
+    connect: Callable[[], duckdb.DuckDBPyConnection], function: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """``function(connection, *args, **kwargs)`` on a connection of its own, closed after."""
+    con = connect()
+    try:
+        return function(con, *args, **kwargs)
+    finally:
+        con.close()

@@ -23,7 +23,8 @@ from tracing.trace import Span, Trace, assemble_trace
 __all__ = ["search_traces", "trace_critical_path", "trace_detail"]
 
 
-def _trace(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool) -> Trace:
+def _spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[str, list[Span]]:
+    """The normalised trace id and the trace's spans (read once; assembled as often as needed)."""
     try:
         trace_id = normalise_trace_id(trace_id)
     except ValueError as exc:
@@ -31,12 +32,15 @@ def _trace(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool) 
     rows = trace_span_rows(con, trace_id)
     if not rows:
         raise NotFoundError(f"no spans of trace {trace_id} in the store")
-    return assemble_trace(trace_id, (Span(**row) for row in rows), adjust_skew=adjust_skew)
+    return trace_id, [Span(**row) for row in rows]
 
 
 def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
     """The critical path of one trace and its waterfall (every span with self time)."""
-    trace = _trace(con, trace_id, adjust_skew=adjust_skew)
+    return _critical_path_answer(assemble_trace(*_spans(con, trace_id), adjust_skew=adjust_skew))
+
+
+def _critical_path_answer(trace: Trace) -> dict[str, Any]:
     sections = critical_path(trace)
     self_ns = self_times(trace)
     on_path: dict[str, int] = {}
@@ -93,7 +97,8 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
     Without ``adjust_skew``, ``skew_detected`` counts the spans that the adjustment
     would shift (so that the page can offer it).
     """
-    answer = trace_critical_path(con, trace_id, adjust_skew=adjust_skew)
+    trace_id, spans = _spans(con, trace_id)
+    answer = _critical_path_answer(assemble_trace(trace_id, spans, adjust_skew=adjust_skew))
     details = {row["span_id"]: row for row in trace_detail_rows(con, answer["trace_id"])}
     for span in answer["spans"]:
         row = details.get(span["span_id"])
@@ -125,7 +130,7 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
     if adjust_skew:
         answer["skew_detected"] = answer["skew_adjusted_spans"]
     else:
-        answer["skew_detected"] = len(_trace(con, answer["trace_id"], adjust_skew=True).skew_adjusted)
+        answer["skew_detected"] = len(assemble_trace(trace_id, spans, adjust_skew=True).skew_adjusted)
     services: dict[str, int] = {}
     for span in answer["spans"]:
         services[span["service"]] = services.get(span["service"], 0) + 1

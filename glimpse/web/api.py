@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 from starlette.applications import Starlette
@@ -27,11 +27,11 @@ from storage.errors import QueryError
 from storage.jsonable import query_payload
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
+from storage.store import on_connection
 from tracing.errors import GlimpseError
 
 __all__ = ["EXCEPTION_HANDLERS", "GRAPH_MEDIA_TYPES", "MAX_ROWS_LIMIT", "api_routes", "build_api_app", "status_for"]
 
-T = TypeVar("T")
 
 MAX_ROWS_LIMIT = 100_000
 
@@ -79,7 +79,7 @@ def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Ro
     async def graph(request: Request) -> Response:
         fmt = request.query_params.get("format", "json")
         options = graph_options(request.query_params)
-        text: str = await run_in_threadpool(partial(_with_cursor, connect, service_graph_document, fmt, **options))
+        text: str = await run_in_threadpool(partial(on_connection, connect, service_graph_document, fmt, **options))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
     async def dependencies(request: Request) -> JSONResponse:
@@ -90,7 +90,7 @@ def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Ro
         except ValueError:
             raise InvalidQueryError("endTs and lookback must be integer milliseconds") from None
         data = await run_in_threadpool(
-            _with_cursor, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
+            on_connection, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
         )
         return JSONResponse({"data": data, "total": len(data), "limit": 0, "offset": 0, "errors": None})
 
@@ -108,7 +108,7 @@ def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Ro
 def _analysis_endpoint(connect: Connect, entry: Analysis) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> JSONResponse:
         options = entry.options(request.query_params)
-        return JSONResponse(await run_in_threadpool(partial(_with_cursor, connect, entry.function, **options)))
+        return JSONResponse(await run_in_threadpool(partial(on_connection, connect, entry.function, **options)))
 
     return endpoint
 
@@ -118,7 +118,7 @@ def _trace_endpoint(connect: Connect, entry: TraceAnalysis) -> Callable[[Request
         options = trace_options(request.query_params)
         trace_id = request.path_params["trace_id"]
         return JSONResponse(
-            await run_in_threadpool(partial(_with_cursor, connect, entry.function, trace_id, **options))
+            await run_in_threadpool(partial(on_connection, connect, entry.function, trace_id, **options))
         )
 
     return endpoint
@@ -138,14 +138,6 @@ async def _sql(connect: Connect, request: Request) -> JSONResponse:
     if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 300:
         raise QueryError("timeout_s must be a number of seconds from 0 to 300")
     result = await run_in_threadpool(
-        _with_cursor, connect, run_read_only, payload["sql"], max_rows=max_rows, timeout_s=float(timeout_s)
+        on_connection, connect, run_read_only, payload["sql"], max_rows=max_rows, timeout_s=float(timeout_s)
     )
     return JSONResponse(query_payload(result))
-
-
-def _with_cursor(connect: Connect, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    con = connect()
-    try:
-        return function(con, *args, **kwargs)
-    finally:
-        con.close()

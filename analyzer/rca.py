@@ -19,7 +19,11 @@ victims in trace data:
    several services on one node point at the node. A single-pod service is blamed on the
    pod when its CPU or memory moved, else on the service.
 4. **Propagation.** A candidate whose callee is about as anomalous is probably its victim.
-5. **Corroboration.** A new ``service.version`` in the incident window (whose new pods then
+5. **Logs.** What changed in a service's own logs (``analyzer/log_evidence.py``): templates
+   that appear, surge or stop appearing within the spans of an operation. It is a strength
+   like the trace signals, so the propagation rule applies to it as well (a caller logging
+   a callee's failure is the callee's victim).
+6. **Corroboration.** A new ``service.version`` in the incident window (whose new pods then
    count for the service), CPU or memory shifts of the candidate's pods, the spectrum of
    anomalous against normal traces through it, and the growth of its share of the traces'
    critical paths add evidence (and choose the remediation).
@@ -34,6 +38,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from analyzer.log_evidence import ServiceLogEvidence
 
 __all__ = [
     "Candidate",
@@ -177,6 +183,7 @@ def rank_root_causes(
     resources: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     spectrum: Iterable[Mapping[str, Any]] = (),
     critical_path: Mapping[str, tuple[float, float]] | None = None,
+    logs: Mapping[str, ServiceLogEvidence] | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Ranked candidates (design.md's JSON shape) from evidence rows, versions and pod resource shifts.
@@ -184,10 +191,12 @@ def rank_root_causes(
     ``resources`` maps an instance name to ``{signal: (before, after)}`` (cpu_utilization,
     memory_utilization as 0..1); ``spectrum`` has the rows of ``rca_spectrum.sql``;
     ``critical_path`` maps a service to its share of all critical-path time (0..1) in the
-    baseline and in the incident.
+    baseline and in the incident; ``logs`` maps a service to what changed in its logs.
     """
     evidence = evidence_from_rows(rows)
-    ranker = _Ranker(evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {})
+    ranker = _Ranker(
+        evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {}, logs or {}
+    )
     found = ranker.candidates()
     _weigh_by_spectrum(found, spectrum)
     _weigh_by_critical_path(found, critical_path or {})
@@ -229,10 +238,12 @@ class _Ranker:
         evidence: dict[EntityKey, EntityEvidence],
         versions: dict[str, tuple[list[str], list[str], int]],
         resources: Mapping[str, Mapping[str, tuple[float, float]]],
+        logs: Mapping[str, ServiceLogEvidence],
     ) -> None:
         self.evidence = evidence
         self.versions = versions
         self.resources = resources
+        self.logs = logs
         self.instances_of: dict[str, list[EntityEvidence]] = defaultdict(list)
         for (signal, kind, _, _), entry in evidence.items():
             if signal == "self" and kind == "instance" and entry.incident.n and entry.service:
@@ -317,6 +328,11 @@ class _Ranker:
             if concentration < 1 and strength > 0:
                 evidence.append({"signal": "concentration", "detail": self._concentration_detail(service)})
             remediation = _service_remediation(service, own, network, change)
+            logs = self.logs.get(service)
+            if logs is not None and logs.strength > 0:
+                evidence += [change.as_dict() for change in logs.changes]
+                if logs.strength > score:
+                    score, remediation = logs.strength, _log_remediation(service, logs)
             result.append(Candidate("service", service, service, score, evidence, remediation))
         return result
 
@@ -583,6 +599,22 @@ def _service_remediation(
     return (
         f"{service} itself got slower (not its callees): profile its handlers; check thread and connection pools, "
         "garbage collection, and work that is not instrumented; scale out if it is load-bound."
+    )
+
+
+def _log_remediation(service: str, logs: ServiceLogEvidence) -> str:
+    change = logs.changes[0]
+    where = f" ({change.location})" if change.location else ""
+    if change.z > 0:
+        what = f"the log line '{change.after}'{where} {change.change} after '{change.before}' in {change.operation}"
+        return (
+            f"{service}'s own logs changed: {what}. Read that statement's code path and the example line; "
+            "an error return or a failing dependency call starts there."
+        )
+    return (
+        f"{service}'s own logs changed: '{change.after}'{where} stopped following '{change.before}' in "
+        f"{change.operation}, so the code between them no longer completes. Look for an exception swallowed "
+        "or thrown there (the span ends early, often without an error status)."
     )
 
 

@@ -1,7 +1,8 @@
 """Readers for the Nezha Train-Ticket data set (../shared/research-data/nezha-trainticket).
 
 Pure data access, nothing about glimpse: the fault labels, the spans of every trace CSV
-(``rca_data`` and the fault-free ``construct_data`` window) and the per-pod metric CSVs.
+(``rca_data`` and the fault-free ``construct_data`` window), their log lines and the per-pod
+metric CSVs.
 Formats and the time-alignment trap are described in the data set's README:
 
 - ``inject_time`` is a wall-clock time that lines up with the span and metric timestamps
@@ -13,11 +14,16 @@ Formats and the time-alignment trap are described in the data set's README:
   is the literal ``root`` for root spans.
 - Files overlap: some spans appear in two or three files (and a few twice in one file),
   always as byte-identical rows. They are kept, as a replaying exporter would send them.
+- Log lines are one line of the service's Java logger inside a JSON object (``Log``),
+  ``HH:MM:SS.mmm LEVEL logger#line TraceID: .. SpanID: .. message``; the clock in the text is
+  UTC+8, so the record's time is ``TimeUnixNano`` (``Timestamp`` where that is garbage). A
+  few rows do not parse: they are counted and skipped, as a log pipeline's parser would.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -30,9 +36,11 @@ __all__ = [
     "MINUTE_NS",
     "SOURCES",
     "Fault",
+    "LogRow",
     "MetricRow",
     "SpanRow",
     "read_faults",
+    "read_logs",
     "read_metrics",
     "read_spans",
     "service_of",
@@ -79,6 +87,20 @@ class SpanRow:
     operation: str
     start_ns: int
     end_ns: int
+
+
+@dataclass(frozen=True)
+class LogRow:
+    """One parsed log line: the logger's level, class and line number, and the message."""
+
+    time_ns: int
+    pod: str
+    trace_id: str
+    span_id: str
+    level: str
+    logger: str
+    line: int
+    message: str
 
 
 @dataclass(frozen=True)
@@ -165,3 +187,56 @@ def _metric_rows(path: Path) -> Iterator[MetricRow]:
 def read_metrics(root: Path, day: str = DAY, *, since_ns: int = 0, until_ns: int = 2**63 - 1) -> list[MetricRow]:
     """Per-pod metric rows with ``since_ns <= time < until_ns``."""
     return [row for path in metric_files(root, day) for row in _metric_rows(path) if since_ns <= row.time_ns < until_ns]
+
+
+_LOG_LINE = re.compile(r"^\S+\s+([A-Z]+)\s+(\S+?)#(\d+)\s+TraceID:\s*\S*\s+SpanID:\s*\S*\s?(.*)$", re.S)
+_EARLIEST_NS = 10**18  # 2001: anything before is a garbage TimeUnixNano
+
+
+def log_files(root: Path, day: str = DAY, sources: Sequence[str] = SOURCES) -> list[Path]:
+    """The log files of the day, in time order (the same minutes as the trace CSVs)."""
+    files = [path for source in sources for path in root.glob(f"{source}/{day}/log/*_log.csv.gz")]
+    return sorted(files, key=lambda path: path.name)
+
+
+def _log_time(record: dict[str, str]) -> int | None:
+    try:
+        time_ns = int(record["TimeUnixNano"])
+    except (TypeError, ValueError):
+        time_ns = 0
+    if time_ns >= _EARLIEST_NS:
+        return time_ns
+    try:
+        stamp = datetime.fromisoformat(record["Timestamp"].rstrip("Z")[:26]).replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+    return int(stamp.timestamp() * 10**6) * 1000
+
+
+def _log(record: dict[str, str]) -> LogRow | None:
+    try:
+        line = json.loads(record["Log"])["log"].rstrip("\n")
+    except (TypeError, ValueError, KeyError):
+        return None
+    parsed = _LOG_LINE.match(line)
+    time_ns = _log_time(record)
+    if parsed is None or time_ns is None or not _TRACE_ID.fullmatch(record["TraceID"] or ""):
+        return None
+    level, logger, number, message = parsed.groups()
+    span_id = record["SpanID"] if _SPAN_ID.fullmatch(record["SpanID"] or "") else ""
+    return LogRow(time_ns, record["PodName"], record["TraceID"], span_id, level, logger, int(number), message)
+
+
+def read_logs(root: Path, day: str = DAY, sources: Sequence[str] = SOURCES) -> tuple[list[LogRow], int]:
+    """Every parsed log line of the day (duplicates of overlapping files kept) and how many did not parse."""
+    rows: list[LogRow] = []
+    skipped = 0
+    for path in log_files(root, day, sources):
+        with gzip.open(path, "rt", newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                row = _log(record)
+                if row is None:
+                    skipped += 1
+                else:
+                    rows.append(row)
+    return rows, skipped

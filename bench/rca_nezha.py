@@ -4,7 +4,7 @@ What it does, in one run:
 
 1. Reads the data set (``--data``, default ../shared/research-data/nezha-trainticket next to
    the repository): the fault list (``inject_time`` parsed as UTC, see its README), every
-   trace CSV of rca_data and construct_data, and the per-pod metric CSVs.
+   trace CSV of rca_data and construct_data, their log lines, and the per-pod metric CSVs.
 2. Starts a real glimpse server in process on a fresh DuckDB file (``--db`` to keep it).
 3. Replays the spans over OTLP/gRPC exactly as messy as they are: no span kind, no status,
    no attributes; one ResourceSpans per pod (service.name, k8s.pod.name,
@@ -12,15 +12,19 @@ What it does, in one run:
    exporter would. Then the pod metrics within the traces' time range +- 1 h, as gauges
    under the kubeletstats names glimpse's platform layer normalises, plus the data set's
    own columns under ``nezha.*`` names (extra data that glimpse does not special-case).
+   Then the log lines as OTLP log records tied to their spans, parsed as a Collector's
+   filelog receiver or an OpenTelemetry logging appender would deliver them: severity from
+   the level, the message as the body, the logger class and line as ``code.namespace`` and
+   ``code.line.number`` (overlapping files' duplicate lines sent again).
 4. For each fault: incident window [inject_time, inject_time + 3 min), a baseline window
    (``--baseline``, see :func:`baseline_window`), and ``glimpse rca --json`` in a
    subprocess (through the running server's API). Scores as RCAEval does: AC@1, AC@3,
    Avg@5, overall and per fault type, next to a seeded random ranking of the services
    seen in the incident window, and the seconds per diagnosis.
 
-Run: ``python -m bench.rca_nezha [--replay-only] [--db PATH [--skip-replay]] [--json]``.
-Target (issue 7): AC@1 >= 0.7. Published on these data: trace-only methods 0.07-0.16,
-MicroRank 0.16, Nezha 0.87.
+Run: ``python -m bench.rca_nezha [--replay-only] [--db PATH [--skip-replay]] [--no-logs] [--json]``.
+Target (issue 16): AC@1 >= 0.8, AC@3 >= 0.95. Published on these data: trace-only methods
+0.07-0.16, MicroRank 0.16, Nezha (with logs) 0.87.
 """
 
 from __future__ import annotations
@@ -40,17 +44,31 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as LOGS_SERVICE_PB2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc as LOGS_SERVICE_GRPC
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as METRICS_SERVICE_PB2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc as METRICS_SERVICE_GRPC
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as TRACE_SERVICE_GRPC
 from opentelemetry.proto.common.v1 import common_pb2 as COMMON_PB2
+from opentelemetry.proto.logs.v1 import logs_pb2 as LOGS_PB2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as METRICS_PB2
 from opentelemetry.proto.resource.v1 import resource_pb2 as RESOURCE_PB2
 from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
 from bench.common import GRPC_OPTIONS, SCORES, TOP_K, ac_scores, first_rank, rank_scores, running_server
-from bench.nezha_data import MINUTE_NS, Fault, MetricRow, SpanRow, read_faults, read_metrics, read_spans, service_of
+from bench.nezha_data import (
+    MINUTE_NS,
+    Fault,
+    LogRow,
+    MetricRow,
+    SpanRow,
+    read_faults,
+    read_logs,
+    read_metrics,
+    read_spans,
+    service_of,
+)
 from glimpse.client import GlimpseClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +178,44 @@ def encode_pod_metrics(pod: str, rows: Sequence[MetricRow]) -> METRICS_SERVICE_P
     )
 
 
-def chunks(rows: Sequence[SpanRow], size: int) -> Iterator[Sequence[SpanRow]]:
+SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "WARNING": 13, "ERROR": 17, "FATAL": 21}
+
+
+def _log_record(row: LogRow) -> LOGS_PB2.LogRecord:
+    return LOGS_PB2.LogRecord(
+        time_unix_nano=row.time_ns,
+        observed_time_unix_nano=row.time_ns,
+        severity_text=row.level,
+        severity_number=SEVERITY_NUMBERS.get(row.level, 0),  # type: ignore[arg-type]  # an enum value
+        body=COMMON_PB2.AnyValue(string_value=row.message),
+        attributes=[
+            _string_attribute("code.namespace", row.logger),
+            COMMON_PB2.KeyValue(key="code.line.number", value=COMMON_PB2.AnyValue(int_value=row.line)),
+        ],
+        trace_id=bytes.fromhex(row.trace_id),
+        span_id=bytes.fromhex(row.span_id),
+    )
+
+
+def encode_logs(rows: Iterable[LogRow]) -> LOGS_SERVICE_PB2.ExportLogsServiceRequest:
+    """One ResourceLogs per pod, with the same resource as its spans."""
+    by_pod: dict[str, list[LOGS_PB2.LogRecord]] = defaultdict(list)
+    for row in rows:
+        by_pod[row.pod].append(_log_record(row))
+    return LOGS_SERVICE_PB2.ExportLogsServiceRequest(
+        resource_logs=[
+            LOGS_PB2.ResourceLogs(
+                resource=pod_resource(pod),
+                scope_logs=[
+                    LOGS_PB2.ScopeLogs(scope=COMMON_PB2.InstrumentationScope(name="logback"), log_records=records)
+                ],
+            )
+            for pod, records in by_pod.items()
+        ]
+    )
+
+
+def chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -181,6 +236,11 @@ class ReplayFigures:
     points_stored: int = 0
     metric_requests: int = 0
     metric_seconds: float = 0.0
+    logs_sent: int = 0
+    logs_skipped: int = 0
+    logs_stored: int = 0
+    log_requests: int = 0
+    log_seconds: float = 0.0
     retries: int = 0
 
 
@@ -229,16 +289,38 @@ def replay_metrics(channel: grpc.Channel, rows: Sequence[MetricRow], figures: Re
     figures.metric_seconds = time.perf_counter() - started
 
 
+def replay_logs(channel: grpc.Channel, logs: Sequence[LogRow], figures: ReplayFigures) -> None:
+    stub = LOGS_SERVICE_GRPC.LogsServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped
+    started = time.perf_counter()
+    for batch in chunks(logs, SPANS_PER_REQUEST):
+        response = _export(stub.Export, encode_logs(batch), figures)
+        if response.partial_success.rejected_log_records:
+            raise RuntimeError(f"glimpse rejected log records: {response.partial_success.error_message}")
+        figures.logs_sent += len(batch)
+        figures.log_requests += 1
+    figures.log_seconds = time.perf_counter() - started
+
+
 def _count(sql: str, db_path: str) -> int:
     return int(GlimpseClient(db_path).sql(sql)["rows"][0][0])
 
 
-def replay(grpc_port: int, db_path: str, spans: Sequence[SpanRow], metrics: Sequence[MetricRow]) -> ReplayFigures:
+def replay(
+    grpc_port: int,
+    db_path: str,
+    spans: Sequence[SpanRow],
+    metrics: Sequence[MetricRow],
+    logs: tuple[Sequence[LogRow], int],
+) -> ReplayFigures:
     figures = ReplayFigures()
     with grpc.insecure_channel(f"127.0.0.1:{grpc_port}", options=GRPC_OPTIONS) as channel:
         replay_spans(channel, spans, figures)
         if metrics:
             replay_metrics(channel, metrics, figures)
+        if logs[0]:
+            replay_logs(channel, logs[0], figures)
+    figures.logs_skipped = logs[1]
+    figures.logs_stored = _count("SELECT count(*) FROM otel_logs", db_path)
     figures.spans_stored = _count("SELECT count(*) FROM otel_traces", db_path)
     figures.distinct_stored = _count("SELECT count(DISTINCT (trace_id, span_id)) FROM otel_traces", db_path)
     figures.points_stored = _count("SELECT count(*) FROM otel_metrics_gauge", db_path)
@@ -267,6 +349,10 @@ def print_replay(figures: ReplayFigures, spans: Sequence[SpanRow]) -> None:
     print(
         f"  metrics: {figures.metric_rows:,} pod rows -> {figures.points_sent:,} gauge points sent, "
         f"{figures.points_stored:,} stored, {figures.metric_requests} requests, {figures.metric_seconds:.1f} s"
+    )
+    print(
+        f"  logs: {figures.logs_sent:,} records sent ({figures.logs_skipped} lines did not parse), "
+        f"{figures.logs_stored:,} stored, {figures.log_requests} requests, {figures.log_seconds:.1f} s"
     )
     if figures.retries:
         print(f"  UNAVAILABLE answers retried: {figures.retries}")
@@ -486,7 +572,10 @@ def print_summary(report: dict[str, Any]) -> None:
         f"failed rca calls (scored as misses): {report['failed_calls']}; "
         f"seconds per diagnosis (subprocess included): {'-' if per is None else f'{per:.2f}'}"
     )
-    print("published AC@1 on these data: trace-only methods 0.07-0.16, MicroRank 0.16, Nezha 0.87; target >= 0.7")
+    print(
+        "published AC@1 on these data: trace-only methods 0.07-0.16, MicroRank 0.16, Nezha (with logs) 0.87; "
+        "target AC@1 >= 0.8, AC@3 >= 0.95"
+    )
 
 
 # --- main ------------------------------------------------------------------------------
@@ -500,7 +589,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", type=Path, help="keep the DuckDB file here (default: a temporary directory)")
     parser.add_argument("--replay-only", action="store_true", help="replay, print the counts, stop")
     parser.add_argument("--skip-replay", action="store_true", help="diagnose what --db already holds")
-    parser.add_argument("--no-metrics", action="store_true", help="replay the traces only")
+    parser.add_argument("--no-metrics", action="store_true", help="replay no metrics")
+    parser.add_argument("--no-logs", action="store_true", help="replay no logs")
     parser.add_argument(
         "--baseline",
         choices=("clean", "hour", "normal"),
@@ -531,7 +621,8 @@ def run(args: argparse.Namespace, db_path: str) -> int:
         if not args.skip_replay:
             since_ns, until_ns = metric_range(spans)
             metrics = [] if args.no_metrics else read_metrics(args.data, since_ns=since_ns, until_ns=until_ns)
-            print_replay(replay(info.grpc_port, db_path, spans, metrics), spans)
+            logs: tuple[list[LogRow], int] = ([], 0) if args.no_logs else read_logs(args.data)
+            print_replay(replay(info.grpc_port, db_path, spans, metrics, logs), spans)
         if args.replay_only:
             return 0
         return diagnose_all(args, faults, spans)

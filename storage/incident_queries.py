@@ -11,7 +11,15 @@ from typing import cast
 import duckdb
 
 from storage.named_queries import run_query
-from storage.rows import EvidenceRow, HistogramPointRow, InstanceHostRow, RedSeriesRow, SpectrumRow, VersionRow
+from storage.rows import (
+    EvidenceRow,
+    HistogramPointRow,
+    InstanceHostRow,
+    RedSeriesRow,
+    SpectrumRow,
+    TransitionRow,
+    VersionRow,
+)
 from storage.window import SpanWindow
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "instance_host_rows",
     "red_series_rows",
     "spectrum_rows",
+    "transition_rows",
     "version_rows",
 ]
 
@@ -67,3 +76,13 @@ def spectrum_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident
 def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[HistogramPointRow]:
     """Every explicit-bucket histogram point in the window, per resource instance and series, in time order."""
     return cast(list[HistogramPointRow], run_query(con, "incidents/histogram_points", params=window.params))
+
+
+def transition_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[TransitionRow]:
+    """Per (window, service, operation, event, next event) inside spans: counts, an example (logs/transitions.sql)."""
+    params = {
+        **_params(baseline, incident),
+        "since": min(baseline.since_ns, incident.since_ns),
+        "until": max(baseline.until_ns, incident.until_ns),
+    }
+    return cast(list[TransitionRow], run_query(con, "logs/transitions", params=params))

@@ -2,7 +2,8 @@
 
 Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``, named by
 domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
-fills in the shared request rule (``{requests}``, see ``queries/requests.sql``) and any
+fills in the shared fragments (the request rule ``{requests}``, see ``queries/requests.sql``,
+and a window's log records ``{log_records}``, see ``queries/logs/records.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
 DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
 """
@@ -23,7 +24,8 @@ __all__ = ["load_query", "run_query", "run_query_arrow"]
 
 logger = logging.getLogger(__name__)
 
-_REQUESTS = "{requests}"
+# shared CTE fragments a query names in braces -> the file that defines them
+_FRAGMENTS = {"{requests}": "requests", "{log_records}": "logs/records"}
 
 
 @cache
@@ -33,8 +35,11 @@ def _read(name: str) -> str:
 
 @cache
 def load_query(name: str) -> str:
-    """The text of ``storage/queries/<name>.sql`` with the request rule filled in (read once)."""
-    return _read(name).replace(_REQUESTS, _read("requests").strip())
+    """The text of ``storage/queries/<name>.sql`` with the shared fragments filled in (read once)."""
+    text = _read(name)
+    for placeholder, fragment in _FRAGMENTS.items():
+        text = text.replace(placeholder, _read(fragment).strip())
+    return text
 
 
 def _text(names: tuple[str, ...], parts: Mapping[str, str] | None) -> str:

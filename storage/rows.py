@@ -19,6 +19,8 @@ __all__ = [
     "EvidenceRow",
     "HistogramPointRow",
     "InstanceHostRow",
+    "LogGroupRow",
+    "LogRecordRow",
     "OperationEdgeRow",
     "OperationRedRow",
     "RedSeriesRow",
@@ -29,8 +31,10 @@ __all__ = [
     "ServiceRedRow",
     "SpanDetailRow",
     "SpectrumRow",
+    "TraceLogRow",
     "TraceSpanRow",
     "TraceSummaryRow",
+    "TransitionRow",
     "VersionRow",
     "WindowSpans",
 ]
@@ -154,6 +158,48 @@ class SpanDetailRow(TypedDict):
     dropped_links_count: int
 
 
+class LogRecordRow(TypedDict):
+    """One log record found by a search (``queries/logs/search.sql``)."""
+
+    time_ns: int
+    service: str
+    instance: str  # the pod, else the service instance; '' when the resource names neither
+    severity_text: str
+    severity_number: int
+    message: str  # the body as text
+    location: str  # code location from the code.* attributes; '' when none
+    trace_id: str  # '' when the record is not tied to a trace
+    span_id: str
+
+
+class LogGroupRow(TypedDict):
+    """Log records of one masked message, service and severity in a window."""
+
+    masked: str
+    service: str
+    severity_number: int
+    severity_text: str  # upper case
+    records: int
+    first_ns: int
+    last_ns: int
+    example: str  # the earliest record's message
+    example_location: str
+
+
+class TraceLogRow(TypedDict):
+    """One log record of a trace, for the waterfall."""
+
+    time_ns: int | None
+    span_id: str
+    service: str
+    severity_text: str
+    severity_number: int
+    event_name: str
+    message: str
+    attributes: str  # typed JSON text
+    masked: str | None  # None when the record has no time
+
+
 class RedSeriesRow(TypedDict):
     """Requests of one entity in one time bucket; ``level`` is service, operation,
     instance, host or edge (``caller -> peer``)."""
@@ -195,6 +241,27 @@ class SpectrumRow(TypedDict):
     ep: int
     anomalous_traces: int
     traces: int
+
+
+class TransitionRow(TypedDict):
+    """How often one event followed another inside the spans of one operation, in one window.
+
+    An event is a span's start or end (``*_kind`` 'start' / 'end') or a log record ('log'),
+    named by its code location, else by its masked message.
+    """
+
+    incident: bool
+    service: str
+    operation: str
+    from_kind: str
+    from_location: str
+    from_masked: str
+    to_kind: str
+    to_location: str
+    to_masked: str
+    n: int
+    severity: str
+    example: str
 
 
 class VersionRow(TypedDict):

@@ -19,6 +19,7 @@ from analyzer.anomaly import (
 from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.correlate import Incident, correlation_matrix, group_incidents, lagged_correlations
 from analyzer.errors import NotFoundError
+from analyzer.log_evidence import log_evidence
 from analyzer.platforms import entity_metric_series, entity_resource_metrics
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import resolve_window
@@ -28,6 +29,7 @@ from storage.incident_queries import (
     instance_host_rows,
     red_series_rows,
     spectrum_rows,
+    transition_rows,
     version_rows,
 )
 from storage.resource_queries import resource_metric_rows
@@ -213,6 +215,7 @@ def root_causes(
         resources=_resource_shifts(con, baseline, incident),
         spectrum=spectrum_rows(con, baseline, incident),
         critical_path=critical_path_shift(con, baseline, incident),
+        logs=log_evidence(transition_rows(con, baseline, incident)),
         limit=limit,
     )
     return {

@@ -1,0 +1,196 @@
+"""Log evidence for root causes: what changed in a service's own logs between baseline and incident.
+
+Input: the rows of ``storage/queries/logs/transitions.sql``, how often one event followed
+another inside a span (the span's start, its log records in order, its end), per window,
+service and operation. The statistic is the conditional share of each next event given the
+current one, so it does not move with the traffic mix (more requests of one kind change how
+often an event occurs, not what follows it):
+
+- a template that **appears** or **surges** (a new ERROR line of an error return) raises the
+  share of its transition;
+- a statement that **stops appearing** (a silent exception ending the span early) lowers the
+  share of the transition into it and raises the one that now follows instead.
+
+Each change is a two-proportion z-score with add-one smoothing, so an event seen a handful
+of times cannot score high, and an event never seen in the baseline (rare traffic) scores at
+most about 2. A service's strength is its largest change, squashed into [0, 1] like the trace
+signals; callers that only log a callee's failure are left to the ranker's propagation rule,
+which prefers the deepest anomalous service.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.log_templates import LogTemplate, mine_templates
+
+__all__ = ["LogChange", "ServiceLogEvidence", "log_evidence"]
+
+Z_FLOOR = 3.0  # changes below this are the noise of a normal window
+Z_SCALE = 6.0  # z = floor + scale gives strength 0.63
+MAX_CHANGES = 3  # changes kept as evidence per service
+
+START, END = "start", "end"
+
+
+@dataclass(frozen=True)
+class LogChange:
+    """One transition whose share changed: ``after`` followed ``before`` in ``operation``'s spans."""
+
+    operation: str
+    before: str
+    after: str
+    baseline: tuple[int, int]  # (this transition, all transitions from ``before``)
+    incident: tuple[int, int]
+    z: float
+    severity: str
+    example_before: str
+    example_after: str
+    template_id: str | None
+    location: str
+
+    @property
+    def change(self) -> str:
+        if self.z > 0:
+            return "appeared" if self.baseline[0] == 0 else "surged"
+        return "stopped appearing" if self.incident[0] == 0 else "dropped"
+
+    def as_dict(self) -> dict[str, Any]:
+        b_n, b_total = self.baseline
+        i_n, i_total = self.incident
+        return {
+            "signal": "logs",
+            "change": self.change,
+            "operation": self.operation,
+            "after_event": self.before,
+            "event": self.after,
+            "template_id": self.template_id,
+            "location": self.location or None,
+            "severity": self.severity or None,
+            "baseline": {"count": b_n, "of": b_total, "share": round(b_n / b_total, 4) if b_total else None},
+            "incident": {"count": i_n, "of": i_total, "share": round(i_n / i_total, 4) if i_total else None},
+            "z": round(self.z, 2),
+            "example_before": self.example_before or None,
+            "example_after": self.example_after or None,
+            "detail": self.detail,
+        }
+
+    @property
+    def detail(self) -> str:
+        b_n, b_total = self.baseline
+        i_n, i_total = self.incident
+        return (
+            f"in {self.operation}, '{self.after}' after '{self.before}' {self.change}: "
+            f"{i_n}/{i_total} of the incident's transitions against {b_n}/{b_total} before"
+        )
+
+
+@dataclass
+class ServiceLogEvidence:
+    service: str
+    z: float = 0.0
+    changes: list[LogChange] = field(default_factory=list)
+
+    @property
+    def strength(self) -> float:
+        return 1 - math.exp(-(self.z - Z_FLOOR) / Z_SCALE) if self.z > Z_FLOOR else 0.0
+
+
+@dataclass
+class _Event:
+    key: str
+    template_id: str | None = None
+    location: str = ""
+
+
+_State = tuple[str, str, str]  # service, operation, event
+
+
+def _event(kind: str, location: str, masked: str, operation: str, templates: Mapping[str, LogTemplate]) -> _Event:
+    if kind == START:
+        return _Event(f"start of {operation}")
+    if kind == END:
+        return _Event("end of span")
+    if location:
+        return _Event(location, location=location)
+    template = templates[masked]
+    return _Event(template.text or "(empty message)", template_id=template.template_id)
+
+
+def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvidence]:
+    """service -> its log evidence (services whose logs did not change have z 0)."""
+    rows = list(rows)
+    templates = mine_templates(
+        masked for row in rows for masked in (row["from_masked"], row["to_masked"]) if masked is not None
+    )
+    counts: dict[_State, list[dict[str, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
+    events: dict[str, _Event] = {}
+    examples: dict[tuple[_State, str, bool], tuple[str, str]] = {}
+    for row in rows:
+        operation = row["operation"]
+        before = _event(row["from_kind"], row["from_location"], row["from_masked"], operation, templates)
+        after = _event(row["to_kind"], row["to_location"], row["to_masked"], operation, templates)
+        state = (row["service"], operation, before.key)
+        counts[state][int(bool(row["incident"]))][after.key] += int(row["n"])
+        events[after.key] = after
+        examples.setdefault((state, after.key, bool(row["incident"])), (row["severity"] or "", row["example"] or ""))
+    found: dict[str, ServiceLogEvidence] = {}
+    for state in sorted(counts):
+        evidence = found.setdefault(state[0], ServiceLogEvidence(state[0]))
+        for change in _changes(state, counts[state], events, examples):
+            evidence.z = max(evidence.z, abs(change.z))
+            evidence.changes.append(change)
+    for evidence in found.values():
+        evidence.changes = sorted(evidence.changes, key=lambda c: (-abs(c.z), c.operation, c.before, c.after))
+        evidence.changes = evidence.changes[:MAX_CHANGES]
+    return found
+
+
+def _changes(
+    state: _State,
+    windows: list[dict[str, int]],
+    events: Mapping[str, _Event],
+    examples: Mapping[tuple[_State, str, bool], tuple[str, str]],
+) -> Iterable[LogChange]:
+    baseline, incident = windows
+    b_total, i_total = sum(baseline.values()), sum(incident.values())
+    if not i_total:
+        return
+    for after in sorted(set(baseline) | set(incident)):
+        z = _z(incident.get(after, 0), i_total, baseline.get(after, 0), b_total)
+        if abs(z) <= Z_FLOOR:
+            continue
+        severity_before, example_before = examples.get((state, after, False), ("", ""))
+        severity_after, example_after = examples.get((state, after, True), ("", ""))
+        event = events[after]
+        yield LogChange(
+            operation=state[1],
+            before=state[2],
+            after=after,
+            baseline=(baseline.get(after, 0), b_total),
+            incident=(incident.get(after, 0), i_total),
+            z=z,
+            severity=severity_after or severity_before,
+            example_before=example_before,
+            example_after=example_after,
+            template_id=event.template_id,
+            location=event.location,
+        )
+
+
+def _z(i_n: int, i_total: int, b_n: int, b_total: int) -> float:
+    """Two-proportion z-score of the incident share against the baseline's, add-one smoothed.
+
+    >>> round(_z(30, 30, 0, 300), 1)  # a transition in every incident span, never before
+    17.9
+    >>> round(_z(3, 3, 0, 0), 1)  # no baseline at all: little evidence
+    2.2
+    """
+    pooled = (i_n + b_n + 1) / (i_total + b_total + 2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / max(i_total, 1) + 1 / max(b_total, 1)))
+    share_before = b_n / b_total if b_total else 0.0
+    return (i_n / i_total - share_before) / spread if spread else 0.0

@@ -1,0 +1,49 @@
+-- What follows what inside a span, in the baseline [$b_since, $b_until) and the incident
+-- [$i_since, $i_until) (by span start; $since and $until bound the log records of both).
+-- A span is a sequence of events: its start (named by its operation), its log records in
+-- time order, its end. Per (window, service, operation, event, next event): how often one
+-- followed the other, and an example message of the next event. A log event is its code
+-- location when the record names one, else its masked message (the caller maps that to a
+-- template). Counting transitions instead of records makes the figures independent of the
+-- traffic mix: a statement that stops appearing shows as its predecessor followed by
+-- something else, a new ERROR line as a transition never seen before.
+WITH {log_records},
+spans AS (
+    SELECT trace_id, span_id, span_name, service_name, timestamp, duration,
+           timestamp >= make_timestamp_ns($i_since) AS incident
+    FROM otel_traces
+    WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
+       OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
+),
+events AS (
+    SELECT trace_id, span_id, service_name, span_name, incident, 0 AS phase, timestamp AS event_time,
+           'start' AS kind, '' AS location, '' AS masked, '' AS severity, '' AS message
+    FROM spans
+    UNION ALL
+    SELECT s.trace_id, s.span_id, s.service_name, s.span_name, s.incident, 1, r.timestamp,
+           'log', r.location, CASE WHEN r.location = '' THEN r.masked ELSE '' END,
+           r.severity_text, r.message
+    FROM log_records AS r
+    JOIN spans AS s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
+    UNION ALL
+    SELECT trace_id, span_id, service_name, span_name, incident, 2, timestamp + to_microseconds(duration // 1000),
+           'end', '', '', '', ''
+    FROM spans
+),
+ordered AS (
+    SELECT *,
+           lag(kind) OVER span_events AS from_kind,
+           lag(location) OVER span_events AS from_location,
+           lag(masked) OVER span_events AS from_masked
+    FROM events
+    WINDOW span_events AS (PARTITION BY trace_id, span_id, incident ORDER BY phase, event_time, location, masked)
+)
+SELECT incident, service_name AS service, span_name AS operation,
+       from_kind, from_location, from_masked, kind AS to_kind, location AS to_location, masked AS to_masked,
+       count(*) AS n,
+       arg_min(severity, (event_time, message)) AS severity,
+       arg_min(message, (event_time, message)) AS example
+FROM ordered
+WHERE from_kind IS NOT NULL
+GROUP BY ALL
+ORDER BY ALL

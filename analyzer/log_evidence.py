@@ -14,8 +14,9 @@ often an event occurs, not what follows it):
 Each change is a two-proportion z-score with add-one smoothing, so an event seen a handful
 of times cannot score high, and an event never seen in the baseline (rare traffic) scores at
 most about 2. A service's strength is its largest change, squashed into [0, 1] like the trace
-signals; callers that only log a callee's failure are left to the ranker's propagation rule,
-which prefers the deepest anomalous service.
+signals. A caller whose logs changed because its callee failed (the callee logged an ERROR or
+worse during most of the changed spans) names that callee as the likely origin
+(:attr:`LogChange.handoff`), and the ranker hands the blame down to it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = ["LogChange", "ServiceLogEvidence", "log_evidence"]
 Z_FLOOR = 3.0  # changes below this are the noise of a normal window
 Z_SCALE = 6.0  # z = floor + scale gives strength 0.63
 MAX_CHANGES = 3  # changes kept as evidence per service
+HANDOFF_SHARE = 0.5  # a callee logged an error during at least this share of the changed spans
 
 START, END = "start", "end"
 
@@ -52,6 +54,14 @@ class LogChange:
     example_after: str
     template_id: str | None
     location: str
+    callee_errors: tuple[int, str] = (0, "")  # incident transitions during which a callee logged an error, and which
+
+    @property
+    def handoff(self) -> tuple[str, float] | None:
+        """(callee, share) when a callee logged errors during most of this new behaviour."""
+        count, callee = self.callee_errors
+        share = count / self.incident[0] if self.incident[0] else 0.0
+        return (callee, share) if self.z > 0 and callee and share >= HANDOFF_SHARE else None
 
     @property
     def change(self) -> str:
@@ -74,6 +84,7 @@ class LogChange:
             "baseline": {"count": b_n, "of": b_total, "share": round(b_n / b_total, 4) if b_total else None},
             "incident": {"count": i_n, "of": i_total, "share": round(i_n / i_total, 4) if i_total else None},
             "z": round(self.z, 2),
+            "erring_callee": self.handoff[0] if self.handoff else None,
             "example_before": self.example_before or None,
             "example_after": self.example_after or None,
             "detail": self.detail,
@@ -130,6 +141,8 @@ def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvide
     counts: dict[_State, list[dict[str, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
     events: dict[str, _Event] = {}
     examples: dict[tuple[_State, str, bool], tuple[str, str]] = {}
+    erred: dict[tuple[_State, str], tuple[int, str]] = {}
+    usual_errors: dict[_State, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         operation = row["operation"]
         before = _event(row["from_kind"], row["from_location"], row["from_masked"], operation, templates)
@@ -138,10 +151,15 @@ def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvide
         counts[state][int(bool(row["incident"]))][after.key] += int(row["n"])
         events[after.key] = after
         examples.setdefault((state, after.key, bool(row["incident"])), (row["severity"] or "", row["example"] or ""))
+        if row["incident"] and row["callee_errors"]:
+            count, callee = erred.get((state, after.key), (0, ""))
+            erred[(state, after.key)] = (count + int(row["callee_errors"]), callee or row["erring_callee"])
+        elif row["callee_errors"]:
+            usual_errors[state][row["erring_callee"]] += int(row["callee_errors"])
     found: dict[str, ServiceLogEvidence] = {}
     for state in sorted(counts):
         evidence = found.setdefault(state[0], ServiceLogEvidence(state[0]))
-        for change in _changes(state, counts[state], events, examples):
+        for change in _changes(state, counts[state], events, examples, _unusual(erred, usual_errors, counts)):
             evidence.z = max(evidence.z, abs(change.z))
             evidence.changes.append(change)
     for evidence in found.values():
@@ -155,6 +173,7 @@ def _changes(
     windows: list[dict[str, int]],
     events: Mapping[str, _Event],
     examples: Mapping[tuple[_State, str, bool], tuple[str, str]],
+    erred: Mapping[tuple[_State, str], tuple[int, str]],
 ) -> Iterable[LogChange]:
     baseline, incident = windows
     b_total, i_total = sum(baseline.values()), sum(incident.values())
@@ -179,7 +198,26 @@ def _changes(
             example_after=example_after,
             template_id=event.template_id,
             location=event.location,
+            callee_errors=erred.get((state, after), (0, "")),
         )
+
+
+def _unusual(
+    erred: Mapping[tuple[_State, str], tuple[int, str]],
+    usual: Mapping[_State, Mapping[str, int]],
+    counts: Mapping[_State, list[dict[str, int]]],
+) -> dict[tuple[_State, str], tuple[int, str]]:
+    """The callee errors during incident transitions, where that callee erred during a smaller
+    share of the same state's baseline spans (a callee that always logs an ERROR there explains
+    nothing new)."""
+    kept = {}
+    for (state, after), (count, callee) in erred.items():
+        incident_n = counts[state][1].get(after, 0)
+        baseline_n = sum(counts[state][0].values())
+        usual_share = usual.get(state, {}).get(callee, 0) / baseline_n if baseline_n else 0.0
+        if incident_n and usual_share < count / incident_n:
+            kept[(state, after)] = (count, callee)
+    return kept
 
 
 def _z(i_n: int, i_total: int, b_n: int, b_total: int) -> float:

@@ -58,6 +58,7 @@ ANOMALOUS = 0.3  # a strength above which an instance counts as anomalous for co
 VICTIM_FACTOR = 0.6
 DEPENDENCY_KINDS = ("database", "messaging", "external")
 RESOURCE_SHIFT = {"cpu_utilization": 0.15, "memory_utilization": 0.1}
+SATURATION_WEIGHT = 0.85  # a resource jump alone never outranks a strong signal in the requests themselves
 
 
 def wilson_bounds(successes: int, trials: int, z: float = Z) -> tuple[float, float]:
@@ -257,8 +258,44 @@ class _Ranker:
             *self._hosts(),
             *self._dependencies(),
         ]
+        self._hand_log_blame_down(found)
         self._downweight_victims(found)
         return [c for c in found if c.score > 0]
+
+    def _hand_log_blame_down(self, candidates: list[Candidate]) -> None:
+        """A service whose logs changed because its callee failed is that callee's victim.
+
+        Callers log a callee's failure, or stop early when it fails, whether or not the callee's
+        own logs changed against a baseline that may hold the same failure; so the callee
+        gets the caller's log strength (times the share of changed spans it explains) and the
+        caller is weighed as a victim.
+        """
+        services = {c.name: c for c in candidates if c.kind == "service"}
+        for name, logs in sorted(self.logs.items()):
+            caller = services.get(name)
+            change = next((c for c in logs.changes if c.z > 0), None)
+            if caller is None or change is None or change.handoff is None or caller.score > logs.strength:
+                continue
+            callee_name, share = change.handoff
+            callee = services.get(callee_name)
+            if callee is None:
+                continue
+            callee.score = max(callee.score, logs.strength * share)
+            detail = (
+                f"{callee_name} logged errors during {share:.0%} of the {name} spans whose logs changed "
+                f"({change.detail})"
+            )
+            callee.evidence.append(
+                {"signal": "log_propagation", "caller": name, "share": round(share, 4), "detail": detail}
+            )
+            caller.score *= VICTIM_FACTOR
+            caller.evidence.append(
+                {
+                    "signal": "propagation",
+                    "detail": f"its callee {callee_name} logged errors during {share:.0%} of its changed "
+                    "spans: this is more likely a victim",
+                }
+            )
 
     def _callees(self) -> dict[str, set[str]]:
         """caller service -> the services and dependencies it called in the incident window."""
@@ -392,7 +429,8 @@ class _Ranker:
                     factor = 1.0 if all(_stands_out(pod, p) for p in pods if p is not pod) else 0.8
                 evidence = _signal_evidence(pod, "this instance") + _resource_evidence(shift)
                 remediation = _instance_remediation(pod.name, service, shift)
-                result.append(Candidate("instance", pod.name, service, pod.strength * factor, evidence, remediation))
+                score = max(pod.strength * factor, _saturation(shift))
+                result.append(Candidate("instance", pod.name, service, score, evidence, remediation))
         return result
 
     def _alone_in_service(self, pod: EntityEvidence) -> bool:
@@ -560,6 +598,20 @@ def _signal_evidence(entry: EntityEvidence, what: str) -> list[dict[str, Any]]:
             }
         )
     return evidence
+
+
+def _saturation(shift: Mapping[str, tuple[float, float]]) -> float:
+    """A pod's own resource jump as a strength: how far it moved beyond the shift that counts,
+    as a share of the headroom it had (0 -> 86% CPU: 0.6; 40 -> 60%: 0.06).
+
+    A pod that saturates while its requests barely slow (a CPU-hungry neighbour process, a
+    throttled container) is a cause on its own; a small rise with the load is not.
+    """
+    strengths = [
+        max(0.0, after - before - RESOURCE_SHIFT[signal]) / max(1 - before, 0.05) * SATURATION_WEIGHT
+        for signal, (before, after) in shift.items()
+    ]
+    return min(1.0, max(strengths, default=0.0))
 
 
 def _resource_evidence(shift: Mapping[str, tuple[float, float]]) -> list[dict[str, Any]]:

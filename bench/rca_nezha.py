@@ -385,13 +385,16 @@ def baseline_window(fault: Fault, faults: Sequence[Fault], mode: str, normal: Wi
     holding about [HH:MM-1:08, HH:MM:08), so mostly time before the injection) plus one
     fault-free window in construct_data (08:48-08:51). Hence:
 
-    - ``clean`` (default): the 60 minutes before the injection, cut back so that they do
+    - ``hour`` (default): the 60 minutes before the injection, other faults included, as an
+      SRE would compare with the hour before. The data holds only the fault minutes, so this
+      is the files of that hour's earlier faults and the normal window where it falls in: some
+      minutes of mostly normal data, enough for the log statistics (counts of each statement).
+    - ``clean``: the 60 minutes before the injection, cut back so that they do
       not reach into the previous fault's window [inject, inject + 3 min). In practice the
       pre-injection part of this fault's own files (one to two minutes the README calls mostly
       normal, same load as the incident), plus the construct_data window where it falls in.
       Without the cut, the three to four faults in a row on the same pod would put the
       culprit's own earlier errors into the baseline.
-    - ``hour``: the 60 minutes before the injection, other faults included.
     - ``normal``: the construct_data window for every fault (hours away for the late ones).
     """
     if mode == "normal":
@@ -594,8 +597,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         choices=("clean", "hour", "normal"),
-        default="clean",
-        help="baseline window (see baseline_window); default: clean",
+        default="hour",
+        help="baseline window (see baseline_window); default: hour",
     )
     parser.add_argument("--draws", type=int, default=100, help="random rankings per fault")
     parser.add_argument("--seed", type=int, default=7)

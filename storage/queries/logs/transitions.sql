@@ -7,6 +7,10 @@
 -- template). Counting transitions instead of records makes the figures independent of the
 -- traffic mix: a statement that stops appearing shows as its predecessor followed by
 -- something else, a new ERROR line as a transition never seen before.
+-- `callee_errors` counts the transitions in spans during which another service of the same trace
+-- logged an ERROR or worse (a span of it that started within this span's time: a callee, in a
+-- synchronous call chain), and `erring_callee` names the latest-starting such service: when
+-- a caller's logs change because its callee failed, the blame goes down to the callee.
 WITH {log_records},
 spans AS (
     SELECT trace_id, span_id, span_name, service_name, timestamp, duration,
@@ -14,6 +18,21 @@ spans AS (
     FROM otel_traces
     WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
+),
+erring_spans AS (
+    SELECT DISTINCT s.trace_id, s.service_name, s.timestamp
+    FROM log_records AS r
+    JOIN spans AS s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
+    WHERE r.severity_number >= 17
+       OR (r.severity_number = 0 AND upper(r.severity_text) IN ('ERROR', 'FATAL', 'CRITICAL'))
+),
+handoffs AS (
+    SELECT p.trace_id, p.span_id, arg_max(w.service_name, (w.timestamp, w.service_name)) AS erring_callee
+    FROM spans AS p
+    JOIN erring_spans AS w
+      ON w.trace_id = p.trace_id AND w.service_name <> p.service_name
+     AND w.timestamp >= p.timestamp AND w.timestamp < p.timestamp + to_microseconds(p.duration // 1000)
+    GROUP BY p.trace_id, p.span_id
 ),
 events AS (
     SELECT trace_id, span_id, service_name, span_name, incident, 0 AS phase, timestamp AS event_time,
@@ -31,16 +50,19 @@ events AS (
     FROM spans
 ),
 ordered AS (
-    SELECT *,
+    SELECT e.*, h.erring_callee,
            lag(kind) OVER span_events AS from_kind,
            lag(location) OVER span_events AS from_location,
            lag(masked) OVER span_events AS from_masked
-    FROM events
+    FROM events AS e
+    LEFT JOIN handoffs AS h USING (trace_id, span_id)
     WINDOW span_events AS (PARTITION BY trace_id, span_id, incident ORDER BY phase, event_time, location, masked)
 )
 SELECT incident, service_name AS service, span_name AS operation,
        from_kind, from_location, from_masked, kind AS to_kind, location AS to_location, masked AS to_masked,
        count(*) AS n,
+       count(erring_callee) AS callee_errors,
+       coalesce(mode(erring_callee ORDER BY erring_callee) FILTER (WHERE erring_callee IS NOT NULL), '') AS erring_callee,
        arg_min(severity, (event_time, message)) AS severity,
        arg_min(message, (event_time, message)) AS example
 FROM ordered

@@ -19,6 +19,9 @@ victims in trace data:
    several services on one node point at the node. A single-pod service is blamed on the
    pod when its CPU or memory moved, else on the service.
 4. **Propagation.** A candidate whose callee is about as anomalous is probably its victim.
+   A network fault on one service delays its inbound and its outbound calls alike: when the
+   client-to-server gap (or a dependency call) grows on several edges that share one
+   endpoint, that endpoint is blamed, not each service at the other end.
 5. **Logs.** What changed in a service's own logs (``analyzer/log_evidence.py``): templates
    that appear, surge or stop appearing within the spans of an operation. It is a strength
    like the trace signals, so the propagation rule applies to it as well (a caller logging
@@ -249,6 +252,7 @@ class _Ranker:
         for (signal, kind, _, _), entry in evidence.items():
             if signal == "self" and kind == "instance" and entry.incident.n and entry.service:
                 self.instances_of[entry.service].append(entry)
+        self.edges = _EdgeBlame(evidence)
 
     def candidates(self) -> list[Candidate]:
         found = [
@@ -300,8 +304,8 @@ class _Ranker:
     def _callees(self) -> dict[str, set[str]]:
         """caller service -> the services and dependencies it called in the incident window."""
         callees: dict[str, set[str]] = defaultdict(set)
-        for (signal, _, _, name), entry in self.evidence.items():
-            if signal in ("network", "dependency"):
+        for (signal, kind, _, name), entry in self.evidence.items():
+            if signal in ("network", "dependency") and kind != "edge":
                 for caller in entry.incident.callers:
                     if caller != name:
                         callees[caller].add(name)
@@ -338,10 +342,16 @@ class _Ranker:
         for service in sorted(services):
             own = self.evidence[evidence_key("self", "service", service, service)]
             network = self.evidence.get(evidence_key("network", "service", service, service))
-            strength = max(own.strength, network.strength if network else 0.0)
+            if network is not None and self.edges.moved_off(service):
+                network = None  # its callers are the shared endpoint of the slow calls
+            outbound = self.edges.blamed_on(service)
+            strength = max(own.strength, network.strength if network else 0.0, *(e.strength for e in outbound))
             evidence = _signal_evidence(own, "its own processing")
             if network is not None and network.strength > 0:
                 evidence += _signal_evidence(network, "the network between its callers and it")
+            if outbound:
+                evidence.append(self.edges.evidence(service))
+                network = max([network, *outbound] if network else outbound, key=lambda e: e.strength)
             change = self.versions.get(service)
             # pods of the new version carry a bad deploy's anomaly: that is the service's doing,
             # however many requests the old pods still served in the window
@@ -486,9 +496,10 @@ class _Ranker:
     def _dependencies(self) -> list[Candidate]:
         result = []
         for (signal, kind, _, name), entry in self.evidence.items():
-            if signal != "dependency" or not entry.incident.n:
+            if signal != "dependency" or kind == "edge" or not entry.incident.n:
                 continue
             callers = ", ".join(entry.incident.callers)
+            score = entry.strength * (0.5 if self.edges.moved_off(name) else 1.0)
             remediation = {
                 "database": f"Slow or failing calls to database {name} (from {callers}): look at its slow query log "
                 "and the statements in db.query.text, missing indexes and locks, and the callers' connection pools.",
@@ -497,10 +508,52 @@ class _Ranker:
                 "external": f"External dependency {name} is slow or failing (from {callers}): check its status, add "
                 "timeouts, retries with backoff and a circuit breaker or fallback.",
             }.get(kind, f"Check {name}.")
-            result.append(
-                Candidate(kind, name, None, entry.strength, _signal_evidence(entry, f"calls to {name}"), remediation)
-            )
+            result.append(Candidate(kind, name, None, score, _signal_evidence(entry, f"calls to {name}"), remediation))
         return result
+
+
+class _EdgeBlame:
+    """Which end of each slow call is to blame: the endpoint that more slow calls share.
+
+    Every edge (caller -> callee service, or caller -> dependency) whose client-side gap or
+    call time grew counts for both its ends; an edge is blamed on the end with more such
+    edges (the callee when they tie, as one slow edge says nothing about its caller).
+    """
+
+    def __init__(self, evidence: Mapping[EntityKey, EntityEvidence]) -> None:
+        slow = [
+            (entry.incident.callers[0], entry.name.split(" -> ", 1)[1], entry)
+            for (signal, kind, _, _), entry in evidence.items()
+            if kind == "edge" and signal in ("network", "dependency") and entry.incident.callers and entry.strength > 0
+        ]
+        degree: dict[str, int] = defaultdict(int)
+        for caller, callee, _ in slow:
+            degree[caller] += 1
+            degree[callee] += 1
+        self._on_caller: dict[str, list[EntityEvidence]] = defaultdict(list)
+        self._moved: set[str] = set()
+        for caller, callee, entry in slow:
+            if caller != callee and degree[caller] > degree[callee]:
+                self._on_caller[caller].append(entry)
+                self._moved.add(callee)
+
+    def blamed_on(self, service: str) -> list[EntityEvidence]:
+        """The service's own slow outbound calls that are blamed on it."""
+        return self._on_caller.get(service, [])
+
+    def moved_off(self, name: str) -> bool:
+        """True if slow calls into ``name`` were blamed on their caller instead."""
+        return name in self._moved
+
+    def evidence(self, service: str) -> dict[str, Any]:
+        edges = sorted(self._on_caller[service], key=lambda e: (-e.strength, e.name))
+        return {
+            "signal": "network",
+            "edges": [e.name for e in edges],
+            "strength": round(max(e.strength for e in edges), 4),
+            "detail": f"its calls out slowed too ({', '.join(e.name for e in edges)}): the slow calls share "
+            f"{service} as their endpoint, in and out",
+        }
 
 
 def _weigh_by_spectrum(candidates: list[Candidate], spectrum: Iterable[Mapping[str, Any]]) -> None:
@@ -640,8 +693,8 @@ def _service_remediation(
         )
     if network is not None and network.strength > own.strength:
         return (
-            f"Calls into {service} spend longer on the wire than before: check the service mesh or proxy, DNS, "
-            "the nodes' network and cross-zone traffic."
+            f"Calls into or out of {service} spend longer on the wire than before: check its pods' network (traffic "
+            "shaping, the CNI, the sidecar proxy), DNS, the nodes' network and cross-zone traffic."
         )
     if own.errors >= own.latency:
         return (

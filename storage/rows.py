@@ -192,6 +192,7 @@ class TraceLogRow(TypedDict):
     time_ns: int | None
     span_id: str
     service: str
+    instance: str  # the pod, else the service instance; '' when the resource names neither
     severity_text: str
     severity_number: int
     event_name: str
@@ -260,6 +261,8 @@ class TransitionRow(TypedDict):
     to_location: str
     to_masked: str
     n: int
+    callee_errors: int  # transitions in spans during which another service of the trace logged an error
+    erring_callee: str  # the service that did most often ('' when none)
     severity: str
     example: str
 

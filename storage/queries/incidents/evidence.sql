@@ -4,7 +4,10 @@
 --   self      server/consumer/internal spans: the span's exclusive time (its duration minus
 --             the union of its children's), blamed on its service, operation, instance and host
 --   network   client/producer spans answered by an instrumented server: the client's time
---             outside the server span, blamed on the called service
+--             outside the server span, blamed on the called service and on the edge
+--             (caller -> callee); a span without a kind whose child belongs to another
+--             service is such a call too (the gap is the child's start minus the parent's,
+--             plus the parent's end minus the child's)
 --   dependency client/producer spans nothing instrumented answered: their whole duration,
 --             blamed on the database, broker or external peer they name
 -- An error "originates" in a span that failed while none of its children did; a client span
@@ -41,29 +44,38 @@ WITH spans AS (
             AND timestamp >= make_timestamp_ns(least($b_since, $i_since))
             AND timestamp < make_timestamp_ns(greatest($b_until, $i_until))))
 ),
+-- a child that answers a call: a server or consumer span, or a kind-less span of another service
+answering AS (
+    SELECT c.trace_id, c.span_id,
+           c.span_kind IN ('Server', 'Consumer')
+           OR (c.span_kind = 'Unspecified' AND p.service_name IS DISTINCT FROM c.service_name) AS answers
+    FROM spans AS c
+    LEFT JOIN spans AS p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+    WHERE c.parent_span_id <> ''
+),
 -- the time a span's children cover (their union: parallel children overlap), counted once
 covering AS (
-    SELECT trace_id, parent_span_id AS span_id, span_kind, service_name, duration, failed,
+    SELECT trace_id, parent_span_id AS span_id, span_kind, service_name, duration, failed, answers,
            greatest(0, start_ns + duration - greatest(start_ns, coalesce(max(start_ns + duration) OVER (
                PARTITION BY trace_id, parent_span_id ORDER BY start_ns, duration
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), start_ns))) AS new_ns
     FROM spans
-    WHERE parent_span_id <> ''
+    JOIN answering USING (trace_id, span_id)
 ),
 children AS (
     SELECT trace_id, span_id,
            sum(new_ns) AS child_ns,
            bool_or(failed) AS child_failed,
-           max(duration) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_ns,
-           bool_or(failed) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS server_failed,
-           arg_max(service_name, (duration, service_name)) FILTER (WHERE span_kind IN ('Server', 'Consumer')) AS callee
+           max(duration) FILTER (WHERE answers) AS server_ns,
+           bool_or(failed) FILTER (WHERE answers) AS server_failed,
+           arg_max(service_name, (duration, service_name)) FILTER (WHERE answers) AS callee
     FROM covering
     GROUP BY trace_id, span_id
 ),
 measured AS (
     SELECT s.*, c.child_ns, c.child_failed, c.server_ns, c.server_failed, c.callee,
            CASE
-               WHEN s.span_kind IN ('Client', 'Producer') AND c.server_ns IS NOT NULL THEN 'network'
+               WHEN s.span_kind IN ('Client', 'Producer', 'Unspecified') AND c.server_ns IS NOT NULL THEN 'network'
                WHEN s.span_kind IN ('Client', 'Producer') AND s.peer IS NOT NULL THEN 'dependency'
                ELSE 'self'
            END AS signal
@@ -111,6 +123,10 @@ levels AS (
     UNION ALL
     SELECT signal, 'operation', operation, service, * EXCLUDE (signal, service)
     FROM flagged WHERE signal = 'self'
+    UNION ALL
+    SELECT signal, 'edge', caller || ' -> ' || CASE signal WHEN 'network' THEN service ELSE peer END,
+           CASE signal WHEN 'network' THEN service END, * EXCLUDE (signal, service)
+    FROM flagged WHERE signal IN ('network', 'dependency')
     UNION ALL
     SELECT signal, 'instance', instance, service, * EXCLUDE (signal, service)
     FROM flagged WHERE signal = 'self'

@@ -15,6 +15,7 @@ from analyzer.query_service.bottlenecks import bottlenecks
 from analyzer.query_service.graphs import service_graph_diff
 from analyzer.query_service.incidents import anomalies, root_causes
 from analyzer.query_service.insights import insights
+from analyzer.query_service.logs import log_templates, search_logs
 from analyzer.query_service.platforms import platform_metric_series, platforms
 from analyzer.query_service.services import data_overview, service_red
 from analyzer.query_service.traces import search_traces, trace_critical_path, trace_detail
@@ -23,6 +24,7 @@ from glimpse.params import (
     bottleneck_options,
     diff_options,
     insight_options,
+    log_options,
     metric_series_options,
     no_options,
     rca_options,
@@ -62,6 +64,8 @@ ANALYSES = {
     "anomalies": Analysis("/api/anomalies", anomalies, anomaly_options),
     "rca": Analysis("/api/rca", root_causes, rca_options),
     "insights": Analysis("/api/insights", insights, insight_options),
+    "logs": Analysis("/api/logs", search_logs, log_options),
+    "log_templates": Analysis("/api/logs/templates", log_templates, log_options),
 }
 
 TRACE_ANALYSES = {

@@ -22,6 +22,7 @@ __all__ = [
     "duration_ns",
     "graph_options",
     "insight_options",
+    "log_options",
     "metric_series_options",
     "no_options",
     "rca_options",
@@ -128,6 +129,25 @@ def trace_search_options(params: Mapping[str, str]) -> dict[str, Any]:
         "min_duration_ns": duration_ns(params.get("min_duration")),
         "max_duration_ns": duration_ns(params.get("max_duration")),
         "errors": {"": None, "error": True, "ok": False}[status],
+        "limit": int(limit),
+    }
+
+
+MAX_LOG_LIMIT = 10_000
+
+
+def log_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """``service``, ``severity`` (a minimum level: a name such as WARN, or 1-24), ``template``
+    (an id or a text with ``<*>``), ``trace_id``, ``span_id``, ``text``, ``limit`` (1-10,000,
+    default 100), ``since``/``until``: of a log search and of a window's templates. The query
+    service refuses a bad severity or id."""
+    limit = params.get("limit") or "100"
+    if not _DIGITS.fullmatch(limit) or not 1 <= int(limit) <= MAX_LOG_LIMIT:
+        raise InvalidQueryError(f"limit must be an integer from 1 to {MAX_LOG_LIMIT:,}")
+    return {
+        **window_options(params),
+        **{key: params.get(key) or None for key in ("service", "severity", "template", "trace_id", "span_id")},
+        "text": params.get("text") or None,
         "limit": int(limit),
     }
 

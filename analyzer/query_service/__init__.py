@@ -3,7 +3,8 @@
 One module per domain, each with an explicit ``__all__``:
 
 - :mod:`analyzer.query_service.graphs`: the service dependency graph, its diff and exports
-- :mod:`analyzer.query_service.traces`: one trace (critical path, details) and trace search
+- :mod:`analyzer.query_service.traces`: one trace (critical path, details, its logs) and trace search
+- :mod:`analyzer.query_service.logs`: log search, a window's log templates, a trace's log records
 - :mod:`analyzer.query_service.bottlenecks`: critical-path time across many traces
 - :mod:`analyzer.query_service.platforms`: pods, containers, hosts and their resources
 - :mod:`analyzer.query_service.services`: rate, errors and duration per service

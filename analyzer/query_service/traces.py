@@ -1,4 +1,4 @@
-"""One trace (its critical path, waterfall and span details) and trace search."""
+"""One trace (its critical path, waterfall, span details and log records) and trace search."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import duckdb
 
 from analyzer.critical_path import critical_path, self_times
 from analyzer.errors import InvalidQueryError, NotFoundError
+from analyzer.query_service.logs import trace_logs
 from storage.graph_queries import resolve_window
 from storage.jsonable import jsonable
 from storage.trace_queries import (
@@ -36,8 +37,31 @@ def _spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[str, list[Spa
 
 
 def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
-    """The critical path of one trace and its waterfall (every span with self time)."""
-    return _critical_path_answer(assemble_trace(*_spans(con, trace_id), adjust_skew=adjust_skew))
+    """The critical path of one trace and its waterfall (every span with self time and its
+    log records: see :func:`_add_logs`)."""
+    answer = _critical_path_answer(assemble_trace(*_spans(con, trace_id), adjust_skew=adjust_skew))
+    return _add_logs(con, answer)
+
+
+def _add_logs(con: duckdb.DuckDBPyConnection, answer: dict[str, Any]) -> dict[str, Any]:
+    """Each span's log records as ``logs`` (time, level, message, template, attributes; see
+    :func:`analyzer.query_service.logs.trace_logs`), the records of the trace that name no
+    span of it as ``unattached_logs``, their number as ``log_count``, and the window their
+    templates were mined over as ``logs_window`` (None without records)."""
+    found = trace_logs(con, answer["trace_id"], start_ns=answer["start_ns"], end_ns=answer["end_ns"])
+    by_span: dict[str, list[dict[str, Any]]] = {span["span_id"]: [] for span in answer["spans"]}
+    unattached = []
+    for record in found["records"]:
+        if record["span_id"] in by_span:
+            by_span[record["span_id"]].append({k: v for k, v in record.items() if k not in ("span_id", "service")})
+        else:
+            unattached.append(record)
+    for span in answer["spans"]:
+        span["logs"] = by_span[span["span_id"]]
+    answer["unattached_logs"] = unattached
+    answer["log_count"] = len(found["records"])
+    answer["logs_window"] = found["window"]
+    return answer
 
 
 def _critical_path_answer(trace: Trace) -> dict[str, Any]:
@@ -90,15 +114,16 @@ def _critical_path_answer(trace: Trace) -> dict[str, Any]:
 
 def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
     """One trace for the waterfall: the critical-path answer (``glimpse critical-path
-    --json``: spans with depth, self time, critical-path time and skew shift) with each
-    span's attributes, resource, scope, status message, events and links added, and
-    ``offset_ns`` (from the trace's start) on spans and critical-path sections.
+    --json``: spans with depth, self time, critical-path time, skew shift and log records)
+    with each span's attributes, resource, scope, status message, events and links added,
+    and ``offset_ns`` (from the trace's start) on spans, critical-path sections and log
+    records.
 
     Without ``adjust_skew``, ``skew_detected`` counts the spans that the adjustment
     would shift (so that the page can offer it).
     """
     trace_id, spans = _spans(con, trace_id)
-    answer = _critical_path_answer(assemble_trace(trace_id, spans, adjust_skew=adjust_skew))
+    answer = _add_logs(con, _critical_path_answer(assemble_trace(trace_id, spans, adjust_skew=adjust_skew)))
     details = {row["span_id"]: row for row in trace_detail_rows(con, answer["trace_id"])}
     for span in answer["spans"]:
         row = details.get(span["span_id"])
@@ -126,6 +151,12 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
     start_ns = answer["start_ns"]
     for item in (*answer["spans"], *answer["critical_path"]):
         item["offset_ns"] = item["start_ns"] - start_ns
+    # A span's records move with it when it is shifted for clock skew (they share its clock).
+    for span in answer["spans"]:
+        for record in span["logs"]:
+            record["offset_ns"] = _offset(record["time_ns"], start_ns - span["skew_shift_ns"])
+    for record in answer["unattached_logs"]:
+        record["offset_ns"] = _offset(record["time_ns"], start_ns)
     answer["adjust_skew"] = adjust_skew
     if adjust_skew:
         answer["skew_detected"] = answer["skew_adjusted_spans"]
@@ -137,6 +168,10 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
     answer["services"] = services
     answer["error_count"] = sum(1 for span in answer["spans"] if span["error"])
     return dict(jsonable(answer))
+
+
+def _offset(time_ns: int | None, start_ns: int) -> int | None:
+    return None if time_ns is None else time_ns - start_ns
 
 
 def _json(text: str | None) -> Any:

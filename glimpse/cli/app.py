@@ -54,6 +54,7 @@ COMMAND_ORDER = (
     "graph",
     "critical-path",
     "bottlenecks",
+    "logs",
     "platforms",
     "anomalies",
     "rca",

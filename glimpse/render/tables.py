@@ -18,6 +18,8 @@ __all__ = [
     "cell",
     "diff_table",
     "graph_table",
+    "log_table",
+    "log_template_table",
     "platforms_table",
     "rca_table",
     "sql_table",
@@ -105,9 +107,14 @@ def waterfall(result: dict[str, Any]) -> Table:
         title += f"; {len(result['provisional_roots'])} span(s) whose parent is missing shown as roots"
     if result["skew_adjusted_spans"]:
         title += f"; {result['skew_adjusted_spans']} span(s) shifted for clock skew (~)"
-    table = Table("span", "service", "start ms", "ms", "self ms", "critical ms", "timeline", title=title)
+    with_logs = bool(result.get("log_count"))
+    if with_logs:
+        title += f"; {result['log_count']} log record(s) (--json shows them)"
+    columns = ["span", "service", "start ms", "ms", "self ms", "critical ms"]
+    table = Table(*columns, *(["logs"] if with_logs else []), "timeline", title=title)
     for span in result["spans"]:
         name = "  " * span["depth"] + span["operation"] + (" ~" if span["skew_shift_ns"] else "")
+        logs = [_log_count(span.get("logs", []))] if with_logs else []
         table.add_row(
             Text(name, style="bold red" if span["error"] else ""),
             span["service"],
@@ -115,7 +122,67 @@ def waterfall(result: dict[str, Any]) -> Table:
             f"{span['duration_ns'] / 1e6:,.3f}",
             f"{span['self_ns'] / 1e6:,.3f}",
             f"{span['critical_ns'] / 1e6:,.3f}" if span["critical_ns"] else "",
+            *logs,
             _bar(span, sections.get(span["span_id"], []), start, scale),
+        )
+    return table
+
+
+_SEVERITY_STYLES = {"FATAL": "bold red", "ERROR": "red", "WARN": "yellow", "DEBUG": "grey50", "TRACE": "grey50"}
+
+
+def _log_count(records: list[dict[str, Any]]) -> Text:
+    """A span's records: how many, in the colour of the most severe."""
+    if not records:
+        return Text("")
+    levels = {record["severity"] for record in records}
+    worst = next((level for level in _SEVERITY_STYLES if level in levels), "")
+    return Text(str(len(records)), style=_SEVERITY_STYLES.get(worst, ""))
+
+
+def log_table(result: dict[str, Any]) -> Table:
+    """Log records, newest first: time, service, level, template id, message, trace id."""
+    shown = f"{len(result['records'])}{'+' if result['truncated'] else ''}"
+    title = f"log records, newest first: {shown} in {format_ns(result['window']['since_ns'])} .. "
+    title += format_ns(result["window"]["until_ns"])
+    table = Table(title=title)
+    for column in ("time", "service", "severity", "template", "message", "trace id"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("severity", "template"))
+    for record in result["records"]:
+        table.add_row(
+            format_ns(record["time_ns"]),
+            record["service"],
+            Text(record["severity"], style=_SEVERITY_STYLES.get(record["severity"], "")),
+            record["template_id"] or "",
+            record["message"],
+            record["trace_id"],
+        )
+    return table
+
+
+TEMPLATE_SERVICES_SHOWN = 3  # the busiest; --json has them all
+
+
+def log_template_table(result: dict[str, Any]) -> Table:
+    """A window's templates, most frequent first, with counts per level and service."""
+    shown = f"{len(result['templates'])}{'+' if result['truncated'] else ''}"
+    title = f"log templates: {shown} over {result['records']:,} records in "
+    title += f"{format_ns(result['window']['since_ns'])} .. {format_ns(result['window']['until_ns'])}"
+    table = Table(title=title)
+    for column in ("id", "template", "count", "severities", "services", "first", "last", "example"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "count"))
+    for entry in result["templates"]:
+        services = [f"{service} {count:,}" for service, count in entry["services"].items()]
+        more = len(services) - TEMPLATE_SERVICES_SHOWN
+        table.add_row(
+            entry["template_id"],
+            entry["template"],
+            f"{entry['count']:,}",
+            ", ".join(f"{level} {count:,}" for level, count in entry["severities"].items()),
+            ", ".join(services[:TEMPLATE_SERVICES_SHOWN]) + (f", {more} more" if more > 0 else ""),
+            format_ns(entry["first_ns"]),
+            format_ns(entry["last_ns"]),
+            entry["example"],
         )
     return table
 

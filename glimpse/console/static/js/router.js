@@ -11,6 +11,7 @@ export const ROUTES = Object.freeze({
   map: { module: "map", nav: "map" },
   traces: { module: "traces", nav: "traces" },
   trace: { module: "trace", nav: "traces" },
+  logs: { module: "logs", nav: "logs" },
   bottlenecks: { module: "bottlenecks", nav: "bottlenecks" },
   anomalies: { module: "anomalies", nav: "anomalies" },
   rca: { module: "rca", nav: "rca" },

@@ -188,6 +188,11 @@ export function stat(value, key) {
   return h("div", { class: "stat" }, h("div", { class: "v" }, value), h("div", { class: "k" }, key));
 }
 
+/** A log record's severity level (TRACE … FATAL, UNSPECIFIED) as a coloured badge. */
+export function severityBadge(level, title) {
+  return h("span", { class: `badge sev sev-${level}`, title }, level);
+}
+
 export function traceLink(traceId, text) {
   return h("a", { href: `#/trace/${traceId}`, class: "mono", title: traceId }, text || traceId.slice(0, 12) + "…");
 }

@@ -1,6 +1,7 @@
-// One trace: a waterfall with the critical path, self time, span details and skew adjustments.
+// One trace: a waterfall with the critical path, self time, span details (with the span's log
+// records) and skew adjustments. `?span=ID` highlights a span and opens its details.
 import { href } from "../router.js";
-import { api, ApiError, fmtNs, fmtPct, fmtTime, h, notice, serviceChip, serviceColor, stat } from "../components/util.js";
+import { api, ApiError, fmtNs, fmtPct, fmtTime, h, notice, serviceChip, serviceColor, severityBadge, stat } from "../components/util.js";
 
 export async function render(root, ctx) {
   const traceId = ctx.arg;
@@ -37,7 +38,8 @@ export async function render(root, ctx) {
       stat(String(Math.max(...spans.map((x) => x.depth)) + 1), "depth"),
       stat(h("span", { class: trace.error_count ? "bad" : "" }, String(trace.error_count)), "errors"),
       stat(`${fmtNs(criticalNs)} (${fmtPct(criticalNs / total)})`, "critical path"),
-      stat(fmtTime(t0), "start")),
+      stat(fmtTime(t0), "start"),
+      stat(trace.log_count ? h("a", { href: href("logs", { trace_id: trace.trace_id, range: "all", since: "", until: "" }), id: "trace-logs-link" }, String(trace.log_count)) : "0", "log records")),
     h("div", { style: { marginTop: "10px", display: "flex", gap: "16px", flexWrap: "wrap", alignItems: "center" } },
       Object.entries(trace.services).map(([name, count]) => serviceChip(name, h("span", { class: "muted" }, String(count)))),
       h("div", { class: "spacer" }),
@@ -76,6 +78,8 @@ export async function render(root, ctx) {
     const lane = h("div", { class: "wf-lane" },
       ticks.slice(1, -1).map((f) => h("span", { class: "gridline", style: { left: `${f * 100}%` } })),
       h("div", { class: `wf-bar${span.error ? " error" : ""}`, style: { left: `${left}%`, width: `${width}%`, background: color }, title: `${fmtNs(span.duration_ns)}` }),
+      (span.logs || []).filter((record) => record.offset_ns !== null && record.offset_ns !== undefined).map((record) => h("span", {
+        class: `log-mark sev-${record.severity}`, style: { left: `${Math.min(Math.max(pct(record.offset_ns), 0), 100)}%` }, title: `${record.severity} +${fmtNs(record.offset_ns)}: ${record.message}` })),
       (sections.get(span.span_id) || []).map((section) => h("div", { class: "cp-seg", dataset: { spanId: span.span_id, offsetNs: String(section.offset_ns), durationNs: String(section.duration_ns) },
         style: { left: `${pct(section.offset_ns)}%`, width: `${Math.max((section.duration_ns / total) * 100, 0.1)}%` }, title: `critical path ${fmtNs(section.duration_ns)}` })),
       h("span", { class: `wf-label ${where}`, style: where === "right" ? { left: `${left + width + 0.5}%` } : where === "left" ? { right: `${100 - left + 0.5}%` } : { left: `${left + 0.6}%` } },
@@ -85,9 +89,15 @@ export async function render(root, ctx) {
         h("span", { class: "dot", style: { background: color } }),
         span.error ? h("span", { class: "err-icon", title: "error status" }, "!") : "",
         h("span", { class: "svc" }, span.service), h("span", { class: "op" }, span.operation),
-        span.skew_shift_ns ? h("span", { class: "skew", title: `clock skew adjusted: shifted by ${fmtNs(span.skew_shift_ns)}` }, `~${fmtNs(span.skew_shift_ns)}`) : ""),
+        span.skew_shift_ns ? h("span", { class: "skew", title: `clock skew adjusted: shifted by ${fmtNs(span.skew_shift_ns)}` }, `~${fmtNs(span.skew_shift_ns)}`) : "",
+        logCount(span.logs || [])),
       lane);
     let detail = null;
+    const open = () => {
+      detail = spanDetail(span, trace, byId);
+      row.classList.add("open");
+      row.after(detail);
+    };
     row.addEventListener("click", (event) => {
       if (event.target === toggle && kids.length) {
         if (collapsed.has(span.span_id)) collapsed.delete(span.span_id); else collapsed.add(span.span_id);
@@ -96,11 +106,9 @@ export async function render(root, ctx) {
         return;
       }
       if (detail) { detail.remove(); detail = null; row.classList.remove("open"); return; }
-      detail = spanDetail(span, trace, byId);
-      row.classList.add("open");
-      row.after(detail);
+      open();
     });
-    rows.set(span.span_id, { row, span, close: () => { if (detail) { detail.remove(); detail = null; } } });
+    rows.set(span.span_id, { row, span, open, close: () => { if (detail) { detail.remove(); detail = null; } } });
     body.append(row);
   }
   function applyVisibility() {
@@ -114,7 +122,14 @@ export async function render(root, ctx) {
   cpOnly.addEventListener("change", applyVisibility);
   root.append(h("div", { class: "card flush waterfall", id: "waterfall" }, head, body));
   const first = [...highlight][0];
-  if (first && rows.has(first)) rows.get(first).row.scrollIntoView({ block: "center" });
+  if (first && rows.has(first)) {
+    rows.get(first).open();
+    rows.get(first).row.scrollIntoView({ block: "center" });
+  }
+  if (trace.unattached_logs && trace.unattached_logs.length) {
+    root.append(h("div", { class: "card", id: "unattached-logs" }, h("h2", {}, `Log records of this trace without a span in it (${trace.unattached_logs.length})`),
+      trace.unattached_logs.map((record) => logEntry(record, trace, true))));
+  }
 
   // where the critical path's time goes, per operation
   const perOp = new Map();
@@ -157,12 +172,41 @@ function spanDetail(span, trace, byId) {
     h("strong", {}, event.name), h("span", { class: "muted" }, `  +${fmtNs(event.time_ns - span.start_ns)} into the span`), kvList(event.attributes)));
   const links = (span.links || []).map((link) => h("div", { class: "event" },
     h("a", { href: href("trace", { span: link.span_id }, link.trace_id), class: "mono" }, `${link.trace_id} / ${link.span_id}`), kvList(link.attributes)));
+  const logs = span.logs || [];
   const box = h("div", { class: "wf-detail", onclick: (event) => event.stopPropagation() },
     h("div", { class: "grid2" },
       h("div", {}, h("h3", {}, "Span"), kvList(overview), h("h3", {}, "Attributes"), kvList(span.attributes)),
       h("div", {}, h("h3", {}, `Events (${events.length})`), events.length ? events : h("div", { class: "muted" }, "none"),
         h("h3", {}, `Links (${links.length})`), links.length ? links : h("div", { class: "muted" }, "none"),
-        h("h3", {}, "Resource"), kvList(span.resource))));
+        h("h3", {}, "Resource"), kvList(span.resource))),
+    h("div", { class: "span-logs" }, h("h3", {}, `Logs (${logs.length})`),
+      logs.length ? logs.map((record) => logEntry(record, trace, false)) : h("div", { class: "muted" }, "none")));
   return box;
+}
+
+/** A span's log records in its row: how many, red when one is an error. */
+function logCount(logs) {
+  if (!logs.length) return "";
+  const bad = logs.some((record) => record.severity === "ERROR" || record.severity === "FATAL");
+  return h("span", { class: `log-count${bad ? " bad" : ""}`, title: `${logs.length} log record${logs.length > 1 ? "s" : ""}` }, `${logs.length} log${logs.length > 1 ? "s" : ""}`);
+}
+
+/** One log record: when (from the trace's start), level, message, its template (a link to the
+ * window's records of that template) and attributes. */
+function logEntry(record, trace, withSpan) {
+  const window = trace.logs_window;
+  const template = record.template_id && window
+    ? h("a", { class: "mono template-link", title: `records of this template around the trace: ${record.template}`,
+      href: href("logs", { template: record.template_id, range: "custom", since: String(window.since_ns), until: String(window.until_ns) }) },
+    `template ${record.template_id}`)
+    : "";
+  const attributes = Object.keys(record.attributes || {}).length ? kvList(record.attributes) : "";
+  return h("div", { class: "log-entry", dataset: { templateId: record.template_id || "" } },
+    h("span", { class: "muted num" }, record.offset_ns === null || record.offset_ns === undefined ? "–" : `+${fmtNs(record.offset_ns)}`),
+    severityBadge(record.severity, `${record.severity_text || "no text"} (${record.severity_number})`),
+    h("span", { class: "log-body" }, record.message),
+    h("div", { class: "log-meta muted small" }, template, withSpan ? `  ${record.service}${record.span_id ? ` · span ${record.span_id}` : ""}` : "",
+      record.event_name ? `  event ${record.event_name}` : ""),
+    attributes);
 }
 

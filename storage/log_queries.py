@@ -1,0 +1,229 @@
+"""Read queries about log records: searches, counts per masked message, one trace's records
+(SQL in queries/logs/, over the shared ``{log_records}`` fragment), and the OpenTelemetry
+severity levels they filter by.
+
+A record's time is its timestamp, else its observed time. Nothing matching gives an
+empty list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import duckdb
+
+from storage.named_queries import run_query
+from storage.rows import LogGroupRow, LogRecordRow, TraceLogRow
+from storage.window import END_OF_TIME_NS, SpanWindow
+
+__all__ = [
+    "SEVERITY_LEVELS",
+    "UNSPECIFIED",
+    "LogQuery",
+    "log_bounds",
+    "log_group_rows",
+    "message_masks",
+    "normalise_span_id",
+    "parse_severity",
+    "search_log_rows",
+    "severity_name",
+    "severity_of_text",
+    "trace_log_rows",
+    "window_masked_messages",
+]
+
+# The OpenTelemetry log data model's severity ranges: each level's first number (a level
+# spans four: WARN is 13-16, WARN2 is 14, ...).
+SEVERITY_LEVELS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+UNSPECIFIED = "UNSPECIFIED"
+
+# Severity texts that other logging libraries write (syslog, Java, Python, Go...), read as the
+# level they mean when a record has severity_text but no severity_number.
+_TEXT_ALIASES = {
+    "WARNING": "WARN",
+    "INFORMATION": "INFO",
+    "NOTICE": "INFO",
+    "ERR": "ERROR",
+    "SEVERE": "ERROR",
+    "CRITICAL": "FATAL",
+    "CRIT": "FATAL",
+    "ALERT": "FATAL",
+    "EMERG": "FATAL",
+    "EMERGENCY": "FATAL",
+    "PANIC": "FATAL",
+    "FINE": "DEBUG",
+    "CONFIG": "DEBUG",
+    "FINER": "TRACE",
+    "FINEST": "TRACE",
+}
+_SHORT_NAME = re.compile(r"([A-Z]+)([1-4])?")
+
+
+def severity_of_text(text: str) -> int:
+    """The severity number a severity text names (0 when it names none): the OpenTelemetry
+    short names (``WARN``, ``ERROR3``) and the usual aliases, in any case.
+
+    >>> severity_of_text("warning"), severity_of_text("ERROR3"), severity_of_text("verbose")
+    (13, 19, 0)
+    """
+    match = _SHORT_NAME.fullmatch(text.strip().upper())
+    if not match:
+        return 0
+    name = _TEXT_ALIASES.get(match.group(1), match.group(1))
+    if name not in SEVERITY_LEVELS or (match.group(2) and match.group(1) != name):
+        return 0
+    return SEVERITY_LEVELS[name] + int(match.group(2) or 1) - 1
+
+
+def parse_severity(text: str) -> int:
+    """A minimum severity as given by a user (a level name, a short name such as ``WARN2``,
+    an alias such as ``WARNING``, or a number from 1 to 24) -> its number, or ValueError.
+
+    >>> parse_severity("warn"), parse_severity("17"), parse_severity("critical")
+    (13, 17, 21)
+    """
+    value = text.strip()
+    if value.isascii() and value.isdigit():
+        if 1 <= int(value) <= 24:
+            return int(value)
+        raise ValueError(f"a severity number is from 1 to 24, got {text!r}")
+    number = severity_of_text(value)
+    if not number:
+        names = ", ".join(SEVERITY_LEVELS)
+        raise ValueError(f"unknown severity {text!r}: use {names} (or a number from 1 to 24)")
+    return number
+
+
+def severity_name(number: int, text: str) -> str:
+    """A record's level: by its severity number (OpenTelemetry's ranges), else by its text,
+    else ``UNSPECIFIED``.
+
+    >>> severity_name(14, ""), severity_name(0, "Warning"), severity_name(0, "")
+    ('WARN', 'WARN', 'UNSPECIFIED')
+    """
+    if number <= 0:
+        number = severity_of_text(text)
+        if not number:
+            return UNSPECIFIED
+    level = UNSPECIFIED
+    for name, first in SEVERITY_LEVELS.items():
+        if number >= first:
+            level = name
+    return level
+
+
+def _texts_at_or_above(number: int) -> list[str]:
+    """Every severity text that :func:`severity_of_text` reads as ``number`` or more."""
+    names = [*SEVERITY_LEVELS, *_TEXT_ALIASES]
+    texts = [name + suffix for name in names for suffix in ("", "1", "2", "3", "4")]
+    return sorted(text for text in texts if severity_of_text(text) >= number)
+
+
+_SPAN_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def normalise_span_id(text: str) -> str:
+    """Lowercase hex of 16 digits, or ValueError.
+
+    >>> normalise_span_id("B7AD6B7169203331")
+    'b7ad6b7169203331'
+    """
+    span_id = text.strip().lower()
+    if not _SPAN_ID.fullmatch(span_id):
+        raise ValueError(f"not a span id (16 hex digits): {text!r}")
+    return span_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogQuery:
+    """A log search over the window [since_ns, until_ns): every filter optional.
+
+    ``masked`` keeps the records whose masked message is one of these (a template filter,
+    resolved by the caller into the masked messages of its templates); ``min_severity``
+    keeps records at or above a severity number, and records without one whose severity
+    text means such a level.
+    """
+
+    since_ns: int
+    until_ns: int
+    service: str | None = None
+    min_severity: int | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    text: str | None = None
+    masked: Sequence[str] | None = None
+    limit: int = 100
+
+    def queries(self, end: str) -> tuple[str, ...]:
+        """The named queries of this search ended by ``end``: the filters, then the template
+        filter only when there is one (it masks every matching record)."""
+        return ("logs/filtered", "logs/any_template" if self.masked is None else "logs/of_templates", end)
+
+    def params(self) -> dict[str, Any]:
+        params = {
+            "since": self.since_ns,
+            "until": self.until_ns,
+            "service": self.service,
+            "min_severity": self.min_severity,
+            "severity_texts": None if self.min_severity is None else _texts_at_or_above(self.min_severity),
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "text": self.text,
+        }
+        if self.masked is not None:
+            params["masked"] = list(self.masked)
+        return params
+
+
+def log_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
+    """The first and the last record time in the store (None, None when there is no record)."""
+    row = run_query(con, "logs/bounds")[0]
+    return row["first_ns"], row["last_ns"]
+
+
+def window_masked_messages(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[str]:
+    """The distinct masked messages of the window's records, sorted (what templates are mined from)."""
+    return [row["masked"] for row in run_query(con, "logs/masked", params=window.params)]
+
+
+def search_log_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogRecordRow]:
+    """The newest ``query.limit`` matching records, newest first (a total order)."""
+    params = {**query.params(), "limit": query.limit}
+    return cast(list[LogRecordRow], run_query(con, *query.queries("logs/search"), params=params))
+
+
+def message_masks(con: duckdb.DuckDBPyConnection, window: SpanWindow, messages: Sequence[str]) -> dict[str, str]:
+    """message -> masked message, for the given messages of records in the window."""
+    if not messages:
+        return {}
+    params = {**window.params, "messages": sorted(set(messages))}
+    return {row["message"]: row["masked"] for row in run_query(con, "logs/message_masks", params=params)}
+
+
+def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogGroupRow]:
+    """The matching records counted per (masked message, service, severity number, severity
+    text), with first and last time and the earliest record as an example."""
+    rows = run_query(con, *query.queries("logs/template_groups"), params=query.params())
+    return [
+        {
+            "masked": row["masked"],
+            "service": row["service"],
+            "severity_number": row["severity_number"],
+            "severity_text": row["severity_text"],
+            "records": int(row["records"]),
+            "first_ns": row["first_ns"],
+            "last_ns": row["last_ns"],
+            "example": row["example"]["m"],
+            "example_location": row["example"]["l"],
+        }
+        for row in rows
+    ]
+
+
+def trace_log_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[TraceLogRow]:
+    """Every record of one trace (any time), in time order, with attributes and masked message."""
+    params = {"since": 0, "until": END_OF_TIME_NS, "trace_id": trace_id}
+    return cast(list[TraceLogRow], run_query(con, "logs/trace", params=params))

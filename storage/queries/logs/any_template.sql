@@ -1,0 +1,3 @@
+-- After filtered.sql, without a template filter: every matched record is kept (and no masked
+-- message is computed unless the query's end reads it).
+, kept AS (SELECT * FROM matched)

@@ -13,6 +13,10 @@ bucket. Three detectors, each with its own statistics:
   values), which catches slow drifts (a leak) that no single bucket shows, and dates the
   start of an anomaly.
 
+Log series (per service that logs) go through the same detectors: error lines per span like
+errors, and log records per span like a level judged both ways, since a statement that
+stops appearing (a silent exception) lowers it.
+
 Each :class:`Anomaly` has the entity, signal, start, end, score in [0, 1], baseline and
 observed values, and its series with the baseline band for plotting.
 """
@@ -28,7 +32,16 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2, poisson
 
-__all__ = ["Anomaly", "Series", "change_point", "detect_anomalies", "pick_bucket_ns", "red_series", "resource_series"]
+__all__ = [
+    "Anomaly",
+    "Series",
+    "change_point",
+    "detect_anomalies",
+    "log_series",
+    "pick_bucket_ns",
+    "red_series",
+    "resource_series",
+]
 
 DAY_NS = 86_400 * 1_000_000_000
 WARMUP = 6  # normal points needed before a bucket is judged
@@ -41,6 +54,8 @@ MIN_REQUESTS_MEDIAN = 2  # ... its median needs two (low-traffic services have f
 MIN_ERRORS = 3
 CHANGE_Z = 4.0  # a change point must shift the mean by this many robust sigmas
 CHANGE_T = 8.0  # ... with this t statistic
+TWO_SIDED = frozenset({"log_records_per_span"})  # level signals judged for drops too
+COUNT_SIGNALS = {"errors": "error_rate", "log_errors": "log_error_rate"}  # counted events -> reported signal
 NICE_BUCKETS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 
@@ -123,6 +138,24 @@ def red_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
     return result
 
 
+def log_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
+    """Error log lines per span and log records per span, per service, from ``log_series_rows``."""
+    grouped: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["service"]].append(row)
+    result = []
+    for service, service_rows in sorted(grouped.items()):
+        spans, records, errors = np.zeros(buckets), np.zeros(buckets), np.zeros(buckets)
+        for row in service_rows:
+            b = int(row["bucket"])
+            if 0 <= b < buckets:
+                spans[b], records[b], errors[b] = row["spans"], row["records"], row["errors"]
+        per_span = np.where(spans >= MIN_REQUESTS, records / np.maximum(spans, 1), np.nan)
+        result.append(Series("service", service, service, "log_errors", errors / np.maximum(spans, 1), spans, errors))
+        result.append(Series("service", service, service, "log_records_per_span", per_span, spans))
+    return result
+
+
 def resource_series(points: Iterable[tuple[str, str | None, str, int, float]], buckets: int) -> list[Series]:
     """Series from (instance, service, signal, bucket, value) tuples of resource metrics."""
     grouped: dict[tuple[str, str | None, str], np.ndarray] = {}
@@ -201,8 +234,10 @@ def histogram_series(
 def detect_anomalies(series: Iterable[Series], *, since_ns: int, bucket_ns: int) -> list[Anomaly]:
     found = []
     for one in series:
-        if one.signal == "errors":
+        if one.signal in COUNT_SIGNALS:
             anomaly = _error_anomaly(one, since_ns, bucket_ns)
+        elif one.signal in TWO_SIDED:
+            anomaly = _level_anomaly(one, since_ns, bucket_ns) or _falling_anomaly(one, since_ns, bucket_ns)
         else:
             anomaly = _level_anomaly(one, since_ns, bucket_ns)
         if anomaly is not None:
@@ -286,6 +321,19 @@ def _level_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | N
     )
 
 
+def _falling_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | None:
+    """A level that dropped: the rise of the negated series, reported in the series' own values."""
+    mirrored = Series(series.level, series.entity, series.service, series.signal, -series.values, series.requests)
+    anomaly = _level_anomaly(mirrored, since_ns, bucket_ns)
+    if anomaly is None:
+        return None
+    anomaly.baseline, anomaly.observed = -anomaly.baseline, -anomaly.observed
+    anomaly.series = _plot(
+        series.values, np.full(len(series.values), np.nan), np.full(len(series.values), np.nan), since_ns, bucket_ns
+    )
+    return anomaly
+
+
 def _earlier_start(values: np.ndarray, start: int, end: int) -> int:
     """Where the shift behind a run of anomalous buckets began: a change point up to 6 buckets before it.
 
@@ -332,7 +380,7 @@ def _error_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | N
         series.level,
         series.entity,
         series.service,
-        "error_rate",
+        COUNT_SIGNALS[series.signal],
         since_ns + start * bucket_ns,
         since_ns + end * bucket_ns,
         1 - 1 / (1 + strength / 10),

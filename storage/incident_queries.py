@@ -15,6 +15,7 @@ from storage.rows import (
     EvidenceRow,
     HistogramPointRow,
     InstanceHostRow,
+    LogSeriesRow,
     RedSeriesRow,
     SpectrumRow,
     TransitionRow,
@@ -26,6 +27,7 @@ __all__ = [
     "evidence_rows",
     "histogram_point_rows",
     "instance_host_rows",
+    "log_series_rows",
     "red_series_rows",
     "spectrum_rows",
     "transition_rows",
@@ -61,6 +63,12 @@ def red_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucke
     """Per (level, entity, bucket): requests, errors, latency p50/p95/p99 in ms (incidents/red_series.sql)."""
     rows = run_query(con, "incidents/red_series", params={**window.params, "bucket": bucket_ns})
     return cast(list[RedSeriesRow], rows)
+
+
+def log_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[LogSeriesRow]:
+    """Per (service that logs, bucket): spans, log records, error records (logs/series.sql)."""
+    rows = run_query(con, "logs/series", params={**window.params, "bucket": bucket_ns})
+    return cast(list[LogSeriesRow], rows)
 
 
 def instance_host_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[InstanceHostRow]:

@@ -21,6 +21,7 @@ __all__ = [
     "InstanceHostRow",
     "LogGroupRow",
     "LogRecordRow",
+    "LogSeriesRow",
     "OperationEdgeRow",
     "OperationRedRow",
     "RedSeriesRow",
@@ -242,6 +243,16 @@ class SpectrumRow(TypedDict):
     ep: int
     anomalous_traces: int
     traces: int
+
+
+class LogSeriesRow(TypedDict):
+    """One time bucket of a service that logs: its spans, log records and error records."""
+
+    service: str
+    bucket: int
+    spans: int
+    records: int
+    errors: int
 
 
 class TransitionRow(TypedDict):

@@ -12,6 +12,7 @@ from analyzer.anomaly import (
     Anomaly,
     detect_anomalies,
     histogram_series,
+    log_series,
     pick_bucket_ns,
     red_series,
     resource_series,
@@ -27,6 +28,7 @@ from storage.incident_queries import (
     evidence_rows,
     histogram_point_rows,
     instance_host_rows,
+    log_series_rows,
     red_series_rows,
     spectrum_rows,
     transition_rows,
@@ -42,6 +44,7 @@ __all__ = ["NoIncidentError", "anomalies", "critical_path_shift", "default_basel
 RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_per_s", "network_out_bytes_per_s")
 MIN_INCIDENT_SCORE = 0.25  # every detector reports at least ~0.29 at its threshold
 MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
+LOG_EVIDENCE_INCIDENTS = 3  # incidents whose log changes `anomalies` describes (one query each)
 
 
 @dataclass
@@ -62,6 +65,7 @@ def _detect(con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int) 
     series += histogram_series(
         histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
     )
+    series += log_series(log_series_rows(con, window, bucket_ns=bucket_ns), buckets)
     found = detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
     edges = sorted({(a, b) for a, _, b in (r["entity"].partition(" -> ") for r in rows if r["level"] == "edge")})
     placements = instance_host_rows(con, window)
@@ -132,14 +136,35 @@ def anomalies(
     if service is not None:
         found = [a for a in found if a.service == service or a.entity == service]
         incidents = [i for i in incidents if service in i.services]
+    described = [i.as_dict() for i in incidents]
+    for entry, incident in zip(described[:LOG_EVIDENCE_INCIDENTS], incidents, strict=False):
+        entry["logs"] = _log_changes(con, window, incident)
     return {
         "window": {"since": window.since_ns, "until": window.until_ns, "bucket_ns": bucket_ns},
         "anomalies": [a.as_dict(with_series) for a in found[:limit]],
-        "incidents": [i.as_dict() for i in incidents],
+        "incidents": described,
         "correlation": correlation_matrix(detection.latency),
         "lagged_correlation": lagged_correlations(detection.latency, detection.edges),
         "co_located_correlation": detection.co_located,
     }
+
+
+def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: Incident) -> list[dict[str, Any]]:
+    """What changed in each service's own logs from before the incident to during it, strongest first."""
+    during = SpanWindow(incident.start_ns, max(incident.end_ns, incident.start_ns + 1))
+    before = default_baseline(window, during)
+    if before.until_ns <= before.since_ns:
+        return []
+    found = log_evidence(transition_rows(con, before, during))
+    changed = sorted((e for e in found.values() if e.strength > 0), key=lambda e: (-e.strength, e.service))
+    return [
+        {
+            "service": e.service,
+            "strength": round(e.strength, 4),
+            "changes": [change.as_dict() for change in e.changes],
+        }
+        for e in changed
+    ]
 
 
 def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = None) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from analyzer.log_templates import LogTemplate, mine_templates
 
-__all__ = ["LogChange", "ServiceLogEvidence", "log_evidence"]
+__all__ = ["END_OF_SPAN", "LogChange", "ServiceLogEvidence", "log_evidence"]
 
 Z_FLOOR = 3.0  # changes below this are the noise of a normal window
 Z_SCALE = 6.0  # z = floor + scale gives strength 0.63
@@ -37,6 +37,7 @@ MAX_CHANGES = 3  # changes kept as evidence per service
 HANDOFF_SHARE = 0.5  # a callee logged an error during at least this share of the changed spans
 
 START, END = "start", "end"
+END_OF_SPAN = "end of span"  # the event name of a span's end
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _event(kind: str, location: str, masked: str, operation: str, templates: Map
     if kind == START:
         return _Event(f"start of {operation}")
     if kind == END:
-        return _Event("end of span")
+        return _Event(END_OF_SPAN)
     if location:
         return _Event(location, location=location)
     template = templates[masked]

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.log_evidence import ServiceLogEvidence
+from analyzer.log_evidence import END_OF_SPAN, ServiceLogEvidence
 
 __all__ = [
     "Candidate",
@@ -322,7 +322,9 @@ class _Ranker:
         for candidate in candidates:
             if candidate.kind not in ("service", "operation", "instance") or candidate.service is None:
                 continue
-            options = sorted(callees.get(candidate.service, ()))  # sorted: ties resolve the same in every process
+            # sorted: ties resolve the same in every process; a callee whose slow calls are this
+            # caller's doing (a shared network endpoint) is not a culprit
+            options = sorted(n for n in callees.get(candidate.service, ()) if not self.edges.moved_off(n))
             culprit = max(options, key=lambda n: strength.get(n, 0.0), default=None)
             if culprit is not None and strength.get(culprit, 0.0) >= 0.5 * candidate.score:
                 candidate.score *= VICTIM_FACTOR
@@ -708,18 +710,22 @@ def _service_remediation(
 
 
 def _log_remediation(service: str, logs: ServiceLogEvidence) -> str:
-    change = logs.changes[0]
-    where = f" ({change.location})" if change.location else ""
-    if change.z > 0:
-        what = f"the log line '{change.after}'{where} {change.change} after '{change.before}' in {change.operation}"
+    top = logs.changes[0]
+    # a span that now ends early, or goes on differently, is told by the statement that stopped
+    stopped = next(
+        (c for c in logs.changes if c.z < 0 and (c.operation, c.before) == (top.operation, top.before)), None
+    )
+    if stopped is not None and (top.z < 0 or top.after == END_OF_SPAN):
         return (
-            f"{service}'s own logs changed: {what}. Read that statement's code path and the example line; "
-            "an error return or a failing dependency call starts there."
+            f"{service}'s own logs changed: '{stopped.after}' stopped following '{stopped.before}' in "
+            f"{stopped.operation}, so the code between them no longer completes. Look for an exception swallowed "
+            "or thrown there (the span ends early, often without an error status)."
         )
+    where = f" ({top.location})" if top.location else ""
     return (
-        f"{service}'s own logs changed: '{change.after}'{where} stopped following '{change.before}' in "
-        f"{change.operation}, so the code between them no longer completes. Look for an exception swallowed "
-        "or thrown there (the span ends early, often without an error status)."
+        f"{service}'s own logs changed: the log line '{top.after}'{where} {top.change} after '{top.before}' in "
+        f"{top.operation}. Read that statement's code path and the example line; an error return or a failing "
+        "dependency call starts there."
     )
 
 

@@ -103,7 +103,10 @@ class LogChange:
 
 @dataclass
 class ServiceLogEvidence:
+    """What changed in the logs of a service, or of one instance (``entity``) of it."""
+
     service: str
+    entity: str = ""
     z: float = 0.0
     changes: list[LogChange] = field(default_factory=list)
 
@@ -133,9 +136,11 @@ def _event(kind: str, location: str, masked: str, operation: str, templates: Map
     return _Event(template.text or "(empty message)", template_id=template.template_id)
 
 
-def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvidence]:
-    """service -> its log evidence (services whose logs did not change have z 0)."""
-    rows = list(rows)
+def log_evidence(rows: Iterable[Mapping[str, Any]], *, by: str = "service") -> dict[str, ServiceLogEvidence]:
+    """service (``by="service"``) or instance (``by="instance"``) -> its log evidence (those
+    whose logs did not change have z 0). One pod of several that changes stands out at the
+    instance level; all of them together are stronger at the service level."""
+    rows = [row for row in rows if row[by]]
     templates = mine_templates(
         masked for row in rows for masked in (row["from_masked"], row["to_masked"]) if masked is not None
     )
@@ -144,11 +149,13 @@ def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvide
     examples: dict[tuple[_State, str, bool], tuple[str, str]] = {}
     erred: dict[tuple[_State, str], tuple[int, str]] = {}
     usual_errors: dict[_State, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    service_of: dict[str, str] = {}
     for row in rows:
         operation = row["operation"]
         before = _event(row["from_kind"], row["from_location"], row["from_masked"], operation, templates)
         after = _event(row["to_kind"], row["to_location"], row["to_masked"], operation, templates)
-        state = (row["service"], operation, before.key)
+        state = (row[by], operation, before.key)
+        service_of[row[by]] = row["service"]
         counts[state][int(bool(row["incident"]))][after.key] += int(row["n"])
         events[after.key] = after
         examples.setdefault((state, after.key, bool(row["incident"])), (row["severity"] or "", row["example"] or ""))
@@ -159,7 +166,7 @@ def log_evidence(rows: Iterable[Mapping[str, Any]]) -> dict[str, ServiceLogEvide
             usual_errors[state][row["erring_callee"]] += int(row["callee_errors"])
     found: dict[str, ServiceLogEvidence] = {}
     for state in sorted(counts):
-        evidence = found.setdefault(state[0], ServiceLogEvidence(state[0]))
+        evidence = found.setdefault(state[0], ServiceLogEvidence(service_of[state[0]], entity=state[0]))
         for change in _changes(state, counts[state], events, examples, _unusual(erred, usual_errors, counts)):
             evidence.z = max(evidence.z, abs(change.z))
             evidence.changes.append(change)

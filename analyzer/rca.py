@@ -188,6 +188,7 @@ def rank_root_causes(
     spectrum: Iterable[Mapping[str, Any]] = (),
     critical_path: Mapping[str, tuple[float, float]] | None = None,
     logs: Mapping[str, ServiceLogEvidence] | None = None,
+    instance_logs: Mapping[str, ServiceLogEvidence] | None = None,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
     """Ranked candidates (design.md's JSON shape) from evidence rows, versions and pod resource shifts.
@@ -195,11 +196,16 @@ def rank_root_causes(
     ``resources`` maps an instance name to ``{signal: (before, after)}`` (cpu_utilization,
     memory_utilization as 0..1); ``spectrum`` has the rows of ``rca_spectrum.sql``;
     ``critical_path`` maps a service to its share of all critical-path time (0..1) in the
-    baseline and in the incident; ``logs`` maps a service to what changed in its logs.
+    baseline and in the incident; ``logs`` and ``instance_logs`` map a service or an instance
+    to what changed in its logs.
     """
     evidence = evidence_from_rows(rows)
     ranker = _Ranker(
-        evidence, _version_changes(versions, baseline_since_ns, incident_since_ns), resources or {}, logs or {}
+        evidence,
+        _version_changes(versions, baseline_since_ns, incident_since_ns),
+        resources or {},
+        logs or {},
+        instance_logs or {},
     )
     found = ranker.candidates()
     _weigh_by_spectrum(found, spectrum)
@@ -243,11 +249,13 @@ class _Ranker:
         versions: dict[str, tuple[list[str], list[str], int]],
         resources: Mapping[str, Mapping[str, tuple[float, float]]],
         logs: Mapping[str, ServiceLogEvidence],
+        instance_logs: Mapping[str, ServiceLogEvidence],
     ) -> None:
         self.evidence = evidence
         self.versions = versions
         self.resources = resources
         self.logs = logs
+        self.instance_logs = instance_logs
         self.instances_of: dict[str, list[EntityEvidence]] = defaultdict(list)
         for (signal, kind, _, _), entry in evidence.items():
             if signal == "self" and kind == "instance" and entry.incident.n and entry.service:
@@ -442,6 +450,12 @@ class _Ranker:
                 evidence = _signal_evidence(pod, "this instance") + _resource_evidence(shift)
                 remediation = _instance_remediation(pod.name, service, shift)
                 score = max(pod.strength * factor, _saturation(shift))
+                # a single pod's logs are its service's: the service is the candidate for them
+                logs = None if alone else self.instance_logs.get(pod.name)
+                if logs is not None and logs.strength > 0:
+                    evidence += [change.as_dict() for change in logs.changes]
+                    if logs.strength > score:
+                        score, remediation = logs.strength, _log_remediation(pod.name, logs)
                 result.append(Candidate("instance", pod.name, service, score, evidence, remediation))
         return result
 

@@ -264,6 +264,7 @@ class TransitionRow(TypedDict):
 
     incident: bool
     service: str
+    instance: str  # the pod, else the service instance, of the span ('' when none)
     operation: str
     from_kind: str
     from_location: str

@@ -26,11 +26,13 @@ def transition(
     erring_callee: str = "",
     severity: str = "INFO",
     example: str = "",
+    instance: str = "",
 ) -> TransitionRow:
     """``before`` and ``after`` are (kind, location, masked message) of the two events."""
     return {
         "incident": incident,
         "service": service,
+        "instance": instance or f"{service}-pod",
         "operation": OPERATION,
         "from_kind": before[0],
         "from_location": before[1],
@@ -146,6 +148,25 @@ def test_log_evidence_ranks_the_service_and_names_the_statement_in_the_remediati
     assert [e["signal"] for e in ranked[0]["evidence"]][:2] == ["logs", "logs"]
     remediation = ranked[0]["remediation"]
     assert "'OrderService.java:20' stopped following 'OrderService.java:10' in POST /orders" in remediation
+
+
+def test_one_pod_of_two_whose_logs_changed_is_the_candidate_not_its_service() -> None:
+    normal = [(START, LOADED), (LOADED, SAVED), (SAVED, END)]
+    steady = [
+        transition("orders", a, b, n, incident=i, instance="orders-b")
+        for a, b in normal
+        for n, i in ((40, False), (20, True))
+    ]
+    changed = [{**row, "instance": "orders-a"} for row in silent_exception_rows()]
+    rows = [*changed, *steady]
+    evidence = [
+        *both("self", "service", "orders", "orders", 100),
+        *both("self", "instance", "orders-a", "orders", 50),
+        *both("self", "instance", "orders-b", "orders", 50),
+    ]
+    ranked = rank_root_causes(evidence, logs=log_evidence(rows), instance_logs=log_evidence(rows, by="instance"))
+    assert [(c["kind"], c["name"]) for c in ranked[:2]] == [("instance", "orders-a"), ("service", "orders")]
+    assert log_evidence(rows, by="instance")["orders-b"].strength == 0
 
 
 def edge(signal: str, caller: str, callee: str, service: str | None, **counts: Any) -> list[dict[str, Any]]:

@@ -232,6 +232,7 @@ def root_causes(
     if baseline.until_ns <= baseline.since_ns:
         raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
     rows = evidence_rows(con, baseline, incident, service)
+    transitions = transition_rows(con, baseline, incident)
     candidates = rank_root_causes(
         rows,
         versions=version_rows(con, baseline, incident),
@@ -240,7 +241,8 @@ def root_causes(
         resources=_resource_shifts(con, baseline, incident),
         spectrum=spectrum_rows(con, baseline, incident),
         critical_path=critical_path_shift(con, baseline, incident),
-        logs=log_evidence(transition_rows(con, baseline, incident)),
+        logs=log_evidence(transitions),
+        instance_logs=log_evidence(transitions, by="instance"),
         limit=limit,
     )
     return {

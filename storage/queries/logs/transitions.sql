@@ -14,6 +14,7 @@
 WITH {log_records},
 spans AS (
     SELECT trace_id, span_id, span_name, service_name, timestamp, duration,
+           coalesce(k8s_pod_name, service_instance_id, '') AS instance,
            timestamp >= make_timestamp_ns($i_since) AS incident
     FROM otel_traces
     WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
@@ -35,17 +36,17 @@ handoffs AS (
     GROUP BY p.trace_id, p.span_id
 ),
 events AS (
-    SELECT trace_id, span_id, service_name, span_name, incident, 0 AS phase, timestamp AS event_time,
+    SELECT trace_id, span_id, service_name, instance, span_name, incident, 0 AS phase, timestamp AS event_time,
            'start' AS kind, '' AS location, '' AS masked, '' AS severity, '' AS message
     FROM spans
     UNION ALL
-    SELECT s.trace_id, s.span_id, s.service_name, s.span_name, s.incident, 1, r.timestamp,
+    SELECT s.trace_id, s.span_id, s.service_name, s.instance, s.span_name, s.incident, 1, r.timestamp,
            'log', r.location, CASE WHEN r.location = '' THEN r.masked ELSE '' END,
            r.severity_text, r.message
     FROM log_records AS r
     JOIN spans AS s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
     UNION ALL
-    SELECT trace_id, span_id, service_name, span_name, incident, 2, timestamp + to_microseconds(duration // 1000),
+    SELECT trace_id, span_id, service_name, instance, span_name, incident, 2, timestamp + to_microseconds(duration // 1000),
            'end', '', '', '', ''
     FROM spans
 ),
@@ -58,7 +59,7 @@ ordered AS (
     LEFT JOIN handoffs AS h USING (trace_id, span_id)
     WINDOW span_events AS (PARTITION BY trace_id, span_id, incident ORDER BY phase, event_time, location, masked)
 )
-SELECT incident, service_name AS service, span_name AS operation,
+SELECT incident, service_name AS service, instance, span_name AS operation,
        from_kind, from_location, from_masked, kind AS to_kind, location AS to_location, masked AS to_masked,
        count(*) AS n,
        count(erring_callee) AS callee_errors,

@@ -13,9 +13,9 @@ bucket. Three detectors, each with its own statistics:
   values), which catches slow drifts (a leak) that no single bucket shows, and dates the
   start of an anomaly.
 
-Log series (per service that logs) go through the same detectors: error lines per span like
-errors, and log records per span like a level judged both ways, since a statement that
-stops appearing (a silent exception) lowers it.
+Log series (per service that logs) go through the same detectors: error lines per request
+like errors, and log records per request like a level judged both ways, since a statement
+that stops appearing (a silent exception) lowers it.
 
 Each :class:`Anomaly` has the entity, signal, start, end, score in [0, 1], baseline and
 observed values, and its series with the baseline band for plotting.
@@ -54,7 +54,7 @@ MIN_REQUESTS_MEDIAN = 2  # ... its median needs two (low-traffic services have f
 MIN_ERRORS = 3
 CHANGE_Z = 4.0  # a change point must shift the mean by this many robust sigmas
 CHANGE_T = 8.0  # ... with this t statistic
-TWO_SIDED = frozenset({"log_records_per_span"})  # level signals judged for drops too
+TWO_SIDED = frozenset({"log_records_per_request"})  # level signals judged for drops too
 COUNT_SIGNALS = {"errors": "error_rate", "log_errors": "log_error_rate"}  # counted events -> reported signal
 NICE_BUCKETS_S = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
@@ -139,20 +139,22 @@ def red_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
 
 
 def log_series(rows: Iterable[Mapping[str, Any]], buckets: int) -> list[Series]:
-    """Error log lines per span and log records per span, per service, from ``log_series_rows``."""
+    """Error log lines per request and log records per request, per service, from ``log_series_rows``."""
     grouped: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         grouped[row["service"]].append(row)
     result = []
     for service, service_rows in sorted(grouped.items()):
-        spans, records, errors = np.zeros(buckets), np.zeros(buckets), np.zeros(buckets)
+        requests, records, errors = np.zeros(buckets), np.zeros(buckets), np.zeros(buckets)
         for row in service_rows:
             b = int(row["bucket"])
             if 0 <= b < buckets:
-                spans[b], records[b], errors[b] = row["spans"], row["records"], row["errors"]
-        per_span = np.where(spans >= MIN_REQUESTS, records / np.maximum(spans, 1), np.nan)
-        result.append(Series("service", service, service, "log_errors", errors / np.maximum(spans, 1), spans, errors))
-        result.append(Series("service", service, service, "log_records_per_span", per_span, spans))
+                requests[b], records[b], errors[b] = row["requests"], row["records"], row["errors"]
+        per_request = np.where(requests >= MIN_REQUESTS, records / np.maximum(requests, 1), np.nan)
+        result.append(
+            Series("service", service, service, "log_errors", errors / np.maximum(requests, 1), requests, errors)
+        )
+        result.append(Series("service", service, service, "log_records_per_request", per_request, requests))
     return result
 
 

@@ -66,7 +66,7 @@ def red_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucke
 
 
 def log_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[LogSeriesRow]:
-    """Per (service that logs, bucket): spans, log records, error records (logs/series.sql)."""
+    """Per (service that logs, bucket): requests, log records, error records (logs/series.sql)."""
     rows = run_query(con, "logs/series", params={**window.params, "bucket": bucket_ns})
     return cast(list[LogSeriesRow], rows)
 

@@ -246,11 +246,11 @@ class SpectrumRow(TypedDict):
 
 
 class LogSeriesRow(TypedDict):
-    """One time bucket of a service that logs: its spans, log records and error records."""
+    """One time bucket of a service that logs: requests served, log records and error records."""
 
     service: str
     bucket: int
-    spans: int
+    requests: int
     records: int
     errors: int
 

@@ -43,7 +43,10 @@ __all__ = ["NoIncidentError", "anomalies", "critical_path_shift", "default_basel
 # gauges, and sums as rates (resource_metrics.sql normalises both per platform)
 RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_per_s", "network_out_bytes_per_s")
 MIN_INCIDENT_SCORE = 0.25  # every detector reports at least ~0.29 at its threshold
-MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident
+MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident ...
+MIN_LONE_SCORE = 0.6  # ... unless it is strong,
+MIN_LONE_LOG_SCORE = 0.35  # ... or a change in a service's own logs (a code fault may show nowhere else)
+LOG_SIGNALS = frozenset({"log_error_rate", "log_records_per_request"})
 LOG_EVIDENCE_INCIDENTS = 3  # incidents whose log changes `anomalies` describes (one query each)
 
 
@@ -172,7 +175,7 @@ def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = Non
     window = resolve_window(con, None, None)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
     for incident in _detect(con, window, bucket_ns).incidents:
-        if len(incident.anomalies) < MIN_INCIDENT_ANOMALIES or incident.score < MIN_INCIDENT_SCORE:
+        if incident.score < _least_score(incident):
             continue
         if service is None or service in incident.services:
             return {
@@ -184,6 +187,17 @@ def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = Non
                 "anomalies": len(incident.anomalies),
             }
     return None
+
+
+def _least_score(incident: Incident) -> float:
+    """The score an incident needs to count: more for one anomaly alone than for several, less
+    for a change in one service's logs (their line counts per request hardly vary in normal
+    times) than for a lone latency or resource series."""
+    if len(incident.anomalies) >= MIN_INCIDENT_ANOMALIES:
+        return MIN_INCIDENT_SCORE
+    if all(a.signal in LOG_SIGNALS for a in incident.anomalies):
+        return MIN_LONE_LOG_SCORE
+    return MIN_LONE_SCORE
 
 
 MIN_BASELINE_NS = 30 * 60 * 1_000_000_000

@@ -8,6 +8,7 @@ glimpse server and the simulator are imported by the helpers that start them.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -161,18 +162,23 @@ def simulate_history(
     seed: int,
     faults: list[Fault],
     rate_per_s: float | None,
+    logs: bool = True,
 ) -> tuple[SimulationResult, float]:
     """Simulated traffic in accelerated time into a fresh ``folder/glimpse.duckdb``, labels in ``labels.json``.
 
     The simulator exports through the OpenTelemetry SDK into a glimpse server started here
-    (one decode worker). Returns the result and the seconds from the server's start to the labels.
+    (one decode worker), spans, metrics and (unless ``logs`` is false) log records. Returns
+    the result and the seconds from the server's start to the labels.
     """
     from tracing.simulator.runner import run_history, write_labels
 
     folder.mkdir(parents=True, exist_ok=True)
     db_path = folder / "glimpse.duckdb"
-    for stale in folder.glob("glimpse.duckdb*"):
-        stale.unlink()
+    for stale in folder.glob("glimpse.duckdb*"):  # the file, its WAL and its journal folder
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     with running_server(db_path, console_port=0, decode_workers=1) as info:
         started = time.perf_counter()
         result = run_history(
@@ -183,6 +189,7 @@ def simulate_history(
             seed=seed,
             faults=faults,
             rate_per_s=rate_per_s,
+            logs=logs,
         )
     write_labels(result, folder / "labels.json")
     return result, time.perf_counter() - started

@@ -1,15 +1,16 @@
-"""Emit simulated requests through the real OpenTelemetry SDK, one provider pair per instance.
+"""Emit simulated requests through the real OpenTelemetry SDK, one set of providers per instance.
 
-Every instance (pod) has its own ``TracerProvider`` and ``MeterProvider`` with a full
-resource (service, Kubernetes, host, cloud). Spans are created with explicit timestamps, so
-the same code serves both clocks:
+Every instance (pod) has its own ``TracerProvider``, ``MeterProvider`` and (with logs on)
+``LoggerProvider`` with a full resource (service, Kubernetes, host, cloud). Spans and log
+records are created with explicit timestamps, each record in the context of its span (trace
+id, span id, flags), so the same code serves both clocks:
 
-- **live**: the SDK's ``BatchSpanProcessor`` and ``PeriodicExportingMetricReader`` export in
-  the background, as in any instrumented service;
-- **history** (accelerated): a synchronous batching processor exports every 2,048 spans from
-  the generating thread (the SDK's batch processor would drop spans when generation outruns
-  export), and each instance's metrics are collected once per simulated interval and
-  exported with their timestamps moved to simulated time.
+- **live**: the SDK's ``BatchSpanProcessor``, ``BatchLogRecordProcessor`` and
+  ``PeriodicExportingMetricReader`` export in the background, as in any instrumented service;
+- **history** (accelerated): synchronous batching processors export every 2,048 spans or log
+  records (the SDK's batch processors would drop them when generation outruns export), and
+  each instance's metrics are collected once per simulated interval and exported with their
+  timestamps moved to simulated time.
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ import hashlib
 import queue
 import random
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import trace
+from opentelemetry._logs import Logger, SeverityNumber
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
@@ -48,6 +53,7 @@ from tracing.simulator.topology import Topology
 __all__ = ["Emitter", "ExportError", "InstanceState", "instance_resource"]
 
 SCOPE = "glimpse.simulator"
+SEVERITIES = {"INFO": SeverityNumber.INFO, "WARN": SeverityNumber.WARN, "ERROR": SeverityNumber.ERROR}
 KINDS = {
     "server": SpanKind.SERVER,
     "client": SpanKind.CLIENT,
@@ -99,55 +105,99 @@ class SeededIds(IdGenerator):
             return self._random.getrandbits(128) or 1
 
 
-class SyncBatchProcessor(SpanProcessor):
-    """Exports finished spans in batches on one thread; blocks the producer instead of dropping.
+T = TypeVar("T")
+
+
+class SyncBatcher(Generic[T]):
+    """Exports items in batches on one thread; blocks the producer instead of dropping.
 
     At most two batches wait for the exporter, so generation overlaps with glimpse's commit
     of the previous batch but never runs unboundedly ahead of it.
     """
 
-    def __init__(self, exporter: SpanExporter, batch_size: int = HISTORY_BATCH) -> None:
-        self.exporter = exporter
+    def __init__(self, export: Callable[[list[T]], bool], what: str, batch_size: int = HISTORY_BATCH) -> None:
+        self.export = export  # True when glimpse took the batch
+        self.what = what
         self.batch_size = batch_size
-        self._spans: list[ReadableSpan] = []
-        self._queue: queue.Queue[list[ReadableSpan] | None] = queue.Queue(maxsize=2)
+        self._items: list[T] = []
+        self._queue: queue.Queue[list[T] | None] = queue.Queue(maxsize=2)
         self._failure: str | None = None
-        self._thread = threading.Thread(target=self._export_loop, name="simulator-export", daemon=True)
+        self._thread = threading.Thread(target=self._export_loop, name=f"simulator-export-{what}", daemon=True)
         self._thread.start()
 
-    def on_end(self, span: ReadableSpan) -> None:
-        self._spans.append(span)
-        if len(self._spans) >= self.batch_size:
+    def add(self, item: T) -> None:
+        self._items.append(item)
+        if len(self._items) >= self.batch_size:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        spans, self._spans = self._spans, []
-        if spans:
-            self._queue.put(spans)
+        items, self._items = self._items, []
+        if items:
+            self._queue.put(items)
         if self._failure is not None:
             raise ExportError(self._failure)
 
     def _export_loop(self) -> None:
-        while (spans := self._queue.get()) is not None:
+        while (items := self._queue.get()) is not None:
             try:
-                if self.exporter.export(spans) is not SpanExportResult.SUCCESS:
-                    self._failure = f"could not export {len(spans)} spans to glimpse"
+                if not self.export(items):
+                    self._failure = f"could not export {len(items)} {self.what} to glimpse"
             finally:
                 self._queue.task_done()
         self._queue.task_done()
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+    def flush(self) -> None:
         self._hand_over()
         self._queue.join()
         if self._failure is not None:
             raise ExportError(self._failure)
-        return True
 
     def shutdown(self) -> None:
         if self._thread.is_alive():
-            self.force_flush()
+            self.flush()
             self._queue.put(None)
             self._thread.join()
+
+
+class SyncBatchProcessor(SpanProcessor):
+    """History clock: finished spans exported in batches by a :class:`SyncBatcher`."""
+
+    def __init__(self, exporter: SpanExporter, batch_size: int = HISTORY_BATCH) -> None:
+        self._batcher = SyncBatcher[ReadableSpan](
+            lambda spans: exporter.export(spans) is SpanExportResult.SUCCESS, "spans", batch_size
+        )
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._batcher.add(span)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self._batcher.flush()
+        return True
+
+    def shutdown(self) -> None:
+        self._batcher.shutdown()
+
+
+class SyncBatchLogProcessor(LogRecordProcessor):
+    """History clock: log records exported in batches by a :class:`SyncBatcher`."""
+
+    def __init__(self, exporter: LogRecordExporter, batch_size: int = HISTORY_BATCH) -> None:
+        self._batcher = SyncBatcher[ReadableLogRecord](
+            lambda records: exporter.export(records) is LogRecordExportResult.SUCCESS, "log records", batch_size
+        )
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        resource = log_record.resource or Resource.get_empty()
+        self._batcher.add(
+            ReadableLogRecord(log_record.log_record, resource, log_record.instrumentation_scope, log_record.limits)
+        )
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self._batcher.flush()
+        return True
+
+    def shutdown(self) -> None:
+        self._batcher.shutdown()
 
 
 @dataclasses.dataclass
@@ -160,7 +210,22 @@ class InstanceState:
     requests: int = 0
 
 
+class _HashedResource(Resource):
+    """A resource that hashes once: the OTLP encoders hash the resource of every span and log record."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
 def instance_resource(topology: Topology, instance: Instance) -> Resource:
+    return _HashedResource(_instance_resource(topology, instance))
+
+
+def _instance_resource(topology: Topology, instance: Instance) -> Resource:
     deployment = instance.service
     pod_uid = hashlib.sha1(instance.pod.encode()).hexdigest()
     return Resource.create(
@@ -186,7 +251,7 @@ def instance_resource(topology: Topology, instance: Instance) -> Resource:
 
 
 class _InstanceTelemetry:
-    """One instance's tracer, meter and instruments."""
+    """One instance's tracer, meter, loggers and instruments."""
 
     def __init__(
         self,
@@ -195,12 +260,18 @@ class _InstanceTelemetry:
         ids: IdGenerator,
         span_processor: SpanProcessor,
         reader: MetricReader,
+        log_processor: LogRecordProcessor | None,
     ) -> None:
         resource = instance_resource(topology, instance)
         self.state = InstanceState()
         self.tracer_provider = TracerProvider(resource=resource, id_generator=ids)
         self.tracer_provider.add_span_processor(span_processor)
         self.tracer = self.tracer_provider.get_tracer(SCOPE, "1.0.0")
+        self.logger_provider: LoggerProvider | None = None
+        if log_processor is not None:
+            self.logger_provider = LoggerProvider(resource=resource)
+            self.logger_provider.add_log_record_processor(log_processor)
+        self._loggers: dict[str, Logger] = {}
         self.reader = reader
         self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         meter = self.meter_provider.get_meter(SCOPE, "1.0.0")
@@ -229,15 +300,24 @@ class _InstanceTelemetry:
     def _memory(self, options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(int(self.state.memory_bytes))]
 
+    def logger(self, name: str) -> Logger:
+        """The logger ``name`` (a class, as a logging appender names its scope)."""
+        if (logger := self._loggers.get(name)) is None:
+            assert self.logger_provider is not None
+            logger = self._loggers[name] = self.logger_provider.get_logger(name)
+        return logger
+
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+        if self.logger_provider is not None:
+            self.logger_provider.shutdown()
 
 
 class Emitter:
-    """Turns :class:`SimSpan` trees into OpenTelemetry spans and metrics, per instance."""
+    """Turns :class:`SimSpan` trees into OpenTelemetry spans, log records and metrics, per instance."""
 
-    def __init__(self, topology: Topology, endpoint: str, *, live: bool, seed: int) -> None:
+    def __init__(self, topology: Topology, endpoint: str, *, live: bool, seed: int, logs: bool = True) -> None:
         self.topology = topology
         self.live = live
         self._ids = SeededIds(seed)
@@ -248,16 +328,18 @@ class Emitter:
             if live
             else SyncBatchProcessor(self._span_exporter)
         )
+        self._log_processor = _log_processor(OTLPLogExporter(endpoint=endpoint, insecure=True), live) if logs else None
         self._endpoint = endpoint
         self._telemetry: dict[str, _InstanceTelemetry] = {}
         self.spans = 0
+        self.logs = 0
         self.metric_points = 0
 
     def add_instances(self, instances: Sequence[Instance]) -> None:
         for instance in instances:
             if instance.pod not in self._telemetry:
                 self._telemetry[instance.pod] = _InstanceTelemetry(
-                    self.topology, instance, self._ids, self._processor, self._reader()
+                    self.topology, instance, self._ids, self._processor, self._reader(), self._log_processor
                 )
 
     def _reader(self) -> MetricReader:
@@ -280,6 +362,8 @@ class Emitter:
         )
         for event in sim.events:
             span.add_event(event.name, event.attributes, timestamp=event.time_ns)
+        if sim.logs and telemetry.logger_provider is not None:
+            self._emit_logs(telemetry, sim, span)
         if sim.error is not None:
             span.set_status(Status(StatusCode.ERROR, sim.error))
         for child in sim.children:
@@ -289,6 +373,20 @@ class Emitter:
         if sim.kind in ("server", "consumer"):
             telemetry.state.requests += 1
             telemetry.duration.record((sim.end_ns - sim.start_ns) / 1e9, _metric_attributes(sim))
+
+    def _emit_logs(self, telemetry: _InstanceTelemetry, sim: SimSpan, span: trace.Span) -> None:
+        context = trace.set_span_in_context(span)  # ties each record to the span: trace id, span id, flags
+        for log in sim.logs:
+            telemetry.logger(log.logger).emit(
+                timestamp=log.time_ns,
+                observed_timestamp=log.time_ns,
+                context=context,
+                severity_number=SEVERITIES[log.severity],
+                severity_text=log.severity,
+                body=log.body,
+                attributes=log.attributes,
+            )
+        self.logs += len(sim.logs)
 
     def export_metrics(self, pods: Iterable[str], start_ns: int, time_ns: int) -> None:
         """History clock: collect each instance's metrics now and export them stamped ``time_ns``."""
@@ -305,13 +403,23 @@ class Emitter:
 
     def flush(self) -> None:
         self._processor.force_flush()
+        if self._log_processor is not None:
+            self._log_processor.force_flush()
 
     def close(self) -> None:
         self.flush()
         for telemetry in self._telemetry.values():
             telemetry.shutdown()
         self._processor.shutdown()
+        if self._log_processor is not None:
+            self._log_processor.shutdown()
         self._metric_exporter.shutdown()
+
+
+def _log_processor(exporter: OTLPLogExporter, live: bool) -> LogRecordProcessor:
+    if live:
+        return BatchLogRecordProcessor(exporter, max_queue_size=65_536, schedule_delay_millis=1000)
+    return SyncBatchLogProcessor(exporter)
 
 
 def _metric_attributes(sim: SimSpan) -> dict[str, Any]:

@@ -2,13 +2,16 @@
 
 Pure and seeded: given the topology, the instances, the active fault effects and a random
 generator, :meth:`Engine.request` returns a tree of :class:`SimSpan` with nanosecond start
-and end times, semantic-convention attributes, statuses and exception events. Emitting the
-tree through OpenTelemetry is :mod:`tracing.simulator.emit`'s job.
+and end times, semantic-convention attributes, statuses, exception events and, with a
+:class:`~tracing.simulator.logs.Narrator`, the log lines of each span. Emitting the tree
+through OpenTelemetry is :mod:`tracing.simulator.emit`'s job.
 
 Timing model: an operation's own work is log-normal around its median, split 40/60 around
 its outgoing calls; calls run one after another unless marked ``parallel`` (then alongside
 the previous call); a call to a service crosses the network each way; a client with a
-timeout gives up, records a timeout and retries if allowed while the server carries on.
+timeout gives up, records a timeout and retries if allowed while the server carries on. A
+network fault on a service delays every packet into and out of its pods: both legs of the
+calls into it, of its own calls to services, databases and APIs, and its messages.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from tracing.simulator.faults import HANG_MS, Effects, Instance
+from tracing.simulator.logs import Narrator, SimLog
 from tracing.simulator.topology import Call, Dependency, Operation, Service, Topology
 
 __all__ = ["Engine", "SimEvent", "SimSpan", "span_name"]
@@ -54,6 +59,7 @@ class SimSpan:
     error: str | None = None  # status message when the span failed
     events: list[SimEvent] = field(default_factory=list)
     children: list[SimSpan] = field(default_factory=list)
+    logs: list[SimLog] = field(default_factory=list)
 
 
 @dataclass
@@ -87,10 +93,17 @@ def _http_route(operation: str) -> tuple[str, str]:
 class Engine:
     """Generates timed request trees for a topology under the active fault effects."""
 
-    def __init__(self, topology: Topology, instances: dict[str, list[Instance]], rng: random.Random) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        instances: dict[str, list[Instance]],
+        rng: random.Random,
+        narrator: Narrator | None = None,
+    ) -> None:
         self.topology = topology
         self.instances = instances  # service -> instances currently serving
         self.rng = rng
+        self.narrator = narrator  # None: no logs
         self.effects: Effects | None = None
         self._names = {
             (s, o): span_name(topology, s, o) for s, svc in topology.services.items() for o in svc.operations
@@ -114,6 +127,10 @@ class Engine:
                 work_ms += HANG_MS
         span = SimSpan(self._names[service, operation], kind, instance, start_ns, start_ns, {})
         cursor = start_ns + int(work_ms * 0.4 * MS)
+        if self._logs(service):
+            span.logs.append(self._narrator.opening(service, operation, start_ns + (cursor - start_ns) // 4))
+        if self._code_fault("code_exception", service):
+            return self._swallow_exception(span, svc, operation, cursor)
         failed, error_type = False, None
         if depth < MAX_DEPTH:
             cursor, failed, callee_error = self._call_all(span, op, cursor, depth)
@@ -125,7 +142,60 @@ class Engine:
         if own_error:
             failed, error_type = True, self._raise(span, svc)
         self._server_attributes(span, svc, operation, failed, error_type)
+        if self._logs(service):
+            exception = f"{error_type}: {span.error}" if own_error else None
+            self._close_logs(span, operation, cursor, steps=not failed, exception=exception)
         return Served(span, failed, error_type)
+
+    def _swallow_exception(self, span: SimSpan, svc: Service, operation: str, at_ns: int) -> Served:
+        """code_exception: the handler throws after its opening line and a catch-all answers normally.
+
+        The calls, the rest of the work and the later log statements never happen; no status, no ERROR line.
+        """
+        span.end_ns = at_ns
+        self._server_attributes(span, svc, operation, False, None)
+        if self._logs(svc.name):
+            self._close_logs(span, operation, at_ns, steps=False, exception=None)
+        return Served(span, False, None)
+
+    # --- logs ----------------------------------------------------------------------------------
+
+    @property
+    def _narrator(self) -> Narrator:
+        assert self.narrator is not None
+        return self.narrator
+
+    def _logs(self, service: str) -> bool:
+        return self.narrator is not None and self.narrator.logs(service)
+
+    def _close_logs(
+        self, span: SimSpan, operation: str, after_calls_ns: int, *, steps: bool, exception: str | None
+    ) -> None:
+        """The span's lines after its calls: the statements (unless it failed), its ERROR, maybe noise."""
+        narrator, service = self._narrator, span.instance.service
+        if exception is not None:
+            span.logs.append(narrator.failure(service, operation, span.end_ns, exception))
+        elif steps:
+            error_return = self._code_fault("code_error", service)
+            times = (span.start_ns, after_calls_ns, span.end_ns)
+            span.logs.extend(narrator.steps(service, operation, times, error_return=error_return))
+        if (noise := narrator.noise(service, span.start_ns, span.end_ns)) is not None:
+            span.logs.append(noise)
+        span.logs.sort(key=itemgetter(0))  # by time
+
+    def _log_call_failure(self, parent: SimSpan, call: Call, time_ns: int, error: str, *, retrying: bool) -> None:
+        """The caller's line about a failed call: WARN when it retries or falls back, ERROR when it fails too."""
+        if not self._logs(parent.instance.service):
+            return
+        outcome = "retry" if retrying else "fallback" if call.on_error == "fallback" else "fail"
+        parent.logs.append(
+            self._narrator.call_failed(parent.instance.service, call.target, call.operation, outcome, time_ns, error)
+        )
+
+    def _code_fault(self, fault_type: str, service: str) -> bool:
+        """Whether this request of ``service`` hits an active code fault (drawn only under one)."""
+        share = self.effects.code_fault_share(fault_type, service) if self.effects is not None else 0.0
+        return share > 0 and self.rng.random() < share
 
     def _own_error(self, svc: Service, op: Operation, instance: Instance) -> bool:
         rate = op.error_rate + self.topology.background_error_rate
@@ -134,6 +204,7 @@ class Engine:
         return self.rng.random() < rate
 
     def _raise(self, span: SimSpan, svc: Service) -> str:
+        """Record the exception that fails ``span``; returns its type (its message becomes the status)."""
         exc_type, message = EXCEPTIONS[svc.protocol]
         span.events.append(
             SimEvent(
@@ -177,8 +248,8 @@ class Engine:
     def _call_service(self, parent: SimSpan, call: Call, start_ns: int, depth: int) -> tuple[int, bool, str | None]:
         callee = self.topology.services[call.target]
         network_ms = NETWORK_MS
-        if self.effects is not None:
-            network_ms += self.effects.network_delay_ms(call.target)
+        if self.effects is not None:  # each leg leaves one pod and enters the other
+            network_ms += self._delay_ms(call.target) + self._delay_ms(parent.instance.service)
         attempt_start = start_ns
         for attempt in range(call.retries + 1):
             client = SimSpan(
@@ -195,6 +266,7 @@ class Engine:
             self._client_attributes(client, callee, call.operation, attempt, error_type, timed_out, served.failed)
             if error_type is None:
                 return client.end_ns, True, None
+            self._log_call_failure(parent, call, client.end_ns, error_type, retrying=attempt < call.retries)
             if attempt == call.retries:
                 return client.end_ns, False, error_type
             attempt_start = client.end_ns + int(BACKOFF_MS * MS)
@@ -206,6 +278,7 @@ class Engine:
         duration_ms = self._lognormal(dependency.latency_ms, dependency.sigma)
         if self.effects is not None and dependency.kind == "database":
             duration_ms *= self.effects.database_factor(dependency.name)
+        duration_ms += 2 * self._delay_ms(parent.instance.service)  # the query leaves the pod, its answer enters it
         end = start_ns + int(duration_ms * MS)
         timed_out = call.timeout_ms is not None and duration_ms > call.timeout_ms
         if timed_out and call.timeout_ms is not None:
@@ -217,6 +290,7 @@ class Engine:
         if timed_out:
             span.error = "deadline exceeded"
             span.attributes["error.type"] = "timeout"
+            self._log_call_failure(parent, call, end, "timeout", retrying=False)
         parent.children.append(span)
         return end, not timed_out, "timeout" if timed_out else None
 
@@ -251,7 +325,8 @@ class Engine:
     def _publish(
         self, parent: SimSpan, call: Call, dep: Dependency, start_ns: int, depth: int
     ) -> tuple[int, bool, str | None]:
-        end = start_ns + int(self._lognormal(dep.latency_ms, dep.sigma) * MS)
+        send_ms = self._lognormal(dep.latency_ms, dep.sigma) + 2 * self._delay_ms(parent.instance.service)
+        end = start_ns + int(send_ms * MS)
         messaging = {
             "messaging.system": dep.system,
             "messaging.destination.name": dep.name,
@@ -269,6 +344,7 @@ class Engine:
         parent.children.append(producer)
         if call.consumer is not None and depth < MAX_DEPTH:
             lag_ms = self._lognormal(15.0, 0.6)  # waiting in the topic until the consumer polls
+            lag_ms += self._delay_ms(call.consumer)  # the fetched message enters the consumer's pod
             served = self._serve(call.consumer, call.operation, end + int(lag_ms * MS), depth + 1, kind="consumer")
             served.span.attributes.update(
                 {
@@ -343,6 +419,10 @@ class Engine:
         if error is not None:
             attrs["error.type"] = error
             span.error = "deadline exceeded" if timed_out else f"{callee.name} answered {error}"
+
+    def _delay_ms(self, service: str) -> float:
+        """A network fault's delay of each packet into or out of ``service``'s pods."""
+        return self.effects.network_delay_ms(service) if self.effects is not None else 0.0
 
     def _lognormal(self, median_ms: float, sigma: float) -> float:
         return median_ms * math.exp(self.rng.gauss(0.0, sigma))

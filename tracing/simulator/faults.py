@@ -2,9 +2,11 @@
 
 A :class:`Fault` names a type, a target and a window relative to the run's start. The
 engine asks :class:`Effects` at each request how the active faults change latency, errors,
-versions and resource use. :func:`label` writes what an analyzer should find, named the way
-the telemetry names it (``service.name``, ``k8s.pod.name``, ``k8s.node.name``, the peer name
-of an uninstrumented database).
+versions, resource use, the network around a service's pods and its code paths (the two
+code faults show only in the target's own logs, so they target services that log).
+:func:`label` writes what an analyzer should find, named the way the telemetry names it
+(``service.name``, ``k8s.pod.name``, ``k8s.node.name``, the peer name of an uninstrumented
+database).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from tracing.errors import GlimpseError
 from tracing.simulator.topology import Topology
 
-__all__ = ["FAULT_TYPES", "Effects", "Fault", "FaultError", "Instance", "default_target", "label"]
+__all__ = ["CODE_FAULTS", "FAULT_TYPES", "Effects", "Fault", "FaultError", "Instance", "default_target", "label"]
 
 # type -> (what the target names, default magnitude, what the magnitude means)
 FAULT_TYPES: dict[str, tuple[str, float, str]] = {
@@ -23,12 +25,28 @@ FAULT_TYPES: dict[str, tuple[str, float, str]] = {
     "errors": ("service", 0.35, "share of the service's requests that fail"),
     "cpu": ("pod (or service: its first pod)", 6.0, "slowdown factor of the saturated pod"),
     "node": ("node", 4.0, "slowdown factor of every pod on the node"),
-    "network": ("service", 60.0, "milliseconds of delay each way on calls into the service"),
+    "network": (
+        "service",
+        60.0,
+        "milliseconds of delay on every packet into and out of the service's pods "
+        "(its inbound, outbound and database calls, each way)",
+    ),
     "database": ("database", 15.0, "slowdown factor of the database's calls"),
     "timeout": ("service", 0.5, "share of requests that hang for 2.5 s (callers time out and retry)"),
     "memory_leak": ("pod (or service: its first pod)", 8.0, "slowdown factor reached at the fault's end"),
     "bad_deploy": ("service", 0.3, "share of the new version's requests that fail"),
+    "code_error": (
+        "service that logs",
+        0.4,
+        "share of the service's requests that log an error return (a new ERROR line; handled, no error status)",
+    ),
+    "code_exception": (
+        "service that logs",
+        0.4,
+        "share of the service's requests cut short by a swallowed exception (later log lines, calls and work skipped)",
+    ),
 }
+CODE_FAULTS = ("code_error", "code_exception")  # visible only in the target's own logs
 HANG_MS = 2500.0
 
 
@@ -76,9 +94,10 @@ def fault_targets(topology: Topology, fault_type: str) -> list[str]:
         return [d.name for d in topology.dependencies.values() if d.kind == "database"]
     entry = {service for service, _, _ in topology.entrypoints}
     services = [s for s in topology.services if s not in entry]
-    if fault_type == "network":
-        return services  # nothing instrumented calls an entry service: a delay before it leaves no trace
-    return services + sorted(entry)
+    candidates = services + sorted(entry)  # a network fault on an entry service shows on its outbound calls
+    if fault_type in CODE_FAULTS:
+        return [s for s in candidates if topology.services[s].logs]  # a silent service would hide them by design
+    return candidates
 
 
 def validate(fault: Fault, topology: Topology, instances: list[Instance]) -> None:
@@ -98,6 +117,8 @@ def validate(fault: Fault, topology: Topology, instances: list[Instance]) -> Non
     }[kind]
     if name not in known:
         raise FaultError(f"fault {fault.type}: no {kind} named {fault.target!r} in topology {topology.name}")
+    if fault.type in CODE_FAULTS and not topology.services[name].logs:
+        raise FaultError(f"fault {fault.type}: {name} writes no logs, so the fault would leave no trace")
 
 
 def _target(fault: Fault, topology: Topology, instances: list[Instance]) -> tuple[str, str, str | None]:
@@ -184,7 +205,12 @@ class Effects:
         return max((f.strength for f, (_, n, _), _ in self.active if f.type == "timeout" and n == service), default=0)
 
     def network_delay_ms(self, service: str) -> float:
+        """Delay of every packet into or out of ``service``'s pods (as tc netem on their interfaces)."""
         return sum(f.strength for f, (_, n, _), _ in self.active if f.type == "network" and n == service)
+
+    def code_fault_share(self, fault_type: str, service: str) -> float:
+        """Share of ``service``'s requests that hit an active ``code_error`` or ``code_exception`` fault."""
+        return max((f.strength for f, (_, n, _), _ in self.active if f.type == fault_type and n == service), default=0)
 
     def database_factor(self, database: str) -> float:
         factor = 1.0

@@ -8,7 +8,9 @@
 
 Load varies: a daily cycle, a slow random drift and Poisson arrivals. Background noise
 comes from the topology: jitter (log-normal work), rare unrelated errors, naturally slow
-and noisy services.
+and noisy services, and (with ``logs``, the default) WARN and ERROR log lines in a small
+share of requests. Logs draw from a generator of their own: the spans of a seed are the
+same with logs on or off.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import numpy as np
 
 from tracing.simulator.emit import Emitter
 from tracing.simulator.engine import Engine, span_name
-from tracing.simulator.faults import Effects, Fault, Instance, bad_version, label, validate
+from tracing.simulator.faults import CODE_FAULTS, Effects, Fault, FaultError, Instance, bad_version, label, validate
+from tracing.simulator.logs import Narrator
 from tracing.simulator.topology import Topology, load_topology
 
 __all__ = ["SimulationResult", "build_instances", "run_history", "run_live", "write_labels"]
@@ -46,6 +49,7 @@ class SimulationResult:
     end_ns: int
     traces: int = 0
     spans: int = 0
+    logs: int = 0
     metric_points: int = 0
     labels: list[dict[str, Any]] = field(default_factory=list)
 
@@ -114,6 +118,7 @@ class _Simulation:
         start_ns: int,
         rate_per_s: float | None,
         live: bool,
+        logs: bool,
     ) -> None:
         self.topology = topology
         self.seed = seed
@@ -124,13 +129,15 @@ class _Simulation:
         everyone = [i for pods in [*self.base.values(), *self.new.values()] for i in pods]
         for fault in faults:
             validate(fault, topology, everyone)
+            if fault.type in CODE_FAULTS and not logs:
+                raise FaultError(f"fault {fault.type} shows only in logs: run with logs on")
         self.serving = {s: list(p) for s, p in self.base.items()}
         self.rng = random.Random(seed)
         self.load_rng = np.random.default_rng(seed)
-        self.engine = Engine(topology, self.serving, self.rng)
+        self.engine = Engine(topology, self.serving, self.rng, Narrator(topology, seed) if logs else None)
         self.effects = Effects(faults, topology, everyone)
         self.engine.effects = self.effects
-        self.emitter = Emitter(topology, endpoint, live=live, seed=seed)
+        self.emitter = Emitter(topology, endpoint, live=live, seed=seed, logs=logs)
         self.emitter.add_instances(everyone)
         self.rate = rate_per_s if rate_per_s is not None else topology.load.rate_per_s
         self.drift = 0.0
@@ -183,6 +190,7 @@ class _Simulation:
         self.emitter.close()
         self.result.end_ns = end_ns
         self.result.spans = self.emitter.spans
+        self.result.logs = self.emitter.logs
         self.result.metric_points = self.emitter.metric_points
         return self.result
 
@@ -198,11 +206,19 @@ def run_history(
     rate_per_s: float | None = None,
     metric_interval_s: float = 30.0,
     progress: Progress | None = None,
+    logs: bool = True,
 ) -> SimulationResult:
     """Simulate ``duration_s`` seconds from ``start_ns`` as fast as possible into OTLP/gRPC ``endpoint``."""
     topo = load_topology(topology) if isinstance(topology, str) else topology
     sim = _Simulation(
-        topo, endpoint, seed=seed, faults=faults or [], start_ns=start_ns, rate_per_s=rate_per_s, live=False
+        topo,
+        endpoint,
+        seed=seed,
+        faults=faults or [],
+        start_ns=start_ns,
+        rate_per_s=rate_per_s,
+        live=False,
+        logs=logs,
     )
     second = 0
     while second < duration_s:
@@ -231,12 +247,20 @@ def run_live(
     rate_per_s: float | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    logs: bool = True,
 ) -> SimulationResult:
     """Simulate ``duration_s`` seconds in real time into OTLP/gRPC ``endpoint`` (stops early on ``stop``)."""
     topo = load_topology(topology) if isinstance(topology, str) else topology
     start_ns = time.time_ns()
     sim = _Simulation(
-        topo, endpoint, seed=seed, faults=faults or [], start_ns=start_ns, rate_per_s=rate_per_s, live=True
+        topo,
+        endpoint,
+        seed=seed,
+        faults=faults or [],
+        start_ns=start_ns,
+        rate_per_s=rate_per_s,
+        live=True,
+        logs=logs,
     )
     started = time.monotonic()
     tick = 0.1
@@ -248,7 +272,7 @@ def run_live(
         if elapsed >= next_gauges:
             sim.update_gauges(5.0)
             next_gauges += 5.0
-        sim.result.spans = sim.emitter.spans
+        sim.result.spans, sim.result.logs = sim.emitter.spans, sim.emitter.logs
         if progress is not None:
             progress(min(elapsed / duration_s, 1.0), sim.result)
         time.sleep(max(0.0, tick - (time.monotonic() - started - elapsed)))
@@ -265,6 +289,7 @@ def write_labels(result: SimulationResult, path: str | Path) -> None:
         "end_ns": result.end_ns,
         "traces": result.traces,
         "spans": result.spans,
+        "logs": result.logs,
         "faults": result.labels,
     }
     Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

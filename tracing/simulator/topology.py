@@ -6,6 +6,7 @@ frozen dataclasses that the engine walks. Nothing here knows about OpenTelemetry
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -92,6 +93,8 @@ class Service:
     cpu_per_request_ms: float = 2.0
     memory_mib: float = 256.0
     memory_limit_mib: float = 1024.0
+    logs: bool = True  # writes log lines in its requests' spans
+    log_code_attributes: bool = False  # its log records carry code.function.name/file.path/line.number
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,14 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
         cpu_per_request_ms=float(spec.get("cpu_per_request_ms", 2.0)),
         memory_mib=float(spec.get("memory_mib", 256)),
         memory_limit_mib=float(spec.get("memory_limit_mib", 1024)),
+        logs=bool(spec.get("logs", True)),
+        log_code_attributes=bool(spec.get("log_code_attributes", _even_name_hash(name))),
     )
+
+
+def _even_name_hash(name: str) -> bool:
+    """The default of ``log_code_attributes``: a stable half of the services (SHA-1 of the name, first byte even)."""
+    return hashlib.sha1(name.encode()).digest()[0] % 2 == 0
 
 
 def _operation(name: str, spec: dict[str, Any]) -> Operation:

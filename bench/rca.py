@@ -11,8 +11,9 @@ For every case it runs, in the same process and on the same store:
   structure and latencies, then spectrum ranking), to see whether it adds accuracy.
 
 and prints AC@1, AC@3 and Avg@5 (RCAEval's definitions) overall and per fault type, plus
-the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-minute,
-one-million-span window (generating that store with the simulator when missing).
+the seconds per diagnosis. With ``--scale`` it also times one diagnosis of a 15-minute
+window of about 1.5 million spans and a million log records (generating that store with
+the simulator when missing).
 
     python -m bench.faults && python -m bench.rca
     python -m bench.rca --scale
@@ -167,7 +168,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
 
 def scale(folder: Path, rate: float) -> None:
-    """Time one diagnosis of a 15-minute window of about a million spans (generated once)."""
+    """Time one diagnosis of a 15-minute window of about a million log records and more spans (generated once)."""
     from tracing.simulator.faults import Fault
 
     db_path = folder / "glimpse.duckdb"
@@ -186,8 +187,10 @@ def scale(folder: Path, rate: float) -> None:
     truth = labels["faults"][0]
     con = open_read_only(str(db_path))
     try:
-        spans = con.execute("SELECT count(*) FROM otel_traces").fetchone()
-        print(f"scale: {spans[0] if spans else 0} spans in {(labels['end_ns'] - labels['start_ns']) / 6e10:.0f} min")
+        counts = con.execute("SELECT (SELECT count(*) FROM otel_traces), (SELECT count(*) FROM otel_logs)").fetchone()
+        spans, logs = counts if counts else (0, 0)
+        minutes = (labels["end_ns"] - labels["start_ns"]) / 6e10
+        print(f"scale: {spans:,} spans and {logs:,} log records in {minutes:.0f} min")
         for method, kwargs in (
             ("window given", {"since_ns": truth["start_ns"], "until_ns": truth["end_ns"]}),
             ("automatic", {}),
@@ -210,8 +213,10 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only cases whose name contains this")
     parser.add_argument("--misses", action="store_true", help="list every case not ranked first")
     parser.add_argument("--json", type=Path, help="write per-case results here")
-    parser.add_argument("--scale", action="store_true", help="only time a 15-minute, ~1M-span diagnosis")
-    parser.add_argument("--scale-rate", type=float, default=25.0, help="requests/s of the scale store")
+    parser.add_argument("--scale", action="store_true", help="only time a 15-minute diagnosis of ~1M log records")
+    parser.add_argument(
+        "--scale-rate", type=float, default=36.0, help="requests/s of the scale store (36: ~1.5M spans, ~1M logs)"
+    )
     args = parser.parse_args()
     if args.scale:
         scale(ROOT / "bench" / "results" / "scale", args.scale_rate)

@@ -56,6 +56,7 @@ class LogChange:
     template_id: str | None
     location: str
     callee_errors: tuple[int, str] = (0, "")  # incident transitions during which a callee logged an error, and which
+    trace_ids: tuple[str, ...] = ()  # incident traces that show the change
 
     @property
     def handoff(self) -> tuple[str, float] | None:
@@ -88,6 +89,7 @@ class LogChange:
             "erring_callee": self.handoff[0] if self.handoff else None,
             "example_before": self.example_before or None,
             "example_after": self.example_after or None,
+            "trace_ids": list(self.trace_ids),
             "detail": self.detail,
         }
 
@@ -150,6 +152,7 @@ def log_evidence(rows: Iterable[Mapping[str, Any]], *, by: str = "service") -> d
     erred: dict[tuple[_State, str], tuple[int, str]] = {}
     usual_errors: dict[_State, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     service_of: dict[str, str] = {}
+    traces: dict[tuple[_State, str], list[str]] = defaultdict(list)
     for row in rows:
         operation = row["operation"]
         before = _event(row["from_kind"], row["from_location"], row["from_masked"], operation, templates)
@@ -158,6 +161,8 @@ def log_evidence(rows: Iterable[Mapping[str, Any]], *, by: str = "service") -> d
         service_of[row[by]] = row["service"]
         counts[state][int(bool(row["incident"]))][after.key] += int(row["n"])
         events[after.key] = after
+        if row["incident"]:
+            traces[(state, after.key)].extend(row.get("trace_ids") or ())
         examples.setdefault((state, after.key, bool(row["incident"])), (row["severity"] or "", row["example"] or ""))
         if row["incident"] and row["callee_errors"]:
             count, callee = erred.get((state, after.key), (0, ""))
@@ -167,7 +172,7 @@ def log_evidence(rows: Iterable[Mapping[str, Any]], *, by: str = "service") -> d
     found: dict[str, ServiceLogEvidence] = {}
     for state in sorted(counts):
         evidence = found.setdefault(state[0], ServiceLogEvidence(service_of[state[0]], entity=state[0]))
-        for change in _changes(state, counts[state], events, examples, _unusual(erred, usual_errors, counts)):
+        for change in _changes(state, counts[state], events, examples, _unusual(erred, usual_errors, counts), traces):
             evidence.z = max(evidence.z, abs(change.z))
             evidence.changes.append(change)
     for evidence in found.values():
@@ -182,6 +187,7 @@ def _changes(
     events: Mapping[str, _Event],
     examples: Mapping[tuple[_State, str, bool], tuple[str, str]],
     erred: Mapping[tuple[_State, str], tuple[int, str]],
+    traces: Mapping[tuple[_State, str], list[str]],
 ) -> Iterable[LogChange]:
     baseline, incident = windows
     b_total, i_total = sum(baseline.values()), sum(incident.values())
@@ -207,7 +213,20 @@ def _changes(
             template_id=event.template_id,
             location=event.location,
             callee_errors=erred.get((state, after), (0, "")),
+            trace_ids=_examples(state, after, z, incident, traces),
         )
+
+
+def _examples(
+    state: _State, after: str, z: float, incident: Mapping[str, int], traces: Mapping[tuple[_State, str], list[str]]
+) -> tuple[str, ...]:
+    """Up to three incident traces that show the change: the new transition's, or for one that
+    dropped, those of what followed instead."""
+    if z > 0:
+        found = traces.get((state, after), [])
+    else:
+        found = [t for other in sorted(incident) if other != after for t in traces.get((state, other), [])]
+    return tuple(sorted(set(found))[:3])
 
 
 def _unusual(

@@ -277,6 +277,7 @@ class TransitionRow(TypedDict):
     erring_callee: str  # the service that did most often ('' when none)
     severity: str
     example: str
+    trace_ids: list[str]  # up to three, the earliest
 
 
 class VersionRow(TypedDict):

@@ -188,6 +188,10 @@ FAULTS = {
     "database": Fault("database", "catalog-db", 150, 240),
     "cpu": Fault("cpu", "product-catalog", 150, 240),
     "node": Fault("node", "ip-10-0-2-42.eu-west-1.compute.internal", 150, 240),
+    # found in the logs only: no span status, hardly any latency
+    "code_error": Fault("code_error", "checkout", 150, 240),
+    "code_exception": Fault("code_exception", "frontend", 150, 240),
+    "network": Fault("network", "shipping", 150, 240),  # slows its calls in and out
 }
 
 

@@ -45,6 +45,7 @@ def transition(
         "erring_callee": erring_callee,
         "severity": severity,
         "example": example,
+        "trace_ids": [f"{service}-{after[1] or after[0]}-{n}"] if incident else [],
     }
 
 
@@ -81,6 +82,8 @@ def test_a_statement_that_stops_following_another_is_a_change_with_the_hand_comp
     )
     assert dropped.example_before == "saved order 7" and dropped.location == "OrderService.java:20"
     assert ended.as_dict()["signal"] == "logs" and "12/20" in ended.detail
+    # example traces: those of the new transition, and for the dropped one, of what followed instead
+    assert ended.trace_ids == dropped.trace_ids == ("orders-end-12",)
 
 
 def test_an_unchanged_service_and_a_few_lines_without_a_baseline_score_nothing() -> None:

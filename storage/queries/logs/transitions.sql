@@ -2,7 +2,7 @@
 -- [$i_since, $i_until) (by span start; $since and $until bound the log records of both).
 -- A span is a sequence of events: its start (named by its operation), its log records in
 -- time order, its end. Per (window, service, operation, event, next event): how often one
--- followed the other, and an example message of the next event. A log event is its code
+-- followed the other, an example message of the next event and up to three example traces. A log event is its code
 -- location when the record names one, else its masked message (the caller maps that to a
 -- template). Counting transitions instead of records makes the figures independent of the
 -- traffic mix: a statement that stops appearing shows as its predecessor followed by
@@ -65,7 +65,8 @@ SELECT incident, service_name AS service, instance, span_name AS operation,
        count(erring_callee) AS callee_errors,
        coalesce(mode(erring_callee ORDER BY erring_callee) FILTER (WHERE erring_callee IS NOT NULL), '') AS erring_callee,
        arg_min(severity, (event_time, message)) AS severity,
-       arg_min(message, (event_time, message)) AS example
+       arg_min(message, (event_time, message)) AS example,
+       arg_min(trace_id, (event_time, trace_id), 3) AS trace_ids
 FROM ordered
 WHERE from_kind IS NOT NULL
 GROUP BY ALL

@@ -78,7 +78,7 @@ class LogChange:
             "signal": "logs",
             "change": self.change,
             "operation": self.operation,
-            "after_event": self.before,
+            "follows": self.before,
             "event": self.after,
             "template_id": self.template_id,
             "location": self.location or None,

@@ -38,7 +38,7 @@ import tempfile
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,16 +257,26 @@ def _export(call: Any, request: Any, figures: ReplayFigures) -> Any:
     raise AssertionError("unreachable")
 
 
+def _send_batches(
+    call: Any, rows: Sequence[Any], encode: Callable[[Sequence[Any]], Any], rejected: str, figures: ReplayFigures
+) -> tuple[int, int, float]:
+    """Export ``rows`` in requests of SPANS_PER_REQUEST; (items sent, requests, seconds).
+    Any item refused (the partial-success field ``rejected``) stops the replay."""
+    sent = requests = 0
+    started = time.perf_counter()
+    for batch in chunks(rows, SPANS_PER_REQUEST):
+        response = _export(call, encode(batch), figures)
+        if getattr(response.partial_success, rejected):
+            raise RuntimeError(f"glimpse refused some ({rejected}): {response.partial_success.error_message}")
+        sent += len(batch)
+        requests += 1
+    return sent, requests, time.perf_counter() - started
+
+
 def replay_spans(channel: grpc.Channel, spans: Sequence[SpanRow], figures: ReplayFigures) -> None:
     stub = TRACE_SERVICE_GRPC.TraceServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped
-    started = time.perf_counter()
-    for batch in chunks(spans, SPANS_PER_REQUEST):
-        response = _export(stub.Export, encode_spans(batch), figures)
-        if response.partial_success.rejected_spans:
-            raise RuntimeError(f"glimpse rejected spans: {response.partial_success.error_message}")
-        figures.spans_sent += len(batch)
-        figures.trace_requests += 1
-    figures.trace_seconds = time.perf_counter() - started
+    sent = _send_batches(stub.Export, spans, encode_spans, "rejected_spans", figures)
+    figures.spans_sent, figures.trace_requests, figures.trace_seconds = sent
     figures.unique_spans = len({(row.trace_id, row.span_id) for row in spans})
 
 
@@ -291,14 +301,8 @@ def replay_metrics(channel: grpc.Channel, rows: Sequence[MetricRow], figures: Re
 
 def replay_logs(channel: grpc.Channel, logs: Sequence[LogRow], figures: ReplayFigures) -> None:
     stub = LOGS_SERVICE_GRPC.LogsServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped
-    started = time.perf_counter()
-    for batch in chunks(logs, SPANS_PER_REQUEST):
-        response = _export(stub.Export, encode_logs(batch), figures)
-        if response.partial_success.rejected_log_records:
-            raise RuntimeError(f"glimpse rejected log records: {response.partial_success.error_message}")
-        figures.logs_sent += len(batch)
-        figures.log_requests += 1
-    figures.log_seconds = time.perf_counter() - started
+    sent = _send_batches(stub.Export, logs, encode_logs, "rejected_log_records", figures)
+    figures.logs_sent, figures.log_requests, figures.log_seconds = sent
 
 
 def _count(sql: str, db_path: str) -> int:

@@ -14,21 +14,27 @@
 -- location are one record sent twice, and count once.
 log_rows AS (
     SELECT DISTINCT
-        coalesce(l.timestamp, l.observed_timestamp) AS timestamp,
-        l.trace_id, l.span_id, l.severity_text, l.severity_number, l.service_name,
-        coalesce(l.resource_attributes->>'k8s.pod.name', l.resource_attributes->>'service.instance.id', '') AS instance,
-        CASE WHEN l.body IS NULL THEN ''
-             WHEN json_type(l.body) = 'VARCHAR' THEN l.body->>'$'
-             ELSE CAST(l.body AS VARCHAR) END AS message,
-        concat_ws(':',
-            nullif(coalesce(l.log_attributes->>'code.file.path', l.log_attributes->>'code.filepath',
-                            l.log_attributes->>'code.namespace',
-                            l.log_attributes->>'code.function.name', l.log_attributes->>'code.function'), ''),
-            nullif(coalesce(l.log_attributes->>'code.line.number', l.log_attributes->>'code.lineno'), '')
-        ) AS location
-    FROM otel_logs AS l
-    WHERE coalesce(l.timestamp, l.observed_timestamp) >= make_timestamp_ns($since)
-      AND coalesce(l.timestamp, l.observed_timestamp) < make_timestamp_ns($until)
+        timestamp, trace_id, span_id, severity_text, severity_number, service_name,
+        coalesce(resource[1], resource[2], '') AS instance,
+        message,
+        concat_ws(':', nullif(coalesce(code[1], code[2], code[3], code[4], code[5]), ''),
+                       nullif(coalesce(code[6], code[7]), '')) AS location
+    FROM (
+        SELECT
+            coalesce(l.timestamp, l.observed_timestamp) AS timestamp,
+            l.trace_id, l.span_id, l.severity_text, l.severity_number, l.service_name,
+            -- one parse of each JSON document for all the keys read from it
+            json_extract_string(l.resource_attributes, ['$."k8s.pod.name"', '$."service.instance.id"']) AS resource,
+            json_extract_string(l.log_attributes, [
+                '$."code.file.path"', '$."code.filepath"', '$."code.namespace"',
+                '$."code.function.name"', '$."code.function"', '$."code.line.number"', '$."code.lineno"']) AS code,
+            CASE WHEN l.body IS NULL THEN ''
+                 WHEN json_type(l.body) = 'VARCHAR' THEN l.body->>'$'
+                 ELSE CAST(l.body AS VARCHAR) END AS message
+        FROM otel_logs AS l
+        WHERE coalesce(l.timestamp, l.observed_timestamp) >= make_timestamp_ns($since)
+          AND coalesce(l.timestamp, l.observed_timestamp) < make_timestamp_ns($until)
+    )
 ),
 log_records AS (
     SELECT *,

@@ -1,16 +1,18 @@
 -- What follows what inside a span, in the baseline [$b_since, $b_until) and the incident
 -- [$i_since, $i_until) (by span start; $since and $until bound the log records of both).
 -- A span is a sequence of events: its start (named by its operation), its log records in
--- time order, its end. Per (window, service, operation, event, next event): how often one
--- followed the other, an example message of the next event and up to three example traces. A log event is its code
--- location when the record names one, else its masked message (the caller maps that to a
--- template). Counting transitions instead of records makes the figures independent of the
--- traffic mix: a statement that stops appearing shows as its predecessor followed by
--- something else, a new ERROR line as a transition never seen before.
--- `callee_errors` counts the transitions in spans during which another service of the same trace
--- logged an ERROR or worse (a span of it that started within this span's time: a callee, in a
--- synchronous call chain), and `erring_callee` names the latest-starting such service: when
--- a caller's logs change because its callee failed, the blame goes down to the callee.
+-- time order, its end. Per (window, service, instance, operation, event, next event): how
+-- often one followed the other, an example message of the next event and up to three
+-- example traces. A log event is its code location when the record names one, else its
+-- masked message (the caller maps that to a template). Counting transitions instead of
+-- records makes the figures independent of the traffic mix: a statement that stops
+-- appearing shows as its predecessor followed by something else, a new ERROR line as a
+-- transition never seen before. Spans of services that log but with no record of their own
+-- are one transition, start -> end (an operation that stops logging altogether shows so).
+-- `callee_errors` counts the transitions in spans during which another service of the same
+-- trace logged an ERROR or worse (a span of it that started within this span's time: a
+-- callee, in a synchronous call chain), and `erring_callee` names the latest-starting such
+-- service: when a caller's logs change because its callee failed, the blame goes down to it.
 WITH {log_records},
 spans AS (
     SELECT trace_id, span_id, span_name, service_name, timestamp, duration,
@@ -20,35 +22,49 @@ spans AS (
     WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
 ),
+-- only the records without a code location need their message masked
+log_events AS (
+    SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, '' AS masked
+    FROM log_rows WHERE location <> ''
+    UNION ALL
+    SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, masked
+    FROM log_records WHERE location = ''
+),
+logged AS (
+    SELECT s.trace_id, s.span_id, s.service_name, s.instance, s.span_name, s.incident, s.timestamp AS span_start,
+           e.timestamp AS event_time, e.location, e.masked, e.severity_number, e.severity_text, e.message
+    FROM log_events AS e
+    JOIN spans AS s ON s.trace_id = e.trace_id AND s.span_id = e.span_id
+),
 erring_spans AS (
-    SELECT DISTINCT s.trace_id, s.service_name, s.timestamp
-    FROM log_records AS r
-    JOIN spans AS s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
-    WHERE r.severity_number >= 17
-       OR (r.severity_number = 0 AND upper(r.severity_text) IN ('ERROR', 'FATAL', 'CRITICAL'))
+    SELECT DISTINCT trace_id, service_name, span_start
+    FROM logged
+    WHERE severity_number >= 17
+       OR (severity_number = 0 AND upper(severity_text) IN ('ERROR', 'FATAL', 'CRITICAL'))
 ),
 handoffs AS (
-    SELECT p.trace_id, p.span_id, arg_max(w.service_name, (w.timestamp, w.service_name)) AS erring_callee
+    SELECT p.trace_id, p.span_id, arg_max(w.service_name, (w.span_start, w.service_name)) AS erring_callee
     FROM spans AS p
     JOIN erring_spans AS w
       ON w.trace_id = p.trace_id AND w.service_name <> p.service_name
-     AND w.timestamp >= p.timestamp AND w.timestamp < p.timestamp + to_microseconds(p.duration // 1000)
+     AND w.span_start >= p.timestamp AND w.span_start < p.timestamp + to_microseconds(p.duration // 1000)
     GROUP BY p.trace_id, p.span_id
 ),
+logged_spans AS (
+    SELECT DISTINCT trace_id, span_id, service_name, instance, span_name, incident, span_start FROM logged
+),
 events AS (
-    SELECT trace_id, span_id, service_name, instance, span_name, incident, 0 AS phase, timestamp AS event_time,
-           'start' AS kind, '' AS location, '' AS masked, '' AS severity, '' AS message
-    FROM spans
+    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 0 AS phase,
+           span_start AS event_time, 'start' AS kind, '' AS location, '' AS masked, '' AS severity, '' AS message
+    FROM logged_spans
     UNION ALL
-    SELECT s.trace_id, s.span_id, s.service_name, s.instance, s.span_name, s.incident, 1, r.timestamp,
-           'log', r.location, CASE WHEN r.location = '' THEN r.masked ELSE '' END,
-           r.severity_text, r.message
-    FROM log_records AS r
-    JOIN spans AS s ON s.trace_id = r.trace_id AND s.span_id = r.span_id
+    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 1,
+           event_time, 'log', location, masked, severity_text, message
+    FROM logged
     UNION ALL
-    SELECT trace_id, span_id, service_name, instance, span_name, incident, 2, timestamp + to_microseconds(duration // 1000),
-           'end', '', '', '', ''
-    FROM spans
+    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 2,
+           span_start, 'end', '', '', '', ''
+    FROM logged_spans
 ),
 ordered AS (
     SELECT e.*, h.erring_callee,
@@ -57,7 +73,15 @@ ordered AS (
            lag(masked) OVER span_events AS from_masked
     FROM events AS e
     LEFT JOIN handoffs AS h USING (trace_id, span_id)
-    WINDOW span_events AS (PARTITION BY trace_id, span_id, incident ORDER BY phase, event_time, location, masked)
+    WINDOW span_events AS (PARTITION BY trace_id, span_id ORDER BY phase, event_time, location, masked)
+),
+-- the spans of services that log, with no record of their own
+silent AS (
+    SELECT s.*, h.erring_callee
+    FROM spans AS s
+    LEFT JOIN handoffs AS h USING (trace_id, span_id)
+    WHERE s.service_name IN (SELECT DISTINCT service_name FROM logged_spans)
+      AND NOT EXISTS (SELECT 1 FROM logged_spans AS l WHERE l.trace_id = s.trace_id AND l.span_id = s.span_id)
 )
 SELECT incident, service_name AS service, instance, span_name AS operation,
        from_kind, from_location, from_masked, kind AS to_kind, location AS to_location, masked AS to_masked,
@@ -66,8 +90,16 @@ SELECT incident, service_name AS service, instance, span_name AS operation,
        coalesce(mode(erring_callee ORDER BY erring_callee) FILTER (WHERE erring_callee IS NOT NULL), '') AS erring_callee,
        arg_min(severity, (event_time, message)) AS severity,
        arg_min(message, (event_time, message)) AS example,
-       arg_min(trace_id, (event_time, trace_id), 3) AS trace_ids
+       arg_min(trace_id, (span_start, trace_id), 3) AS trace_ids
 FROM ordered
 WHERE from_kind IS NOT NULL
+GROUP BY ALL
+UNION ALL
+SELECT incident, service_name, instance, span_name,
+       'start', '', '', 'end', '', '',
+       count(*), count(erring_callee),
+       coalesce(mode(erring_callee ORDER BY erring_callee) FILTER (WHERE erring_callee IS NOT NULL), ''),
+       '', '', arg_min(trace_id, (timestamp, trace_id), 3)
+FROM silent
 GROUP BY ALL
 ORDER BY ALL

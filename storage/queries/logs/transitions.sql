@@ -73,7 +73,7 @@ ordered AS (
            lag(masked) OVER span_events AS from_masked
     FROM events AS e
     LEFT JOIN handoffs AS h USING (trace_id, span_id)
-    WINDOW span_events AS (PARTITION BY trace_id, span_id ORDER BY phase, event_time, location, masked)
+    WINDOW span_events AS (PARTITION BY hash(trace_id, span_id) ORDER BY phase, event_time, location, masked)
 ),
 -- the spans of services that log, with no record of their own
 silent AS (

@@ -385,13 +385,28 @@ class _Ranker:
             if concentration < 1 and strength > 0:
                 evidence.append({"signal": "concentration", "detail": self._concentration_detail(service)})
             remediation = _service_remediation(service, own, network, change)
-            logs = self.logs.get(service)
-            if logs is not None and logs.strength > 0:
+            logs, log_strength = self._log_strength(service, change is not None)
+            if logs is not None and log_strength > 0:
                 evidence += [change.as_dict() for change in logs.changes]
-                if logs.strength > score:
-                    score, remediation = logs.strength, _log_remediation(service, logs)
+                if change is not None:
+                    log_strength = min(1.0, log_strength * 1.25 + 0.05)
+                if log_strength > score:
+                    score, remediation = log_strength, _log_remediation(service, logs)
+                    if change is not None:
+                        remediation = _service_remediation(service, own, network, change)
             result.append(Candidate("service", service, service, score, evidence, remediation))
         return result
+
+    def _log_strength(self, service: str, new_version: bool) -> tuple[ServiceLogEvidence | None, float]:
+        """The service's log evidence and strength; after a new version, those of its most changed
+        pod when stronger (the new pods carry the change, the old ones dilute it)."""
+        options = [self.logs[service]] if service in self.logs else []
+        if new_version:
+            options += [
+                self.instance_logs[p.name] for p in self.instances_of.get(service, []) if p.name in self.instance_logs
+            ]
+        best = max(options, key=lambda e: e.strength, default=None)
+        return best, best.strength if best is not None else 0.0
 
     def _concentration(self, service: str) -> float:
         """How much of the service-level anomaly its instances share (1: all; low: one pod only).
@@ -454,8 +469,17 @@ class _Ranker:
                 logs = None if alone else self.instance_logs.get(pod.name)
                 if logs is not None and logs.strength > 0:
                     evidence += [change.as_dict() for change in logs.changes]
-                    if logs.strength > score:
-                        score, remediation = logs.strength, _log_remediation(pod.name, logs)
+                    siblings = [
+                        self.instance_logs[p.name].strength
+                        for p in pods
+                        if p is not pod and p.name in self.instance_logs
+                    ]
+                    if service in self.versions or max(siblings, default=0.0) >= 0.5 * logs.strength:
+                        factor = 0.8  # a new version's pods, or all pods alike: the service's doing
+                    else:
+                        factor = 1.0
+                    if logs.strength * factor > score:
+                        score, remediation = logs.strength * factor, _log_remediation(pod.name, logs)
                 result.append(Candidate("instance", pod.name, service, score, evidence, remediation))
         return result
 

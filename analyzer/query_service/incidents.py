@@ -45,7 +45,9 @@ RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_p
 MIN_INCIDENT_SCORE = 0.25  # every detector reports at least ~0.29 at its threshold
 MIN_INCIDENT_ANOMALIES = 2  # a lone anomalous series is not yet an incident ...
 MIN_LONE_SCORE = 0.6  # ... unless it is strong,
-MIN_LONE_LOG_SCORE = 0.35  # ... or a change in a service's own logs (a code fault may show nowhere else)
+MIN_LONE_LOG_SCORE = (
+    0.28  # ... or any change in a service's own logs the detectors report (a code fault may show nowhere else)
+)
 LOG_SIGNALS = frozenset({"log_error_rate", "log_records_per_request"})
 LOG_EVIDENCE_INCIDENTS = 3  # incidents whose log changes `anomalies` describes (one query each)
 

@@ -32,6 +32,7 @@ __all__ = [
     "spectrum_rows",
     "transition_rows",
     "version_rows",
+    "window_span_count",
 ]
 
 
@@ -44,11 +45,23 @@ def _params(baseline: SpanWindow, incident: SpanWindow) -> dict[str, int]:
     }
 
 
+def window_span_count(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> int:
+    """Spans in the baseline and the incident windows together (incidents/span_count.sql)."""
+    return int(run_query(con, "incidents/span_count", params=_params(baseline, incident))[0]["spans"])
+
+
 def evidence_rows(
-    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow, service: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    baseline: SpanWindow,
+    incident: SpanWindow,
+    service: str | None = None,
+    *,
+    sample: int = 1,
 ) -> list[EvidenceRow]:
-    """Per (signal, entity kind, entity, window): counts, exceedances, originating errors (incidents/evidence.sql)."""
-    rows = run_query(con, "incidents/evidence", params={**_params(baseline, incident), "service": service})
+    """Per (signal, entity kind, entity, window): counts, exceedances, originating errors
+    (incidents/evidence.sql), over one trace in ``sample`` (by trace-id hash)."""
+    params = {**_params(baseline, incident), "service": service, "sample": sample}
+    rows = run_query(con, "incidents/evidence", params=params)
     for row in rows:
         row["p50_ns"], row["p90_ns"] = (float(value) for value in row.pop("p50_p90_ns"))
     return cast(list[EvidenceRow], rows)
@@ -86,11 +99,15 @@ def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> 
     return cast(list[HistogramPointRow], run_query(con, "incidents/histogram_points", params=window.params))
 
 
-def transition_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[TransitionRow]:
-    """Per (window, service, operation, event, next event) inside spans: counts, an example (logs/transitions.sql)."""
+def transition_rows(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow, *, sample: int = 1
+) -> list[TransitionRow]:
+    """Per (window, service, operation, event, next event) inside spans: counts, an example
+    (logs/transitions.sql), over one trace in ``sample`` (by trace-id hash)."""
     params = {
         **_params(baseline, incident),
         "since": min(baseline.since_ns, incident.since_ns),
         "until": max(baseline.until_ns, incident.until_ns),
+        "sample": sample,
     }
     return cast(list[TransitionRow], run_query(con, "logs/transitions", params=params))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from storage.incident_queries import (
     spectrum_rows,
     transition_rows,
     version_rows,
+    window_span_count,
 )
 from storage.resource_queries import resource_metric_rows
 from storage.trace_queries import sampled_window_spans
@@ -160,7 +162,8 @@ def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: I
     before = default_baseline(window, during)
     if before.until_ns <= before.since_ns:
         return []
-    found = log_evidence(transition_rows(con, before, during))
+    sample = trace_sample(window_span_count(con, before, during))
+    found = log_evidence(transition_rows(con, before, during, sample=sample))
     changed = sorted((e for e in found.values() if e.strength > 0), key=lambda e: (-e.strength, e.service))
     return [
         {
@@ -210,6 +213,21 @@ class NoIncidentError(NotFoundError):
     """Nothing anomalous to explain."""
 
 
+SAMPLED_SPANS = 400_000  # above this many spans in the two windows, a diagnosis reads a sample of traces
+
+
+def trace_sample(spans: int) -> int:
+    """1 in how many traces a diagnosis reads: all up to SAMPLED_SPANS spans, then enough to stay near it.
+
+    Shares and rates hold on a sample of whole traces (by trace-id hash, so the same every
+    time); the cost of a diagnosis then stops growing with the traffic.
+
+    >>> trace_sample(380_000), trace_sample(1_500_000)
+    (1, 4)
+    """
+    return max(1, math.ceil(spans / SAMPLED_SPANS))
+
+
 def default_baseline(data: SpanWindow, incident: SpanWindow) -> SpanWindow:
     """The time before the incident: four incident-lengths, at least 30 minutes, within the data."""
     length = max(BASELINE_LENGTHS * (incident.until_ns - incident.since_ns), MIN_BASELINE_NS)
@@ -247,8 +265,9 @@ def root_causes(
         baseline = default_baseline(data, incident)
     if baseline.until_ns <= baseline.since_ns:
         raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
-    rows = evidence_rows(con, baseline, incident, service)
-    transitions = transition_rows(con, baseline, incident)
+    sample = trace_sample(window_span_count(con, baseline, incident))
+    rows = evidence_rows(con, baseline, incident, service, sample=sample)
+    transitions = transition_rows(con, baseline, incident, sample=sample)
     candidates = rank_root_causes(
         rows,
         versions=version_rows(con, baseline, incident),

@@ -15,7 +15,7 @@
 -- An entity is its kind, its service and its own name: two services' operations of the same
 -- name are two entities. One row per (signal, level, service, entity, window) with counts, the share above the baseline's
 -- (robust) 99th percentile, originating errors, quantiles and example trace ids. $service (or NULL)
--- keeps only the traces that pass through that service.
+-- keeps only the traces that pass through that service; $sample > 1 one trace in $sample.
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, span_kind, service_name, span_name, duration,
            epoch_ns(timestamp) AS start_ns, status_code = 'Error' AS failed,
@@ -37,6 +37,8 @@ WITH spans AS (
     FROM otel_traces
     WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
         OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
+      -- a deterministic sample of the traces when the windows are large (1 in $sample)
+      AND ($sample = 1 OR hash(trace_id) % $sample = 0)
       -- --service: only the traces that pass through that service
       AND ($service IS NULL OR trace_id IN (
           SELECT trace_id FROM otel_traces

@@ -19,16 +19,17 @@ spans AS (
            coalesce(k8s_pod_name, service_instance_id, '') AS instance,
            timestamp >= make_timestamp_ns($i_since) AS incident
     FROM otel_traces
-    WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
-       OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
+    WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
+        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
+      AND ($sample = 1 OR hash(trace_id) % $sample = 0)  -- 1 trace in $sample when the windows are large
 ),
 -- only the records without a code location need their message masked
 log_events AS (
     SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, '' AS masked
-    FROM log_rows WHERE location <> ''
+    FROM log_rows WHERE location <> '' AND ($sample = 1 OR hash(trace_id) % $sample = 0)
     UNION ALL
     SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, masked
-    FROM log_records WHERE location = ''
+    FROM log_records WHERE location = '' AND ($sample = 1 OR hash(trace_id) % $sample = 0)
 ),
 logged AS (
     SELECT s.trace_id, s.span_id, s.service_name, s.instance, s.span_name, s.incident, s.timestamp AS span_start,

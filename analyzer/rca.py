@@ -387,7 +387,7 @@ class _Ranker:
             remediation = _service_remediation(service, own, network, change)
             logs, log_strength = self._log_strength(service, change is not None)
             if logs is not None and log_strength > 0:
-                evidence += [change.as_dict() for change in logs.changes]
+                evidence += [item.as_dict() for item in logs.changes]
                 if change is not None:
                     log_strength = min(1.0, log_strength * 1.25 + 0.05)
                 if log_strength > score:
@@ -468,7 +468,7 @@ class _Ranker:
                 # a single pod's logs are its service's: the service is the candidate for them
                 logs = None if alone else self.instance_logs.get(pod.name)
                 if logs is not None and logs.strength > 0:
-                    evidence += [change.as_dict() for change in logs.changes]
+                    evidence += [item.as_dict() for item in logs.changes]
                     siblings = [
                         self.instance_logs[p.name].strength
                         for p in pods

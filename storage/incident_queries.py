@@ -100,14 +100,21 @@ def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> 
 
 
 def transition_rows(
-    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow, *, sample: int = 1
+    con: duckdb.DuckDBPyConnection,
+    baseline: SpanWindow,
+    incident: SpanWindow,
+    service: str | None = None,
+    *,
+    sample: int = 1,
 ) -> list[TransitionRow]:
     """Per (window, service, operation, event, next event) inside spans: counts, an example
-    (logs/transitions.sql), over one trace in ``sample`` (by trace-id hash)."""
+    (logs/transitions.sql), over one trace in ``sample`` (by trace-id hash); with ``service``,
+    of the traces through it only."""
     params = {
         **_params(baseline, incident),
         "since": min(baseline.since_ns, incident.since_ns),
         "until": max(baseline.until_ns, incident.until_ns),
         "sample": sample,
+        "service": service,
     }
     return cast(list[TransitionRow], run_query(con, "logs/transitions", params=params))

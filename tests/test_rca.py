@@ -15,6 +15,7 @@ import pytest
 
 from analyzer.query_service.incidents import critical_path_shift
 from analyzer.rca import rank_root_causes, wilson_bounds
+from storage.named_queries import load_query
 from storage.rows import EvidenceRow
 from storage.window import SpanWindow
 from tests.conftest import Running, start_server
@@ -255,6 +256,25 @@ def test_the_injected_fault_ranks_first_when_glimpse_finds_the_incident(diagnose
     assert is_truth(result["candidates"][0], label["target"]), result["candidates"][:3]
     api = httpx.get(f"{running.api_url}/api/rca", params={"limit": "3"}, timeout=60).json()
     assert api["candidates"][0] == result["candidates"][0]
+
+
+def transitions_of(running: Running, label: dict, service: str | None) -> int:
+    """How many log transitions of checkout's spans the RCA's log query sees (through the SQL API)."""
+    before = label["start_ns"] - 150 * 10**9
+    params = {"$b_since": before, "$b_until": label["start_ns"], "$i_since": label["start_ns"]}
+    params |= {"$i_until": label["end_ns"], "$since": before, "$until": label["end_ns"], "$sample": 1}
+    sql = load_query("logs/transitions").replace("$service", f"'{service}'" if service else "NULL")
+    for name in sorted(params, key=len, reverse=True):  # longest first: $i_since is not $since
+        sql = sql.replace(name, str(params[name]))
+    return int(running.scalar(f"SELECT coalesce(sum(n), 0) FROM ({sql}) WHERE service = 'checkout'"))
+
+
+def test_rca_for_one_service_reads_the_logs_of_its_traces_only(diagnosed: tuple[Running, dict]) -> None:
+    running, label = diagnosed
+    if label["type"] != "code_error":
+        pytest.skip("one fault is enough")
+    assert transitions_of(running, label, None) > 0
+    assert transitions_of(running, label, "ad") == 0  # ad is called by frontend only: never on checkout's traces
 
 
 def test_anomalies_group_into_an_incident_at_the_fault(diagnosed: tuple[Running, dict]) -> None:

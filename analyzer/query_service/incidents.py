@@ -267,7 +267,7 @@ def root_causes(
         raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
     sample = trace_sample(window_span_count(con, baseline, incident))
     rows = evidence_rows(con, baseline, incident, service, sample=sample)
-    transitions = transition_rows(con, baseline, incident, sample=sample)
+    transitions = transition_rows(con, baseline, incident, service, sample=sample)
     candidates = rank_root_causes(
         rows,
         versions=version_rows(con, baseline, incident),

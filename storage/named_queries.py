@@ -3,7 +3,8 @@
 Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``, named by
 domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
 fills in the shared fragments (the request rule ``{requests}``, see ``queries/requests.sql``,
-and a window's log records ``{log_records}``, see ``queries/logs/records.sql``) and any
+a window's log records ``{log_records}``, see ``queries/logs/records.sql``, and the spans a
+diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
 DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
 """
@@ -25,7 +26,11 @@ __all__ = ["load_query", "run_query", "run_query_arrow"]
 logger = logging.getLogger(__name__)
 
 # shared CTE fragments a query names in braces -> the file that defines them
-_FRAGMENTS = {"{requests}": "requests", "{log_records}": "logs/records"}
+_FRAGMENTS = {
+    "{requests}": "requests",
+    "{log_records}": "logs/records",
+    "{compared_spans}": "incidents/compared_spans",
+}
 
 
 @cache

@@ -35,16 +35,7 @@ WITH spans AS (
                ELSE coalesce(peer_service, server_address, network_peer_address)
            END AS peer
     FROM otel_traces
-    WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
-        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
-      -- a deterministic sample of the traces when the windows are large (1 in $sample)
-      AND ($sample = 1 OR hash(trace_id) % $sample = 0)
-      -- --service: only the traces that pass through that service
-      AND ($service IS NULL OR trace_id IN (
-          SELECT trace_id FROM otel_traces
-          WHERE service_name = $service
-            AND timestamp >= make_timestamp_ns(least($b_since, $i_since))
-            AND timestamp < make_timestamp_ns(greatest($b_until, $i_until))))
+    WHERE {compared_spans}
 ),
 -- a child that answers a call: a server or consumer span, or a kind-less span of another service
 answering AS (

@@ -19,15 +19,7 @@ spans AS (
            coalesce(k8s_pod_name, service_instance_id, '') AS instance,
            timestamp >= make_timestamp_ns($i_since) AS incident
     FROM otel_traces
-    WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
-        OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
-      AND ($sample = 1 OR hash(trace_id) % $sample = 0)  -- 1 trace in $sample when the windows are large
-      -- --service: only the traces that pass through that service
-      AND ($service IS NULL OR trace_id IN (
-          SELECT trace_id FROM otel_traces
-          WHERE service_name = $service
-            AND timestamp >= make_timestamp_ns(least($b_since, $i_since))
-            AND timestamp < make_timestamp_ns(greatest($b_until, $i_until))))
+    WHERE {compared_spans}
 ),
 -- only the records without a code location need their message masked
 log_events AS (

@@ -29,7 +29,7 @@ from typing import Any
 
 from analyzer.log_templates import LogTemplate, mine_templates
 
-__all__ = ["END_OF_SPAN", "LogChange", "ServiceLogEvidence", "log_evidence"]
+__all__ = ["END_OF_SPAN", "LogChange", "ServiceLogEvidence", "log_evidence", "row_templates"]
 
 Z_FLOOR = 3.0  # changes below this are the noise of a normal window
 Z_SCALE = 6.0  # z = floor + scale gives strength 0.63
@@ -138,14 +138,23 @@ def _event(kind: str, location: str, masked: str, operation: str, templates: Map
     return _Event(template.text or "(empty message)", template_id=template.template_id)
 
 
-def log_evidence(rows: Iterable[Mapping[str, Any]], *, by: str = "service") -> dict[str, ServiceLogEvidence]:
-    """service (``by="service"``) or instance (``by="instance"``) -> its log evidence (those
-    whose logs did not change have z 0). One pod of several that changes stands out at the
-    instance level; all of them together are stronger at the service level."""
-    rows = [row for row in rows if row[by]]
-    templates = mine_templates(
+def row_templates(rows: Iterable[Mapping[str, Any]]) -> dict[str, LogTemplate]:
+    """The templates of the masked messages of transition rows."""
+    return mine_templates(
         masked for row in rows for masked in (row["from_masked"], row["to_masked"]) if masked is not None
     )
+
+
+def log_evidence(
+    rows: Iterable[Mapping[str, Any]], *, by: str = "service", templates: Mapping[str, LogTemplate] | None = None
+) -> dict[str, ServiceLogEvidence]:
+    """service (``by="service"``) or instance (``by="instance"``) -> its log evidence (those
+    whose logs did not change have z 0). One pod of several that changes stands out at the
+    instance level; all of them together are stronger at the service level. ``templates``
+    (from :func:`row_templates` of the same rows) saves mining them again."""
+    rows = [row for row in rows if row[by]]
+    if templates is None:
+        templates = row_templates(rows)
     counts: dict[_State, list[dict[str, int]]] = defaultdict(lambda: [defaultdict(int), defaultdict(int)])
     events: dict[str, _Event] = {}
     examples: dict[tuple[_State, str, bool], tuple[str, str]] = {}

@@ -21,7 +21,7 @@ from analyzer.anomaly import (
 from analyzer.bottlenecks import aggregate_critical_paths
 from analyzer.correlate import Incident, correlation_matrix, group_incidents, lagged_correlations
 from analyzer.errors import NotFoundError
-from analyzer.log_evidence import log_evidence
+from analyzer.log_evidence import log_evidence, row_templates
 from analyzer.platforms import entity_metric_series, entity_resource_metrics
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import resolve_window
@@ -268,6 +268,7 @@ def root_causes(
     sample = trace_sample(window_span_count(con, baseline, incident))
     rows = evidence_rows(con, baseline, incident, service, sample=sample)
     transitions = transition_rows(con, baseline, incident, service, sample=sample)
+    templates = row_templates(transitions)  # mined once for the service and the instance level
     candidates = rank_root_causes(
         rows,
         versions=version_rows(con, baseline, incident),
@@ -276,8 +277,8 @@ def root_causes(
         resources=_resource_shifts(con, baseline, incident),
         spectrum=spectrum_rows(con, baseline, incident),
         critical_path=critical_path_shift(con, baseline, incident),
-        logs=log_evidence(transitions),
-        instance_logs=log_evidence(transitions, by="instance"),
+        logs=log_evidence(transitions, templates=templates),
+        instance_logs=log_evidence(transitions, by="instance", templates=templates),
         limit=limit,
     )
     return {

@@ -40,6 +40,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
 from storage.columns import RESOURCE_SCHEMA
 from storage.store import open_writable
+from storage.trace_queries import index_traces_sql
 
 SPANS_PER_REQUEST = 512
 
@@ -780,12 +781,13 @@ def store_generated(con: duckdb.DuckDBPyConnection, select_sql: str, params: dic
     shared = [name for name in RESOURCE_SCHEMA.names if name in columns]
     key = f"hash({', '.join(shared)})"
     con.execute(
-        f"INSERT INTO otel_resources BY NAME SELECT DISTINCT ON (resource_key) {key} AS resource_key, "
+        f"INSERT OR IGNORE INTO otel_resources BY NAME SELECT DISTINCT ON (resource_key) {key} AS resource_key, "
         f"{', '.join(shared)} FROM generated"
     )
     resource_only = ", ".join(name for name in shared if name != "service_name")
     spans = f"SELECT * EXCLUDE ({resource_only}), {key} AS resource_key FROM generated"
     con.execute(f"INSERT INTO otel_spans BY NAME {spans}")
+    con.execute(index_traces_sql("generated"))
     con.execute("DROP TABLE generated")
 
 

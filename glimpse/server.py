@@ -29,6 +29,7 @@ from glimpse.discovery import ServerInfo, read_server_info, server_info_path, wr
 from glimpse.settings import ServerSettings
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
+from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import open_writable
 from storage.writer import BatchWriter
 
@@ -62,6 +63,7 @@ class GlimpseServer:
             database_path=settings.db_path,
             max_queued_rows=settings.max_queued_rows,
             flush_interval_s=settings.flush_interval_s,
+            retention=RetentionPolicy(max_age_ns=settings.retention_ns, max_bytes=settings.max_db_bytes),
         )
         self.writer.start()
         ingestor = Ingestor(
@@ -117,7 +119,17 @@ class GlimpseServer:
 
     def stats(self) -> dict[str, Any]:
         assert self.writer is not None
-        return {**dataclasses.asdict(self.writer.stats), "queued_rows": self.writer.queued_rows}
+        retention = self.writer.retention
+        return {
+            **dataclasses.asdict(self.writer.stats),
+            "queued_rows": self.writer.queued_rows,
+            "store_bytes": store_bytes(self.settings.db_path),
+            "retention": {
+                "max_age_ns": self.settings.retention_ns,
+                "max_db_bytes": self.settings.max_db_bytes,
+                **dataclasses.asdict(retention.stats if retention is not None else RetentionStats()),
+            },
+        }
 
     def stop(self) -> None:
         """Stop accepting, finish requests in flight, drain and commit, close the store."""

@@ -8,6 +8,7 @@ variable, default, meaning); the CLI's help text is built from it, and a test fa
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -31,13 +32,17 @@ __all__ = [
     "ENV_GRPC_PORT",
     "ENV_HOST",
     "ENV_HTTP_PORT",
+    "ENV_MAX_DB_BYTES",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
+    "ENV_RETENTION",
     "SETTINGS",
     "ServerSettings",
     "Setting",
     "SettingsError",
     "env_or",
+    "parse_age_ns",
+    "parse_size_bytes",
 ]
 
 T = TypeVar("T", int, float)
@@ -52,6 +57,8 @@ ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
 ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
 ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
+ENV_RETENTION = "GLIMPSE_RETENTION"
+ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
 
 DEFAULT_DB = "glimpse.duckdb"
 DEFAULT_HOST = "127.0.0.1"
@@ -59,6 +66,8 @@ DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_API_PORT = 4320
 DEFAULT_CONSOLE_PORT = 4321
+# below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
+MIN_DB_BYTES = 64 * 2**20
 
 
 class SettingsError(GlimpseError, ValueError):
@@ -116,6 +125,19 @@ FLUSH_INTERVAL = Setting(
     "Seconds a partial row group waits, once exports pause, before it is committed",
 )
 
+RETENTION = Setting(
+    "--retention",
+    ENV_RETENTION,
+    "keep everything",
+    "Delete spans, logs and metric points older than this, by their own time (e.g. 7d, 36h, 90m)",
+)
+MAX_DB_BYTES = Setting(
+    "--max-db-bytes",
+    ENV_MAX_DB_BYTES,
+    "no bound",
+    "Keep the database within this size, deleting the oldest data first (e.g. 20GB, 512MiB)",
+)
+
 SETTINGS = (
     DB,
     HOST,
@@ -127,6 +149,8 @@ SETTINGS = (
     DECODE_WORKERS,
     MAX_QUEUED_ROWS,
     FLUSH_INTERVAL,
+    RETENTION,
+    MAX_DB_BYTES,
 )
 
 
@@ -137,6 +161,38 @@ def default_decode_workers() -> int:
     in the server process by the C fast path, and the writer's DuckDB work takes the rest.
     """
     return max(1, (os.cpu_count() or 1) // 2)
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+_SIZE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def parse_age_ns(text: str) -> int:
+    """A retention age as nanoseconds.
+
+    >>> parse_age_ns("7d") == 7 * 86_400 * 10**9, parse_age_ns("1.5h") == 5400 * 10**9
+    (True, True)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise SettingsError(f"not a retention age (like 7d, 36h, 90m, 3600s): {text!r}")
+    return round(float(match.group(1)) * _AGE_UNITS[match.group(2)] * 10**9)
+
+
+def parse_size_bytes(text: str) -> int:
+    """A size in bytes: plain digits, or with a unit (KB/MB/GB/TB are powers of 1000,
+    KiB/MiB/GiB/TiB of 1024).
+
+    >>> parse_size_bytes("20GB"), parse_size_bytes("512 MiB"), parse_size_bytes("1000")
+    (20000000000, 536870912, 1000)
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text.lower())
+    if not match or match.group(2) not in _SIZE_UNITS or float(match.group(1)) <= 0:
+        raise SettingsError(f"not a size (like 20GB, 512MiB or a number of bytes): {text!r}")
+    return round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
 def env_or(name: str, default: str) -> str:
@@ -181,6 +237,8 @@ class ServerSettings:
     commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
     decode_workers: int = 0
     shutdown_grace_s: float = 10.0
+    retention_ns: int | None = None  # None: keep everything
+    max_db_bytes: int | None = None  # None: no bound
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port", "api_port", "console_port"):
@@ -197,6 +255,10 @@ class ServerSettings:
             raise SettingsError("the write queue must hold at least one row")
         if not self.flush_interval_s > 0:
             raise SettingsError("the flush interval must be a positive number of seconds")
+        if self.retention_ns is not None and self.retention_ns <= 0:
+            raise SettingsError("the retention age must be positive")
+        if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
+            raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
 
     @property
     def console_bind_port(self) -> int:
@@ -217,7 +279,11 @@ class ServerSettings:
         console_port: int | None = None,
         max_request_bytes: int | None = None,
         decode_workers: int | None = None,
+        retention: str | None = None,
+        max_db_bytes: str | None = None,
     ) -> ServerSettings:
+        retention = retention or env_or(ENV_RETENTION, "")
+        max_db_bytes = max_db_bytes or env_or(ENV_MAX_DB_BYTES, "")
         return cls(
             db_path=db_path or env_or(ENV_DB, DEFAULT_DB),
             host=host or env_or(ENV_HOST, DEFAULT_HOST),
@@ -233,4 +299,6 @@ class ServerSettings:
             decode_workers=decode_workers
             if decode_workers is not None
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
+            retention_ns=parse_age_ns(retention) if retention else None,
+            max_db_bytes=parse_size_bytes(max_db_bytes) if max_db_bytes else None,
         )

@@ -4,7 +4,8 @@ Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``
 domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
 fills in the shared fragments (the request rule ``{requests}``, see ``queries/requests.sql``,
 a window's log records ``{log_records}``, see ``queries/logs/records.sql``, and the spans a
-diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``) and any
+diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``, and when
+one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
 DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
 """
@@ -30,6 +31,7 @@ _FRAGMENTS = {
     "{requests}": "requests",
     "{log_records}": "logs/records",
     "{compared_spans}": "incidents/compared_spans",
+    "{trace_bounds}": "traces/bounds",
 }
 
 

@@ -12,12 +12,13 @@ import duckdb
 import numpy as np
 import pyarrow.compute as pc
 
-from storage.named_queries import run_query, run_query_arrow
+from storage.named_queries import load_query, run_query, run_query_arrow
 from storage.rows import SpanDetailRow, TraceSpanRow, TraceSummaryRow, WindowSpans
 
 __all__ = [
     "TraceQuery",
     "count_traces",
+    "index_traces_sql",
     "normalise_trace_id",
     "sampled_window_spans",
     "search_trace_rows",
@@ -39,6 +40,12 @@ def normalise_trace_id(text: str) -> str:
     if not _TRACE_ID.fullmatch(trace_id):
         raise ValueError(f"not a trace id (32 hex digits): {text!r}")
     return trace_id
+
+
+def index_traces_sql(source: str) -> str:
+    """The INSERT that adds the traces of the spans in ``source`` (a table or view shaped like
+    otel_spans) to otel_trace_index: the writer runs it with every chunk it commits."""
+    return "INSERT INTO otel_trace_index BY NAME " + load_query("traces/index_rows").format(source=source)
 
 
 def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[TraceSpanRow]:

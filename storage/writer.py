@@ -46,6 +46,8 @@ import pyarrow.compute as pc
 from storage.batch import Batch
 from storage.errors import QueueFullError, WriterClosedError
 from storage.journal import Journal, Record, encode_batch, journal_dir, pending_segments, read_segment
+from storage.retention import RETENTION_CHECK_S, Retention, RetentionPolicy
+from storage.trace_queries import index_traces_sql
 
 __all__ = [
     "DEFAULT_CHECKPOINT_WAL_BYTES",
@@ -95,6 +97,9 @@ SEMI JOIN (
 ) AS t ON t.trace_id = b.trace_id AND t.span_id = b.span_id
 """
 _INSERT_BATCH = "INSERT INTO {table} BY NAME SELECT * FROM glimpse_batch"
+# each committed chunk's traces, so that one trace is found without a scan (see
+# storage/sql/003_trace_index.sql)
+_INDEX_BATCH = index_traces_sql("glimpse_batch")
 
 _KNOWN_RESOURCES = "SELECT resource_key FROM otel_resources"
 
@@ -192,14 +197,17 @@ class TableStore:
         self.stats.last_commit_s = time.perf_counter() - started
 
     def _insert_spans(self, spans: pa.Table) -> None:
-        """INSERT the spans whose (trace_id, span_id) is not stored yet."""
+        """INSERT the spans whose (trace_id, span_id) is not stored yet, and index their traces."""
         stored = self._stored_positions(spans)
         if len(stored):
             fresh = np.ones(spans.num_rows, dtype=bool)
             fresh[stored] = False
             spans = spans.filter(pa.array(fresh))
             self.stats.duplicate_spans += len(stored)
-        self._insert_rows("otel_spans", spans)
+        if spans.num_rows:
+            with self._registered("glimpse_batch", spans):
+                self.con.execute(_INSERT_BATCH.format(table="otel_spans"))
+                self.con.execute(_INDEX_BATCH)
 
     def _stored_positions(self, rows: pa.Table) -> np.ndarray:
         """Positions in ``rows`` of the spans already stored."""
@@ -299,6 +307,7 @@ class BatchWriter:
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         if max_queued_rows < 1:
             raise ValueError("the queue size must be positive")
@@ -311,6 +320,9 @@ class BatchWriter:
             wal_path=f"{database_path}.wal" if database_path else None,
             checkpoint_wal_bytes=checkpoint_wal_bytes,
         )
+        self.retention: Retention | None = None
+        if retention is not None and retention.enabled:
+            self.retention = Retention(con, retention, database_path=database_path)
         self._journal: Journal | None = None
         if database_path is not None:
             directory = journal_dir(database_path)
@@ -591,12 +603,20 @@ class BatchWriter:
     # ------------------------------------------------------------------ store thread
 
     def _run_store(self) -> None:
+        # with retention on, an idle store still wakes up to expire data by age
+        idle_wait = RETENTION_CHECK_S if self.retention is not None else None
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: (self._chunk is not None and self._chunk.ready) or self._prepare_done)
+                woken = self._cond.wait_for(
+                    lambda: (self._chunk is not None and self._chunk.ready) or self._prepare_done, idle_wait
+                )
                 chunk = self._chunk
-                if chunk is None or not chunk.ready:
+                if woken and (chunk is None or not chunk.ready):
                     break
+            if not woken or chunk is None:
+                self._retain()
+                continue
+            with self._cond:
                 self._chunk = None
                 self._storing = True
                 self._cond.notify_all()
@@ -606,7 +626,14 @@ class BatchWriter:
                 self._committed_seq = max(self._committed_seq, chunk.last_seq)
                 self._cond.notify_all()
             self._store.maybe_checkpoint()
+            self._retain()
         self._store.checkpoint()
+
+    def _retain(self) -> None:
+        """A retention pass, on the store thread between commits (a chunk handed off
+        meanwhile waits for it; receivers go on journaling)."""
+        if self.retention is not None:
+            self.retention.run()
 
     def _store_chunk(self, chunk: _Chunk) -> None:
         prepared, chunk.prepared = chunk.prepared, None  # its memory goes with the commit

@@ -22,7 +22,7 @@ from collector.decode import decode_traces
 from collector.span_wire import decode_traces_wire
 from storage.batch import Batch
 from storage.journal import journal_dir, pending_segments, read_segment
-from storage.schema import migrations
+from storage.schema import SCHEMA_VERSION, migrations
 from storage.store import open_read_only, open_writable
 from storage.writer import ROW_GROUP_ROWS, BatchWriter
 
@@ -189,8 +189,12 @@ def test_version_one_stores_migrate_to_the_same_rows_and_resource_keys(tmp_path:
     after = _rows(path, "SELECT * FROM otel_traces ORDER BY span_id")
     assert after[: len(before)] == before
     assert len(after) == len(before) + 4
-    assert _rows(path, "SELECT max(version) FROM glimpse_schema_version") == [(2,)]
+    assert _rows(path, "SELECT max(version) FROM glimpse_schema_version") == [(SCHEMA_VERSION,)]
     assert _rows(path, "SELECT k8s_pod_name FROM otel_resources ORDER BY 1") == [("a",), ("b",)]
+    # version 3 indexed the migrated traces: each is found, spans and errors counted
+    indexed = _rows(path, "SELECT lower(lpad(hex(trace_key), 32, '0')), sum(spans) FROM otel_trace_index GROUP BY 1")
+    stored = _rows(path, "SELECT trace_id, count(*) FROM otel_spans GROUP BY 1")
+    assert sorted(indexed) == sorted(stored) and sum(count for _, count in stored) == 9
 
 
 def test_a_row_group_chunk_takes_metrics_and_logs_and_leaves_only_spans_over() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -19,7 +20,9 @@ from glimpse.settings import (
     GRPC_PORT,
     HOST,
     HTTP_PORT,
+    MAX_DB_BYTES,
     MAX_REQUEST_BYTES,
+    RETENTION,
     ServerSettings,
 )
 
@@ -36,6 +39,8 @@ def serve(
     console_port: Annotated[Optional[int], typer.Option(help=CONSOLE_PORT.help)] = None,
     max_request_bytes: Annotated[Optional[int], typer.Option(help=MAX_REQUEST_BYTES.help)] = None,
     decode_workers: Annotated[Optional[int], typer.Option(help=DECODE_WORKERS.help)] = None,
+    retention: Annotated[Optional[str], typer.Option(help=RETENTION.help)] = None,
+    max_db_bytes: Annotated[Optional[str], typer.Option(help=MAX_DB_BYTES.help)] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
     from glimpse.server import GlimpseServer
@@ -49,7 +54,10 @@ def serve(
         console_port=console_port,
         max_request_bytes=max_request_bytes,
         decode_workers=decode_workers,
+        retention=retention,
+        max_db_bytes=max_db_bytes,
     )
+    logging.getLogger("storage.retention").setLevel(logging.INFO)  # say what retention drops
     server = GlimpseServer(settings)
     stop = _stop_on_signals()
     info = server.start()
@@ -59,6 +67,7 @@ def serve(
         f"  OTLP/HTTP  http://{settings.host}:{info.http_port}/v1/traces|metrics|logs\n"
         f"  API        {info.api_url}/api\n"
         f"  console    {info.console_url}/\n"
+        f"{_retention_line(retention, max_db_bytes, settings)}"
         f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
         "Ctrl-C (or SIGTERM) drains, commits and stops.",
         highlight=False,
@@ -68,6 +77,16 @@ def serve(
     server.stop()
     err.print("stopped.", highlight=False)
     exit_when_stopped()
+
+
+def _retention_line(age: str | None, size: str | None, settings: ServerSettings) -> str:
+    """What the store keeps, as the user wrote it (or the environment did)."""
+    kept = []
+    if settings.retention_ns is not None:
+        kept.append(f"for {age or os.environ.get(RETENTION.env, '').strip()}")
+    if settings.max_db_bytes is not None:
+        kept.append(f"up to {size or os.environ.get(MAX_DB_BYTES.env, '').strip()}")
+    return f"  retention  keeps data {' and '.join(kept)}\n" if kept else ""
 
 
 def _stop_on_signals() -> threading.Event:

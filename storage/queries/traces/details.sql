@@ -1,5 +1,7 @@
 -- What the waterfall's span details show beyond the critical-path fields: attributes,
--- resource, scope, status message, events and links of every span of one trace.
+-- resource, scope, status message, events and links of every span of one trace (the trace
+-- index bounds the scan to the trace's time).
+WITH {trace_bounds}
 SELECT
     span_id,
     trace_state,
@@ -21,5 +23,5 @@ SELECT
     dropped_attributes_count,
     dropped_events_count,
     dropped_links_count
-FROM otel_traces
-WHERE trace_id = $trace_id
+FROM otel_traces, trace_bounds AS b
+WHERE trace_id = $trace_id AND timestamp BETWEEN b.first_start AND b.last_start

@@ -32,11 +32,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -56,6 +57,7 @@ __all__ = [
     "BatchWriter",
     "Prepared",
     "TableStore",
+    "WriterObserver",
     "WriterStats",
     "prepare",
     "replay_journal",
@@ -115,6 +117,24 @@ class WriterStats:
     last_commit_s: float = 0.0
 
 
+class WriterObserver(Protocol):
+    """Told the timings of the writer's durable steps (glimpse's self-metrics); cheap calls."""
+
+    def commit(self, seconds: float, rows_by_table: Mapping[str, int]) -> None:
+        """A DuckDB transaction committed: its duration and the rows it inserted per table."""
+
+    def fsync(self, seconds: float, written_bytes: int) -> None:
+        """A group of journal records written and fsynced: the wait before its answers."""
+
+
+class _NoObserver:
+    def commit(self, seconds: float, rows_by_table: Mapping[str, int]) -> None:
+        pass
+
+    def fsync(self, seconds: float, written_bytes: int) -> None:
+        pass
+
+
 @dataclass
 class _Pending:
     batch: Batch
@@ -152,9 +172,12 @@ class TableStore:
         *,
         wal_path: str | None,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        observer: WriterObserver | None = None,
     ) -> None:
         self.con = con
         self.stats = stats
+        self._observer = observer or _NoObserver()
+        self._inserted: dict[str, int] = {}  # rows the open transaction inserted, per table
         self._wal_path = wal_path
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
         # resources already stored: most batches bring none that are new
@@ -169,6 +192,7 @@ class TableStore:
         """Store a prepared chunk in one transaction (all or nothing)."""
         started = time.perf_counter()
         self._new_resources.clear()
+        self._inserted = {}
         try:
             self.con.execute("BEGIN TRANSACTION")
             for table_name, rows in chunk.tables.items():  # resources first
@@ -190,6 +214,7 @@ class TableStore:
         self.stats.committed_batches += chunk.batches
         self.stats.committed_rows += chunk.rows
         self.stats.last_commit_s = time.perf_counter() - started
+        self._observer.commit(self.stats.last_commit_s, self._inserted)
 
     def _insert_spans(self, spans: pa.Table) -> None:
         """INSERT the spans whose (trace_id, span_id) is not stored yet."""
@@ -220,6 +245,7 @@ class TableStore:
         if rows.num_rows:
             with self._registered("glimpse_batch", rows):
                 self.con.execute(_INSERT_BATCH.format(table=table_name))
+            self._inserted[table_name] = self._inserted.get(table_name, 0) + rows.num_rows
 
     @contextmanager
     def _registered(self, name: str, rows: pa.Table) -> Iterator[None]:
@@ -299,6 +325,7 @@ class BatchWriter:
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+        observer: WriterObserver | None = None,
     ) -> None:
         if max_queued_rows < 1:
             raise ValueError("the queue size must be positive")
@@ -310,7 +337,9 @@ class BatchWriter:
             self.stats,
             wal_path=f"{database_path}.wal" if database_path else None,
             checkpoint_wal_bytes=checkpoint_wal_bytes,
+            observer=observer,
         )
+        self._observer = observer or _NoObserver()
         self._journal: Journal | None = None
         if database_path is not None:
             directory = journal_dir(database_path)
@@ -497,7 +526,11 @@ class BatchWriter:
     def _journal_group(self, group: list[_Pending]) -> None:
         try:
             if self._journal is not None:
-                self._journal.append([pending.record for pending in group if pending.record is not None])
+                records = [pending.record for pending in group if pending.record is not None]
+                started = time.perf_counter()
+                self._journal.append(records)
+                written = sum(len(part) for record in records for part in record)
+                self._observer.fsync(time.perf_counter() - started, written)
         except Exception as exc:
             logger.exception("journaling %d batches failed", len(group))
             for pending in group:

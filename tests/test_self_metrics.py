@@ -4,6 +4,7 @@ format Prometheus (the library's parser, and a real Prometheus where one is inst
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import socket
 import subprocess
@@ -363,10 +364,32 @@ def test_a_real_prometheus_scrapes_the_server(running: Running, tmp_path: Path) 
         result = _query_until_found(f"http://127.0.0.1:{port}", query, timeout_s=60)
         assert float(result[0]["value"][1]) == 12
         assert result[0]["metric"]["receiver"] == "otlp"
+        for documented in _documented_queries():  # the docs' PromQL runs
+            answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": documented}).json()
+            assert answer["status"] == "success", (documented, answer)
     finally:
         prometheus.terminate()
         prometheus.wait(30)
         log.close()
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+
+
+def _documented_queries() -> list[str]:
+    """The PromQL expressions of docs/metrics.md: its promql block, one per comment."""
+    (block,) = re.findall(r"```promql\n(.*?)```", DOCS.read_text(), re.S)
+    return [query.strip() for query in re.split(r"^#.*$", block, flags=re.M) if query.strip()]
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+def test_the_documented_scrape_config_and_alert_rules_are_valid(tmp_path: Path) -> None:
+    config, rules = re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.S)
+    (tmp_path / "prometheus.yml").write_text(config)
+    (tmp_path / "rules.yml").write_text(rules)
+    for check in (["check", "config", "prometheus.yml"], ["check", "rules", "rules.yml"]):
+        result = subprocess.run(["promtool", *check], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _query_until_found(base: str, query: str, *, timeout_s: float) -> list[dict[str, Any]]:

@@ -118,7 +118,8 @@ class WriterStats:
 
 
 class WriterObserver(Protocol):
-    """Told the timings of the writer's durable steps (glimpse's self-metrics); cheap calls."""
+    """Told the timings of the writer's durable steps (glimpse's self-metrics). Calls are made
+    on the writer's threads, inside its error handling: they must be cheap and never raise."""
 
     def commit(self, seconds: float, rows_by_table: Mapping[str, int]) -> None:
         """A DuckDB transaction committed: its duration and the rows it inserted per table."""

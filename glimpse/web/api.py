@@ -127,7 +127,7 @@ def _timed(route: Route, metrics: SelfMetrics) -> Route:
         finally:  # errors too: a slow 400 is still a slow answer
             metrics.observe_query(template, time.perf_counter() - started)
 
-    return Route(template, timed, methods=route.methods)
+    return Route(template, timed, methods=route.methods, name=route.name)
 
 
 async def _metrics(metrics: SelfMetrics, _: Request) -> Response:

@@ -64,7 +64,7 @@ class GrpcReceiver:
 
         def export(body: bytes, context: grpc.ServicerContext) -> Any:
             try:
-                decoded = ingestor.export(signal, body, json=False)
+                decoded = ingestor.export(signal, body, json=False, transport="grpc")
             except DecodeError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             except QueueFullError as exc:

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.errors import DecodeError, RequestTooLargeError, UnsupportedMediaError
+from collector.errors import CollectorError, DecodeError, RequestTooLargeError, UnsupportedMediaError
 from collector.ingest import Ingestor
 from collector.otlp_json import message_to_json
+from collector.outcomes import refusal_reason
 from collector.signals import SIGNALS, Signal
 from storage.errors import QueueFullError, WriterClosedError
 
@@ -44,22 +45,17 @@ def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
     async def export(request: Request) -> Response:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = media == JSON
-        if not is_json and media not in _PROTOBUF_TYPES:
-            return _error(
-                415,
-                code_pb2.INVALID_ARGUMENT,
-                f"unsupported content type {media or '(none)'!r}: use {PROTOBUF} or {JSON}",
-                is_json=False,
-            )
         try:
+            if not is_json and media not in _PROTOBUF_TYPES:
+                raise UnsupportedMediaError(f"unsupported content type {media or '(none)'!r}: use {PROTOBUF} or {JSON}")
             body = await _read_body(request, ingestor.max_request_bytes)
-            decoded = await run_in_threadpool(ingestor.export, signal, body, json=is_json)
-        except UnsupportedMediaError as exc:
-            return _error(415, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
-        except RequestTooLargeError as exc:
-            return _error(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), is_json=is_json)
+        except CollectorError as exc:  # refused before the Ingestor sees it: counted here
+            ingestor.observer.refused(signal.name, "http", refusal_reason(exc))
+            return _refusal(exc, is_json=is_json)
+        try:
+            decoded = await run_in_threadpool(ingestor.export, signal, body, json=is_json, transport="http")
         except DecodeError as exc:
-            return _error(400, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
+            return _refusal(exc, is_json=is_json)
         except QueueFullError as exc:
             return _retry_later(str(exc), exc.retry_after_s, is_json=is_json)
         except (WriterClosedError, FutureTimeout) as exc:
@@ -70,6 +66,15 @@ def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
         return _message(200, signal.response(decoded), is_json=is_json)
 
     return export
+
+
+def _refusal(exc: CollectorError, *, is_json: bool) -> Response:
+    """The answer to a request the client must not send again as it is."""
+    if isinstance(exc, UnsupportedMediaError):
+        return _error(415, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
+    if isinstance(exc, RequestTooLargeError):
+        return _error(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), is_json=is_json)
+    return _error(400, code_pb2.INVALID_ARGUMENT, str(exc), is_json=is_json)
 
 
 async def _read_body(request: Request, cap: int) -> bytes:

@@ -18,6 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from collector.decode import Decoded
+from collector.outcomes import NO_OBSERVER, ReceiverObserver, Transport, refusal_reason
 from collector.signals import Signal
 from collector.worker import decode_body, ignore_interrupts, warm_up
 from storage.errors import WriterClosedError
@@ -47,6 +48,7 @@ class Ingestor:
         commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S,
         decode_workers: int = 0,
         busy_threads: int | None = None,
+        observer: ReceiverObserver = NO_OBSERVER,
     ) -> None:
         if max_request_bytes < 1:
             raise ValueError("max_request_bytes must be positive")
@@ -55,6 +57,7 @@ class Ingestor:
         self.writer = writer
         self.max_request_bytes = max_request_bytes
         self.commit_timeout_s = commit_timeout_s
+        self.observer = observer  # receivers tell it what they refuse before calling export
         self._decode_workers = decode_workers
         self._pool: ProcessPoolExecutor | None = None  # started by the first request that needs it
         self._pool_lock = threading.Lock()
@@ -105,13 +108,33 @@ class Ingestor:
         except RuntimeError as exc:  # after BrokenProcessPool, its base: the pool was shut down
             raise WriterClosedError("the server is shutting down") from exc
 
-    def export(self, signal: Signal, body: bytes, *, json: bool) -> Decoded:
+    def export(self, signal: Signal, body: bytes, *, json: bool, transport: Transport) -> Decoded:
         """Decode, queue and wait for the commit; return what was stored and rejected.
 
         Raises DecodeError, and the writer's QueueFullError or WriterClosedError;
-        ``concurrent.futures.TimeoutError`` when the commit takes too long.
+        ``concurrent.futures.TimeoutError`` when the commit takes too long. Each outcome
+        is told to :attr:`observer`, with the item counts once the request is decoded.
         """
-        self.writer.check_room()  # refuse before paying for a decode the queue cannot take
+        try:
+            self.writer.check_room()  # refuse before paying for a decode the queue cannot take
+            decoded = self._decode(signal, body, json)
+        except Exception as exc:
+            self.observer.refused(signal.name, transport, refusal_reason(exc))
+            raise
+        if decoded.rejected:
+            logger.info("%s export: %s", signal.name, decoded.message)
+        if decoded.accepted:
+            try:
+                with self._busy:
+                    committed: Future[int] = self.writer.submit(decoded.batch)  # encodes the journal record
+                committed.result(timeout=self.commit_timeout_s)
+            except Exception as exc:
+                self.observer.refused(signal.name, transport, refusal_reason(exc), decoded.accepted + decoded.rejected)
+                raise
+        self.observer.accepted(signal.name, transport, decoded.accepted, decoded.rejected)
+        return decoded
+
+    def _decode(self, signal: Signal, body: bytes, json: bool) -> Decoded:
         decoded = None
         if not json and signal.decode_wire is not None:
             with self._busy:
@@ -123,12 +146,6 @@ class Ingestor:
                     decoded = decode_body(signal.name, body, json)
             else:
                 decoded = self._decode_in_pool(pool, signal, body, json)
-        if decoded.rejected:
-            logger.info("%s export: %s", signal.name, decoded.message)
-        if decoded.accepted:
-            with self._busy:
-                committed: Future[int] = self.writer.submit(decoded.batch)  # encodes the journal record
-            committed.result(timeout=self.commit_timeout_s)
         return decoded
 
     def close(self) -> None:

@@ -26,9 +26,11 @@ from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
+from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
+from storage.journal import journal_dir
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import open_writable
 from storage.writer import BatchWriter
@@ -50,6 +52,11 @@ class GlimpseServer:
         self._uvicorn: list[uvicorn.Server] = []
         self._loop_thread: threading.Thread | None = None
         self.info: ServerInfo | None = None
+        self.metrics = SelfMetrics(
+            stats=self.stats,
+            journal_directory=journal_dir(settings.db_path),
+            queue_capacity_rows=settings.max_queued_rows,
+        )
 
     def start(self) -> ServerInfo:
         settings = self.settings
@@ -64,6 +71,7 @@ class GlimpseServer:
             max_queued_rows=settings.max_queued_rows,
             flush_interval_s=settings.flush_interval_s,
             retention=RetentionPolicy(max_age_ns=settings.retention_ns, max_bytes=settings.max_db_bytes),
+            observer=self.metrics,
         )
         self.writer.start()
         ingestor = Ingestor(
@@ -71,6 +79,7 @@ class GlimpseServer:
             max_request_bytes=settings.max_request_bytes,
             commit_timeout_s=settings.commit_timeout_s,
             decode_workers=settings.decode_workers,
+            observer=self.metrics,
         )
         self._ingestor = ingestor
         self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port)
@@ -79,8 +88,8 @@ class GlimpseServer:
         console_socket = _bind(settings.host, settings.console_bind_port)
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor)),
-            _uvicorn_server(build_api_app(self.read_cursor, self.stats)),
-            _uvicorn_server(build_console_app(self.read_cursor, self.stats)),
+            _uvicorn_server(build_api_app(self.read_cursor, self.stats, metrics=self.metrics)),
+            _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics)),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(

@@ -32,11 +32,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -58,6 +59,7 @@ __all__ = [
     "BatchWriter",
     "Prepared",
     "TableStore",
+    "WriterObserver",
     "WriterStats",
     "prepare",
     "replay_journal",
@@ -120,6 +122,25 @@ class WriterStats:
     last_commit_s: float = 0.0
 
 
+class WriterObserver(Protocol):
+    """Told the timings of the writer's durable steps (glimpse's self-metrics). Calls are made
+    on the writer's threads, inside its error handling: they must be cheap and never raise."""
+
+    def commit(self, seconds: float, rows_by_table: Mapping[str, int]) -> None:
+        """A DuckDB transaction committed: its duration and the rows it inserted per table."""
+
+    def fsync(self, seconds: float, written_bytes: int) -> None:
+        """A group of journal records written and fsynced: the wait before its answers."""
+
+
+class _NoObserver:
+    def commit(self, seconds: float, rows_by_table: Mapping[str, int]) -> None:
+        pass
+
+    def fsync(self, seconds: float, written_bytes: int) -> None:
+        pass
+
+
 @dataclass
 class _Pending:
     batch: Batch
@@ -157,9 +178,12 @@ class TableStore:
         *,
         wal_path: str | None,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        observer: WriterObserver | None = None,
     ) -> None:
         self.con = con
         self.stats = stats
+        self._observer = observer or _NoObserver()
+        self._inserted: dict[str, int] = {}  # rows the open transaction inserted, per table
         self._wal_path = wal_path
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
         # resources already stored: most batches bring none that are new
@@ -174,6 +198,7 @@ class TableStore:
         """Store a prepared chunk in one transaction (all or nothing)."""
         started = time.perf_counter()
         self._new_resources.clear()
+        self._inserted = {}
         try:
             self.con.execute("BEGIN TRANSACTION")
             for table_name, rows in chunk.tables.items():  # resources first
@@ -195,6 +220,7 @@ class TableStore:
         self.stats.committed_batches += chunk.batches
         self.stats.committed_rows += chunk.rows
         self.stats.last_commit_s = time.perf_counter() - started
+        self._observer.commit(self.stats.last_commit_s, self._inserted)
 
     def _insert_spans(self, spans: pa.Table) -> None:
         """INSERT the spans whose (trace_id, span_id) is not stored yet, and index their traces."""
@@ -204,10 +230,7 @@ class TableStore:
             fresh[stored] = False
             spans = spans.filter(pa.array(fresh))
             self.stats.duplicate_spans += len(stored)
-        if spans.num_rows:
-            with self._registered("glimpse_batch", spans):
-                self.con.execute(_INSERT_BATCH.format(table="otel_spans"))
-                self.con.execute(_INDEX_BATCH)
+        self._insert_rows("otel_spans", spans, then=_INDEX_BATCH)
 
     def _stored_positions(self, rows: pa.Table) -> np.ndarray:
         """Positions in ``rows`` of the spans already stored."""
@@ -224,10 +247,14 @@ class TableStore:
             positions: np.ndarray = self.con.execute(_STORED_SPANS, params).fetchnumpy()["position"]
         return positions
 
-    def _insert_rows(self, table_name: str, rows: pa.Table) -> None:
+    def _insert_rows(self, table_name: str, rows: pa.Table, *, then: str | None = None) -> None:
+        """INSERT ``rows``; ``then`` is a statement that reads them too (as glimpse_batch)."""
         if rows.num_rows:
             with self._registered("glimpse_batch", rows):
                 self.con.execute(_INSERT_BATCH.format(table=table_name))
+                if then is not None:
+                    self.con.execute(then)
+            self._inserted[table_name] = self._inserted.get(table_name, 0) + rows.num_rows
 
     @contextmanager
     def _registered(self, name: str, rows: pa.Table) -> Iterator[None]:
@@ -308,6 +335,7 @@ class BatchWriter:
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
         retention: RetentionPolicy | None = None,
+        observer: WriterObserver | None = None,
     ) -> None:
         if max_queued_rows < 1:
             raise ValueError("the queue size must be positive")
@@ -319,10 +347,12 @@ class BatchWriter:
             self.stats,
             wal_path=f"{database_path}.wal" if database_path else None,
             checkpoint_wal_bytes=checkpoint_wal_bytes,
+            observer=observer,
         )
         self.retention: Retention | None = None
         if retention is not None and retention.enabled:
             self.retention = Retention(con, retention, database_path=database_path)
+        self._observer = observer or _NoObserver()
         self._journal: Journal | None = None
         if database_path is not None:
             directory = journal_dir(database_path)
@@ -509,7 +539,11 @@ class BatchWriter:
     def _journal_group(self, group: list[_Pending]) -> None:
         try:
             if self._journal is not None:
-                self._journal.append([pending.record for pending in group if pending.record is not None])
+                records = [pending.record for pending in group if pending.record is not None]
+                started = time.perf_counter()
+                self._journal.append(records)
+                written = sum(len(part) for record in records for part in record)
+                self._observer.fsync(time.perf_counter() - started, written)
         except Exception as exc:
             logger.exception("journaling %d batches failed", len(group))
             for pending in group:

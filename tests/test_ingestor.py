@@ -50,7 +50,8 @@ def test_at_most_busy_threads_decode_at_once_and_every_span_lands(tmp_path: Path
     traces = dataclasses.replace(SIGNALS["traces"], decode_wire=overlap.decode)
     bodies = [raw_request(20, seed=seed)[0] for seed in range(12)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        accepted = list(pool.map(lambda body: ingestor.export(traces, body, json=False).accepted, bodies))
+        decoded = pool.map(lambda body: ingestor.export(traces, body, json=False, transport="grpc"), bodies)
+        accepted = [each.accepted for each in decoded]
     ingestor.close()
     writer.close(timeout_s=30)
     assert accepted == [20] * 12

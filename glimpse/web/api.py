@@ -22,6 +22,7 @@ from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
 from glimpse import __version__
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
+from glimpse.metrics import CONTENT_TYPE, SelfMetrics
 from glimpse.params import graph_options, trace_options
 from storage.errors import QueryError
 from storage.jsonable import query_payload
@@ -62,13 +63,18 @@ async def _error_answer(_: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {GlimpseError: _error_answer}
 
 
-def build_api_app(connect: Connect, stats: Callable[[], dict[str, Any]]) -> Starlette:
+def build_api_app(
+    connect: Connect, stats: Callable[[], dict[str, Any]], *, metrics: SelfMetrics | None = None
+) -> Starlette:
     """``connect`` returns a fresh read connection for each query."""
-    return Starlette(routes=api_routes(connect, stats), exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(routes=api_routes(connect, stats, metrics), exception_handlers=EXCEPTION_HANDLERS)
 
 
-def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Route]:
-    """Every API route (the console app serves them beside its pages)."""
+def api_routes(
+    connect: Connect, stats: Callable[[], dict[str, Any]], metrics: SelfMetrics | None = None
+) -> list[Route]:
+    """Every API route (the console app serves them beside its pages); with ``metrics``,
+    each one timed, and ``GET /metrics``."""
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "schema_version": SCHEMA_VERSION})
@@ -94,7 +100,7 @@ def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Ro
         )
         return JSONResponse({"data": data, "total": len(data), "limit": 0, "offset": 0, "errors": None})
 
-    return [
+    routes = [
         Route("/api/graph", graph, methods=["GET"]),
         *(Route(entry.path, _trace_endpoint(connect, entry), methods=["GET"]) for entry in TRACE_ANALYSES.values()),
         *(Route(entry.path, _analysis_endpoint(connect, entry), methods=["GET"]) for entry in ANALYSES.values()),
@@ -103,6 +109,30 @@ def api_routes(connect: Connect, stats: Callable[[], dict[str, Any]]) -> list[Ro
         Route("/api/stats", server_stats, methods=["GET"]),
         Route("/api/sql", partial(_sql, connect), methods=["POST"]),
     ]
+    if metrics is None:
+        return routes
+    timed = [_timed(route, metrics) for route in routes]
+    return [*timed, Route("/metrics", partial(_metrics, metrics), methods=["GET"])]
+
+
+def _timed(route: Route, metrics: SelfMetrics) -> Route:
+    """``route`` with its latency observed under its template (bounded cardinality)."""
+    endpoint, template = route.endpoint, route.path
+    metrics.track_route(template)
+
+    async def timed(request: Request) -> Any:
+        started = time.perf_counter()
+        try:
+            return await endpoint(request)
+        finally:  # errors too: a slow 400 is still a slow answer
+            metrics.observe_query(template, time.perf_counter() - started)
+
+    return Route(template, timed, methods=route.methods, name=route.name)
+
+
+async def _metrics(metrics: SelfMetrics, _: Request) -> Response:
+    # off the event loop: the scrape reads /proc and the journal directory
+    return Response(await run_in_threadpool(metrics.exposition), media_type=CONTENT_TYPE)
 
 
 def _analysis_endpoint(connect: Connect, entry: Analysis) -> Callable[[Request], Any]:

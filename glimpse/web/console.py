@@ -31,6 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from glimpse.metrics import SelfMetrics
 from glimpse.web.api import EXCEPTION_HANDLERS, api_routes
 
 __all__ = ["CONSOLE_DIR", "VENDOR_PLACEHOLDER", "Vendor", "build_console_app", "load_vendor", "missing_vendor_files"]
@@ -108,6 +109,7 @@ def build_console_app(
     stats: Callable[[], dict[str, Any]],
     *,
     console_dir: Path = CONSOLE_DIR,
+    metrics: SelfMetrics | None = None,
 ) -> Starlette:
     """The API's routes, the console's pages, and the library bundles under /vendor."""
     vendor = load_vendor(console_dir)
@@ -133,7 +135,7 @@ def build_console_app(
             raise RuntimeError(f"{index_file} has no {VENDOR_PLACEHOLDER} for the importmap")
         return HTMLResponse(html.replace(VENDOR_PLACEHOLDER, head_tags, 1), headers={"cache-control": "no-cache"})
 
-    routes: list[BaseRoute] = list(api_routes(connect, stats))
+    routes: list[BaseRoute] = list(api_routes(connect, stats, metrics))
     routes.append(Route("/api/console/status", vendor_missing if missing else _ok, methods=["GET"]))
     routes += [Route("/", index, methods=["GET"]), Route("/index.html", index, methods=["GET"])]
     for package, folder in vendor.folders().items():

@@ -791,6 +791,42 @@ def store_generated(con: duckdb.DuckDBPyConnection, select_sql: str, params: dic
     con.execute("DROP TABLE generated")
 
 
+# A log record for about one server span in seven of the spans stored from $first_ns on (about
+# one a trace): the service's own line, tied to its trace and span, as a handler writes it.
+SERVER_SPAN_LOGS_SQL = """
+INSERT INTO otel_logs BY NAME
+SELECT timestamp, timestamp AS observed_timestamp, trace_id, span_id, 1 AS flags,
+       CASE WHEN status_code = 'Error' THEN 'ERROR' ELSE 'INFO' END AS severity_text,
+       CASE WHEN status_code = 'Error' THEN 17 ELSE 9 END AS severity_number, service_name,
+       to_json('handled ' || span_name || ' in ' || (duration // 1000000) || ' ms') AS body, '' AS event_name,
+       json_object('service.name', service_name) AS resource_attributes, '' AS resource_schema_url,
+       'app' AS scope_name, '' AS scope_version, '{}' AS scope_attributes, '' AS scope_schema_url,
+       '{}' AS log_attributes, 0 AS dropped_attributes_count
+FROM otel_spans
+WHERE timestamp >= make_timestamp_ns($first_ns) AND span_kind = 'Server' AND hash(span_id) % 7 = 0
+"""
+
+
+CHAINED_START_NS = 1_700_000_000_000_000_000  # the first trace of CHAINED_TRACES_SQL
+CHAINED_GAP_NS = 54_000_000  # between two traces
+
+
+def store_chained_parts(con: duckdb.DuckDBPyConnection, parts: range, traces: int, *, logs: bool = False) -> None:
+    """Parts of ``traces`` traces of :data:`CHAINED_TRACES_SQL` (part n holds traces n *
+    traces onwards), each stored (and checkpointed) after the one before and later in time,
+    as the writer stores what arrives; trace ids random-looking (an md5), so that no trace
+    can be found by its id's order; with ``logs``, a record per server span
+    (:data:`SERVER_SPAN_LOGS_SQL`)."""
+    chained = CHAINED_TRACES_SQL.replace("range($traces)", "range($first, $first + $traces)")
+    shuffled = f"SELECT * REPLACE (md5(trace_id) AS trace_id) FROM ({chained})"
+    for part in parts:
+        first = part * traces
+        store_generated(con, shuffled, {"first": first, "traces": traces})
+        if logs:
+            con.execute(SERVER_SPAN_LOGS_SQL, {"first_ns": CHAINED_START_NS + first * CHAINED_GAP_NS})
+        con.execute("CHECKPOINT")
+
+
 def generate_store(path: Path, *parts: tuple[str, dict[str, Any]]) -> None:
     """A new store at ``path`` holding the rows of each ``(select_sql, params)``, checkpointed and closed."""
     con = open_writable(path)

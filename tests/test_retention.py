@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from bench.workload import CHAINED_TRACES_SQL, store_generated
+from bench.workload import CHAINED_GAP_NS, CHAINED_START_NS, store_chained_parts
 from glimpse.settings import ServerSettings, SettingsError
 from storage.retention import SIZE_HIGH_WATER, Retention, RetentionPolicy, store_bytes
 from storage.store import open_writable
@@ -77,13 +77,6 @@ def test_the_server_drops_spans_logs_and_points_past_the_age_and_says_so(tmp_pat
         server.stop()
 
 
-def _add_traces(con: Any, first: int, traces: int) -> None:
-    """``traces`` generated traces numbered from ``first``, later traces later in time."""
-    shifted = CHAINED_TRACES_SQL.replace("range($traces)", "range($first, $first + $traces)")
-    store_generated(con, shifted, {"first": first, "traces": traces})
-    con.execute("CHECKPOINT")
-
-
 def _used_bytes(con: Any) -> int:
     block_size, used = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
     return int(block_size * used)
@@ -97,16 +90,17 @@ def test_a_size_bound_deletes_the_oldest_and_the_file_stays_within_it(tmp_path: 
     sizes = []
     try:
         for part in range(15):  # about twice the bound, a pass after each part, as the writer does
-            _add_traces(con, part * traces, traces)
+            store_chained_parts(con, range(part, part + 1), traces)
             retention.run()
             sizes.append(store_bytes(str(path)))
         assert retention.stats.last_reason == "size" and retention.stats.passes >= 2
         assert max(sizes) <= 1.1 * bound  # the space of what went is written again
         assert _used_bytes(con) <= SIZE_HIGH_WATER * bound
-        first_left = int(con.execute("SELECT min(trace_id) FROM otel_spans").fetchone()[0], 16)
-        assert first_left > 2 * traces  # the oldest traces went ...
-        newest = f"{15 * traces:032x}"
-        assert con.execute("SELECT count(*) FROM otel_spans WHERE trace_id = ?", [newest]).fetchone()[0] > 0
+        first_left, last_left = con.execute(
+            "SELECT epoch_ns(min(timestamp)), epoch_ns(max(timestamp)) FROM otel_spans"
+        ).fetchone()
+        assert first_left > CHAINED_START_NS + 2 * traces * CHAINED_GAP_NS  # the oldest traces went ...
+        assert last_left > CHAINED_START_NS + 15 * traces * CHAINED_GAP_NS - 10**9  # ... not the newest
         # the trace index forgets the traces whose spans all went
         orphans = con.execute(
             "SELECT count(*) FROM otel_trace_index i ANTI JOIN otel_spans s "

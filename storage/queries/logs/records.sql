@@ -38,6 +38,10 @@ log_rows AS (
             FROM otel_logs AS l
             WHERE coalesce(l.timestamp, l.observed_timestamp) >= make_timestamp_ns($since)
               AND coalesce(l.timestamp, l.observed_timestamp) < make_timestamp_ns($until)
+              -- the same, in a form whose per-row-group min/max skip the row groups of other
+              -- times (a coalesce alone reads every row group)
+              AND (l.timestamp IS NULL
+                   OR (l.timestamp >= make_timestamp_ns($since) AND l.timestamp < make_timestamp_ns($until)))
             GROUP BY hash(coalesce(l.timestamp, l.observed_timestamp), l.trace_id, l.span_id, l.severity_text,
                           l.severity_number, l.service_name, l.body, l.log_attributes)
         )

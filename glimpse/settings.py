@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
+from collector.security import TlsFiles
 from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
 from tracing.errors import GlimpseError
 
@@ -33,6 +34,11 @@ __all__ = [
     "ENV_HTTP_PORT",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
+    "ENV_TLS_CERT",
+    "ENV_TLS_CLIENT_CA",
+    "ENV_TLS_KEY",
+    "ENV_TOKEN_FILE",
+    "SECURITY_SETTINGS",
     "SETTINGS",
     "ServerSettings",
     "Setting",
@@ -52,6 +58,11 @@ ENV_MAX_REQUEST_BYTES = "GLIMPSE_MAX_REQUEST_BYTES"
 ENV_MAX_QUEUED_ROWS = "GLIMPSE_MAX_QUEUED_ROWS"
 ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
+# TLS and authentication (docs/security.md)
+ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
+ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
+ENV_TLS_CLIENT_CA = "GLIMPSE_TLS_CLIENT_CA"
+ENV_TOKEN_FILE = "GLIMPSE_TOKEN_FILE"
 
 DEFAULT_DB = "glimpse.duckdb"
 DEFAULT_HOST = "127.0.0.1"
@@ -116,6 +127,23 @@ FLUSH_INTERVAL = Setting(
     "Seconds a partial row group waits, once exports pause, before it is committed",
 )
 
+# TLS and authentication, on every listener (docs/security.md)
+TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
+TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
+TLS_CLIENT_CA = Setting(
+    "--tls-client-ca",
+    ENV_TLS_CLIENT_CA,
+    "none (no client certificates)",
+    "PEM CA bundle: clients must present a certificate it signed (mTLS)",
+)
+TOKEN_FILE = Setting(
+    "--token-file",
+    ENV_TOKEN_FILE,
+    "none (no tokens)",
+    "File of bearer tokens, one a line, reloaded on SIGHUP: every request must carry one",
+)
+SECURITY_SETTINGS = (TLS_CERT, TLS_KEY, TLS_CLIENT_CA, TOKEN_FILE)
+
 SETTINGS = (
     DB,
     HOST,
@@ -127,6 +155,7 @@ SETTINGS = (
     DECODE_WORKERS,
     MAX_QUEUED_ROWS,
     FLUSH_INTERVAL,
+    *SECURITY_SETTINGS,
 )
 
 
@@ -181,6 +210,11 @@ class ServerSettings:
     commit_timeout_s: float = DEFAULT_COMMIT_TIMEOUT_S
     decode_workers: int = 0
     shutdown_grace_s: float = 10.0
+    # TLS and authentication (docs/security.md); the files are read when the server starts
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    token_file: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port", "api_port", "console_port"):
@@ -197,6 +231,21 @@ class ServerSettings:
             raise SettingsError("the write queue must hold at least one row")
         if not self.flush_interval_s > 0:
             raise SettingsError("the flush interval must be a positive number of seconds")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            given, missing = ("--tls-cert", "--tls-key") if self.tls_cert else ("--tls-key", "--tls-cert")
+            raise SettingsError(f"{given} needs {missing}: TLS takes a certificate and its private key")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key: client certificates ride on TLS")
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        """The TLS files, or None when the listeners speak plain text."""
+        if not (self.tls_cert and self.tls_key):
+            return None
+        return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca or None)
 
     @property
     def console_bind_port(self) -> int:
@@ -217,6 +266,10 @@ class ServerSettings:
         console_port: int | None = None,
         max_request_bytes: int | None = None,
         decode_workers: int | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_client_ca: str | None = None,
+        token_file: str | None = None,
     ) -> ServerSettings:
         return cls(
             db_path=db_path or env_or(ENV_DB, DEFAULT_DB),
@@ -233,4 +286,8 @@ class ServerSettings:
             decode_workers=decode_workers
             if decode_workers is not None
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
+            tls_cert=tls_cert or env_or(ENV_TLS_CERT, "") or None,
+            tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
+            tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,
+            token_file=token_file or env_or(ENV_TOKEN_FILE, "") or None,
         )

@@ -501,3 +501,54 @@ def test_a_token_file_others_can_read_is_reported(tmp_path: Path, caplog: pytest
         TokenStore(path)
     assert "chmod 600" in caplog.text
     assert os.stat(path).st_mode & 0o777 == 0o644  # reported, never changed
+
+
+# ---- the console in a browser ------------------------------------------------------------------
+
+
+def test_the_console_asks_for_the_token_once(tmp_path: Path, pki: Pki) -> None:
+    """Headless Chromium: the shell loads, the first API call's 401 brings the token form; a
+    wrong token is refused and asked again; the right one serves this tab from then on."""
+    from tests.test_console import CHROMIUM, _browser_missing, screenshot
+
+    reason = _browser_missing()
+    if reason:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(reason)
+    from playwright.sync_api import sync_playwright
+
+    server = secure_server(tmp_path, pki, mutual=False)
+    assert server.info is not None
+    credentials = grpc.ssl_channel_credentials(root_certificates=pki.ca.read_bytes())
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    running = Running(server, server.info, server.settings.db_path)
+    assert export("grpc", running, "checkout", credentials=credentials, headers=headers) == SpanExportResult.SUCCESS
+    errors: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            try:
+                # the test CA is not the browser's: accept the certificate as a user would
+                page = browser.new_context(ignore_https_errors=True).new_page()
+                page.set_default_timeout(15_000)
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                page.goto(f"{server.info.console_url}/#/services")
+                page.wait_for_selector("#token-form")
+                page.fill("#token-input", WRONG_TOKEN)
+                page.click("#token-form button[type=submit]")
+                page.wait_for_selector("#token-form >> text=refused")
+                screenshot(page, "token")
+                page.fill("#token-input", SECOND_TOKEN)
+                page.click("#token-form button[type=submit]")
+                page.wait_for_selector("#page[data-ready=true]")
+                page.wait_for_selector("#services-table >> text=checkout")
+                assert page.evaluate("sessionStorage.getItem('glimpse.token')") == SECOND_TOKEN
+                # other pages and a reload of this tab: no more questions
+                page.goto(f"{server.info.console_url}/#/traces")
+                page.reload()
+                page.wait_for_selector("#page[data-ready=true]")
+                assert page.locator("#token-form").count() == 0
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert not errors, errors

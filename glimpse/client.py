@@ -19,7 +19,7 @@ import httpx
 
 from analyzer.errors import AnalysisError, InvalidQueryError, NotFoundError
 from analyzer.query_service.graphs import service_graph_document
-from glimpse.credentials import ENV_TOKEN, Credentials, client_credentials
+from glimpse.credentials import ENV_TOKEN, Credentials, client_credentials, missing_client_certificate_hint
 from glimpse.discovery import read_server_info
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES
 from glimpse.params import graph_options, trace_options
@@ -116,7 +116,8 @@ class GlimpseClient:
                 method, f"{self.server_url}{path}", headers=credentials.headers, verify=credentials.verify, **kwargs
             )
         except httpx.HTTPError as exc:
-            raise ServerUnreachableError(f"cannot reach the glimpse server at {self.server_url}: {exc}") from exc
+            hint = missing_client_certificate_hint(self._server_info)
+            raise ServerUnreachableError(f"cannot reach the glimpse server at {self.server_url}: {exc}{hint}") from exc
         if response.status_code != 200:
             raise _error_for(response)
         return response

@@ -22,7 +22,15 @@ from collector.errors import SecurityConfigError
 from collector.security import read_tokens
 from glimpse.discovery import ServerInfo
 
-__all__ = ["ENV_CA_FILE", "ENV_CLIENT_CERT", "ENV_CLIENT_KEY", "ENV_TOKEN", "Credentials", "client_credentials"]
+__all__ = [
+    "ENV_CA_FILE",
+    "ENV_CLIENT_CERT",
+    "ENV_CLIENT_KEY",
+    "ENV_TOKEN",
+    "Credentials",
+    "client_credentials",
+    "missing_client_certificate_hint",
+]
 
 ENV_TOKEN = "GLIMPSE_TOKEN"
 ENV_CA_FILE = "GLIMPSE_CA_FILE"
@@ -52,6 +60,13 @@ def client_credentials(info: ServerInfo | None = None) -> Credentials:
     if not (ca_file or client_cert or server_cert):
         return Credentials(token=token)
     return Credentials(token=token, verify=_context(ca_file, server_cert, client_cert, client_key))
+
+
+def missing_client_certificate_hint(info: ServerInfo | None) -> str:
+    """Why a server that wants client certificates hung up, when none is configured (else "")."""
+    if info is None or not info.client_cert_required or os.environ.get(ENV_CLIENT_CERT, "").strip():
+        return ""
+    return f" (the server requires a client certificate: set {ENV_CLIENT_CERT} and {ENV_CLIENT_KEY})"
 
 
 def _token_of(info: ServerInfo | None) -> str | None:

@@ -325,6 +325,12 @@ def test_cli_commands_find_a_tls_and_token_server_through_discovery(mtls: Runnin
     assert "nodes" in json.loads(graph.stdout)
 
 
+def test_cli_without_the_client_certificate_says_what_is_missing(mtls: Running) -> None:
+    result = CliRunner().invoke(app, ["sql", "SELECT 1", "--db", mtls.db_path])
+    assert result.exit_code == 1
+    assert "requires a client certificate: set GLIMPSE_CLIENT_CERT" in " ".join(result.output.split())
+
+
 def test_cli_with_server_url_takes_token_and_ca_from_the_environment(
     mtls: Running, pki: Pki, client_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -80,7 +80,8 @@ class TlsFiles:
         for path, what in self._files():
             _readable(path, what)
         try:
-            context.load_cert_chain(self.cert_file, self.key_file)
+            # a callback, so that OpenSSL never prompts on the terminal for an encrypted key
+            context.load_cert_chain(self.cert_file, self.key_file, password=self._refuse_passphrase)
         except ssl.SSLError as exc:
             raise SecurityConfigError(
                 f"the TLS key {self.key_file} does not load with the certificate {self.cert_file}: {exc.reason or exc}"
@@ -94,6 +95,11 @@ class TlsFiles:
                 ) from None
             context.verify_mode = ssl.CERT_REQUIRED
         return context
+
+    def _refuse_passphrase(self) -> str:
+        raise SecurityConfigError(
+            f"the TLS key {self.key_file} is encrypted: give glimpse an unencrypted key (readable only by its user)"
+        )
 
     def pem(self) -> tuple[bytes, bytes, bytes | None]:
         """The certificate, key and client CA as bytes (what gRPC takes)."""

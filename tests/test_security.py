@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
@@ -450,6 +451,14 @@ def test_security_settings_are_checked(tmp_path: Path, pki: Pki) -> None:
     with pytest.raises(SettingsError, match="--tls-client-ca needs"):
         ServerSettings(tls_client_ca=str(pki.ca))
     missing = str(tmp_path / "missing.pem")
+    encrypted = tmp_path / "encrypted-key.pem"
+    encrypted.write_bytes(
+        serialization.load_pem_private_key(pki.server.key.read_bytes(), None).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
     short = write_tokens(tmp_path / "short", "abc")
     empty = write_tokens(tmp_path / "empty")
     spaced = tmp_path / "spaced"
@@ -458,6 +467,7 @@ def test_security_settings_are_checked(tmp_path: Path, pki: Pki) -> None:
         ({"tls_cert": missing, "tls_key": key}, f"cannot read the TLS certificate {missing}"),
         ({"tls_cert": cert, "tls_key": missing}, "cannot read the TLS key"),
         ({"tls_cert": cert, "tls_key": str(pki.client.key)}, "does not load with the certificate"),
+        ({"tls_cert": cert, "tls_key": str(encrypted)}, "is encrypted"),
         ({"tls_cert": cert, "tls_key": key, "tls_client_ca": missing}, "cannot read the client CA file"),
         ({"tls_cert": cert, "tls_key": key, "tls_client_ca": str(short)}, "holds no usable PEM certificate"),
         ({"token_file": missing}, f"cannot read the token file {missing}"),
@@ -470,6 +480,20 @@ def test_security_settings_are_checked(tmp_path: Path, pki: Pki) -> None:
         with pytest.raises(SecurityConfigError, match=message):
             start_server(db, **overrides)
         assert not db.exists(), overrides  # refused before the store is opened
+
+
+def test_security_settings_come_from_options_then_the_environment(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> None:
+    monkeypatch.setenv("GLIMPSE_TLS_CERT", str(pki.server.cert))
+    monkeypatch.setenv("GLIMPSE_TLS_KEY", str(pki.server.key))
+    monkeypatch.setenv("GLIMPSE_TLS_CLIENT_CA", str(pki.ca))
+    monkeypatch.setenv("GLIMPSE_TOKEN_FILE", "/etc/glimpse/tokens")
+    settings = ServerSettings.from_env(token_file="/run/tokens")
+    assert settings.tls is not None and settings.tls.mutual and settings.tls.cert_file == str(pki.server.cert)
+    assert settings.token_file == "/run/tokens"
+    for name in ("GLIMPSE_TLS_CERT", "GLIMPSE_TLS_KEY", "GLIMPSE_TLS_CLIENT_CA", "GLIMPSE_TOKEN_FILE"):
+        monkeypatch.delenv(name)
+    plain = ServerSettings.from_env()
+    assert plain.tls is None and plain.token_file is None
 
 
 def test_serve_refuses_bad_security_options_with_one_line(tmp_path: Path, pki: Pki) -> None:

@@ -4,14 +4,15 @@ GlimpseError                      (tracing.errors)
 └── CollectorError
     ├── DecodeError               the request cannot be decoded: nothing is stored
     ├── RequestTooLargeError      the request exceeds the size cap after decompression
-    └── UnsupportedMediaError     wrong content type or content encoding
+    ├── UnsupportedMediaError     wrong content type or content encoding
+    └── SecurityConfigError       a certificate, key or token file cannot be used
 """
 
 from __future__ import annotations
 
 from tracing.errors import GlimpseError
 
-__all__ = ["CollectorError", "DecodeError", "RequestTooLargeError", "UnsupportedMediaError"]
+__all__ = ["CollectorError", "DecodeError", "RequestTooLargeError", "SecurityConfigError", "UnsupportedMediaError"]
 
 
 class CollectorError(GlimpseError):
@@ -28,3 +29,7 @@ class RequestTooLargeError(CollectorError):
 
 class UnsupportedMediaError(CollectorError):
     """The request's content type or content encoding is not supported."""
+
+
+class SecurityConfigError(CollectorError):
+    """A TLS certificate, key, client CA or token file is missing, unreadable or invalid."""

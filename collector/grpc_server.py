@@ -1,4 +1,11 @@
-"""OTLP/gRPC receiver: TraceService, MetricsService and LogsService on one port."""
+"""OTLP/gRPC receiver: TraceService, MetricsService and LogsService on one port.
+
+With :class:`collector.security.TlsFiles` the port speaks TLS only (and, with a client CA,
+asks every client for its certificate); with a :class:`collector.security.TokenStore`
+every call must carry ``authorization: Bearer <token>`` metadata, as the OTLP exporters
+send it from ``OTEL_EXPORTER_OTLP_HEADERS``, or is refused ``UNAUTHENTICATED`` before its
+body is decoded.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,12 @@ from grpc_status import rpc_status
 
 from collector.errors import DecodeError
 from collector.ingest import Ingestor
+from collector.outcomes import NO_OBSERVER, ReceiverObserver
+from collector.security import UNAUTHORIZED_MESSAGE, TlsFiles, TokenStore
 from collector.signals import SIGNALS, Signal
 from storage.errors import QueueFullError, WriterClosedError
 
-__all__ = ["GrpcReceiver"]
+__all__ = ["BearerInterceptor", "GrpcReceiver"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +36,21 @@ DEFAULT_GRPC_WORKERS = 32
 class GrpcReceiver:
     """A ``grpc.Server`` with the three OTLP services, bound to ``host:port``."""
 
-    def __init__(self, ingestor: Ingestor, *, host: str, port: int, workers: int = DEFAULT_GRPC_WORKERS) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        *,
+        host: str,
+        port: int,
+        workers: int = DEFAULT_GRPC_WORKERS,
+        tls: TlsFiles | None = None,
+        tokens: TokenStore | None = None,
+    ) -> None:
         self._ingestor = ingestor
         cap = ingestor.max_request_bytes
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glimpse-grpc"),
+            interceptors=[BearerInterceptor(tokens, ingestor.observer)] if tokens is not None else None,
             options=[
                 ("grpc.max_receive_message_length", cap),
                 ("grpc.max_send_message_length", 4 * 1024 * 1024),
@@ -48,7 +67,10 @@ class GrpcReceiver:
             self._server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": handler}),)
             )
-        self.port = self._server.add_insecure_port(_address(host, port))
+        if tls is None:
+            self.port = self._server.add_insecure_port(_address(host, port))
+        else:
+            self.port = self._server.add_secure_port(_address(host, port), _server_credentials(tls))
         if self.port == 0:
             raise OSError(f"cannot bind gRPC receiver to {host}:{port}")
 
@@ -79,6 +101,43 @@ class GrpcReceiver:
             return signal.response(decoded)
 
         return export
+
+
+class BearerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Lets a call through only with ``authorization: Bearer <token>`` for one of ``tokens``."""
+
+    def __init__(self, tokens: TokenStore, observer: ReceiverObserver = NO_OBSERVER) -> None:
+        self._tokens = tokens
+        self._observer = observer
+        # request_deserializer None: the refused body stays bytes, never parsed
+        self._refuse = grpc.unary_unary_rpc_method_handler(_refuse_unauthenticated)
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        metadata = details.invocation_metadata or ()
+        authorization = next((value for key, value in metadata if key == "authorization"), None)
+        if isinstance(authorization, bytes):
+            authorization = authorization.decode("latin-1")
+        if self._tokens.accepts_header(authorization):
+            return continuation(details)
+        signal = _SIGNAL_OF_METHOD.get(details.method)
+        if signal is not None:
+            self._observer.refused(signal, "grpc", "unauthenticated")
+        return self._refuse
+
+
+_SIGNAL_OF_METHOD = {f"/{signal.grpc_service}/Export": signal.name for signal in SIGNALS.values()}
+
+
+def _refuse_unauthenticated(_: bytes, context: grpc.ServicerContext) -> NoReturn:
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE)
+    raise AssertionError("unreachable")  # abort raises
+
+
+def _server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    cert, key, client_ca = tls.pem()
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
 
 
 def _abort_unavailable(context: grpc.ServicerContext, message: str, retry_after_s: float) -> NoReturn:

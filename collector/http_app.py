@@ -2,7 +2,9 @@
 
 Bodies are ``application/x-protobuf`` or ``application/json`` (OTLP/JSON), optionally
 gzip- or deflate-compressed. Answers come in the request's encoding; errors carry a
-``google.rpc.Status`` as the OTLP specification asks.
+``google.rpc.Status`` as the OTLP specification asks. With a token store, a request
+without one of its bearer tokens gets 401 and such a status (``UNAUTHENTICATED``) before
+its body is read.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import logging
 import zlib
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from google.rpc import code_pb2, status_pb2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,6 +27,7 @@ from collector.errors import CollectorError, DecodeError, RequestTooLargeError, 
 from collector.ingest import Ingestor
 from collector.otlp_json import message_to_json
 from collector.outcomes import refusal_reason
+from collector.security import UNAUTHORIZED_MESSAGE, BearerAuth, TokenStore
 from collector.signals import SIGNALS, Signal
 from storage.errors import QueueFullError, WriterClosedError
 
@@ -35,10 +40,25 @@ JSON = "application/json"
 _PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"}
 
 
-def build_otlp_http_app(ingestor: Ingestor) -> Starlette:
-    """The ASGI app that serves the three OTLP/HTTP endpoints."""
+def build_otlp_http_app(ingestor: Ingestor, *, tokens: TokenStore | None = None) -> Starlette:
+    """The ASGI app that serves the three OTLP/HTTP endpoints (only to token holders, with ``tokens``)."""
     routes = [Route(signal.http_path, _endpoint(ingestor, signal), methods=["POST"]) for signal in SIGNALS.values()]
-    return Starlette(routes=routes)
+    reject = partial(_unauthenticated, ingestor)
+    middleware = [Middleware(BearerAuth, tokens=tokens, reject=reject)] if tokens is not None else []
+    return Starlette(routes=routes, middleware=middleware)
+
+
+_SIGNAL_OF_PATH = {signal.http_path: signal.name for signal in SIGNALS.values()}
+
+
+def _unauthenticated(ingestor: Ingestor, path: str, headers: dict[str, str]) -> tuple[str, bytes]:
+    """Count the refusal; the 401 body: a google.rpc.Status in the request's encoding."""
+    if path in _SIGNAL_OF_PATH:
+        ingestor.observer.refused(_SIGNAL_OF_PATH[path], "http", "unauthenticated")
+    status = status_pb2.Status(code=code_pb2.UNAUTHENTICATED, message=UNAUTHORIZED_MESSAGE)
+    if headers.get("content-type", "").split(";")[0].strip().lower() == JSON:
+        return JSON, message_to_json(status)
+    return PROTOBUF, status.SerializeToString()
 
 
 def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:

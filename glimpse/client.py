@@ -4,7 +4,9 @@ An explicit ``--server`` wins; otherwise a live server on the database (see
 :mod:`glimpse.discovery`) answers; otherwise the file is opened read-only. Either way a
 failure is a :class:`tracing.errors.GlimpseError`: an answer of 404 from the server is
 :class:`analyzer.errors.NotFoundError`, 400 is :class:`analyzer.errors.InvalidQueryError`,
-as the same failure on the file would be.
+as the same failure on the file would be. A server with TLS or bearer tokens is reached
+with the credentials of :mod:`glimpse.credentials`; its 401 becomes
+:class:`NotAuthorizedError`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import httpx
 
 from analyzer.errors import AnalysisError, InvalidQueryError, NotFoundError
 from analyzer.query_service.graphs import service_graph_document
+from glimpse.credentials import ENV_TOKEN, Credentials, client_credentials, missing_client_certificate_hint
 from glimpse.discovery import read_server_info
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES
 from glimpse.params import graph_options, trace_options
@@ -26,7 +29,7 @@ from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.store import on_connection, open_read_only
 from tracing.errors import GlimpseError
 
-__all__ = ["GlimpseClient", "ServerUnreachableError", "as_query_params"]
+__all__ = ["GlimpseClient", "NotAuthorizedError", "ServerUnreachableError", "as_query_params"]
 
 T = TypeVar("T")
 
@@ -35,6 +38,10 @@ ANALYSIS_TIMEOUT_S = 120.0
 
 class ServerUnreachableError(GlimpseError):
     """The glimpse server did not answer."""
+
+
+class NotAuthorizedError(GlimpseError):
+    """The glimpse server wants a bearer token, and got none or a wrong one."""
 
 
 def as_query_params(params: dict[str, Any]) -> dict[str, str]:
@@ -51,10 +58,20 @@ class GlimpseClient:
 
     def __init__(self, db_path: str, server_url: str | None = None) -> None:
         self.db_path = db_path
+        info = None
         if server_url is None:
             info = read_server_info(db_path)
             server_url = info.api_url if info else None
         self.server_url = server_url.rstrip("/") if server_url else None
+        self._credentials: Credentials | None = None
+        self._server_info = info
+
+    @property
+    def credentials(self) -> Credentials:
+        """The token and TLS trust for the server (loaded when first needed)."""
+        if self._credentials is None:
+            self._credentials = client_credentials(self._server_info)
+        return self._credentials
 
     def analysis(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
         """The answer of the analysis ``name`` (a key of :data:`glimpse.endpoints.ANALYSES`)."""
@@ -93,10 +110,14 @@ class GlimpseClient:
         return self._request("GET", path, params=as_query_params(params), timeout=ANALYSIS_TIMEOUT_S)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        credentials = self.credentials
         try:
-            response = httpx.request(method, f"{self.server_url}{path}", **kwargs)
+            response = httpx.request(
+                method, f"{self.server_url}{path}", headers=credentials.headers, verify=credentials.verify, **kwargs
+            )
         except httpx.HTTPError as exc:
-            raise ServerUnreachableError(f"cannot reach the glimpse server at {self.server_url}: {exc}") from exc
+            hint = missing_client_certificate_hint(self._server_info)
+            raise ServerUnreachableError(f"cannot reach the glimpse server at {self.server_url}: {exc}{hint}") from exc
         if response.status_code != 200:
             raise _error_for(response)
         return response
@@ -117,6 +138,8 @@ def _error_for(response: httpx.Response) -> GlimpseError:
         message = str(response.json().get("error", response.text))
     except ValueError:
         message = response.text or f"the server answered {response.status_code}"
+    if response.status_code == 401:
+        return NotAuthorizedError(f"the glimpse server at {response.url.host} refused: {message} (set {ENV_TOKEN})")
     if response.status_code == 404:
         return NotFoundError(message)
     if response.status_code == 400:

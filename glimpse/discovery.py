@@ -1,7 +1,10 @@
 """Server discovery: the ``<db>.server.json`` file a running server writes beside its database.
 
 Other glimpse commands read it to query through the server's API instead of opening the
-database file, which the server holds locked. Reading it imports no server code.
+database file, which the server holds locked. Reading it imports no server code. It also
+says what a client needs for a server with TLS or tokens (see :mod:`glimpse.credentials`):
+the server's certificate file, to trust it, and its token file, which the same user can
+read; it holds no secret itself.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ class ServerInfo:
     http_port: int
     api_port: int
     console_port: int = 0  # 0 in files written before the console existed
+    tls: bool = False  # every listener speaks TLS
+    tls_cert: str | None = None  # the server's certificate file (absolute), for clients to trust
+    client_cert_required: bool = False  # mTLS: clients must present a certificate
+    token_file: str | None = None  # the token file (absolute), when requests need a bearer token
 
     @property
     def api_url(self) -> str:
@@ -36,7 +43,7 @@ class ServerInfo:
     def _url(self, port: int) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
 
 def server_info_path(db_path: str | Path) -> Path:

@@ -6,15 +6,21 @@ drains the write queue, commits, checkpoints and closes the database. While it r
 small ``<db>.server.json`` file next to the database (see :mod:`glimpse.discovery`) tells
 other glimpse commands where its API is, so that they query through it instead of
 opening the locked file.
+
+Security (docs/security.md): with a certificate and key every listener speaks TLS only,
+with a client CA every client must show a certificate, and with a token file every
+request needs a bearer token; :meth:`GlimpseServer.reload_tokens` re-reads the file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import logging
 import os
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -25,6 +31,7 @@ import uvicorn
 from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
+from collector.security import TlsFiles, TokenStore
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
@@ -57,9 +64,16 @@ class GlimpseServer:
             journal_directory=journal_dir(settings.db_path),
             queue_capacity_rows=settings.max_queued_rows,
         )
+        self.tokens: TokenStore | None = None
 
     def start(self) -> ServerInfo:
         settings = self.settings
+        # the security files first: a bad one stops the start before the store is opened
+        tls = settings.tls
+        if tls is not None:
+            tls.check()
+        tokens = self.tokens = TokenStore(settings.token_file) if settings.token_file else None
+        _warn_if_exposed(settings.host, tls, tokens)
         # Arrow's default allocator (mimalloc) keeps what the writer's row-group chunks
         # freed: measured under full load, the system allocator holds peak RSS about
         # 150 MiB lower at the same throughput.
@@ -82,14 +96,14 @@ class GlimpseServer:
             observer=self.metrics,
         )
         self._ingestor = ingestor
-        self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port)
+        self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port, tls=tls, tokens=tokens)
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
         self._uvicorn = [
-            _uvicorn_server(build_otlp_http_app(ingestor)),
-            _uvicorn_server(build_api_app(self.read_cursor, self.stats, metrics=self.metrics)),
-            _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics)),
+            _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
+            _uvicorn_server(build_api_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
+            _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(
@@ -109,6 +123,10 @@ class GlimpseServer:
             http_port=http_socket.getsockname()[1],
             api_port=api_socket.getsockname()[1],
             console_port=console_socket.getsockname()[1],
+            tls=tls is not None,
+            tls_cert=os.path.abspath(tls.cert_file) if tls else None,
+            client_cert_required=tls is not None and tls.mutual,
+            token_file=os.path.abspath(tokens.path) if tokens else None,
         )
         write_server_info(settings.db_path, self.info)
         logger.info("glimpse serving %s", self.info)
@@ -118,6 +136,11 @@ class GlimpseServer:
         await asyncio.gather(
             *(server.serve(sockets=[sock]) for server, sock in zip(self._uvicorn, sockets, strict=False))
         )
+
+    def reload_tokens(self) -> int | None:
+        """Re-read the token file (SIGHUP): the number of tokens now accepted, or None when
+        there is no token file or it cannot be used (the tokens loaded before stay)."""
+        return self.tokens.reload() if self.tokens is not None else None
 
     def read_cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection for one query, after everything acknowledged so far is committed."""
@@ -166,7 +189,7 @@ class GlimpseServer:
 HTTP_CONCURRENCY = 64
 
 
-def _uvicorn_server(app: Any) -> uvicorn.Server:
+def _uvicorn_server(app: Any, tls: TlsFiles | None = None) -> uvicorn.Server:
     # uvicorn runs on its own thread, where it installs no signal handlers: the
     # process's SIGTERM/SIGINT stay with the CLI, which calls GlimpseServer.stop().
     config = uvicorn.Config(
@@ -176,8 +199,40 @@ def _uvicorn_server(app: Any) -> uvicorn.Server:
         log_level="warning",
         timeout_graceful_shutdown=10,
         limit_concurrency=HTTP_CONCURRENCY,
+        ssl_certfile=tls.cert_file if tls else None,
+        ssl_keyfile=tls.key_file if tls else None,
+        ssl_ca_certs=tls.client_ca_file if tls else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if tls is not None and tls.mutual else ssl.CERT_NONE,
     )
+    config.load()  # here, not on the serving thread: a TLS file that fails to load fails start()
     return uvicorn.Server(config)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume others can reach it
+
+
+def _warn_if_exposed(host: str, tls: TlsFiles | None, tokens: TokenStore | None) -> None:
+    """Warn when others can reach the listeners and nothing checks who they are."""
+    if _is_loopback(host):
+        return
+    if tokens is None and (tls is None or not tls.mutual):
+        logger.warning(
+            "listening on %s without --token-file or --tls-client-ca: anyone who reaches these ports "
+            "can send data and read the whole store (see docs/security.md)",
+            host,
+        )
+    elif tokens is not None and tls is None:
+        logger.warning(
+            "listening on %s with bearer tokens but without --tls-cert: the tokens cross the network "
+            "in clear text (see docs/security.md)",
+            host,
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
+from collector.security import TlsFiles
 from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
 from tracing.errors import GlimpseError
 
@@ -36,6 +37,11 @@ __all__ = [
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ENV_RETENTION",
+    "ENV_TLS_CERT",
+    "ENV_TLS_CLIENT_CA",
+    "ENV_TLS_KEY",
+    "ENV_TOKEN_FILE",
+    "SECURITY_SETTINGS",
     "SETTINGS",
     "ServerSettings",
     "Setting",
@@ -59,6 +65,11 @@ ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
+# TLS and authentication (docs/security.md)
+ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
+ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
+ENV_TLS_CLIENT_CA = "GLIMPSE_TLS_CLIENT_CA"
+ENV_TOKEN_FILE = "GLIMPSE_TOKEN_FILE"
 
 DEFAULT_DB = "glimpse.duckdb"
 DEFAULT_HOST = "127.0.0.1"
@@ -137,6 +148,22 @@ MAX_DB_BYTES = Setting(
     "no bound",
     "Keep the database within this size, deleting the oldest data first (e.g. 20GB, 512MiB)",
 )
+# TLS and authentication, on every listener (docs/security.md)
+TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
+TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
+TLS_CLIENT_CA = Setting(
+    "--tls-client-ca",
+    ENV_TLS_CLIENT_CA,
+    "none (no client certificates)",
+    "PEM CA bundle: clients must present a certificate it signed (mTLS)",
+)
+TOKEN_FILE = Setting(
+    "--token-file",
+    ENV_TOKEN_FILE,
+    "none (no tokens)",
+    "File of bearer tokens, one a line, reloaded on SIGHUP: every request must carry one",
+)
+SECURITY_SETTINGS = (TLS_CERT, TLS_KEY, TLS_CLIENT_CA, TOKEN_FILE)
 
 SETTINGS = (
     DB,
@@ -151,6 +178,7 @@ SETTINGS = (
     FLUSH_INTERVAL,
     RETENTION,
     MAX_DB_BYTES,
+    *SECURITY_SETTINGS,
 )
 
 
@@ -239,6 +267,11 @@ class ServerSettings:
     shutdown_grace_s: float = 10.0
     retention_ns: int | None = None  # None: keep everything
     max_db_bytes: int | None = None  # None: no bound
+    # TLS and authentication (docs/security.md); the files are read when the server starts
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    token_file: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("grpc_port", "http_port", "api_port", "console_port"):
@@ -259,6 +292,21 @@ class ServerSettings:
             raise SettingsError("the retention age must be positive")
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            given, missing = ("--tls-cert", "--tls-key") if self.tls_cert else ("--tls-key", "--tls-cert")
+            raise SettingsError(f"{given} needs {missing}: TLS takes a certificate and its private key")
+        if self.tls_client_ca and not self.tls_cert:
+            raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key: client certificates ride on TLS")
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        """The TLS files, or None when the listeners speak plain text."""
+        if not (self.tls_cert and self.tls_key):
+            return None
+        return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca or None)
 
     @property
     def console_bind_port(self) -> int:
@@ -281,6 +329,10 @@ class ServerSettings:
         decode_workers: int | None = None,
         retention: str | None = None,
         max_db_bytes: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_client_ca: str | None = None,
+        token_file: str | None = None,
     ) -> ServerSettings:
         retention = retention or env_or(ENV_RETENTION, "")
         max_db_bytes = max_db_bytes or env_or(ENV_MAX_DB_BYTES, "")
@@ -301,4 +353,8 @@ class ServerSettings:
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
             retention_ns=parse_age_ns(retention) if retention else None,
             max_db_bytes=parse_size_bytes(max_db_bytes) if max_db_bytes else None,
+            tls_cert=tls_cert or env_or(ENV_TLS_CERT, "") or None,
+            tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
+            tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,
+            token_file=token_file or env_or(ENV_TOKEN_FILE, "") or None,
         )

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from glimpse.client import GlimpseClient
+from glimpse.credentials import client_credentials
 from glimpse.discovery import ServerInfo, server_info_path
 from glimpse.server import GlimpseServer
 from glimpse.settings import ServerSettings
@@ -139,8 +140,10 @@ class ServerProcess:
 
 
 def _api_ready(info: ServerInfo) -> bool:
+    # /api/health needs no token; over TLS the client trusts the server's certificate
+    verify = client_credentials(info).verify
     try:
-        return httpx.get(f"{info.api_url}/api/health", timeout=1).status_code == 200
+        return httpx.get(f"{info.api_url}/api/health", timeout=1, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 

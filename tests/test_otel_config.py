@@ -2,7 +2,8 @@
 
 Collector files: each pipeline's components are defined, each defined component is used,
 and each exporter reaches glimpse's OTLP ports (or, for an agent, the gateway in front of
-glimpse). SDK files: the OTLP variables are set, and the endpoint's port matches the protocol.
+glimpse). SDK files: the OTLP variables are set, and the endpoint's port matches the protocol. The
+secure files send what a glimpse with TLS, client certificates and tokens asks for.
 """
 
 from __future__ import annotations
@@ -56,13 +57,26 @@ EXPECTED = {
     "agent.yaml": _expect({"otlp"}, {"memory_limiter", "resourcedetection", "batch"}, {"otlp_grpc"}, "gateway"),
     "gateway.yaml": _expect({"otlp"}, {"memory_limiter", "batch"}, {"otlp_grpc", "otlp_http"}),
     "loadbalancing.yaml": _expect({"otlp"}, {"memory_limiter", "batch"}, {"loadbalancing", "otlp_grpc"}),
+    # security: TLS, a client certificate and a bearer token towards glimpse
+    "secure.yaml": _expect({"otlp"}, {"memory_limiter", "batch"}, {"otlp_grpc", "otlp_http"}),
 }
+SECURE_TLS = {
+    "ca_file": "${env:GLIMPSE_CA_FILE}",
+    "cert_file": "${env:GLIMPSE_CLIENT_CERT}",
+    "key_file": "${env:GLIMPSE_CLIENT_KEY}",
+}
+SECURE_SDK_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+)
 
 SDK_LAUNCH_HINTS = {
     "python.env": "opentelemetry-instrument",
     "nodejs.env": "--require @opentelemetry/auto-instrumentations-node/register",
     "java.env": "-javaagent:opentelemetry-javaagent.jar",
     "go.env": "otlptracegrpc",
+    "secure.env": "opentelemetry-instrument",
 }
 SDK_REQUIRED = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -140,6 +154,21 @@ def test_loadbalancing_routes_only_traces_by_trace_id() -> None:
     for name, pipeline in pipelines.items():
         balanced = {_kind(exporter) in LOADBALANCING_EXPORTERS for exporter in pipeline["exporters"]}
         assert balanced == {_kind(name) == "traces"}, f"{name}: only traces are balanced by trace ID"
+
+
+def test_the_secure_configuration_sends_tls_a_client_certificate_and_a_token() -> None:
+    config = _load(CONFIG_DIR / "secure.yaml")
+    for name, exporter in config["exporters"].items():
+        assert exporter["tls"] == SECURE_TLS, f"secure.yaml: {name} must verify glimpse and show its certificate"
+        assert exporter["headers"] == {"authorization": "Bearer ${env:GLIMPSE_TOKEN}"}, name
+
+
+def test_the_secure_sdk_example_sends_tls_a_client_certificate_and_a_token() -> None:
+    values, _ = _read_env_file(CONFIG_DIR / "sdk" / "secure.env")
+    assert urlsplit(values["OTEL_EXPORTER_OTLP_ENDPOINT"]).scheme == "https"
+    assert all(values.get(name, "").endswith(".pem") for name in SECURE_SDK_VARIABLES)
+    headers = _pairs(values["OTEL_EXPORTER_OTLP_HEADERS"])
+    assert headers["authorization"].startswith("Bearer%20")
 
 
 def test_every_environment_variable_a_configuration_reads_is_documented() -> None:

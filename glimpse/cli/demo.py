@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Optional
 
 import typer
@@ -36,7 +37,10 @@ def demo_command(
     """Start glimpse, drive a simulated instrumented system with a fault into it, and show what glimpse finds."""
     from glimpse.demo import DemoOptions, run_demo
 
-    settings = ServerSettings.from_env(db_path=db)
+    # the demo's simulator exports in plain text without a token: no TLS or token settings
+    settings = dataclasses.replace(
+        ServerSettings.from_env(db_path=db), tls_cert=None, tls_key=None, tls_client_ca=None, token_file=None
+    )
     server = run_demo(settings, DemoOptions(topology, fault, target, duration, rate, seed), out(), err)
     if keep_serving:
         assert server.info is not None

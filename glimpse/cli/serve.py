@@ -1,4 +1,5 @@
-"""``glimpse serve``: receivers, store, API and console until SIGTERM or Ctrl-C."""
+"""``glimpse serve``: receivers, store, API and console until SIGTERM or Ctrl-C; SIGHUP
+re-reads the token file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -23,8 +24,15 @@ from glimpse.settings import (
     MAX_DB_BYTES,
     MAX_REQUEST_BYTES,
     RETENTION,
+    TLS_CERT,
+    TLS_CLIENT_CA,
+    TLS_KEY,
+    TOKEN_FILE,
     ServerSettings,
 )
+
+if TYPE_CHECKING:
+    from glimpse.server import GlimpseServer
 
 __all__ = ["exit_when_stopped", "serve", "wait_for_stop"]
 
@@ -41,6 +49,10 @@ def serve(
     decode_workers: Annotated[Optional[int], typer.Option(help=DECODE_WORKERS.help)] = None,
     retention: Annotated[Optional[str], typer.Option(help=RETENTION.help)] = None,
     max_db_bytes: Annotated[Optional[str], typer.Option(help=MAX_DB_BYTES.help)] = None,
+    tls_cert: Annotated[Optional[str], typer.Option(help=TLS_CERT.help)] = None,
+    tls_key: Annotated[Optional[str], typer.Option(help=TLS_KEY.help)] = None,
+    tls_client_ca: Annotated[Optional[str], typer.Option(help=TLS_CLIENT_CA.help)] = None,
+    token_file: Annotated[Optional[str], typer.Option(help=TOKEN_FILE.help)] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
     from glimpse.server import GlimpseServer
@@ -56,18 +68,25 @@ def serve(
         decode_workers=decode_workers,
         retention=retention,
         max_db_bytes=max_db_bytes,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        token_file=token_file,
     )
     logging.getLogger("storage.retention").setLevel(logging.INFO)  # say what retention drops
     server = GlimpseServer(settings)
     stop = _stop_on_signals()
     info = server.start()
+    _reload_tokens_on_sighup(server)
+    scheme = "https" if info.tls else "http"
     err.print(
         f"glimpse {__version__} storing into [bold]{settings.db_path}[/]\n"
-        f"  OTLP/gRPC  {settings.host}:{info.grpc_port}\n"
-        f"  OTLP/HTTP  http://{settings.host}:{info.http_port}/v1/traces|metrics|logs\n"
+        f"  OTLP/gRPC  {settings.host}:{info.grpc_port}{' (TLS)' if info.tls else ''}\n"
+        f"  OTLP/HTTP  {scheme}://{settings.host}:{info.http_port}/v1/traces|metrics|logs\n"
         f"  API        {info.api_url}/api\n"
         f"  console    {info.console_url}/\n"
         f"{_retention_line(retention, max_db_bytes, settings)}"
+        f"{_security_line(settings, info.client_cert_required)}"
         f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
         "Ctrl-C (or SIGTERM) drains, commits and stops.",
         highlight=False,
@@ -87,6 +106,26 @@ def _retention_line(age: str | None, size: str | None, settings: ServerSettings)
     if settings.max_db_bytes is not None:
         kept.append(f"up to {size or os.environ.get(MAX_DB_BYTES.env, '').strip()}")
     return f"  retention  keeps data {' and '.join(kept)}\n" if kept else ""
+
+
+def _security_line(settings: ServerSettings, client_certs: bool) -> str:
+    parts = ["TLS" if settings.tls_cert else "no TLS"]
+    if client_certs:
+        parts.append("client certificates required")
+    parts.append(f"bearer tokens from {settings.token_file} (SIGHUP reloads)" if settings.token_file else "no tokens")
+    return f"  security   {', '.join(parts)}\n"
+
+
+def _reload_tokens_on_sighup(server: GlimpseServer) -> None:
+    if server.tokens is None:
+        return
+
+    def reload(*_: object) -> None:
+        count = server.reload_tokens()  # a failure is logged, and the old tokens stay
+        if count is not None:
+            err.print(f"reloaded {count} bearer token{'s' if count != 1 else ''}", highlight=False)
+
+    signal.signal(signal.SIGHUP, reload)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -1,7 +1,10 @@
 """glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health.
 
 The CLI and the console read the same endpoints. Errors map to a status in one place,
-:func:`status_for`; every error answer is ``{"error": message}``.
+:func:`status_for`; every error answer is ``{"error": message}``. With a token store,
+every route but ``/api/health`` (liveness probes and load balancers carry no
+credentials; it tells only that the server is up, and its version) answers 401 to a
+request without one of the bearer tokens.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import Any
 import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
+from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
 from glimpse.metrics import CONTENT_TYPE, SelfMetrics
@@ -31,7 +36,16 @@ from storage.schema import SCHEMA_VERSION
 from storage.store import on_connection
 from tracing.errors import GlimpseError
 
-__all__ = ["EXCEPTION_HANDLERS", "GRAPH_MEDIA_TYPES", "MAX_ROWS_LIMIT", "api_routes", "build_api_app", "status_for"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "GRAPH_MEDIA_TYPES",
+    "MAX_ROWS_LIMIT",
+    "PUBLIC_API_PATHS",
+    "api_routes",
+    "build_api_app",
+    "require_token",
+    "status_for",
+]
 
 
 MAX_ROWS_LIMIT = 100_000
@@ -44,6 +58,9 @@ GRAPH_MEDIA_TYPES = {
 }
 
 Connect = Callable[[], duckdb.DuckDBPyConnection]
+
+# answered without a token (see the module's docstring)
+PUBLIC_API_PATHS = frozenset({"/api/health"})
 
 
 def status_for(exc: GlimpseError) -> int:
@@ -64,10 +81,23 @@ EXCEPTION_HANDLERS = {GlimpseError: _error_answer}
 
 
 def build_api_app(
-    connect: Connect, stats: Callable[[], dict[str, Any]], *, metrics: SelfMetrics | None = None
+    connect: Connect,
+    stats: Callable[[], dict[str, Any]],
+    *,
+    metrics: SelfMetrics | None = None,
+    tokens: TokenStore | None = None,
 ) -> Starlette:
-    """``connect`` returns a fresh read connection for each query."""
-    return Starlette(routes=api_routes(connect, stats, metrics), exception_handlers=EXCEPTION_HANDLERS)
+    """``connect`` returns a fresh read connection for each query; ``tokens``: who may ask."""
+    return Starlette(
+        routes=api_routes(connect, stats, metrics),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=require_token(tokens, PUBLIC_API_PATHS.__contains__),
+    )
+
+
+def require_token(tokens: TokenStore | None, is_public: Callable[[str], bool]) -> list[Middleware]:
+    """The middleware that turns away requests without a token (none without a token store)."""
+    return [] if tokens is None else [Middleware(BearerAuth, tokens=tokens, public=is_public)]
 
 
 def api_routes(

@@ -12,6 +12,10 @@ module bundle, ``stylesheets`` lists the libraries' CSS, both as paths under nod
 The server mounts them from there, and writes the importmap and the stylesheet links into
 ``index.html`` where its ``<!-- glimpse:vendor -->`` comment stands; the console's linter
 allows bare imports of those names only.
+
+With a token store, the pages, scripts and libraries load without a token (they hold no
+data), and the API routes under ``/api/`` need one: the console asks for it when the API
+answers 401, and sends it from then on.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from collector.security import TokenStore
 from glimpse.metrics import SelfMetrics
-from glimpse.web.api import EXCEPTION_HANDLERS, api_routes
+from glimpse.web.api import EXCEPTION_HANDLERS, PUBLIC_API_PATHS, api_routes, require_token
 
 __all__ = ["CONSOLE_DIR", "VENDOR_PLACEHOLDER", "Vendor", "build_console_app", "load_vendor", "missing_vendor_files"]
 
@@ -42,6 +47,9 @@ CONSOLE_DIR = Path(__file__).resolve().parents[1] / "console"
 
 # Where index.html takes the vendor tags (the importmap and the libraries' stylesheets).
 VENDOR_PLACEHOLDER = "<!-- glimpse:vendor -->"
+# index.html asks it why the page modules did not load (so it needs no token)
+CONSOLE_STATUS_PATH = "/api/console/status"
+_PUBLIC_CONSOLE_FILES = frozenset({"/", "/index.html", "/console.css", "/favicon.ico", CONSOLE_STATUS_PATH})
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ def build_console_app(
     *,
     console_dir: Path = CONSOLE_DIR,
     metrics: SelfMetrics | None = None,
+    tokens: TokenStore | None = None,
 ) -> Starlette:
     """The API's routes, the console's pages, and the library bundles under /vendor."""
     vendor = load_vendor(console_dir)
@@ -136,14 +145,22 @@ def build_console_app(
         return HTMLResponse(html.replace(VENDOR_PLACEHOLDER, head_tags, 1), headers={"cache-control": "no-cache"})
 
     routes: list[BaseRoute] = list(api_routes(connect, stats, metrics))
-    routes.append(Route("/api/console/status", vendor_missing if missing else _ok, methods=["GET"]))
+    routes.append(Route(CONSOLE_STATUS_PATH, vendor_missing if missing else _ok, methods=["GET"]))
     routes += [Route("/", index, methods=["GET"]), Route("/index.html", index, methods=["GET"])]
     for package, folder in vendor.folders().items():
         directory = console_dir / "node_modules" / folder
         if directory.is_dir():
             routes.append(Mount(f"/vendor/{package}", StaticFiles(directory=directory)))
     routes.append(Mount("/", StaticFiles(directory=console_dir / "static", html=True)))
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    return Starlette(
+        routes=routes, exception_handlers=EXCEPTION_HANDLERS, middleware=require_token(tokens, _public_console_path)
+    )
+
+
+def _public_console_path(path: str) -> bool:
+    """The static shell and whether its libraries are installed need no token; all else does
+    (an allowlist, so that a route added later is guarded until someone decides otherwise)."""
+    return path in _PUBLIC_CONSOLE_FILES or path in PUBLIC_API_PATHS or path.startswith(("/js/", "/vendor/"))
 
 
 async def _ok(_: Request) -> JSONResponse:

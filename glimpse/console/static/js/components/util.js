@@ -43,7 +43,9 @@ export class ApiError extends Error {
   }
 }
 
-/** GET /api/<path>?params (undefined/empty values dropped) -> parsed JSON, or ApiError. */
+/** GET /api/<path>?params (undefined/empty values dropped) -> parsed JSON, or ApiError.
+ * A server started with --token-file answers 401 without its bearer token: then the console
+ * asks for the token, keeps it for the tab and sends it with every call from then on. */
 export async function api(path, params = {}, init = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(params)) {
@@ -51,7 +53,16 @@ export async function api(path, params = {}, init = {}) {
     if (Array.isArray(value)) value.forEach((v) => url.searchParams.append(key, v));
     else url.searchParams.set(key, value);
   }
-  const response = await fetch(url, init);
+  let response;
+  for (;;) {
+    const token = storedToken();
+    const headers = new Headers(init.headers || {});
+    if (token) headers.set("authorization", `Bearer ${token}`);
+    response = await fetch(url, { ...init, headers });
+    if (response.status !== 401) break;
+    // another call may have been given a new token meanwhile: try that before asking
+    if (storedToken() === token) await askForToken(Boolean(token));
+  }
   let body = null;
   try {
     body = await response.json();
@@ -60,6 +71,48 @@ export async function api(path, params = {}, init = {}) {
   }
   if (!response.ok) throw new ApiError(response.status, (body && body.error) || `${response.status} ${response.statusText}`);
   return body;
+}
+
+// The token lives in sessionStorage: this tab keeps it across reloads and pages, and it
+// goes with the tab; localStorage would keep a credential on disk for every later visit.
+const TOKEN_KEY = "glimpse.token";
+let tokenPrompt = null; // one form for all the calls refused at the same time
+let pageToken = null; // where storage is disabled: kept until the page reloads
+
+function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? pageToken;
+  } catch {
+    return pageToken;
+  }
+}
+
+/** Show the token form; resolves once a token is stored. */
+function askForToken(refused) {
+  tokenPrompt ??= new Promise((resolve) => {
+    const input = h("input", { type: "password", id: "token-input", name: "token", autocomplete: "off", required: true, placeholder: "bearer token" });
+    const message = refused ? "The server refused that token. Try another one." : "This glimpse server wants a bearer token (a line of its token file).";
+    const form = h("form", { id: "token-form", class: "token-form" },
+      h("h2", {}, "Token"), h("p", { class: refused ? "bad" : "muted" }, message), input,
+      h("button", { type: "submit", class: "btn primary" }, "Continue"),
+      h("p", { class: "muted small" }, "Kept in this browser tab only."));
+    const overlay = h("div", { class: "token-overlay", role: "dialog", "aria-modal": "true", "aria-label": "token" }, form);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      pageToken = input.value.trim();
+      try {
+        sessionStorage.setItem(TOKEN_KEY, pageToken);
+      } catch {
+        /* storage disabled: pageToken serves until the page reloads */
+      }
+      overlay.remove();
+      tokenPrompt = null;
+      resolve();
+    });
+    document.body.append(overlay);
+    input.focus();
+  });
+  return tokenPrompt;
 }
 
 export function postJson(path, payload) {

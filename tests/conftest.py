@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -65,14 +66,21 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "glimpse.duckdb"
 
 
-@pytest.fixture
-def running(db_path: Path) -> Iterator[Running]:
-    server = start_server(db_path)
+@contextlib.contextmanager
+def serving(db_path: Path, **overrides: Any) -> Iterator[Running]:
+    """A server started on ``db_path`` with ``overrides`` of its settings, stopped after."""
+    server = start_server(db_path, **overrides)
     assert server.info is not None
     try:
         yield Running(server, server.info, str(db_path))
     finally:
         server.stop()
+
+
+@pytest.fixture
+def running(db_path: Path) -> Iterator[Running]:
+    with serving(db_path) as started:
+        yield started
 
 
 class ServerProcess:

@@ -13,7 +13,7 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
 from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
-from tests.conftest import Running, start_server
+from tests.conftest import Running, serving
 
 CAP = 1024 * 1024
 TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -21,12 +21,8 @@ TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 @pytest.fixture
 def capped(db_path: Path) -> Iterator[Running]:
-    server = start_server(db_path, max_request_bytes=CAP)
-    assert server.info is not None
-    try:
-        yield Running(server, server.info, str(db_path))
-    finally:
-        server.stop()
+    with serving(db_path, max_request_bytes=CAP) as started:
+        yield started
 
 
 def _request(*span_ids: tuple[bytes, bytes], name: str = "op") -> TRACE_SERVICE_PB2.ExportTraceServiceRequest:

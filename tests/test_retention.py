@@ -17,7 +17,7 @@ from bench.workload import CHAINED_GAP_NS, CHAINED_START_NS, store_chained_parts
 from glimpse.settings import ServerSettings, SettingsError
 from storage.retention import SIZE_HIGH_WATER, Retention, RetentionPolicy, store_bytes
 from storage.store import open_writable
-from tests.conftest import Running, start_server
+from tests.conftest import Running, serving
 from tests.otlp_clients import span_exporter
 
 HOUR_NS = 3600 * 10**9
@@ -39,10 +39,7 @@ def _stats(running: Running) -> dict[str, Any]:
 
 
 def test_the_server_drops_spans_logs_and_points_past_the_age_and_says_so(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "r.duckdb", retention_ns=HOUR_NS)
-    assert server.info is not None
-    running = Running(server, server.info, str(tmp_path / "r.duckdb"))
-    try:
+    with serving(tmp_path / "r.duckdb", retention_ns=HOUR_NS) as running:
         now = time.time_ns()
         provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
         provider.add_span_processor(SimpleSpanProcessor(span_exporter("grpc", running)))
@@ -73,8 +70,6 @@ def test_the_server_drops_spans_logs_and_points_past_the_age_and_says_so(tmp_pat
         retention = _stats(running)["retention"]
         assert retention["max_age_ns"] == HOUR_NS and retention["last_reason"] == "age"
         assert now - HOUR_NS <= retention["last_cutoff_ns"] <= time.time_ns() - HOUR_NS
-    finally:
-        server.stop()
 
 
 def _used_bytes(con: Any) -> int:

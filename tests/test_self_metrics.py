@@ -33,7 +33,7 @@ from collector.signals import SIGNALS
 from glimpse.metrics import SelfMetrics
 from storage.store import open_writable
 from storage.writer import BatchWriter
-from tests.conftest import Running, start_server
+from tests.conftest import Running, serving
 from tests.otlp_clients import PROTOCOLS, log_exporter, metric_exporter, span_exporter
 from tests.spans import raw_request, sdk_spans
 
@@ -47,12 +47,8 @@ POINTS = {"grpc": 3, "http": 5}
 
 @pytest.fixture
 def capped(db_path: Path) -> Iterator[Running]:
-    server = start_server(db_path, max_request_bytes=CAP)
-    assert server.info is not None
-    try:
-        yield Running(server, server.info, str(db_path))
-    finally:
-        server.stop()
+    with serving(db_path, max_request_bytes=CAP) as started:
+        yield started
 
 
 class Scrape:
@@ -249,24 +245,21 @@ def test_the_exposition_parses_and_every_family_is_documented(running: Running) 
 
 
 def test_a_full_queue_is_counted_as_refused_requests(db_path: Path) -> None:
-    server = start_server(db_path, max_queued_rows=10)
-    assert server.info is not None and server.writer is not None
-    running = Running(server, server.info, str(db_path))
-    try:
+    with serving(db_path, max_queued_rows=10) as running:
+        writer = running.server.writer if running.server is not None else None
+        assert writer is not None
         body, _ = raw_request(10, seed=1)
         with grpc.insecure_channel(running.grpc_endpoint) as channel:
-            with server.writer.hold():
+            with writer.hold():
                 first = channel.unary_unary(TRACE_EXPORT).future(body, timeout=30)
                 deadline = time.monotonic() + 10
-                while server.writer.queued_rows < 10:
+                while writer.queued_rows < 10:
                     assert time.monotonic() < deadline
                     time.sleep(0.01)
                 assert _grpc_export(running, body) is grpc.StatusCode.UNAVAILABLE
                 assert _post(running, body) == 503
             first.result()
         metrics = scrape(running.api_url)
-    finally:
-        server.stop()
     for transport in PROTOCOLS:
         assert (
             metrics.value(

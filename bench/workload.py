@@ -40,7 +40,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
 from storage.columns import RESOURCE_SCHEMA
 from storage.store import open_writable
-from storage.trace_queries import index_traces_sql
+from storage.trace_queries import index_log_traces_sql, index_traces_sql
 
 SPANS_PER_REQUEST = 512
 
@@ -794,7 +794,6 @@ def store_generated(con: duckdb.DuckDBPyConnection, select_sql: str, params: dic
 # A log record for about one server span in seven of the spans stored from $first_ns on (about
 # one a trace): the service's own line, tied to its trace and span, as a handler writes it.
 SERVER_SPAN_LOGS_SQL = """
-INSERT INTO otel_logs BY NAME
 SELECT timestamp, timestamp AS observed_timestamp, trace_id, span_id, 1 AS flags,
        CASE WHEN status_code = 'Error' THEN 'ERROR' ELSE 'INFO' END AS severity_text,
        CASE WHEN status_code = 'Error' THEN 17 ELSE 9 END AS severity_number, service_name,
@@ -823,7 +822,13 @@ def store_chained_parts(con: duckdb.DuckDBPyConnection, parts: range, traces: in
         first = part * traces
         store_generated(con, shuffled, {"first": first, "traces": traces})
         if logs:
-            con.execute(SERVER_SPAN_LOGS_SQL, {"first_ns": CHAINED_START_NS + first * CHAINED_GAP_NS})
+            first_ns = CHAINED_START_NS + first * CHAINED_GAP_NS
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE generated_logs AS {SERVER_SPAN_LOGS_SQL}", {"first_ns": first_ns}
+            )
+            con.execute("INSERT INTO otel_logs BY NAME SELECT * FROM generated_logs")
+            con.execute(index_log_traces_sql("generated_logs"))
+            con.execute("DROP TABLE generated_logs")
         con.execute("CHECKPOINT")
 
 

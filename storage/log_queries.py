@@ -17,7 +17,7 @@ import duckdb
 
 from storage.named_queries import run_query
 from storage.rows import LogGroupRow, LogRecordRow, TraceLogRow
-from storage.window import END_OF_TIME_NS, SpanWindow
+from storage.window import SpanWindow
 
 __all__ = [
     "SEVERITY_LEVELS",
@@ -224,15 +224,6 @@ def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogG
 
 
 def trace_log_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[TraceLogRow]:
-    """Every record of one trace (any time), in time order, with attributes and masked message.
-
-    The masks are read for the records' own time span: masking every record of the store to
-    find the masks of a few cost a second a million records.
-    """
-    rows = run_query(con, "logs/trace", params={"trace_id": trace_id})
-    if not rows:
-        return []
-    times = [row["time_ns"] for row in rows if row["time_ns"] is not None]
-    window = SpanWindow(min(times), max(times) + 1) if len(times) == len(rows) else SpanWindow(0, END_OF_TIME_NS)
-    masks = message_masks(con, window, [row["message"] for row in rows])
-    return [cast(TraceLogRow, {**row, "masked": masks.get(row["message"])}) for row in rows]
+    """Every record of one trace (any time), in time order, with attributes and masked
+    message; only the row groups of the trace's records are read (the log trace index)."""
+    return cast(list[TraceLogRow], run_query(con, "logs/trace", params={"trace_id": trace_id}))

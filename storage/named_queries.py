@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 _FRAGMENTS = {
     "{requests}": "requests",
     "{log_records}": "logs/records",
+    "{masked_message}": "logs/masked_message",  # after log_records, which names it
     "{compared_spans}": "incidents/compared_spans",
     "{trace_bounds}": "traces/bounds",
 }

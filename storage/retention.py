@@ -44,12 +44,15 @@ _CUTOFF = "make_timestamp_ns($cutoff)"
 _EXPIRED = {
     "otel_spans": f"timestamp < {_CUTOFF}",
     "otel_trace_index": f"last_start < {_CUTOFF}",
+    "otel_log_trace_index": f"last_time < {_CUTOFF}",
     "otel_logs": f"timestamp < {_CUTOFF} OR (timestamp IS NULL AND observed_timestamp < {_CUTOFF})",
     **{
         f"otel_metrics_{kind}": f"time_unix < {_CUTOFF}"
         for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary")
     },
 }
+
+_INDEXES = frozenset({"otel_trace_index", "otel_log_trace_index"})  # rows derived from the others
 
 # the time of every expiring row of the signals, for the size bound's cut-off
 _TIMES = """
@@ -169,7 +172,7 @@ class Retention:
         except Exception:
             self.con.execute("ROLLBACK")
             raise
-        total = sum(count for table, count in dropped.items() if table != "otel_trace_index")
+        total = sum(count for table, count in dropped.items() if table not in _INDEXES)
         if not total:
             return 0
         self._checkpoint()  # frees the blocks of the row groups now empty
@@ -184,7 +187,7 @@ class Retention:
         stats.last_cutoff_ns, stats.last_reason, stats.last_pass_s = cutoff_ns, reason, elapsed_s
         if self._database_path is not None:
             stats.store_bytes = store_bytes(self._database_path)
-        what = ", ".join(f"{count:,} {_noun(table)}" for table, count in dropped.items() if table != "otel_trace_index")
+        what = ", ".join(f"{count:,} {_noun(table)}" for table, count in dropped.items() if table not in _INDEXES)
         logger.info(
             "retention (%s) dropped %s older than %s in %.2f s; the store takes %.1f MiB",
             reason,

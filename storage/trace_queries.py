@@ -18,6 +18,7 @@ from storage.rows import SpanDetailRow, TraceSpanRow, TraceSummaryRow, WindowSpa
 __all__ = [
     "TraceQuery",
     "count_traces",
+    "index_log_traces_sql",
     "index_traces_sql",
     "normalise_trace_id",
     "sampled_window_spans",
@@ -46,6 +47,12 @@ def index_traces_sql(source: str) -> str:
     """The INSERT that adds the traces of the spans in ``source`` (a table or view shaped like
     otel_spans) to otel_trace_index: the writer runs it with every chunk it commits."""
     return "INSERT INTO otel_trace_index BY NAME " + load_query("traces/index_rows").format(source=source)
+
+
+def index_log_traces_sql(source: str) -> str:
+    """The INSERT that adds the traces of the log records in ``source`` (shaped like otel_logs)
+    to otel_log_trace_index: the writer runs it with every chunk it commits."""
+    return "INSERT INTO otel_log_trace_index BY NAME " + load_query("logs/trace_index_rows").format(source=source)
 
 
 def trace_span_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[TraceSpanRow]:

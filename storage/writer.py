@@ -48,7 +48,7 @@ from storage.batch import Batch
 from storage.errors import QueueFullError, WriterClosedError
 from storage.journal import Journal, Record, encode_batch, journal_dir, pending_segments, read_segment
 from storage.retention import RETENTION_CHECK_S, Retention, RetentionPolicy
-from storage.trace_queries import index_traces_sql
+from storage.trace_queries import index_log_traces_sql, index_traces_sql
 
 __all__ = [
     "DEFAULT_CHECKPOINT_WAL_BYTES",
@@ -102,6 +102,7 @@ _INSERT_BATCH = "INSERT INTO {table} BY NAME SELECT * FROM glimpse_batch"
 # each committed chunk's traces, so that one trace is found without a scan (see
 # storage/sql/003_trace_index.sql)
 _INDEX_BATCH = index_traces_sql("glimpse_batch")
+_INDEX_LOGS = index_log_traces_sql("glimpse_batch")
 
 _KNOWN_RESOURCES = "SELECT resource_key FROM otel_resources"
 
@@ -207,7 +208,7 @@ class TableStore:
                 elif table_name == "otel_resources":
                     self._insert_rows(table_name, self._unknown_resources(rows))
                 else:
-                    self._insert_rows(table_name, rows)
+                    self._insert_rows(table_name, rows, then=_INDEX_LOGS if table_name == "otel_logs" else None)
             self.con.execute("COMMIT")
         except Exception:
             with suppress(duckdb.Error):

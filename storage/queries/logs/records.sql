@@ -49,11 +49,6 @@ log_rows AS (
 ),
 log_records AS (
     SELECT *,
-        regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(message,
-            '\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?|\b\d\d:\d\d:\d\d(\.\d+)?', '<TS>', 'g'),
-            '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}', '<UUID>', 'g'),
-            '\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?\b', '<IP>', 'g'),
-            '\b(0[xX][0-9a-fA-F]+|[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*|[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*[0-9][0-9a-fA-F]*)\b', '<HEX>', 'g'),
-            '[-+]?\d+(\.\d+)?', '<NUM>', 'g') AS masked
+        {masked_message} AS masked
     FROM log_rows
 )

@@ -212,7 +212,7 @@ def index_cost(path: Path, chunks: int = 5) -> dict[str, Any]:
 def ingest_figures(seconds: float) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.ingest", "--seconds", str(seconds), "--json"]
     done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=600 + 4 * seconds)
-    figures = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    figures, _ = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{") :])
     return {
         "spans_per_s": round(figures["glimpse"]["spans_per_s"]),
         "bare_spans_per_s": round(figures["bare"]["spans_per_s"]),

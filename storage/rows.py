@@ -140,10 +140,9 @@ class TraceSummaryRow(TypedDict):
     services: list[str]
 
 
-class SpanDetailRow(TypedDict):
-    """What the waterfall shows of a span beyond its timing."""
+class SpanDetailRow(TraceSpanRow):
+    """What the waterfall shows of a span: its timing (read with it, in one scan) and more."""
 
-    span_id: str
     trace_state: str
     flags: int
     scope_name: str

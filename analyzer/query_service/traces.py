@@ -12,6 +12,7 @@ from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.logs import trace_logs
 from storage.graph_queries import resolve_window
 from storage.jsonable import jsonable
+from storage.rows import TraceSpanRow
 from storage.trace_queries import (
     TraceQuery,
     normalise_trace_id,
@@ -24,16 +25,33 @@ from tracing.trace import Span, Trace, assemble_trace
 __all__ = ["search_traces", "trace_critical_path", "trace_detail"]
 
 
-def _spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[str, list[Span]]:
-    """The normalised trace id and the trace's spans (read once; assembled as often as needed)."""
+def _trace_id(text: str) -> str:
     try:
-        trace_id = normalise_trace_id(trace_id)
+        return normalise_trace_id(text)
     except ValueError as exc:
         raise InvalidQueryError(str(exc)) from None
+
+
+def _span_of(row: TraceSpanRow) -> Span:
+    return Span(
+        span_id=row["span_id"],
+        parent_span_id=row["parent_span_id"],
+        service=row["service"],
+        name=row["name"],
+        kind=row["kind"],
+        start_ns=row["start_ns"],
+        end_ns=row["end_ns"],
+        error=row["error"],
+    )
+
+
+def _spans(con: duckdb.DuckDBPyConnection, trace_id: str) -> tuple[str, list[Span]]:
+    """The normalised trace id and the trace's spans (read once; assembled as often as needed)."""
+    trace_id = _trace_id(trace_id)
     rows = trace_span_rows(con, trace_id)
     if not rows:
         raise NotFoundError(f"no spans of trace {trace_id} in the store")
-    return trace_id, [Span(**row) for row in rows]
+    return trace_id, [_span_of(row) for row in rows]
 
 
 def trace_critical_path(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: bool = False) -> dict[str, Any]:
@@ -122,9 +140,12 @@ def trace_detail(con: duckdb.DuckDBPyConnection, trace_id: str, *, adjust_skew: 
     Without ``adjust_skew``, ``skew_detected`` counts the spans that the adjustment
     would shift (so that the page can offer it).
     """
-    trace_id, spans = _spans(con, trace_id)
+    trace_id = _trace_id(trace_id)
+    details = {row["span_id"]: row for row in trace_detail_rows(con, trace_id)}
+    if not details:
+        raise NotFoundError(f"no spans of trace {trace_id} in the store")
+    spans = [_span_of(row) for row in details.values()]
     answer = _add_logs(con, _critical_path_answer(assemble_trace(trace_id, spans, adjust_skew=adjust_skew)))
-    details = {row["span_id"]: row for row in trace_detail_rows(con, answer["trace_id"])}
     for span in answer["spans"]:
         row = details.get(span["span_id"])
         span["critical"] = span["critical_ns"] > 0

@@ -1,9 +1,16 @@
--- What the waterfall's span details show beyond the critical-path fields: attributes,
--- resource, scope, status message, events and links of every span of one trace (the trace
--- index bounds the scan to the trace's time).
+-- Every span of one trace as the waterfall shows it: the fields of spans.sql (named as
+-- tracing.trace.Span names them), then attributes, resource, scope, status message, events
+-- and links; one scan, bounded by the trace index to the trace's time.
 WITH {trace_bounds}
 SELECT
     span_id,
+    parent_span_id,
+    service_name AS service,
+    span_name AS name,
+    span_kind AS kind,
+    epoch_ns(timestamp) AS start_ns,
+    epoch_ns(timestamp) + duration AS end_ns,
+    status_code = 'Error' AS error,
     trace_state,
     flags,
     scope_name,

@@ -131,6 +131,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "stored_spans": stored,
         "acked_minus_dropped_minus_stored": phase.acked_spans - dropped - stored,
         "retention_passes": server_log.count("retention ("),
+        "checkpoints_put_off": server_log.count("could not checkpoint"),
         "dropped_rows_at_load_end": stats.get("retention", {}).get("dropped_rows"),
         "size_timeline_mib": [
             (round(at), mib(size)) for at, size in sampler.sizes[:: max(1, len(sampler.sizes) // 60)]

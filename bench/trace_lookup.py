@@ -3,9 +3,10 @@
 What it does, in one run:
 
 1. Writes a store of ``--parts`` x ``--traces`` traces of ``bench.workload.CHAINED_TRACES_SQL``
-   (about 13.6 spans a trace: 20 x 37,000 traces are 10 million spans), part after part in
-   time order as the writer stores what arrives, with random-looking trace ids, a log record
-   for about one trace in one, and the trace index the writer keeps.
+   (about 13.6 spans a trace: 82 x 9,000 traces are 10 million spans), part after part in
+   time order, each about one row group as the writer commits them (122,880 spans), with
+   random-looking trace ids, about one log record a trace, and the trace indexes the writer
+   keeps.
 2. **Baseline, the full scan**: the queries glimpse ran before the trace index (the spans and
    the span details of one trace by ``trace_id`` alone; the search that summarised every
    matching trace from the spans), on a read-only connection.
@@ -18,7 +19,7 @@ What it does, in one run:
    a second, and its ratio to the parse-only server of that run), and what the trace index
    adds to committing one row group of spans (122,880) on this store.
 
-Run: ``python -m bench.trace_lookup [--parts 20] [--traces 37000] [--lookups 200] [--json]``.
+Run: ``python -m bench.trace_lookup [--parts 82] [--traces 9000] [--lookups 200] [--json]``.
 Targets (issue 17): trace by id < 50 ms median, < 100 ms p99; search < 500 ms; ingest unchanged.
 """
 
@@ -222,8 +223,8 @@ def ingest_figures(seconds: float) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.trace_lookup", description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", type=int, default=20, help="parts written one after the other")
-    parser.add_argument("--traces", type=int, default=37_000, help="traces a part (about 13.6 spans each)")
+    parser.add_argument("--parts", type=int, default=82, help="parts written one after the other")
+    parser.add_argument("--traces", type=int, default=9_000, help="traces a part (about 13.6 spans each)")
     parser.add_argument("--lookups", type=int, default=200, help="traces looked up by id")
     parser.add_argument("--searches", type=int, default=20, help="searches by service and minimum duration")
     parser.add_argument("--min-duration", default="200ms", help="the searches' minimum trace duration")

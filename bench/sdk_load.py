@@ -1,0 +1,269 @@
+"""Load from real OpenTelemetry SDK span exporters, with every acknowledged span written down.
+
+Each load process runs threads that build batches of SDK spans (``ReadableSpan``, random
+128-bit trace and 64-bit span ids) and call ``OTLPSpanExporter.export()`` directly, the
+gRPC exporter on even threads and the HTTP one on odd threads, with their own retry on
+(gRPC ``UNAVAILABLE`` after ``RetryInfo``, HTTP 503 after ``Retry-After``). When an export
+returns ``SUCCESS`` its spans' ``trace_id span_id`` go to the thread's file in ``ack_dir``,
+flushed before the export counts: those files are the list of acknowledged spans
+(:func:`read_acknowledged`). The SDK logs each retry it makes; those are counted too.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LoadPlan", "LoadReport", "SdkLoad", "StoreCheck", "check_store", "read_acknowledged"]
+
+PROTOCOLS = ("grpc", "http")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What to send where. ``rate_spans_s`` is the total over every thread (None: flat out)."""
+
+    grpc_endpoint: str
+    http_url: str
+    ack_dir: str
+    processes: int = 2
+    threads: int = 2
+    batch_spans: int = 256
+    rate_spans_s: float | None = None
+    timeout_s: float = 10.0
+    seed: int = 1
+
+
+@dataclass
+class LoadReport:
+    """What the exporters saw: exports, acknowledged and failed spans, latencies, retries."""
+
+    exports: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    spans_acked: int = 0
+    spans_failed: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+    # (seconds since the load started, export latency ms) of every successful export
+    latencies: list[tuple[float, float]] = field(default_factory=list)
+
+    def merge(self, other: dict[str, Any]) -> None:
+        for name in ("exports", "succeeded", "failed", "spans_acked", "spans_failed", "retries"):
+            setattr(self, name, getattr(self, name) + other[name])
+        self.latencies += other["latencies"]
+
+    @property
+    def acked_per_s(self) -> float:
+        return self.spans_acked / self.duration_s if self.duration_s else 0.0
+
+
+def read_acknowledged(ack_dir: str | Path) -> list[tuple[str, str]]:
+    """Every ``(trace_id, span_id)`` an exporter got acknowledged, as lowercase hex."""
+    found: list[tuple[str, str]] = []
+    for path in sorted(Path(ack_dir).glob("*.ack")):
+        for line in path.read_text().splitlines():
+            trace_id, _, span_id = line.partition(" ")
+            if len(trace_id) == 32 and len(span_id) == 16:  # a line cut short was never counted
+                found.append((trace_id, span_id))
+    return found
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """The store against the acknowledged spans, after a read-only open (which first commits
+    what the journal still holds, as every open does)."""
+
+    acknowledged: int
+    missing: int  # acknowledged, not stored
+    stored: int  # span rows
+    duplicated: int  # rows beyond the first of their (trace_id, span_id)
+    open_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.duplicated == 0
+
+
+def check_store(db: str | Path, acknowledged: list[tuple[str, str]]) -> StoreCheck:
+    """Open ``db`` read-only (raises if it does not open cleanly) and count against ``acknowledged``."""
+    import pyarrow as pa
+
+    from storage.store import open_read_only
+
+    started = time.monotonic()
+    owner = open_read_only(db)
+    con = owner.cursor()
+    try:
+        opened = time.monotonic() - started
+        keys = pa.table({"trace_id": [t for t, _ in acknowledged], "span_id": [s for _, s in acknowledged]})
+        con.register("acknowledged", keys)
+        row = con.execute("SELECT count(*), count(*) - count(DISTINCT (trace_id, span_id)) FROM otel_traces").fetchone()
+        missing = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id FROM acknowledged) AS a"
+            " ANTI JOIN otel_traces AS t ON a.trace_id = t.trace_id AND a.span_id = t.span_id"
+        ).fetchone()
+    finally:
+        con.close()
+        owner.close()
+    assert row is not None and missing is not None
+    distinct_acked = len(set(acknowledged))
+    return StoreCheck(distinct_acked, int(missing[0]), int(row[0]), int(row[1]), opened)
+
+
+class SdkLoad:
+    """Load processes per a :class:`LoadPlan`: ``start()``, then ``stop()`` for the report."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        Path(plan.ack_dir).mkdir(parents=True, exist_ok=True)
+        self.plan = plan
+        context = multiprocessing.get_context("spawn")  # the parent may run gRPC threads
+        self._stop = context.Event()
+        self._out: Any = context.Queue()
+        self._started = 0.0
+        self._procs = [
+            context.Process(target=_load_process, args=(index, plan, self._stop, self._out), daemon=True)
+            for index in range(plan.processes)
+        ]
+
+    def start(self) -> SdkLoad:
+        self._started = time.monotonic()
+        for proc in self._procs:
+            proc.start()
+        return self
+
+    def stop(self, timeout_s: float = 120.0) -> LoadReport:
+        """Ask every thread to finish its export in flight; merge what they report."""
+        self._stop.set()
+        report = LoadReport(duration_s=time.monotonic() - self._started)
+        deadline = time.monotonic() + timeout_s
+        for _ in self._procs:
+            try:
+                report.merge(self._out.get(timeout=max(1.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        for proc in self._procs:
+            proc.join(max(1.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+        return report
+
+
+class _RetryCounter(logging.Handler):
+    """Counts the SDK exporters' "... retrying in N s" log records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying" in record.getMessage():
+            self.count += 1
+
+
+def _load_process(index: int, plan: LoadPlan, stop: Any, out: Any) -> None:
+    counter = _RetryCounter()
+    exporter_logger = logging.getLogger("opentelemetry.exporter")
+    exporter_logger.addHandler(counter)
+    exporter_logger.propagate = False  # counted, not printed: an overload logs thousands
+    threads = [_ExportThread(index, number, plan, stop) for number in range(plan.threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result: dict[str, Any] = {"retries": counter.count, "latencies": []}
+    for name in ("exports", "succeeded", "failed", "spans_acked", "spans_failed"):
+        result[name] = sum(getattr(thread, name) for thread in threads)
+    for thread in threads:
+        result["latencies"] += thread.latencies
+    out.put(result)
+
+
+class _ExportThread(threading.Thread):
+    def __init__(self, process: int, number: int, plan: LoadPlan, stop: Any) -> None:
+        super().__init__(daemon=True)
+        self.plan = plan
+        self.stop_event = stop
+        self.protocol = PROTOCOLS[number % 2]
+        self.service = f"load-{process}-{number}"
+        self.rng = random.Random(plan.seed * 1_000_003 + process * 1009 + number)
+        self.ack_path = Path(plan.ack_dir) / f"{plan.seed}-{process}-{number}.ack"
+        total_threads = plan.processes * plan.threads
+        self.interval_s = plan.batch_spans * total_threads / plan.rate_spans_s if plan.rate_spans_s else 0.0
+        self.exports = self.succeeded = self.failed = self.spans_acked = self.spans_failed = 0
+        self.latencies: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        exporter = _exporter(self.protocol, self.plan)
+        started = time.monotonic()
+        next_at = started + self.rng.random() * self.interval_s  # spread the threads' starts
+        with self.ack_path.open("a") as acks:
+            while not self.stop_event.is_set():
+                if self.interval_s:
+                    if self.stop_event.wait(max(0.0, next_at - time.monotonic())):
+                        break
+                    next_at = max(next_at + self.interval_s, time.monotonic() - self.interval_s)
+                spans = _span_batch(self.rng, self.plan.batch_spans, self.service)
+                sent = time.monotonic()
+                result = exporter.export(spans)
+                self.exports += 1
+                if result is SpanExportResult.SUCCESS:
+                    acks.write("".join(f"{s.context.trace_id:032x} {s.context.span_id:016x}\n" for s in spans))
+                    acks.flush()
+                    self.succeeded += 1
+                    self.spans_acked += len(spans)
+                    self.latencies.append((sent - started, (time.monotonic() - sent) * 1000))
+                else:
+                    self.failed += 1
+                    self.spans_failed += len(spans)
+        exporter.shutdown()
+
+
+def _exporter(protocol: str, plan: LoadPlan) -> Any:
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter(endpoint=plan.grpc_endpoint, insecure=True, timeout=plan.timeout_s)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    return HttpExporter(endpoint=f"{plan.http_url}/v1/traces", timeout=plan.timeout_s)
+
+
+def _span_batch(rng: random.Random, count: int, service: str) -> list[Any]:
+    """``count`` SDK server spans of one service, a few attributes each, fresh random ids."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, SpanKind
+
+    resource = Resource({"service.name": service, "service.instance.id": f"{service}-1"})
+    now_ns = time.time_ns()
+    spans = []
+    for index in range(count):
+        context = SpanContext(rng.getrandbits(128) | 1, rng.getrandbits(64) | 1, is_remote=False)
+        start = now_ns - 1_000_000 + index
+        spans.append(
+            ReadableSpan(
+                name=f"GET /r/{index % 7}",
+                context=context,
+                resource=resource,
+                attributes={
+                    "http.request.method": "GET",
+                    "http.route": f"/r/{index % 7}",
+                    "http.response.status_code": 200,
+                    "index": index,
+                },
+                kind=SpanKind.SERVER,
+                start_time=start,
+                end_time=start + 250_000 + index,
+            )
+        )
+    return spans

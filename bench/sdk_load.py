@@ -267,3 +267,83 @@ def _span_batch(rng: random.Random, count: int, service: str) -> list[Any]:
             )
         )
     return spans
+
+
+# --------------------------------------------------------------------------- raw probes
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """One raw export's answer: OK, or a refusal and the retry delay it asked for."""
+
+    transport: str
+    ok: bool
+    code: str  # the gRPC status code name, or the HTTP status
+    retry_after_s: float | None  # RetryInfo (gRPC: details and trailer agree) or Retry-After
+
+    @property
+    def retryable_refusal(self) -> bool:
+        return not self.ok and self.code in ("UNAVAILABLE", "503") and (self.retry_after_s or 0) > 0
+
+
+def probe_export(grpc_endpoint: str, http_url: str, transport: str, ack_dir: str | Path) -> ProbeAnswer:
+    """Export one span by hand over ``transport`` and return the raw answer; an acknowledged
+    span is written down in ``ack_dir`` like the exporters' are."""
+    import grpc
+    import httpx
+    from google.rpc import error_details_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    body, trace_id, span_id = _one_span_request()
+    retry = error_details_pb2.RetryInfo()
+    if transport == "grpc":
+        with grpc.insecure_channel(grpc_endpoint) as channel:
+            try:
+                channel.unary_unary(EXPORT_METHOD)(body, timeout=30)
+                answer = ProbeAnswer(transport, True, "OK", None)
+            except grpc.RpcError as exc:
+                status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+                trailer = dict(exc.trailing_metadata() or ()).get("google.rpc.retryinfo-bin")  # type: ignore[attr-defined]
+                delay = None
+                if (
+                    status is not None
+                    and status.details
+                    and status.details[0].Unpack(retry)
+                    and trailer == retry.SerializeToString()
+                ):
+                    delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+                answer = ProbeAnswer(transport, False, exc.code().name, delay)  # type: ignore[attr-defined]
+    else:
+        response = httpx.post(
+            f"{http_url}/v1/traces", content=body, headers={"content-type": "application/x-protobuf"}, timeout=30
+        )
+        header = response.headers.get("retry-after")
+        if response.status_code != 200:
+            status_pb2.Status.FromString(response.content)  # an OTLP error answer, or this raises
+        answer = ProbeAnswer(
+            transport, response.status_code == 200, str(response.status_code), float(header) if header else None
+        )
+    if answer.ok:
+        with (Path(ack_dir) / "probes.ack").open("a") as acks:
+            acks.write(f"{trace_id} {span_id}\n")
+    return answer
+
+
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _one_span_request() -> tuple[bytes, str, str]:
+    import os
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
+    from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
+
+    trace_id, span_id = os.urandom(16), os.urandom(7) + b"\x01"
+    now = time.time_ns()
+    span = TRACE_PB2.Span(
+        trace_id=trace_id, span_id=span_id, name="probe", start_time_unix_nano=now, end_time_unix_nano=now + 1000
+    )
+    request = TRACE_SERVICE_PB2.ExportTraceServiceRequest(
+        resource_spans=[TRACE_PB2.ResourceSpans(scope_spans=[TRACE_PB2.ScopeSpans(spans=[span])])]
+    )
+    return request.SerializeToString(), trace_id.hex(), span_id.hex()

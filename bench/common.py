@@ -281,7 +281,7 @@ class ServeProcess:
     def start(self, timeout_s: float = 90.0) -> float:
         """Start it and wait until its API answers; the seconds that took."""
         started = time.monotonic()
-        ports = ["--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port)]
+        ports = ["--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port), "--console-port", "0"]
         command = [*glimpse_executable(), "serve", "--db", str(self.db), *ports, "--api-port", str(self.api_port)]
         with self.log_path.open("ab") as log_file:
             self.proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=self.env)

@@ -128,7 +128,7 @@ def run(workdir: Path, *, size_mib: int, warm_s: float, full_s: float, recover_s
             report = load.stop()
             result.exporter_failed_spans = report.spans_failed
             result.exit_code = server.terminate()
-        result.final = check_store(db, read_acknowledged(ack_dir))
+        result.final = check_store(db, ack_dir)
         result.log_problems = server.log_problems()
     return result
 

@@ -462,7 +462,7 @@ def fuzz_worker(worker: int, plan: FuzzPlan) -> WorkerReport:
     try:
         while report.requests < plan.requests:
             # a fresh hypothesis pool every POOL_REFRESH requests
-            pool = hypothesis_examples(min(POOL_SIZE, plan.requests), rng.getrandbits(32))
+            pool = hypothesis_examples(min(POOL_SIZE, max(50, plan.requests // 10)), rng.getrandbits(32))
             stream = mutated_stream(rng, pool)
             for request in pool + [next(stream) for _ in range(POOL_REFRESH - len(pool))]:
                 if report.requests >= plan.requests:

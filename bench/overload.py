@@ -40,7 +40,6 @@ from bench.sdk_load import (
     StoreCheck,
     check_store,
     probe_export,
-    read_acknowledged,
 )
 
 RSS_LIMIT_BYTES = 1 << 30
@@ -114,7 +113,7 @@ def run(
         result.exit_code = server.terminate()
         sampler.stop()
         result.peak_rss = sampler.peak_rss
-    result.final = check_store(server.db, read_acknowledged(ack_dir))
+    result.final = check_store(server.db, ack_dir)
     return result
 
 

@@ -98,30 +98,40 @@ class StoreCheck:
         return self.missing == 0 and self.duplicated == 0
 
 
-def check_store(db: str | Path, acknowledged: list[tuple[str, str]]) -> StoreCheck:
-    """Open ``db`` read-only (raises if it does not open cleanly) and count against ``acknowledged``."""
-    import pyarrow as pa
+def check_store(db: str | Path, ack_dir: str | Path) -> StoreCheck:
+    """Open ``db`` read-only as glimpse does (raises if it does not open cleanly), then count
+    the spans acknowledged in ``ack_dir`` against it. The counting connection is a plain
+    DuckDB one that reads the acknowledgement files itself: a soak acknowledges tens of
+    millions of spans, too many for Python lists."""
+    import duckdb
 
     from storage.store import open_read_only
 
     started = time.monotonic()
-    owner = open_read_only(db)
-    con = owner.cursor()
+    open_read_only(db).close()  # commits what the journal holds, checks the schema
+    opened = time.monotonic() - started
+    files = sorted(str(path) for path in Path(ack_dir).glob("*.ack") if path.stat().st_size)
+    con = duckdb.connect(str(db), read_only=True, config={"memory_limit": "2GB"})
     try:
-        opened = time.monotonic() - started
-        keys = pa.table({"trace_id": [t for t, _ in acknowledged], "span_id": [s for _, s in acknowledged]})
-        con.register("acknowledged", keys)
         row = con.execute("SELECT count(*), count(*) - count(DISTINCT (trace_id, span_id)) FROM otel_traces").fetchone()
-        missing = con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id FROM acknowledged) AS a"
-            " ANTI JOIN otel_traces AS t ON a.trace_id = t.trace_id AND a.span_id = t.span_id"
-        ).fetchone()
+        acked = "SELECT 0 AS n, 0 AS missing"
+        if files:
+            acked = """
+                WITH acknowledged AS (
+                    SELECT DISTINCT trace_id, span_id
+                    FROM read_csv($files, delim = ' ', header = false, ignore_errors = true,
+                                  columns = {'trace_id': 'VARCHAR', 'span_id': 'VARCHAR'})
+                    WHERE length(trace_id) = 32 AND length(span_id) = 16  -- a line cut short was never counted
+                )
+                SELECT (SELECT count(*) FROM acknowledged),
+                       (SELECT count(*) FROM acknowledged AS a
+                        ANTI JOIN otel_traces AS t ON a.trace_id = t.trace_id AND a.span_id = t.span_id)
+            """
+        counts = con.execute(acked, {"files": files} if files else {}).fetchone()
     finally:
         con.close()
-        owner.close()
-    assert row is not None and missing is not None
-    distinct_acked = len(set(acknowledged))
-    return StoreCheck(distinct_acked, int(missing[0]), int(row[0]), int(row[1]), opened)
+    assert row is not None and counts is not None
+    return StoreCheck(int(counts[0]), int(counts[1]), int(row[0]), int(row[1]), opened)
 
 
 class SdkLoad:
@@ -132,17 +142,24 @@ class SdkLoad:
         self.plan = plan
         context = multiprocessing.get_context("spawn")  # the parent may run gRPC threads
         self._stop = context.Event()
+        self._ready: Any = context.Semaphore(0)  # released by each thread once it can export
         self._out: Any = context.Queue()
         self._started = 0.0
         self._procs = [
-            context.Process(target=_load_process, args=(index, plan, self._stop, self._out), daemon=True)
+            context.Process(target=_load_process, args=(index, plan, self._stop, self._ready, self._out), daemon=True)
             for index in range(plan.processes)
         ]
 
-    def start(self) -> SdkLoad:
-        self._started = time.monotonic()
+    def start(self, timeout_s: float = 120.0) -> SdkLoad:
+        """Start the processes; return once every thread is ready to export (its exporter
+        made, its requests built), so that a phase's clock starts with its load."""
         for proc in self._procs:
             proc.start()
+        deadline = time.monotonic() + timeout_s
+        for _ in range(self.plan.processes * self.plan.threads):
+            if not self._ready.acquire(timeout=max(0.1, deadline - time.monotonic())):
+                raise TimeoutError("the load processes did not get ready")
+        self._started = time.monotonic()
         return self
 
     def stop(self, timeout_s: float = 120.0) -> LoadReport:
@@ -174,12 +191,12 @@ class _RetryCounter(logging.Handler):
             self.count += 1
 
 
-def _load_process(index: int, plan: LoadPlan, stop: Any, out: Any) -> None:
+def _load_process(index: int, plan: LoadPlan, stop: Any, ready: Any, out: Any) -> None:
     counter = _RetryCounter()
     exporter_logger = logging.getLogger("opentelemetry.exporter")
     exporter_logger.addHandler(counter)
     exporter_logger.propagate = False  # counted, not printed: an overload logs thousands
-    threads = [_ExportThread(index, number, plan, stop) for number in range(plan.threads)]
+    threads = [_ExportThread(index, number, plan, stop, ready) for number in range(plan.threads)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -193,8 +210,10 @@ def _load_process(index: int, plan: LoadPlan, stop: Any, out: Any) -> None:
 
 
 class _ExportThread(threading.Thread):
-    def __init__(self, process: int, number: int, plan: LoadPlan, stop: Any) -> None:
+    def __init__(self, process: int, number: int, plan: LoadPlan, stop: Any, ready: Any) -> None:
         super().__init__(daemon=True)
+        self.ready = ready
+        self.process_seed = plan.seed * 1009 + process
         self.plan = plan
         self.stop_event = stop
         self.protocol = PROTOCOLS[number % 2]
@@ -210,10 +229,11 @@ class _ExportThread(threading.Thread):
     def run(self) -> None:
         exporter = _exporter(self.protocol, self.plan)
         batches = (
-            _PreEncoded(self.rng, exporter, self.protocol, self.plan.requests_per_export)
+            _PreEncoded(self.rng, exporter, self.protocol, self.plan.requests_per_export, self.process_seed)
             if self.plan.pre_encoded
             else None
         )
+        self.ready.release()
         started = time.monotonic()
         next_at = started + self.rng.random() * self.interval_s  # spread the threads' starts
         with self.ack_path.open("a") as acks:
@@ -247,12 +267,17 @@ def _export_sdk_spans(exporter: Any, spans: list[Any]) -> tuple[bool, str]:
     return ok, "".join(f"{s.context.trace_id:032x} {s.context.span_id:016x}\n" for s in spans)
 
 
+_TEMPLATES: list[Any] = []
+_TEMPLATE_IDS: list[tuple[Any, Any]] = []
+_TEMPLATES_LOCK = threading.Lock()
+
+
 class _PreEncoded:
     """Realistic pre-encoded requests (bench.workload), sent by an SDK exporter's own
     send-and-retry code: ``OTLPSpanExporter._export`` (gRPC, RetryInfo) with the request
     parsed from the bytes, or the HTTP exporter's client (``Retry-After``)."""
 
-    def __init__(self, rng: random.Random, exporter: Any, protocol: str, requests_per_export: int) -> None:
+    def __init__(self, rng: random.Random, exporter: Any, protocol: str, requests_per_export: int, seed: int) -> None:
         import numpy as np
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
 
@@ -260,14 +285,16 @@ class _PreEncoded:
 
         self.rng, self.exporter, self.protocol = rng, exporter, protocol
         self.requests_per_export = requests_per_export
-        self.templates = build_templates(2, rng.getrandbits(16))
-        self.ids = []  # per template: its spans' trace ids (n, 16) and span ids (n, 8)
-        for template in self.templates:
-            request = TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(template.body)
-            spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
-            trace_ids = np.frombuffer(b"".join(span.trace_id for span in spans), np.uint8).reshape(-1, 16)
-            span_ids = np.frombuffer(b"".join(span.span_id for span in spans), np.uint8).reshape(-1, 8)
-            self.ids.append((trace_ids, span_ids))
+        with _TEMPLATES_LOCK:  # built once a process: building takes a second of CPU
+            if not _TEMPLATES:
+                _TEMPLATES.extend(build_templates(2, seed))
+                for template in _TEMPLATES:
+                    request = TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(template.body)
+                    spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+                    trace_ids = np.frombuffer(b"".join(span.trace_id for span in spans), np.uint8).reshape(-1, 16)
+                    span_ids = np.frombuffer(b"".join(span.span_id for span in spans), np.uint8).reshape(-1, 8)
+                    _TEMPLATE_IDS.append((trace_ids, span_ids))
+        self.templates, self.ids = _TEMPLATES, _TEMPLATE_IDS  # per template: trace ids (n, 16), span ids (n, 8)
         if protocol == "grpc":
             exporter._translate_data = TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString
             exporter._count_data = lambda body: 0

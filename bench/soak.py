@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.common import MIB, ProcessSampler, ServeProcess, log, mib, percentile, verdict
-from bench.sdk_load import LoadPlan, SdkLoad, StoreCheck, check_store, read_acknowledged
+from bench.sdk_load import LoadPlan, SdkLoad, StoreCheck, check_store
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def run(
         _analyse(result, samples, report.latencies)
     finally:
         result.exit_code = server.terminate()
-    result.final = check_store(server.db, read_acknowledged(ack_dir))
+    result.final = check_store(server.db, ack_dir)
     return result
 
 

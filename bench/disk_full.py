@@ -122,8 +122,8 @@ def run(workdir: Path, *, size_mib: int, warm_s: float, full_s: float, recover_s
             filler.unlink()
             freed = time.monotonic()
             result.resume_s = _until_acknowledged(server, ack_dir, freed, timeout_s=60.0)
-            time.sleep(recover_s)
             result.committed_after_s = _until_committed(server, ack_dir, freed, timeout_s=120.0)
+            time.sleep(recover_s)  # the load goes on: what it gets acknowledged is counted at the end
         finally:
             report = load.stop()
             result.exporter_failed_spans = report.spans_failed

@@ -21,10 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LoadPlan", "LoadReport", "SdkLoad", "StoreCheck", "check_store", "read_acknowledged"]
+from bench.workload import SPANS_PER_REQUEST
+
+__all__ = [
+    "LoadPlan",
+    "LoadReport",
+    "ProbeAnswer",
+    "SdkLoad",
+    "StoreCheck",
+    "check_store",
+    "probe_export",
+    "read_acknowledged",
+]
 
 PROTOCOLS = ("grpc", "http")
-SPANS_PER_REQUEST = 512  # bench.workload's requests
 
 
 @dataclass(frozen=True)

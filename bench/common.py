@@ -8,12 +8,18 @@ glimpse server and the simulator are imported by the helpers that start them.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -193,6 +199,171 @@ def simulate_history(
         )
     write_labels(result, folder / "labels.json")
     return result, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- glimpse serve as a child process
+
+
+def glimpse_executable() -> list[str]:
+    """The command that runs ``glimpse``: the venv's script, else the one on PATH, else ``-m``."""
+    local = Path(sys.executable).with_name("glimpse")
+    if local.exists():
+        return [str(local)]
+    found = shutil.which("glimpse")
+    return [found] if found else [sys.executable, "-m", "glimpse"]
+
+
+def wait_ready(proc: subprocess.Popen[bytes], db: Path, log_path: Path, timeout_s: float = 90.0) -> dict[str, Any]:
+    """The server's discovery file once its API answers; raises if it exits or takes too long."""
+    info_path = Path(f"{db}.server.json")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"glimpse serve exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            if info.get("pid") == proc.pid:
+                url = f"http://127.0.0.1:{info['api_port']}/api/health"
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return dict(info)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"glimpse serve was not ready within {timeout_s:.0f} s")
+
+
+def server_stats(api_port: int) -> dict[str, Any]:
+    """The server's ``/api/stats`` (the writer's counters), or ``{"error": ...}``."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/stats", timeout=5) as response:
+            return dict(json.loads(response.read()))
+    except (OSError, ValueError) as exc:
+        return {"error": str(exc)}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (a server restarted on it keeps its clients' address)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServeProcess:
+    """``glimpse serve`` on ``db`` as a child process, on fixed ports so that it can be
+    killed and started again behind the same exporters. Its output goes to ``log_path``."""
+
+    def __init__(self, db: Path, log_path: Path, *, extra_env: dict[str, str] | None = None) -> None:
+        self.db = db
+        self.log_path = log_path
+        self.grpc_port, self.http_port, self.api_port = free_port(), free_port(), free_port()
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout_s: float = 90.0) -> float:
+        """Start it and wait until its API answers; the seconds that took."""
+        started = time.monotonic()
+        ports = ["--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port), "--console-port", "0"]
+        command = [*glimpse_executable(), "serve", "--db", str(self.db), *ports, "--api-port", str(self.api_port)]
+        with self.log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=self.env)
+        self.info = wait_ready(self.proc, self.db, self.log_path, timeout_s)
+        return time.monotonic() - started
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit, no checkpoint."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+    def terminate(self, timeout_s: float = 120.0) -> int:
+        """SIGTERM (drain, commit, exit): the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return -9
+
+    def stats(self) -> dict[str, Any]:
+        return server_stats(self.api_port)
+
+    def log_problems(self) -> list[str]:
+        """The lines of its log that report an error (tracebacks included)."""
+        words = ("ERROR", "Traceback", "CRITICAL", "Fatal", "FATAL")
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if any(word in line for word in words)]
+
+
+class ProcessSampler:
+    """Samples a process's RSS, open files and threads every ``interval_s`` (for trends)."""
+
+    def __init__(self, pid: int, interval_s: float = 1.0) -> None:
+        self.process = psutil.Process(pid)
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, int, int, int]] = []  # (seconds, rss bytes, fds, threads)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t0 = time.monotonic()
+
+    def start(self) -> ProcessSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[tuple[float, int, int, int]]:
+        self._stop.set()
+        self._thread.join()
+        return self.samples
+
+    @property
+    def peak_rss(self) -> int:
+        return max((sample[1] for sample in self.samples), default=0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.process.oneshot():
+                    sample = (
+                        time.monotonic() - self._t0,
+                        self.process.memory_info().rss,
+                        self.process.num_fds(),
+                        self.process.num_threads(),
+                    )
+            except psutil.NoSuchProcess:
+                return
+            self.samples.append(sample)
+            self._stop.wait(self.interval_s)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``, nearest rank; NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))])
 
 
 # --------------------------------------------------------------------------- root-cause scores

@@ -32,12 +32,10 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +47,9 @@ import numpy as np
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
 
 from bench.common import GRPC_OPTIONS, PeakRss, log, verdict
+from bench.common import glimpse_executable as _glimpse_executable
+from bench.common import server_stats as _server_stats
+from bench.common import wait_ready as _wait_ready
 from bench.workload import SPANS_PER_REQUEST, Template, build_templates
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -245,41 +246,6 @@ def run_clients(
 
 
 # --------------------------------------------------------------------------- the glimpse phase
-
-
-def _glimpse_executable() -> list[str]:
-    local = Path(sys.executable).with_name("glimpse")
-    if local.exists():
-        return [str(local)]
-    found = shutil.which("glimpse")
-    return [found] if found else [sys.executable, "-m", "glimpse"]
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], db: Path, log_path: Path, timeout_s: float = 90.0) -> dict[str, Any]:
-    info_path = Path(f"{db}.server.json")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glimpse serve exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-            if info.get("pid") == proc.pid:
-                url = f"http://127.0.0.1:{info['api_port']}/api/health"
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return dict(info)
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"glimpse serve was not ready within {timeout_s:.0f} s")
-
-
-def _server_stats(api_port: int) -> dict[str, Any]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/stats", timeout=5) as response:
-            return dict(json.loads(response.read()))
-    except (OSError, ValueError) as exc:
-        return {"error": str(exc)}
 
 
 def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import grpc
@@ -147,9 +148,18 @@ def _abort_unavailable(context: grpc.ServicerContext, message: str, retry_after_
     )
     detail = any_pb2.Any()
     detail.Pack(retry)
-    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail])
-    context.abort_with_status(rpc_status.to_status(status))
+    status = rpc_status.to_status(status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message, details=[detail]))
+    # the OpenTelemetry Python exporter reads the delay from this trailer, not from the details
+    trailers = (*status.trailing_metadata, ("google.rpc.retryinfo-bin", retry.SerializeToString()))
+    context.abort_with_status(_Status(status.code, status.details, trailers))
     raise AssertionError("unreachable")  # abort_with_status raises
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):  # type: ignore[misc]
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
 
 
 def _address(host: str, port: int) -> str:

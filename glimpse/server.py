@@ -239,6 +239,10 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # accepted connections inherit it: uvicorn writes an answer's headers and body apart, and
+    # without it every answer with a body (errors, 503 "retry later", the API's JSON) waited
+    # 40 ms for the client's delayed ACK (measured: 43 ms against 1 ms a 400 answer)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -27,8 +27,10 @@ first, so a query sees every span acknowledged before it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import threading
 import time
 from collections import deque
@@ -85,6 +87,9 @@ DEFAULT_SYNC_TIMEOUT_S = 60.0
 # is left to the journal, which the next open commits
 COMMIT_ATTEMPTS = 3
 COMMIT_RETRY_S = 1.0
+# DuckDB invalidates the whole database when a checkpoint fails to write (a full disk):
+# the writer checkpoints only with at least this much room beyond the WAL's size.
+CHECKPOINT_HEADROOM_BYTES = 32 * 1024 * 1024
 
 # Spans are identified by (trace_id, span_id): a span already stored is skipped. The
 # look-up is limited to the batch's own time range so that DuckDB's zone maps keep it
@@ -287,11 +292,24 @@ class TableStore:
             self.checkpoint()
 
     def checkpoint(self) -> None:
+        if not self._room_to_checkpoint():
+            logger.warning("too little free disk space to checkpoint; the WAL keeps the data until there is")
+            return
         try:
             self.con.execute("CHECKPOINT")
             self.stats.checkpoints += 1
         except duckdb.Error:
             logger.exception("checkpoint failed")
+
+    def _room_to_checkpoint(self) -> bool:
+        if self._wal_path is None:
+            return True
+        try:
+            wal_bytes = os.path.getsize(self._wal_path) if os.path.exists(self._wal_path) else 0
+            free_bytes = shutil.disk_usage(os.path.dirname(os.path.abspath(self._wal_path))).free
+        except OSError:
+            return False
+        return free_bytes >= wal_bytes + CHECKPOINT_HEADROOM_BYTES
 
 
 def replay_journal(store: TableStore, directory: Path) -> int:
@@ -309,7 +327,9 @@ def replay_journal(store: TableStore, directory: Path) -> int:
             count = len(batches)
             if batches:
                 store.commit(batches)
-        except Exception:  # a damaged or foreign record, a batch DuckDB refuses
+        except Exception as exc:  # a damaged or foreign record, a batch DuckDB refuses
+            if _out_of_space(exc):  # nothing wrong with the segment: opening must wait for room
+                raise
             # one damaged segment must not keep the database from opening: set it aside
             aside = segment.with_name(f"{segment.stem}-{time.time_ns()}.failed")
             segment.rename(aside)
@@ -379,6 +399,8 @@ class BatchWriter:
         self._sync_wanted = False
         self._acked_seq = 0
         self._committed_seq = 0
+        # the store thread's own: segments of chunks whose commit failed (see _commit_stranded)
+        self._stranded: list[Path] = []
         # the journal thread's own
         self._buffer: list[tuple[int, Batch]] = []
         self._buffer_spans = 0
@@ -676,10 +698,26 @@ class BatchWriter:
         if prepared is None or not self._commit(prepared):
             self.stats.failed_commits += 1
             if not self._commit_from_journal(chunk.segments):
-                logger.error("gave up; the batches stay journaled in %s for the next open", chunk.segments)
+                logger.error("gave up for now: %s stay journaled, tried again after the next commit", chunk.segments)
+                self._stranded += chunk.segments
                 return
         for segment in chunk.segments:
             segment.unlink(missing_ok=True)
+        self._commit_stranded()
+
+    def _commit_stranded(self) -> None:
+        """Commit the segments of chunks given up on earlier (say the disk was full), one at a
+        time, now that a commit went through again; stop at the first that still fails."""
+        while self._stranded:
+            segment = self._stranded[0]
+            try:
+                self._store.commit(list(read_segment(segment)))
+            except Exception:
+                self.stats.failed_commits += 1
+                logger.exception("committing the journaled batches of %s again failed", segment)
+                return
+            segment.unlink(missing_ok=True)
+            self._stranded.pop(0)
 
     def _commit(self, prepared: Prepared) -> bool:
         try:
@@ -717,6 +755,11 @@ def _wal_budget(checkpoint_wal_bytes: int, retention: RetentionPolicy | None) ->
 
 
 _JSON = pa.json_(pa.string())
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for want of disk space (OSError or DuckDB's)."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
 
 
 def _trusted_json(column: pa.ChunkedArray) -> pa.ChunkedArray:

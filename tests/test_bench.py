@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire")
-HELPERS = ("common", "workload", "trace_iforest", "nezha_data")
+BENCHMARKS = (
+    "ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire",
+    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak",
+)  # fmt: skip
+HELPERS = ("common", "workload", "trace_iforest", "nezha_data", "sdk_load")
 
 
 @pytest.mark.parametrize("name", BENCHMARKS + HELPERS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import zlib
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -40,9 +41,27 @@ JSON = "application/json"
 _PROTOBUF_TYPES = {PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"}
 
 
+# Exports whose bodies are read and handled at once; past it an export is answered 503
+# with Retry-After and an OTLP status before its body is read (a body waiting for its turn
+# would hold memory for nothing). uvicorn's own connection limit stays above it as a
+# backstop: its 503 carries neither.
+OTLP_HTTP_CONCURRENCY = 16
+
+
+@dataclass
+class _Gate:
+    """Exports in progress on one listener (touched only on the event loop's thread)."""
+
+    limit: int
+    busy: int = 0
+
+
 def build_otlp_http_app(ingestor: Ingestor, *, tokens: TokenStore | None = None) -> Starlette:
     """The ASGI app that serves the three OTLP/HTTP endpoints (only to token holders, with ``tokens``)."""
-    routes = [Route(signal.http_path, _endpoint(ingestor, signal), methods=["POST"]) for signal in SIGNALS.values()]
+    gate = _Gate(OTLP_HTTP_CONCURRENCY)
+    routes = [
+        Route(signal.http_path, _endpoint(ingestor, signal, gate), methods=["POST"]) for signal in SIGNALS.values()
+    ]
     reject = partial(_unauthenticated, ingestor)
     middleware = [Middleware(BearerAuth, tokens=tokens, reject=reject)] if tokens is not None else []
     return Starlette(routes=routes, middleware=middleware)
@@ -61,8 +80,19 @@ def _unauthenticated(ingestor: Ingestor, path: str, headers: dict[str, str]) -> 
     return PROTOBUF, status.SerializeToString()
 
 
-def _endpoint(ingestor: Ingestor, signal: Signal) -> Any:
+def _endpoint(ingestor: Ingestor, signal: Signal, gate: _Gate) -> Any:
     async def export(request: Request) -> Response:
+        if gate.busy >= gate.limit:
+            ingestor.observer.refused(signal.name, "http", "queue_full")
+            is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON
+            return _retry_later(f"{gate.busy} exports in progress on this listener", 1.0, is_json=is_json)
+        gate.busy += 1
+        try:
+            return await handle(request)
+        finally:
+            gate.busy -= 1
+
+    async def handle(request: Request) -> Response:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = media == JSON
         try:
@@ -105,14 +135,18 @@ async def _read_body(request: Request, cap: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise RequestTooLargeError(f"request body of {declared} bytes exceeds the {cap}-byte limit")
-    chunks = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > cap:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
             raise RequestTooLargeError(f"request body exceeds the {cap}-byte limit")
+    body = b"".join(chunks)  # one copy of the body, not two
+    chunks.clear()
     if encoding in ("gzip", "deflate"):
-        return await run_in_threadpool(_decompress, bytes(chunks), encoding, cap)
-    return bytes(chunks)
+        return await run_in_threadpool(_decompress, body, encoding, cap)
+    return body
 
 
 def _decompress(body: bytes, encoding: str, cap: int) -> bytes:

@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from tests.conftest import Running, start_server
+from tests.conftest import Running, serving, start_server
 from tests.otlp_clients import PROTOCOLS, span_exporter
 from tests.spans import raw_request, sdk_spans
 
@@ -94,3 +94,21 @@ def test_sdk_retries_land_every_span_after_overload(small_queue: Running, protoc
     exporter.shutdown()
     assert results == [SpanExportResult.SUCCESS]
     assert small_queue.scalar("SELECT count(*) FROM otel_traces WHERE service_name = 'load'") == 50
+
+
+@pytest.mark.parametrize("media", ["application/x-protobuf", "application/json"])
+def test_exports_past_the_http_listeners_limit_get_an_otlp_retry_later(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, media: str
+) -> None:
+    monkeypatch.setattr("collector.http_app.OTLP_HTTP_CONCURRENCY", 0)  # every export is one too many
+    with serving(db_path) as running:
+        body, _ = raw_request(3, seed=5)
+        response = httpx.post(f"{running.http_url}/v1/traces", content=body, headers={"content-type": media})
+        stored = running.scalar("SELECT count(*) FROM otel_spans")
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == media  # an OTLP status, not the server's plain 503
+    if media == "application/json":
+        assert response.json()["code"] == 14  # UNAVAILABLE
+    else:
+        assert status_pb2.Status.FromString(response.content).code == 14
+    assert stored == 0

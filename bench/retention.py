@@ -22,8 +22,6 @@ import argparse
 import json
 import multiprocessing as mp
 import re
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,10 +32,10 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from bench.common import PeakRss, log, mib, verdict
-from bench.ingest import _glimpse_executable, _server_stats, _wait_ready, run_clients
+from bench.common import PeakRss, ServeProcess, log, mib, verdict
+from bench.ingest import run_clients
 from bench.workload import build_templates
-from glimpse.settings import parse_size_bytes
+from glimpse.settings import ENV_MAX_DB_BYTES, ENV_RETENTION, parse_size_bytes
 from storage.retention import store_bytes
 
 TARGET_OVER_BOUND = 1.10
@@ -85,31 +83,20 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     db = workdir / "retention.duckdb"
     log_path = workdir / "server.log"
     bound = parse_size_bytes(args.bound) if args.age is None else None
-    limit = ["--retention", args.age] if args.age is not None else ["--max-db-bytes", args.bound]
-    command = [*_glimpse_executable(), "serve", "--db", str(db), *limit]
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*command, "--grpc-port", "0", "--http-port", "0", "--api-port", "0"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    limit = {ENV_RETENTION: args.age} if args.age is not None else {ENV_MAX_DB_BYTES: args.bound}
+    server = ServeProcess(db, log_path, extra_env=limit)
+    server.start()
     try:
-        info = _wait_ready(proc, db, log_path)
         templates = build_templates(args.pool, args.seed)
-        rss = PeakRss(proc.pid, interval=0.5, children=True).start()
-        with Sampler(db, info["api_port"], args.query_every) as sampler:
-            phase = run_clients(
-                mp.get_context("spawn"), "retention", f"127.0.0.1:{info['grpc_port']}", templates, args, rss
-            )
+        rss = PeakRss(server.pid, interval=0.5, children=True).start()
+        with Sampler(db, server.api_port, args.query_every) as sampler:
+            phase = run_clients(mp.get_context("spawn"), "retention", server.grpc_endpoint, templates, args, rss)
             time.sleep(2.0)  # the last commit and its retention pass
-        stats = _server_stats(info["api_port"])
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=600)
+        stats = server.stats()
+        server.terminate(timeout_s=600)
         peak_rss = rss.stop()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        server.kill()
     con = duckdb.connect(str(db), read_only=True)
     try:
         stored = int(con.execute("SELECT count(*) FROM otel_spans").fetchone()[0])  # type: ignore[index]

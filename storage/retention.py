@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -113,9 +114,19 @@ def _file_bytes(path: str) -> int:
 class Retention:
     """Applies a :class:`RetentionPolicy` to the store on the writer's connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, policy: RetentionPolicy, *, database_path: str | None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        policy: RetentionPolicy,
+        *,
+        database_path: str | None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self.con = con
         self.policy = policy
+        # the writer's own checkpoint, which keeps off a full disk (a failed checkpoint
+        # invalidates the database); a plain CHECKPOINT when there is no writer
+        self._checkpoint = checkpoint or self._plain_checkpoint
         self.stats = RetentionStats()
         self._database_path = database_path
         self._next_age_check = 0.0
@@ -130,7 +141,7 @@ class Retention:
                 self._expire(cutoff, "age")
             if self.policy.max_bytes is not None:
                 self._bound_size(self.policy.max_bytes)
-        except duckdb.Error:
+        except Exception:  # retention must never stop the writer's thread
             logger.exception("retention failed; it is tried again after the next commit")
 
     def _bound_size(self, bound: int) -> None:
@@ -205,7 +216,7 @@ class Retention:
             used += _file_bytes(f"{self._database_path}.wal")
         return used
 
-    def _checkpoint(self) -> None:
+    def _plain_checkpoint(self) -> None:
         try:
             self.con.execute("CHECKPOINT")
         except duckdb.Error:

@@ -373,7 +373,7 @@ class BatchWriter:
         )
         self.retention: Retention | None = None
         if retention is not None and retention.enabled:
-            self.retention = Retention(con, retention, database_path=database_path)
+            self.retention = Retention(con, retention, database_path=database_path, checkpoint=self._store.checkpoint)
         self._observer = observer or _NoObserver()
         self._journal: Journal | None = None
         if database_path is not None:

@@ -82,18 +82,17 @@ def _unauthenticated(ingestor: Ingestor, path: str, headers: dict[str, str]) -> 
 
 def _endpoint(ingestor: Ingestor, signal: Signal, gate: _Gate) -> Any:
     async def export(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if gate.busy >= gate.limit:
             ingestor.observer.refused(signal.name, "http", "queue_full")
-            is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON
-            return _retry_later(f"{gate.busy} exports in progress on this listener", 1.0, is_json=is_json)
+            return _retry_later(f"{gate.busy} exports in progress on this listener", 1.0, is_json=media == JSON)
         gate.busy += 1
         try:
-            return await handle(request)
+            return await handle(request, media)
         finally:
             gate.busy -= 1
 
-    async def handle(request: Request) -> Response:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    async def handle(request: Request, media: str) -> Response:
         is_json = media == JSON
         try:
             if not is_json and media not in _PROTOBUF_TYPES:

@@ -41,30 +41,26 @@ SIZE_ROUNDS = 4
 
 # each table with rows that expire -> the condition "older than $cutoff" on its own time
 # (written so that DuckDB's per-row-group min/max skips the row groups that are newer)
+_METRIC_TABLES = tuple(
+    f"otel_metrics_{kind}" for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary")
+)
 _CUTOFF = "make_timestamp_ns($cutoff)"
 _EXPIRED = {
     "otel_spans": f"timestamp < {_CUTOFF}",
     "otel_trace_index": f"last_start < {_CUTOFF}",
     "otel_log_trace_index": f"last_time < {_CUTOFF}",
     "otel_logs": f"timestamp < {_CUTOFF} OR (timestamp IS NULL AND observed_timestamp < {_CUTOFF})",
-    **{
-        f"otel_metrics_{kind}": f"time_unix < {_CUTOFF}"
-        for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary")
-    },
+    **{table: f"time_unix < {_CUTOFF}" for table in _METRIC_TABLES},
 }
 
 _INDEXES = frozenset({"otel_trace_index", "otel_log_trace_index"})  # rows derived from the others
 
 # the time of every expiring row of the signals, for the size bound's cut-off
-_TIMES = """
+_TIMES = f"""
 SELECT approx_quantile(epoch_ns(t), $fraction::FLOAT) FROM (
     SELECT timestamp AS t FROM otel_spans
     UNION ALL SELECT coalesce(timestamp, observed_timestamp) FROM otel_logs
-    UNION ALL SELECT time_unix FROM otel_metrics_gauge
-    UNION ALL SELECT time_unix FROM otel_metrics_sum
-    UNION ALL SELECT time_unix FROM otel_metrics_histogram
-    UNION ALL SELECT time_unix FROM otel_metrics_exponential_histogram
-    UNION ALL SELECT time_unix FROM otel_metrics_summary
+    {"".join(f"UNION ALL SELECT time_unix FROM {table} " for table in _METRIC_TABLES)}
 )
 """
 

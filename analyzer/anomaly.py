@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import chi2, poisson
 
 __all__ = [
     "Anomaly",
@@ -348,6 +347,8 @@ def _earlier_start(values: np.ndarray, start: int, end: int) -> int:
 
 
 def _error_anomaly(series: Series, since_ns: int, bucket_ns: int) -> Anomaly | None:
+    from scipy.stats import poisson  # lazily: see analyzer/__init__.py
+
     assert series.requests is not None and series.errors is not None
     requests, errors = series.requests, series.errors
     normal = requests > 0
@@ -411,6 +412,8 @@ def _error_shift(requests: np.ndarray, errors: np.ndarray) -> tuple[int, float] 
     usable = (n_b >= 20) & (n_a >= 20) & (e_a >= MIN_ERRORS) & (e_a / np.maximum(n_a, 1) > 2 * e_b / np.maximum(n_b, 1))
     llr = np.where(usable, llr, 0.0)
     best = int(np.argmax(llr))
+    from scipy.stats import chi2  # lazily: see analyzer/__init__.py
+
     p_value = float(chi2.sf(2 * llr[best], 1)) * len(starts)
     if llr[best] <= 0 or p_value >= P_ERROR_SHIFT:
         return None

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import networkx as nx
-from scipy import stats
 
 __all__ = ["EdgeChange", "GraphDiff", "diff_graphs"]
 
@@ -112,6 +111,8 @@ def _error_rate_change(
     if not calls_b or not calls_a or (errors_b == 0 and errors_a == 0):
         return None
     table = [[errors_b, calls_b - errors_b], [errors_a, calls_a - errors_a]]
+    from scipy import stats  # lazily: see analyzer/__init__.py
+
     p_value = float(stats.fisher_exact(table).pvalue)
     if p_value >= alpha:
         return None
@@ -140,6 +141,8 @@ def _latency_change(
     median_b, median_a = statistics.median(before), statistics.median(after)
     if median_b > 0 and abs(median_a - median_b) / median_b < min_change:
         return None
+    from scipy import stats  # lazily: see analyzer/__init__.py
+
     p_value = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue)
     if p_value >= alpha:
         return None

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import linregress
 
 __all__ = ["ServiceSeries", "capacity_hint", "forecast", "service_insights", "trend"]
 
@@ -40,6 +39,8 @@ def trend(values: np.ndarray, bucket_s: float) -> dict[str, Any] | None:
     points = np.flatnonzero(~np.isnan(values))
     if len(points) < MIN_POINTS or np.ptp(values[points]) == 0:
         return None
+    from scipy.stats import linregress  # lazily: see analyzer/__init__.py
+
     fit = linregress(points * bucket_s / 3600, values[points])
     mean = float(np.mean(values[points]))
     return {

@@ -32,6 +32,7 @@ from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
 from collector.security import TlsFiles, TokenStore
+from glimpse.allocator import tune_malloc
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
@@ -78,6 +79,7 @@ class GlimpseServer:
         # freed: measured under full load, the system allocator holds peak RSS about
         # 150 MiB lower at the same throughput.
         pa.set_memory_pool(pa.system_memory_pool())
+        tune_malloc()
         self._con = open_writable(settings.db_path)
         self.writer = BatchWriter(
             self._con,

@@ -69,7 +69,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_QUEUED_ROWS = 100_000
+# Under overload the queue stays full, each row in it twice (decoded, and encoded for the
+# journal): 40,000 rows kept the peak RSS under 3x overload below 1 GiB where 100,000 did
+# not, the same spans a second stored (docs/robustness.md#overload).
+DEFAULT_MAX_QUEUED_ROWS = 40_000
 # DuckDB stores a table in row groups of 122,880 rows: a chunk of exactly that many spans
 # becomes one row group, written compressed straight to the file.
 ROW_GROUP_ROWS = 122_880
@@ -77,6 +80,8 @@ ROW_GROUP_ROWS = 122_880
 # DuckDB once exports pause for this long, and under a steady trickle at most ten times
 # this long after the first of them (readers in the server do not wait: they sync).
 DEFAULT_FLUSH_INTERVAL_S = 1.0
+# while a chunk waits for the store thread, the buffer fills this far (see _buffer_capped)
+BUFFER_ROWS_WHILE_WAITING = ROW_GROUP_ROWS // 2
 MAX_WAIT_INTERVALS = 10
 # DuckDB's WAL only carries the small chunks; checkpoint it by size.
 DEFAULT_CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024
@@ -387,6 +392,7 @@ class BatchWriter:
         # guarded by _cond
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
+        self._reserved_rows = 0  # room taken by batches being encoded on receiver threads
         self._closing = False
         self._journal_done = False
         self._prepare_done = False
@@ -423,23 +429,43 @@ class BatchWriter:
         always takes a batch, however large, so that no request is refused forever)
         and :class:`WriterClosedError` once :meth:`close` has begun.
         """
-        # encoding here spreads the work over the receiver threads, off the journal thread
-        pending = _Pending(batch, encode_batch(batch) if self._journal is not None else None)
+        rows = batch.rows
         with self._cond:
-            if self._closing:
-                raise WriterClosedError("the server is shutting down")
-            rows = batch.rows
-            if self._queue and self._queued_rows + rows > self._max_queued_rows:
+            self._check_open()
+            if self._waiting_rows and self._waiting_rows + rows > self._max_queued_rows:
                 raise self._refuse()
+            self._reserved_rows += rows
+        # Encoding here spreads the work over the receiver threads, off the journal thread;
+        # only once room is reserved: under overload a refused batch costs no encoding, and
+        # no journal record of it waits for the garbage collector.
+        try:
+            pending = _Pending(batch, encode_batch(batch) if self._journal is not None else None)
+        except BaseException:
+            with self._cond:
+                self._reserved_rows -= rows
+            raise
+        with self._cond:
+            self._reserved_rows -= rows
+            self._check_open()
             self._queue.append(pending)
             self._queued_rows += rows
             self._cond.notify_all()
         return pending.future
 
+    def _check_open(self) -> None:
+        """Raise WriterClosedError once close has begun (called holding _cond)."""
+        if self._closing:
+            raise WriterClosedError("the server is shutting down")
+
+    @property
+    def _waiting_rows(self) -> int:
+        """Rows queued or being encoded to be queued (read holding _cond)."""
+        return self._queued_rows + self._reserved_rows
+
     def check_room(self) -> None:
         """Raise :class:`QueueFullError` now if the queue is already full (cheap pre-check)."""
         with self._cond:
-            if self._queue and self._queued_rows >= self._max_queued_rows:
+            if self._waiting_rows >= self._max_queued_rows:
                 raise self._refuse()
 
     def _refuse(self) -> QueueFullError:
@@ -524,7 +550,7 @@ class BatchWriter:
         and the queue.
         """
         with self._cond:
-            while (not self._queue or self._held) and not self._flush_due():
+            while ((not self._queue or self._held) and not self._flush_due()) or self._buffer_capped():
                 if self._closing and (not self._queue or self._held == 0):
                     break
                 self._cond.wait(timeout=self._wait_s())
@@ -534,6 +560,15 @@ class BatchWriter:
             self._queue.clear()
             self._queued_rows = 0
             return group
+
+    def _buffer_capped(self) -> bool:
+        """Whether the buffer takes no more batches for now (called holding _cond): while a
+        chunk waits for the store thread, it fills to part of a row group only, which the
+        queue tops up once the store takes the chunk. Memory then holds one chunk being
+        stored, one waiting, half of a third and the queue: under 3x overload the buffer
+        was seen at 200,704 rows otherwise, a shorter queue only moving the rows there."""
+        waiting = self._chunk is not None and not self._closing and not self._sync_wanted
+        return waiting and self._buffer_spans >= BUFFER_ROWS_WHILE_WAITING
 
     def _wait_s(self) -> float:
         if not self._buffer:

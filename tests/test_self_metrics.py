@@ -32,7 +32,7 @@ from collector.ingest import Ingestor
 from collector.signals import SIGNALS
 from glimpse.metrics import SelfMetrics
 from storage.store import open_writable
-from storage.writer import BatchWriter
+from storage.writer import DEFAULT_MAX_QUEUED_ROWS, BatchWriter
 from tests.conftest import Running, serving
 from tests.otlp_clients import PROTOCOLS, log_exporter, metric_exporter, span_exporter
 from tests.spans import raw_request, sdk_spans
@@ -203,7 +203,7 @@ def test_store_metrics_agree_with_the_store(capped: Running) -> None:
     assert metrics.value("glimpse_journal_fsync_duration_seconds_count") <= requests  # a group per fsync
     assert metrics.value("glimpse_journal_written_bytes_total") > 0
     assert metrics.value("glimpse_writer_queued_rows") == 0
-    assert metrics.value("glimpse_writer_queue_capacity_rows") == 100_000
+    assert metrics.value("glimpse_writer_queue_capacity_rows") == DEFAULT_MAX_QUEUED_ROWS
     assert metrics.value("glimpse_journal_segments") >= 0 and metrics.value("glimpse_journal_failed_segments") == 0
     assert metrics.value("glimpse_store_duplicate_spans_total") == 0
     assert metrics.matching("glimpse_retention_dropped_rows_total") == []

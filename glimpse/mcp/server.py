@@ -58,7 +58,9 @@ def build_mcp_server(tools: GlimpseTools) -> MCPServer[Any]:
         log_level="WARNING",
     )
     for name in TOOL_NAMES:
-        server.add_tool(getattr(tools, name), annotations=READ_ONLY, structured_output=False)
+        tool = getattr(tools, name)
+        description = " ".join((tool.__doc__ or "").split())  # the docstring, without its indentation
+        server.add_tool(tool, description=description, annotations=READ_ONLY, structured_output=False)
     return server
 
 

@@ -116,7 +116,11 @@ class GlimpseTools:
         answer = Answer(
             "pass service= for one service, a shorter window, or a lower limit",
             window=agent_units(red["window"]),
-            data={"first_span": rfc3339(extent["first_ns"]), "last_span": rfc3339(extent["last_ns"]), **_spans(extent)},
+            data={
+                "first_span": rfc3339(extent["first_ns"]),
+                "last_span": rfc3339(extent["last_ns"]),
+                "spans": extent.get("spans", 0),
+            },
         )
         ranked = sorted(red["services"], key=lambda s: (-s["errors"], -s["requests"], s["service"]))
         answer.put("services", [_red(item) for item in ranked], limit)
@@ -385,9 +389,7 @@ class GlimpseTools:
         except NotFoundError as exc:
             if since is not None:
                 raise
-            raise ToolError(
-                f"{_agent_words(str(exc))}. Hint: find_anomalies shows what changed; since/until analyse a window."
-            ) from None
+            raise ToolError(f"{_agent_words(str(exc))}. Hint: find_anomalies shows what changed and when.") from None
         answer = Answer(
             "a lower limit, or service= for the traces through one service",
             incident=without_empty(agent_units(found["incident"])),
@@ -471,10 +473,6 @@ def _trace_summary(trace: dict[str, Any]) -> dict[str, Any]:
     shaped = agent_units({**trace, "services": services[:SERVICES_SHOWN]})
     shaped["service_count"] = len(services)
     return dict(without_empty(shaped))
-
-
-def _spans(extent: dict[str, Any]) -> dict[str, Any]:
-    return {"spans": extent.get("spans", 0)}
 
 
 def _duration(milliseconds: float | None) -> str | None:

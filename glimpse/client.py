@@ -1,7 +1,9 @@
 """One client for every command: a running server's API, or the database file read-only.
 
 An explicit ``--server`` wins; otherwise a live server on the database (see
-:mod:`glimpse.discovery`) answers; otherwise the file is opened read-only. Either way a
+:mod:`glimpse.discovery`) answers; otherwise the file is opened read-only. Inside the
+server itself (its MCP endpoint), a client made with ``connect`` runs the same analyses on
+the server's own read connections. Either way a
 failure is a :class:`tracing.errors.GlimpseError`: an answer of 404 from the server is
 :class:`analyzer.errors.NotFoundError`, 400 is :class:`analyzer.errors.InvalidQueryError`,
 as the same failure on the file would be. A server with TLS or bearer tokens is reached
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -28,6 +30,9 @@ from storage.jsonable import query_payload
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.store import on_connection, open_read_only
 from tracing.errors import GlimpseError
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["GlimpseClient", "NotAuthorizedError", "ServerUnreachableError", "as_query_params"]
 
@@ -44,27 +49,41 @@ class NotAuthorizedError(GlimpseError):
     """The glimpse server wants a bearer token, and got none or a wrong one."""
 
 
-def as_query_params(params: dict[str, Any]) -> dict[str, str]:
-    """CLI values as the query parameters the API would receive (None left out).
+def as_query_params(params: dict[str, Any]) -> dict[str, Any]:
+    """CLI values as the query parameters the API would receive (None left out; a list is a
+    repeated parameter).
 
-    >>> as_query_params({"since": None, "limit": 10, "service": "cart"})
-    {'limit': '10', 'service': 'cart'}
+    >>> as_query_params({"since": None, "limit": 10, "service": "cart", "attr": ["a=1", "b=2"]})
+    {'limit': '10', 'service': 'cart', 'attr': ['a=1', 'b=2']}
     """
-    return {key: str(value) for key, value in params.items() if value is not None}
+    return {
+        key: [str(item) for item in value] if isinstance(value, list) else str(value)
+        for key, value in params.items()
+        if value is not None
+    }
 
 
 class GlimpseClient:
     """Answers from ``server_url``, else from the server live on ``db_path``, else from the file."""
 
-    def __init__(self, db_path: str, server_url: str | None = None) -> None:
+    def __init__(
+        self,
+        db_path: str,
+        server_url: str | None = None,
+        *,
+        connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    ) -> None:
+        """``connect``: inside the server that holds ``db_path``, its read connections (each
+        query runs on one of them, never through HTTP, and no server is looked for)."""
         self.db_path = db_path
         info = None
-        if server_url is None:
+        if server_url is None and connect is None:
             info = read_server_info(db_path)
             server_url = info.api_url if info else None
         self.server_url = server_url.rstrip("/") if server_url else None
         self._credentials: Credentials | None = None
         self._server_info = info
+        self._connect = connect or partial(open_read_only, db_path)
 
     @property
     def credentials(self) -> Credentials:
@@ -104,7 +123,7 @@ class GlimpseClient:
         return query_payload(self._on_file(run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
 
     def _on_file(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return on_connection(partial(open_read_only, self.db_path), function, *args, **kwargs)
+        return on_connection(self._connect, function, *args, **kwargs)
 
     def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
         return self._request("GET", path, params=as_query_params(params), timeout=ANALYSIS_TIMEOUT_S)

@@ -108,7 +108,8 @@ def trace_search_options(params: Mapping[str, str]) -> dict[str, Any]:
     """``service``, ``operation``, ``min_duration``/``max_duration``, ``status`` (error|ok),
     ``attr`` (``key=value``, repeatable), ``limit``, ``since``/``until``."""
     getlist = getattr(params, "getlist", None)
-    pairs = list(getlist("attr")) if getlist else [params["attr"]] if params.get("attr") else []
+    given: Any = getlist("attr") if getlist else params.get("attr")  # a list from a client's own parameters
+    pairs = list(given) if isinstance(given, list) else [given] if given else []
     attributes: dict[str, str] = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")

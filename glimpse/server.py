@@ -1,4 +1,5 @@
-"""Wiring for ``glimpse serve``: store, writer, OTLP receivers, HTTP API, web console.
+"""Wiring for ``glimpse serve``: store, writer, OTLP receivers, HTTP API (with the MCP
+endpoint for agents), web console.
 
 Lifecycle: :meth:`GlimpseServer.start` opens the store and binds every port (0 picks a
 free one); :meth:`GlimpseServer.stop` stops accepting, lets requests in flight finish,
@@ -22,7 +23,7 @@ import os
 import socket
 import ssl
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -33,7 +34,9 @@ from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
 from collector.security import TlsFiles, TokenStore
 from glimpse.allocator import tune_malloc
+from glimpse.client import GlimpseClient
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
+from glimpse.mcp.server import mcp_http
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
 from glimpse.web.api import build_api_app
@@ -102,9 +105,14 @@ class GlimpseServer:
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
+        mcp = mcp_http(GlimpseClient(settings.db_path, connect=self.read_cursor), host=settings.host)
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
-            _uvicorn_server(build_api_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
+            _uvicorn_server(
+                build_api_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens, mcp=mcp),
+                tls,
+                lifespan="on",  # the MCP endpoint's sessions
+            ),
             _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
         ]
         self._grpc.start()
@@ -191,12 +199,12 @@ class GlimpseServer:
 HTTP_CONCURRENCY = 64
 
 
-def _uvicorn_server(app: Any, tls: TlsFiles | None = None) -> uvicorn.Server:
+def _uvicorn_server(app: Any, tls: TlsFiles | None = None, *, lifespan: Literal["on", "off"] = "off") -> uvicorn.Server:
     # uvicorn runs on its own thread, where it installs no signal handlers: the
     # process's SIGTERM/SIGINT stay with the CLI, which calls GlimpseServer.stop().
     config = uvicorn.Config(
         app,
-        lifespan="off",
+        lifespan=lifespan,
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=10,

@@ -38,9 +38,15 @@ def parse_time_ns(text: str | None) -> int | None:
     return int(moment.timestamp()) * 1_000_000_000 + nanos
 
 
-def format_ns(ns: int | None) -> str:
-    """Unix nanoseconds as an RFC 3339 UTC time to the millisecond (empty for None)."""
+def format_ns(ns: int | None, *, digits: int = 3) -> str:
+    """Unix nanoseconds as an RFC 3339 UTC time with ``digits`` of the second's fraction
+    (0-9; default milliseconds); empty for None.
+
+    >>> format_ns(1796464800500123456), format_ns(1796464800500123456, digits=6)
+    ('2026-12-05T10:00:00.500Z', '2026-12-05T10:00:00.500123Z')
+    """
     if ns is None:
         return ""
     moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000 // 1_000_000:03d}Z"
+    fraction = f"{ns % 1_000_000_000:09d}"[:digits]
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"

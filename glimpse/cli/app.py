@@ -59,6 +59,7 @@ COMMAND_ORDER = (
     "anomalies",
     "rca",
     "report",
+    "mcp",
     "demo",
 )
 

@@ -1,4 +1,5 @@
-"""glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health.
+"""glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health,
+and the MCP endpoint ``/mcp`` (:mod:`glimpse.mcp.server`).
 
 The CLI and the console read the same endpoints. Errors map to a status in one place,
 :func:`status_for`; every error answer is ``{"error": message}``. With a token store,
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from starlette.applications import Starlette
@@ -35,6 +36,9 @@ from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
 from storage.schema import SCHEMA_VERSION
 from storage.store import on_connection
 from tracing.errors import GlimpseError
+
+if TYPE_CHECKING:
+    from glimpse.mcp.server import McpHttp
 
 __all__ = [
     "EXCEPTION_HANDLERS",
@@ -86,12 +90,16 @@ def build_api_app(
     *,
     metrics: SelfMetrics | None = None,
     tokens: TokenStore | None = None,
+    mcp: McpHttp | None = None,
 ) -> Starlette:
-    """``connect`` returns a fresh read connection for each query; ``tokens``: who may ask."""
+    """``connect`` returns a fresh read connection for each query; ``tokens``: who may ask;
+    ``mcp``: the MCP endpoint to serve beside the API (behind the same tokens), whose
+    sessions run in the app's lifespan."""
     return Starlette(
-        routes=api_routes(connect, stats, metrics),
+        routes=[*api_routes(connect, stats, metrics), *([mcp.route] if mcp else [])],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=require_token(tokens, PUBLIC_API_PATHS.__contains__),
+        lifespan=mcp.lifespan if mcp else None,
     )
 
 

@@ -36,7 +36,7 @@ from collector.security import TlsFiles, TokenStore
 from glimpse.allocator import tune_malloc
 from glimpse.client import GlimpseClient
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
-from glimpse.mcp.server import mcp_http
+from glimpse.mcp.endpoint import McpEndpoint
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
 from glimpse.web.api import build_api_app
@@ -105,7 +105,7 @@ class GlimpseServer:
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
-        mcp = mcp_http(GlimpseClient(settings.db_path, connect=self.read_cursor), host=settings.host)
+        mcp = McpEndpoint(GlimpseClient(settings.db_path, connect=self.read_cursor), host=settings.host)
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
             _uvicorn_server(

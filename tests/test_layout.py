@@ -49,6 +49,8 @@ def test_imports_point_one_way(package: str) -> None:
         ("glimpse.cli", ("glimpse.server", "starlette", "uvicorn", "grpc")),
         # scipy is loaded by the analyses that use it (analyzer/__init__.py)
         ("glimpse.server", ("scipy",)),
+        # and the MCP SDK by the first request to /mcp (glimpse/mcp/endpoint.py)
+        ("glimpse.server", ("mcp",)),
     ],
 )
 def test_light_modules_stay_light(module: str, must_not_load: tuple[str, ...]) -> None:

@@ -2,16 +2,15 @@
 
 Built on the official MCP Python SDK (``mcp``). ``glimpse mcp`` runs it over stdio
 (:func:`run_stdio`); ``glimpse serve`` serves it at ``/mcp`` on the API port
-(:func:`mcp_http`), behind the API's own TLS and bearer tokens. Over HTTP it is stateless
-and answers in JSON: every request stands alone, so nothing is kept between calls and any
-number of agents may ask at once.
+(:func:`mcp_http`, loaded by the first request, see :mod:`glimpse.mcp.endpoint`), behind
+the API's own TLS and bearer tokens. Over HTTP it is stateless and answers in JSON: every
+request stands alone, so nothing is kept between calls and any number of agents may ask at
+once.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -19,15 +18,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from starlette.routing import Route
 
 from glimpse import __version__
 from glimpse.client import GlimpseClient
+from glimpse.mcp.endpoint import MCP_PATH, McpParts
 from glimpse.mcp.tools import TOOL_NAMES, GlimpseTools
 
-__all__ = ["INSTRUCTIONS", "MCP_PATH", "McpHttp", "build_mcp_server", "mcp_http", "run_stdio"]
+__all__ = ["INSTRUCTIONS", "MCP_PATH", "build_mcp_server", "mcp_http", "run_stdio"]
 
-MCP_PATH = "/mcp"
 
 INSTRUCTIONS = """\
 glimpse analyses a distributed system's OpenTelemetry traces, logs and metrics. To explain a
@@ -70,17 +68,10 @@ def run_stdio(client: Callable[[], GlimpseClient]) -> None:
     anyio.run(server.run_stdio_async)
 
 
-@dataclass(frozen=True)
-class McpHttp:
-    """The ``/mcp`` route for the API app, and the lifespan that runs its sessions."""
-
-    route: Route
-    lifespan: Callable[[Any], contextlib.AbstractAsyncContextManager[None]]
-
-
-def mcp_http(client: GlimpseClient, *, host: str) -> McpHttp:
-    """Streamable HTTP at :data:`MCP_PATH` for a server listening on ``host``; on a loopback
-    address, requests must name a loopback host (DNS rebinding protection)."""
+def mcp_http(client: GlimpseClient, *, host: str) -> McpParts:
+    """Streamable HTTP at :data:`MCP_PATH` for a server listening on ``host``, and its session
+    manager's ``run``; on a loopback address, requests must name a loopback host (DNS
+    rebinding protection). Served by :class:`glimpse.mcp.endpoint.McpEndpoint`."""
     server = build_mcp_server(GlimpseTools(lambda: client))
     # the SDK's own app is a Starlette app of one route; glimpse's API serves that route, so
     # that the API's TLS and tokens guard it, and runs its sessions from the API's lifespan
@@ -92,13 +83,7 @@ def mcp_http(client: GlimpseClient, *, host: str) -> McpHttp:
         host=host,
     )
     manager = server.session_manager
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        async with manager.run():
-            yield
-
-    return McpHttp(Route(MCP_PATH, StreamableHTTPASGIApp(manager)), lifespan)
+    return StreamableHTTPASGIApp(manager), manager.run
 
 
 def _transport_security(host: str) -> TransportSecuritySettings | None:

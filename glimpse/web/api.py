@@ -1,5 +1,5 @@
 """glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health,
-and the MCP endpoint ``/mcp`` (:mod:`glimpse.mcp.server`).
+and the MCP endpoint ``/mcp`` (:mod:`glimpse.mcp.endpoint`).
 
 The CLI and the console read the same endpoints. Errors map to a status in one place,
 :func:`status_for`; every error answer is ``{"error": message}``. With a token store,
@@ -38,7 +38,7 @@ from storage.store import on_connection
 from tracing.errors import GlimpseError
 
 if TYPE_CHECKING:
-    from glimpse.mcp.server import McpHttp
+    from glimpse.mcp.endpoint import McpEndpoint
 
 __all__ = [
     "EXCEPTION_HANDLERS",
@@ -90,7 +90,7 @@ def build_api_app(
     *,
     metrics: SelfMetrics | None = None,
     tokens: TokenStore | None = None,
-    mcp: McpHttp | None = None,
+    mcp: McpEndpoint | None = None,
 ) -> Starlette:
     """``connect`` returns a fresh read connection for each query; ``tokens``: who may ask;
     ``mcp``: the MCP endpoint to serve beside the API (behind the same tokens), whose

@@ -35,6 +35,7 @@ from collector.security import TlsFiles, TokenStore
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
+from glimpse.span_metrics import SpanMetrics, SpanMetricsExposition
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
@@ -65,6 +66,7 @@ class GlimpseServer:
             queue_capacity_rows=settings.max_queued_rows,
         )
         self.tokens: TokenStore | None = None
+        self.span_metrics = SpanMetrics(self.read_cursor, delay_s=settings.span_metrics_delay_s)
 
     def start(self) -> ServerInfo:
         settings = self.settings
@@ -100,10 +102,19 @@ class GlimpseServer:
         http_socket = _bind(settings.host, settings.http_port)
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
+        spans = SpanMetricsExposition(self.span_metrics)
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
-            _uvicorn_server(build_api_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
-            _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
+            _uvicorn_server(
+                build_api_app(self.read_cursor, self.stats, metrics=self.metrics, span_metrics=spans, tokens=tokens),
+                tls,
+            ),
+            _uvicorn_server(
+                build_console_app(
+                    self.read_cursor, self.stats, metrics=self.metrics, span_metrics=spans, tokens=tokens
+                ),
+                tls,
+            ),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(

@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -68,7 +68,6 @@ class JaegerSearch:
     until_ns: int | None = None
     span_filter: SpanFilter | None = None
     limit: int = DEFAULT_LIMIT
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def jaeger_trace_id(text: str) -> str:
@@ -151,7 +150,6 @@ def jaeger_search(params: Any, *, now_ns: int | None = None) -> JaegerSearch:
         until_ns=until_ns,
         span_filter=AllOf(tuple(parts)) if parts else None,
         limit=limit,
-        tags=tags,
     )
 
 

@@ -20,6 +20,8 @@ __all__ = [
     "bottleneck_options",
     "diff_options",
     "duration_ns",
+    "epoch_ns",
+    "go_duration_ns",
     "graph_options",
     "insight_options",
     "log_options",
@@ -102,6 +104,45 @@ def duration_ns(text: str | None) -> int | None:
     if not match:
         raise InvalidQueryError(f"not a duration (like 250ms, 1.5s, 300us): {text!r}")
     return round(float(match.group(1)) * _DURATION_UNITS[match.group(2) or "ms"])
+
+
+_GO_DURATION_UNITS = {**_DURATION_UNITS, "μs": 1_000, "h": 3_600_000_000_000}
+_GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def go_duration_ns(text: str, name: str = "duration") -> int:
+    """A Go duration (``300ms``, ``1.5s``, ``1h30m``, ``0``; what Jaeger and Tempo take) -> ns.
+
+    >>> go_duration_ns("1m30s"), go_duration_ns("250us"), go_duration_ns("0")
+    (90000000000, 250000, 0)
+    """
+    value = text.strip()
+    if value == "0":
+        return 0
+    parts = _GO_PART.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value:
+        raise InvalidQueryError(f"{name} is not a duration (like 100ms, 1.5s, 2m, 1h30m): {text!r}")
+    return round(sum(float(number) * _GO_DURATION_UNITS[unit] for number, unit in parts))
+
+
+def epoch_ns(text: str | None, name: str) -> int | None:
+    """An integer unix time in seconds, milliseconds, microseconds or nanoseconds -> ns, the
+    unit told by the magnitude (any time since 1973 reads right): Jaeger's API takes
+    microseconds, Grafana sends it milliseconds, Tempo's takes seconds. None stays None.
+
+    >>> epoch_ns("1700000000", "t") == epoch_ns("1700000000000", "t") == epoch_ns("1700000000000000", "t")
+    True
+    """
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if not _DIGITS.fullmatch(value):
+        raise InvalidQueryError(f"{name} must be an integer unix time, got {text!r}")
+    number = int(value)
+    for limit, scale in ((10**11, 10**9), (10**14, 10**6), (10**17, 10**3)):
+        if number < limit:
+            return number * scale
+    return number
 
 
 def trace_search_options(params: Mapping[str, str]) -> dict[str, Any]:

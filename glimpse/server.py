@@ -39,6 +39,7 @@ from glimpse.discovery import ServerInfo, read_server_info, server_info_path, wr
 from glimpse.mcp.endpoint import McpEndpoint
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
+from glimpse.span_metrics import SpanMetrics, SpanMetricsExposition
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
@@ -69,6 +70,7 @@ class GlimpseServer:
             queue_capacity_rows=settings.max_queued_rows,
         )
         self.tokens: TokenStore | None = None
+        self.span_metrics = SpanMetrics(self.read_cursor, delay_s=settings.span_metrics_delay_s)
 
     def start(self) -> ServerInfo:
         settings = self.settings
@@ -106,14 +108,22 @@ class GlimpseServer:
         api_socket = _bind(settings.host, settings.api_port)
         console_socket = _bind(settings.host, settings.console_bind_port)
         mcp = McpEndpoint(GlimpseClient(settings.db_path, connect=self.read_cursor), host=settings.host)
+        spans = SpanMetricsExposition(self.span_metrics)
         self._uvicorn = [
             _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
             _uvicorn_server(
-                build_api_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens, mcp=mcp),
+                build_api_app(
+                    self.read_cursor, self.stats, metrics=self.metrics, span_metrics=spans, tokens=tokens, mcp=mcp
+                ),
                 tls,
                 lifespan="on",  # the MCP endpoint's sessions
             ),
-            _uvicorn_server(build_console_app(self.read_cursor, self.stats, metrics=self.metrics, tokens=tokens), tls),
+            _uvicorn_server(
+                build_console_app(
+                    self.read_cursor, self.stats, metrics=self.metrics, span_metrics=spans, tokens=tokens
+                ),
+                tls,
+            ),
         ]
         self._grpc.start()
         self._loop_thread = threading.Thread(

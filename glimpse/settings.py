@@ -37,6 +37,7 @@ __all__ = [
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ENV_RETENTION",
+    "ENV_SPAN_METRICS_DELAY",
     "ENV_TLS_CERT",
     "ENV_TLS_CLIENT_CA",
     "ENV_TLS_KEY",
@@ -65,6 +66,7 @@ ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
+ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
 # TLS and authentication (docs/security.md)
 ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
 ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
@@ -77,6 +79,8 @@ DEFAULT_GRPC_PORT = 4317
 DEFAULT_HTTP_PORT = 4318
 DEFAULT_API_PORT = 4320
 DEFAULT_CONSOLE_PORT = 4321
+# /metrics/spans counts span time this far behind the clock: exporters batch for seconds
+DEFAULT_SPAN_METRICS_DELAY_S = 30.0
 # below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
 MIN_DB_BYTES = 64 * 2**20
 
@@ -148,6 +152,12 @@ MAX_DB_BYTES = Setting(
     "no bound",
     "Keep the database within this size, deleting the oldest data first (e.g. 20GB, 512MiB)",
 )
+SPAN_METRICS_DELAY = Setting(
+    "",
+    ENV_SPAN_METRICS_DELAY,
+    f"{DEFAULT_SPAN_METRICS_DELAY_S:g} s",
+    "Seconds span time must lie behind the clock before /metrics/spans counts it",
+)
 # TLS and authentication, on every listener (docs/security.md)
 TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
 TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
@@ -178,6 +188,7 @@ SETTINGS = (
     FLUSH_INTERVAL,
     RETENTION,
     MAX_DB_BYTES,
+    SPAN_METRICS_DELAY,
     *SECURITY_SETTINGS,
 )
 
@@ -267,6 +278,7 @@ class ServerSettings:
     shutdown_grace_s: float = 10.0
     retention_ns: int | None = None  # None: keep everything
     max_db_bytes: int | None = None  # None: no bound
+    span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
     # TLS and authentication (docs/security.md); the files are read when the server starts
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -290,6 +302,8 @@ class ServerSettings:
             raise SettingsError("the flush interval must be a positive number of seconds")
         if self.retention_ns is not None and self.retention_ns <= 0:
             raise SettingsError("the retention age must be positive")
+        if not 0 <= self.span_metrics_delay_s <= 86_400:
+            raise SettingsError("the span metrics delay must be 0 to 86,400 seconds")
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
         self._check_tls()
@@ -353,6 +367,7 @@ class ServerSettings:
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
             retention_ns=parse_age_ns(retention) if retention else None,
             max_db_bytes=parse_size_bytes(max_db_bytes) if max_db_bytes else None,
+            span_metrics_delay_s=_env_float(ENV_SPAN_METRICS_DELAY, DEFAULT_SPAN_METRICS_DELAY_S),
             tls_cert=tls_cert or env_or(ENV_TLS_CERT, "") or None,
             tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
             tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,

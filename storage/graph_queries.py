@@ -7,10 +7,11 @@ from typing import cast
 import duckdb
 
 from storage.named_queries import run_query
-from storage.rows import OperationEdgeRow, ServiceEdgeRow, ServiceNodeRow
+from storage.rows import CallHistogramRow, OperationEdgeRow, ServiceEdgeRow, ServiceNodeRow
 from storage.window import END_OF_TIME_NS, SpanWindow
 
 __all__ = [
+    "call_histogram_rows",
     "operation_edge_rows",
     "resolve_window",
     "service_edge_rows",
@@ -60,3 +61,13 @@ def service_edge_samples(
     """Per (client, server): up to ``per_edge`` call durations (client side, else server side), in ns."""
     rows = run_query(con, "graph/service_calls", "graph/edge_samples", params={**window.params, "per_edge": per_edge})
     return {(row["client"], row["server"]): [int(v) for v in row["durations_ns"] if v is not None] for row in rows}
+
+
+def call_histogram_rows(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, bounds_ns: list[int]
+) -> list[CallHistogramRow]:
+    """The calls of :func:`service_edge_rows` (the same pairing) per (client, server,
+    connection type, failed), with client- and server-side duration buckets over
+    ``bounds_ns`` (``client_buckets``/``server_buckets``: bucket index -> count)."""
+    params = {**window.params, "bounds_ns": bounds_ns}
+    return cast(list[CallHistogramRow], run_query(con, "graph/service_calls", "graph/call_histograms", params=params))

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = [
+    "CallHistogramRow",
     "DataExtent",
     "EvidenceRow",
     "HistogramPointRow",
@@ -22,6 +23,7 @@ __all__ = [
     "LogGroupRow",
     "LogRecordRow",
     "LogSeriesRow",
+    "MatchedSpanRow",
     "OperationEdgeRow",
     "OperationRedRow",
     "RedSeriesRow",
@@ -31,6 +33,8 @@ __all__ = [
     "ServiceNodeRow",
     "ServiceRedRow",
     "SpanDetailRow",
+    "SpanExportRow",
+    "SpanHistogramRow",
     "SpectrumRow",
     "TraceLogRow",
     "TraceSpanRow",
@@ -156,6 +160,79 @@ class SpanDetailRow(TraceSpanRow):
     dropped_attributes_count: int
     dropped_events_count: int
     dropped_links_count: int
+
+
+class SpanExportRow(TypedDict):
+    """Every stored field of a span (``queries/traces/export.sql``): attribute maps as typed
+    JSON text; events and links with theirs."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    trace_state: str
+    flags: int
+    name: str
+    kind: str  # Unspecified|Internal|Server|Client|Producer|Consumer
+    start_ns: int
+    end_ns: int
+    service: str
+    resource_attributes: str
+    resource_schema_url: str
+    resource_dropped_attributes_count: int
+    scope_name: str
+    scope_version: str
+    scope_attributes: str
+    scope_schema_url: str
+    span_attributes: str
+    status_code: str  # Unset|Ok|Error
+    status_message: str
+    events: list[dict[str, Any]]  # time_ns, name, attributes, dropped_attributes_count
+    links: list[dict[str, Any]]  # trace_id, span_id, trace_state, attributes, dropped_attributes_count, flags
+    dropped_attributes_count: int
+    dropped_events_count: int
+    dropped_links_count: int
+
+
+class MatchedSpanRow(TypedDict):
+    """A span that satisfied a search's span filter (``queries/traces/matched_spans.sql``)."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    service: str
+    start_ns: int
+    duration_ns: int
+    matched: int  # spans of the trace that satisfy the filter
+
+
+class CallHistogramRow(TypedDict):
+    """Calls of one (client, server, connection type, failed) in a window, with the bucket
+    counts of their client- and server-side durations (``queries/graph/call_histograms.sql``)."""
+
+    client: str
+    server: str
+    connection_type: str
+    failed: bool
+    calls: int
+    client_buckets: dict[int, int] | None  # bucket index (past the last bound: overflow) -> count
+    client_sum_ns: int
+    client_missing: int  # calls without a client span (from outside)
+    server_buckets: dict[int, int] | None
+    server_sum_ns: int
+    server_missing: int  # calls no instrumented server answered
+
+
+class SpanHistogramRow(TypedDict):
+    """Spans of one (service, name, kind, status) in a window, with their duration buckets
+    (``queries/services/span_histograms.sql``)."""
+
+    service: str
+    name: str
+    kind: str
+    status_code: str
+    calls: int
+    buckets: dict[int, int]  # bucket index (past the last bound: overflow) -> count
+    sum_ns: int
 
 
 class LogRecordRow(TypedDict):

@@ -10,10 +10,10 @@ from typing import cast
 import duckdb
 
 from storage.named_queries import run_query
-from storage.rows import DataExtent, OperationRedRow, ServiceRedRow
+from storage.rows import DataExtent, OperationRedRow, ServiceRedRow, SpanHistogramRow
 from storage.window import SpanWindow
 
-__all__ = ["data_extent", "operation_red_rows", "service_red_rows"]
+__all__ = ["data_extent", "operation_red_rows", "service_red_rows", "span_histogram_rows"]
 
 
 def data_extent(con: duckdb.DuckDBPyConnection) -> DataExtent:
@@ -40,3 +40,12 @@ def operation_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, servi
     """Per (operation, span kind) of one service: spans, errors, ns_quantiles."""
     params = {**window.params, "service": service}
     return cast(list[OperationRedRow], run_query(con, "services/operation_red", params=params))
+
+
+def span_histogram_rows(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, bounds_ns: list[int]
+) -> list[SpanHistogramRow]:
+    """Per (service, span name, kind, status) of the window's spans: the count, duration
+    buckets over ``bounds_ns`` (``buckets``: bucket index -> count) and the durations' sum."""
+    params = {**window.params, "bounds_ns": bounds_ns}
+    return cast(list[SpanHistogramRow], run_query(con, "services/span_histograms", params=params))

@@ -4,7 +4,7 @@ window as arrays for per-trace work (SQL in queries/traces/)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -13,17 +13,20 @@ import numpy as np
 import pyarrow.compute as pc
 
 from storage.named_queries import load_query, run_query, run_query_arrow
-from storage.rows import SpanDetailRow, TraceSpanRow, TraceSummaryRow, WindowSpans
+from storage.rows import MatchedSpanRow, SpanDetailRow, SpanExportRow, TraceSpanRow, TraceSummaryRow, WindowSpans
+from storage.span_filters import SpanFilter, span_filter_sql
 
 __all__ = [
     "TraceQuery",
     "count_traces",
     "index_log_traces_sql",
     "index_traces_sql",
+    "matched_span_rows",
     "normalise_trace_id",
     "sampled_window_spans",
     "search_trace_rows",
     "trace_detail_rows",
+    "trace_export_rows",
     "trace_span_rows",
     "window_spans",
 ]
@@ -68,11 +71,37 @@ def trace_detail_rows(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[Spa
     return cast(list[SpanDetailRow], rows)
 
 
+def trace_export_rows(con: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> list[SpanExportRow]:
+    """Every stored field of every span of the traces ``trace_ids`` (normalised ids), by
+    trace, then start: what OTLP carries, to send the spans on as they came. Unknown ids
+    give no rows; the trace index bounds the scan to the traces' time."""
+    rows = run_query(con, "traces/export", params={"trace_ids": list(trace_ids)})
+    return cast(list[SpanExportRow], rows)
+
+
+def matched_span_rows(
+    con: duckdb.DuckDBPyConnection,
+    trace_ids: Sequence[str],
+    span_filter: SpanFilter,
+    *,
+    since_ns: int,
+    until_ns: int,
+    per_trace: int,
+) -> list[MatchedSpanRow]:
+    """The spans of ``trace_ids`` that start in the window and satisfy ``span_filter``: at
+    most ``per_trace`` of each trace (the earliest), each with ``matched``, how many of
+    its trace's spans do."""
+    condition, params = span_filter_sql(span_filter)
+    params.update(trace_ids=list(trace_ids), since=since_ns, until=until_ns, per_trace=per_trace)
+    rows = run_query(con, "traces/matched_spans", params=params, parts={"condition": condition})
+    return cast(list[MatchedSpanRow], rows)
+
+
 @dataclass(frozen=True, kw_only=True)
 class TraceQuery:
-    """A trace search, as Jaeger's: one span must match service, operation and every
-    attribute (span or resource attribute, compared as text); duration (first start to
-    last end) and errors are properties of the whole trace."""
+    """A trace search, as Jaeger's: one span must match service, operation, every
+    attribute (span or resource attribute, compared as text) and ``span_filter``;
+    duration (first start to last end) and errors are properties of the whole trace."""
 
     since_ns: int
     until_ns: int
@@ -82,6 +111,7 @@ class TraceQuery:
     min_duration_ns: int | None = None
     max_duration_ns: int | None = None
     errors: bool | None = None  # True: with an error span; False: without
+    span_filter: SpanFilter | None = None
     limit: int = 20
 
 
@@ -110,6 +140,10 @@ def search_trace_rows(con: duckdb.DuckDBPyConnection, query: TraceQuery) -> list
         )
         params[f"path{number}"] = path
         params[f"value{number}"] = value
+    if query.span_filter is not None:
+        condition, filter_params = span_filter_sql(query.span_filter)
+        conditions.append(f"AND {condition}")
+        params.update(filter_params)
     trace_filters = (query.min_duration_ns, query.max_duration_ns, query.errors)
     matched_limit = "" if any(f is not None for f in trace_filters) else "ORDER BY first_match DESC LIMIT $limit"
     parts = {"conditions": "\n      ".join(conditions), "matched_limit": matched_limit}

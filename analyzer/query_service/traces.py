@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -12,17 +13,21 @@ from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.logs import trace_logs
 from storage.graph_queries import resolve_window
 from storage.jsonable import jsonable
-from storage.rows import TraceSpanRow
+from storage.log_queries import severity_name, trace_log_rows
+from storage.rows import SpanExportRow, TraceSpanRow
+from storage.span_filters import SpanFilter
 from storage.trace_queries import (
     TraceQuery,
+    matched_span_rows,
     normalise_trace_id,
     search_trace_rows,
     trace_detail_rows,
+    trace_export_rows,
     trace_span_rows,
 )
 from tracing.trace import Span, Trace, assemble_trace
 
-__all__ = ["search_traces", "trace_critical_path", "trace_detail"]
+__all__ = ["export_traces", "matched_spans", "search_traces", "trace_critical_path", "trace_detail"]
 
 
 def _trace_id(text: str) -> str:
@@ -210,9 +215,11 @@ def search_traces(
     min_duration_ns: int | None = None,
     max_duration_ns: int | None = None,
     errors: bool | None = None,
+    span_filter: SpanFilter | None = None,
     limit: int = 20,
 ) -> dict[str, Any]:
-    """Traces matching a search (see storage.trace_queries.TraceQuery), the newest first."""
+    """Traces matching a search (see storage.trace_queries.TraceQuery), the newest first;
+    ``span_filter`` (storage.span_filters) is one more condition the matching span meets."""
     window = resolve_window(con, since_ns, until_ns)
     query = TraceQuery(
         since_ns=window.since_ns,
@@ -223,6 +230,7 @@ def search_traces(
         min_duration_ns=min_duration_ns,
         max_duration_ns=max_duration_ns,
         errors=errors,
+        span_filter=span_filter,
         limit=limit + 1,
     )
     rows = search_trace_rows(con, query)
@@ -233,3 +241,95 @@ def search_traces(
         ],
         "truncated": len(rows) > limit,
     }
+
+
+def export_traces(con: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The traces as stored, to send on in another format (Jaeger's, OTLP): for each known
+    id, in the order asked, ``{"trace_id", "spans", "logs"}``. A span carries every field
+    OTLP has (``resource`` and ``scope`` with their attributes, schema URLs and dropped
+    counts; ``attributes``, ``events`` and ``links`` as typed JSON, see tracing.attributes;
+    ``kind`` and ``status_code`` as stored), in start order; ``logs`` are the trace's log
+    records in time order (``time_ns``, ``span_id``, ``severity``, ``severity_text``,
+    ``severity_number``, ``event_name``, ``message``, ``attributes``). Unknown ids are left
+    out; a malformed one is an InvalidQueryError."""
+    wanted = list(dict.fromkeys(_trace_id(text) for text in trace_ids))
+    by_trace: dict[str, list[dict[str, Any]]] = {trace_id: [] for trace_id in wanted}
+    for row in trace_export_rows(con, wanted):
+        by_trace[row["trace_id"]].append(_exported_span(row))
+    return [
+        {"trace_id": trace_id, "spans": spans, "logs": _exported_logs(con, trace_id)}
+        for trace_id, spans in by_trace.items()
+        if spans
+    ]
+
+
+def _exported_span(row: SpanExportRow) -> dict[str, Any]:
+    return {
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
+        "parent_span_id": row["parent_span_id"],
+        "trace_state": row["trace_state"],
+        "flags": row["flags"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "start_ns": row["start_ns"],
+        "end_ns": row["end_ns"],
+        "service": row["service"],
+        "resource": {
+            "attributes": _json(row["resource_attributes"]),
+            "schema_url": row["resource_schema_url"],
+            "dropped_attributes_count": row["resource_dropped_attributes_count"],
+        },
+        "scope": {
+            "name": row["scope_name"],
+            "version": row["scope_version"],
+            "attributes": _json(row["scope_attributes"]),
+            "schema_url": row["scope_schema_url"],
+        },
+        "attributes": _json(row["span_attributes"]),
+        "dropped_attributes_count": row["dropped_attributes_count"],
+        "status_code": row["status_code"],
+        "status_message": row["status_message"],
+        "events": [{**event, "attributes": _json(event["attributes"])} for event in row["events"]],
+        "dropped_events_count": row["dropped_events_count"],
+        "links": [{**link, "attributes": _json(link["attributes"])} for link in row["links"]],
+        "dropped_links_count": row["dropped_links_count"],
+    }
+
+
+def _exported_logs(con: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "time_ns": row["time_ns"],
+            "span_id": row["span_id"],
+            "severity": severity_name(row["severity_number"], row["severity_text"]),
+            "severity_text": row["severity_text"],
+            "severity_number": row["severity_number"],
+            "event_name": row["event_name"],
+            "message": row["message"],
+            "attributes": _json(row["attributes"]),
+        }
+        for row in trace_log_rows(con, trace_id)
+    ]
+
+
+def matched_spans(
+    con: duckdb.DuckDBPyConnection,
+    trace_ids: Sequence[str],
+    span_filter: SpanFilter,
+    *,
+    since_ns: int,
+    until_ns: int,
+    per_trace: int = 3,
+) -> dict[str, dict[str, Any]]:
+    """For each of ``trace_ids`` with spans that start in the window and satisfy
+    ``span_filter``: ``{"matched": count, "spans": [...]}``, the earliest ``per_trace``
+    spans (``span_id``, ``name``, ``service``, ``start_ns``, ``duration_ns``)."""
+    found: dict[str, dict[str, Any]] = {}
+    rows = matched_span_rows(
+        con, [_trace_id(t) for t in trace_ids], span_filter, since_ns=since_ns, until_ns=until_ns, per_trace=per_trace
+    )
+    for row in rows:
+        entry = found.setdefault(row["trace_id"], {"matched": int(row["matched"]), "spans": []})
+        entry["spans"].append({key: row[key] for key in ("span_id", "name", "service", "start_ns", "duration_ns")})
+    return found

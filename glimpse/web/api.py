@@ -1,5 +1,7 @@
 """glimpse's HTTP API: the routes of :mod:`glimpse.endpoints`, plus graph exports, SQL, health,
-and the MCP endpoint ``/mcp`` (:mod:`glimpse.mcp.endpoint`).
+the Jaeger (``/jaeger``, glimpse.web.jaeger) and Tempo (``/tempo``, glimpse.web.tempo)
+facades, the span-derived metrics (``/metrics/spans``, glimpse.span_metrics), and the MCP
+endpoint ``/mcp`` (:mod:`glimpse.mcp.endpoint`).
 
 The CLI and the console read the same endpoints. Errors map to a status in one place,
 :func:`status_for`; every error answer is ``{"error": message}``. With a token store,
@@ -15,7 +17,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -23,13 +24,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from analyzer.errors import InvalidQueryError, NotFoundError
+from analyzer.errors import InvalidQueryError
 from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
 from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
 from glimpse.metrics import CONTENT_TYPE, SelfMetrics
 from glimpse.params import graph_options, trace_options
+from glimpse.web.common import Connect, status_for
+from glimpse.web.jaeger import jaeger_routes
+from glimpse.web.tempo import tempo_routes
 from storage.errors import QueryError
 from storage.jsonable import query_payload
 from storage.query import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_read_only
@@ -45,6 +49,7 @@ __all__ = [
     "GRAPH_MEDIA_TYPES",
     "MAX_ROWS_LIMIT",
     "PUBLIC_API_PATHS",
+    "SPAN_METRICS_PATH",
     "api_routes",
     "build_api_app",
     "require_token",
@@ -61,19 +66,10 @@ GRAPH_MEDIA_TYPES = {
     "mermaid": "text/plain",
 }
 
-Connect = Callable[[], duckdb.DuckDBPyConnection]
+SPAN_METRICS_PATH = "/metrics/spans"
 
 # answered without a token (see the module's docstring)
 PUBLIC_API_PATHS = frozenset({"/api/health"})
-
-
-def status_for(exc: GlimpseError) -> int:
-    """The HTTP status of an error: 404 for nothing found, 400 for a bad question, else 500."""
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, (InvalidQueryError, QueryError)):
-        return 400
-    return 500
 
 
 async def _error_answer(_: Request, exc: Exception) -> Response:
@@ -89,14 +85,15 @@ def build_api_app(
     stats: Callable[[], dict[str, Any]],
     *,
     metrics: SelfMetrics | None = None,
+    span_metrics: Callable[[], bytes] | None = None,
     tokens: TokenStore | None = None,
     mcp: McpEndpoint | None = None,
 ) -> Starlette:
-    """``connect`` returns a fresh read connection for each query; ``tokens``: who may ask;
-    ``mcp``: the MCP endpoint to serve beside the API (behind the same tokens), whose
-    sessions run in the app's lifespan."""
+    """``connect`` returns a fresh read connection for each query; ``span_metrics`` makes the
+    ``/metrics/spans`` exposition; ``tokens``: who may ask; ``mcp``: the MCP endpoint to serve
+    beside the API (behind the same tokens), whose sessions run in the app's lifespan."""
     return Starlette(
-        routes=[*api_routes(connect, stats, metrics), *([mcp.route] if mcp else [])],
+        routes=[*api_routes(connect, stats, metrics, span_metrics), *([mcp.route] if mcp else [])],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=require_token(tokens, PUBLIC_API_PATHS.__contains__),
         lifespan=mcp.lifespan if mcp else None,
@@ -109,10 +106,13 @@ def require_token(tokens: TokenStore | None, is_public: Callable[[str], bool]) -
 
 
 def api_routes(
-    connect: Connect, stats: Callable[[], dict[str, Any]], metrics: SelfMetrics | None = None
+    connect: Connect,
+    stats: Callable[[], dict[str, Any]],
+    metrics: SelfMetrics | None = None,
+    span_metrics: Callable[[], bytes] | None = None,
 ) -> list[Route]:
     """Every API route (the console app serves them beside its pages); with ``metrics``,
-    each one timed, and ``GET /metrics``."""
+    each one timed, and ``GET /metrics``; with ``span_metrics``, ``GET /metrics/spans``."""
 
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "schema_version": SCHEMA_VERSION})
@@ -146,11 +146,15 @@ def api_routes(
         Route("/api/health", health, methods=["GET"]),
         Route("/api/stats", server_stats, methods=["GET"]),
         Route("/api/sql", partial(_sql, connect), methods=["POST"]),
+        *jaeger_routes(connect),
+        *tempo_routes(connect),
     ]
+    if span_metrics is not None:
+        routes.append(Route(SPAN_METRICS_PATH, partial(_exposition, span_metrics), methods=["GET"]))
     if metrics is None:
         return routes
     timed = [_timed(route, metrics) for route in routes]
-    return [*timed, Route("/metrics", partial(_metrics, metrics), methods=["GET"])]
+    return [*timed, Route("/metrics", partial(_exposition, metrics.exposition), methods=["GET"])]
 
 
 def _timed(route: Route, metrics: SelfMetrics) -> Route:
@@ -168,9 +172,9 @@ def _timed(route: Route, metrics: SelfMetrics) -> Route:
     return Route(template, timed, methods=route.methods, name=route.name)
 
 
-async def _metrics(metrics: SelfMetrics, _: Request) -> Response:
-    # off the event loop: the scrape reads /proc and the journal directory
-    return Response(await run_in_threadpool(metrics.exposition), media_type=CONTENT_TYPE)
+async def _exposition(exposition: Callable[[], bytes], _: Request) -> Response:
+    # off the event loop: a scrape reads /proc and the journal directory, or queries the store
+    return Response(await run_in_threadpool(exposition), media_type=CONTENT_TYPE)
 
 
 def _analysis_endpoint(connect: Connect, entry: Analysis) -> Callable[[Request], Any]:

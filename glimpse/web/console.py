@@ -118,6 +118,7 @@ def build_console_app(
     *,
     console_dir: Path = CONSOLE_DIR,
     metrics: SelfMetrics | None = None,
+    span_metrics: Callable[[], bytes] | None = None,
     tokens: TokenStore | None = None,
 ) -> Starlette:
     """The API's routes, the console's pages, and the library bundles under /vendor."""
@@ -144,7 +145,7 @@ def build_console_app(
             raise RuntimeError(f"{index_file} has no {VENDOR_PLACEHOLDER} for the importmap")
         return HTMLResponse(html.replace(VENDOR_PLACEHOLDER, head_tags, 1), headers={"cache-control": "no-cache"})
 
-    routes: list[BaseRoute] = list(api_routes(connect, stats, metrics))
+    routes: list[BaseRoute] = list(api_routes(connect, stats, metrics, span_metrics))
     routes.append(Route(CONSOLE_STATUS_PATH, vendor_missing if missing else _ok, methods=["GET"]))
     routes += [Route("/", index, methods=["GET"]), Route("/index.html", index, methods=["GET"])]
     for package, folder in vendor.folders().items():

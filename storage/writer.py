@@ -80,8 +80,6 @@ ROW_GROUP_ROWS = 122_880
 # DuckDB once exports pause for this long, and under a steady trickle at most ten times
 # this long after the first of them (readers in the server do not wait: they sync).
 DEFAULT_FLUSH_INTERVAL_S = 1.0
-# while a chunk waits for the store thread, the buffer fills this far (see _buffer_capped)
-BUFFER_ROWS_WHILE_WAITING = ROW_GROUP_ROWS // 2
 MAX_WAIT_INTERVALS = 10
 # DuckDB's WAL only carries the small chunks; checkpoint it by size.
 DEFAULT_CHECKPOINT_WAL_BYTES = 64 * 1024 * 1024
@@ -550,7 +548,7 @@ class BatchWriter:
         and the queue.
         """
         with self._cond:
-            while ((not self._queue or self._held) and not self._flush_due()) or self._buffer_capped():
+            while (not self._queue or self._held) and not self._flush_due():
                 if self._closing and (not self._queue or self._held == 0):
                     break
                 self._cond.wait(timeout=self._wait_s())
@@ -560,15 +558,6 @@ class BatchWriter:
             self._queue.clear()
             self._queued_rows = 0
             return group
-
-    def _buffer_capped(self) -> bool:
-        """Whether the buffer takes no more batches for now (called holding _cond): while a
-        chunk waits for the store thread, it fills to part of a row group only, which the
-        queue tops up once the store takes the chunk. Memory then holds one chunk being
-        stored, one waiting, half of a third and the queue: under 3x overload the buffer
-        was seen at 200,704 rows otherwise, a shorter queue only moving the rows there."""
-        waiting = self._chunk is not None and not self._closing and not self._sync_wanted
-        return waiting and self._buffer_spans >= BUFFER_ROWS_WHILE_WAITING
 
     def _wait_s(self) -> float:
         if not self._buffer:

@@ -37,6 +37,8 @@ __all__ = [
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ENV_RETENTION",
+    "ENV_RULES",
+    "ENV_RULE_INTERVAL",
     "ENV_SPAN_METRICS_DELAY",
     "ENV_TLS_CERT",
     "ENV_TLS_CLIENT_CA",
@@ -67,6 +69,9 @@ ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
 ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
+# alert rules (docs/alerting.md)
+ENV_RULES = "GLIMPSE_RULES"
+ENV_RULE_INTERVAL = "GLIMPSE_RULE_INTERVAL"
 # TLS and authentication (docs/security.md)
 ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
 ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
@@ -81,6 +86,7 @@ DEFAULT_API_PORT = 4320
 DEFAULT_CONSOLE_PORT = 4321
 # /metrics/spans counts span time this far behind the clock: exporters batch for seconds
 DEFAULT_SPAN_METRICS_DELAY_S = 30.0
+DEFAULT_RULE_INTERVAL_S = 30.0
 # below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
 MIN_DB_BYTES = 64 * 2**20
 
@@ -158,6 +164,18 @@ SPAN_METRICS_DELAY = Setting(
     f"{DEFAULT_SPAN_METRICS_DELAY_S:g} s",
     "Seconds span time must lie behind the clock before /metrics/spans counts it",
 )
+RULES = Setting(
+    "--rules",
+    ENV_RULES,
+    "none (no alerting)",
+    "Alert rules file (YAML, docs/alerting.md), evaluated over the store; SIGHUP or POST /api/rules/reload re-reads it",
+)
+RULE_INTERVAL = Setting(
+    "--rule-interval",
+    ENV_RULE_INTERVAL,
+    f"{DEFAULT_RULE_INTERVAL_S:g} s",
+    "Seconds between two evaluations of the alert rules",
+)
 # TLS and authentication, on every listener (docs/security.md)
 TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
 TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
@@ -189,6 +207,8 @@ SETTINGS = (
     RETENTION,
     MAX_DB_BYTES,
     SPAN_METRICS_DELAY,
+    RULES,
+    RULE_INTERVAL,
     *SECURITY_SETTINGS,
 )
 
@@ -279,6 +299,8 @@ class ServerSettings:
     retention_ns: int | None = None  # None: keep everything
     max_db_bytes: int | None = None  # None: no bound
     span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
+    rules_file: str | None = None  # None: no alerting
+    rule_interval_s: float = DEFAULT_RULE_INTERVAL_S
     # TLS and authentication (docs/security.md); the files are read when the server starts
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -304,6 +326,8 @@ class ServerSettings:
             raise SettingsError("the retention age must be positive")
         if not 0 <= self.span_metrics_delay_s <= 86_400:
             raise SettingsError("the span metrics delay must be 0 to 86,400 seconds")
+        if not 1 <= self.rule_interval_s <= 86_400:
+            raise SettingsError("the rule interval must be 1 to 86,400 seconds")
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
         self._check_tls()
@@ -347,6 +371,8 @@ class ServerSettings:
         tls_key: str | None = None,
         tls_client_ca: str | None = None,
         token_file: str | None = None,
+        rules_file: str | None = None,
+        rule_interval_s: float | None = None,
     ) -> ServerSettings:
         retention = retention or env_or(ENV_RETENTION, "")
         max_db_bytes = max_db_bytes or env_or(ENV_MAX_DB_BYTES, "")
@@ -372,4 +398,8 @@ class ServerSettings:
             tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
             tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,
             token_file=token_file or env_or(ENV_TOKEN_FILE, "") or None,
+            rules_file=rules_file or env_or(ENV_RULES, "") or None,
+            rule_interval_s=rule_interval_s
+            if rule_interval_s is not None
+            else _env_float(ENV_RULE_INTERVAL, DEFAULT_RULE_INTERVAL_S),
         )

@@ -1,0 +1,146 @@
+"""The loop that evaluates alert rules inside ``glimpse serve`` (docs/alerting.md).
+
+Every ``interval_s`` it evaluates the rules at the current time (span time is the clock's
+time for live data) on a cursor of the server's database, and records the states and the
+changes in ``glimpse_alert_state`` / ``glimpse_alert_history`` in one transaction. It runs
+in a thread of its own, off the ingest path: the writer never waits for it. On start it
+reads back the states the store kept, so that a restart neither forgets a firing alert nor
+starts it anew. :meth:`RuleLoop.reload` re-reads the rules file (SIGHUP, ``POST
+/api/rules/reload``): a file with mistakes is refused and the rules loaded before stay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from analyzer.alert_rules import Rule, read_rules
+from analyzer.alerting import AlertState, Transition
+from analyzer.query_service.alerts import evaluate_rules, state_record
+from storage.alert_queries import alert_state_rows, record_alerts
+
+__all__ = ["RuleLoop"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    rules: tuple[Rule, ...]
+    loaded_at_ns: int
+
+
+class RuleLoop:
+    """Evaluates the rules of ``path`` every ``interval_s`` over the store ``connect`` opens."""
+
+    def __init__(self, path: str, *, connect: Callable[[], duckdb.DuckDBPyConnection], interval_s: float) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self._connect = connect
+        self._loaded = _Loaded(tuple(read_rules(path)), time.time_ns())  # a bad file stops the start
+        self._states: dict[str, AlertState] = {}
+        self._lock = threading.Lock()  # one evaluation at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.evaluations = 0
+        self.failures = 0
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self._loaded.rules
+
+    def start(self) -> None:
+        """Read back the kept states, then evaluate every interval in a daemon thread."""
+        self._states = self._kept_states()
+        self._thread = threading.Thread(target=self._run, name="glimpse-rules", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.interval_s + 30)
+
+    def reload(self) -> int:
+        """Re-read the rules file; the number of rules now loaded (RulesError: the old ones stay)."""
+        rules = tuple(read_rules(self.path))
+        self._loaded = _Loaded(rules, time.time_ns())
+        logger.info("loaded %d alert rules from %s", len(rules), self.path)
+        return len(rules)
+
+    def evaluate(self, at_ns: int | None = None) -> list[Transition]:
+        """One evaluation at ``at_ns`` (default: now), recorded in the store; the state changes."""
+        at = at_ns if at_ns is not None else time.time_ns()
+        with self._lock:
+            rules = self._loaded.rules
+            con = self._connect()
+            try:
+                states, changes = evaluate_rules(con, rules, self._states, at)
+                by_name = {rule.alert: rule for rule in rules}
+                record_alerts(
+                    con,
+                    [state_record(by_name[name], state) for name, state in states.items()],
+                    [_change_row(change, states[change.alert]) for change in changes],
+                )
+            finally:
+                con.close()
+            self._states = states
+            self.evaluations += 1
+        for change in changes:
+            logger.warning(
+                "alert %s: %s -> %s (value %s)", change.alert, change.from_state, change.to_state, change.value
+            )
+        return changes
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.evaluate()
+            except Exception:  # a failed evaluation is logged, and the next one tries again
+                self.failures += 1
+                logger.exception("evaluating the alert rules failed")
+
+    def _kept_states(self) -> dict[str, AlertState]:
+        con = self._connect()
+        try:
+            rows = alert_state_rows(con)
+        finally:
+            con.close()
+        return {row["alert"]: _state_of(row) for row in rows}
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "rules": len(self._loaded.rules),
+            "loaded_at": self._loaded.loaded_at_ns,
+            "evaluations": self.evaluations,
+            "failures": self.failures,
+        }
+
+
+def _state_of(row: dict[str, Any]) -> AlertState:
+    return AlertState(
+        alert=row["alert"],
+        state=row["state"],
+        value=row["value"],
+        active_since_ns=row["active_since"],
+        fired_at_ns=row["fired_at"],
+        resolved_at_ns=row["resolved_at"],
+        evaluated_at_ns=row["evaluated_at"],
+        root_causes=tuple(row["root_causes"]),
+    )
+
+
+def _change_row(change: Transition, state: AlertState) -> dict[str, Any]:
+    return {
+        "alert": change.alert,
+        "at": change.at_ns,
+        "from_state": change.from_state,
+        "to_state": change.to_state,
+        "value": change.value,
+        "root_causes": list(state.root_causes) if change.to_state == "firing" else [],
+    }

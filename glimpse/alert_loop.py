@@ -23,6 +23,7 @@ import duckdb
 from analyzer.alert_rules import Rule, read_rules
 from analyzer.alerting import AlertState, Transition
 from analyzer.query_service.alerts import evaluate_rules, state_record
+from glimpse.notify import Notifier
 from storage.alert_queries import alert_state_rows, record_alerts
 
 __all__ = ["RuleLoop"]
@@ -39,8 +40,17 @@ class _Loaded:
 class RuleLoop:
     """Evaluates the rules of ``path`` every ``interval_s`` over the store ``connect`` opens."""
 
-    def __init__(self, path: str, *, connect: Callable[[], duckdb.DuckDBPyConnection], interval_s: float) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        connect: Callable[[], duckdb.DuckDBPyConnection],
+        interval_s: float,
+        notifier: Notifier | None = None,
+    ) -> None:
+        """``notifier``: where each evaluation's alerts go, after they are recorded."""
         self.path = path
+        self.notifier = notifier
         self.interval_s = interval_s
         self._connect = connect
         self._loaded = _Loaded(tuple(read_rules(path)), time.time_ns())  # a bad file stops the start
@@ -65,6 +75,8 @@ class RuleLoop:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.interval_s + 30)
+        if self.notifier is not None:
+            self.notifier.close()
 
     def reload(self) -> int:
         """Re-read the rules file; the number of rules now loaded (RulesError: the old ones stay)."""
@@ -91,6 +103,8 @@ class RuleLoop:
                 con.close()
             self._states = states
             self.evaluations += 1
+            if self.notifier is not None:
+                self.notifier.notify(rules, states, changes)
         for change in changes:
             logger.warning(
                 "alert %s: %s -> %s (value %s)", change.alert, change.from_state, change.to_state, change.value
@@ -119,6 +133,7 @@ class RuleLoop:
             "loaded_at": self._loaded.loaded_at_ns,
             "evaluations": self.evaluations,
             "failures": self.failures,
+            "notifications": self.notifier.stats() if self.notifier is not None else {},
         }
 
 

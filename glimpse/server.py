@@ -163,6 +163,8 @@ class GlimpseServer:
             client_cert_required=tls is not None and tls.mutual,
             token_file=os.path.abspath(tokens.path) if tokens else None,
         )
+        if rules is not None and rules.notifier is not None:
+            rules.notifier.console_url = self.info.console_url  # the alerts link to its pages
         write_server_info(settings.db_path, self.info)
         logger.info("glimpse serving %s", self.info)
         return self.info
@@ -176,8 +178,21 @@ class GlimpseServer:
         if not self.settings.rules_file:
             return None
         from glimpse.alert_loop import RuleLoop  # the analyses it runs load when alerting is on
+        from glimpse.notify import Notifier
 
-        return RuleLoop(self.settings.rules_file, connect=self.read_cursor, interval_s=self.settings.rule_interval_s)
+        settings = self.settings
+        assert settings.rules_file is not None
+        notifier = None
+        if settings.alertmanager_url or settings.alert_webhook_url:
+            notifier = Notifier(
+                alertmanager_url=settings.alertmanager_url,
+                webhook_url=settings.alert_webhook_url,
+                webhook_secret=settings.alert_webhook_secret,
+                interval_s=settings.rule_interval_s,
+            )
+        return RuleLoop(
+            settings.rules_file, connect=self.read_cursor, interval_s=settings.rule_interval_s, notifier=notifier
+        )
 
     def reload_rules(self) -> int | None:
         """Re-read the rules file (SIGHUP): the number of rules now loaded, or None when there

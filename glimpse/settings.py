@@ -25,6 +25,9 @@ __all__ = [
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HOST",
     "DEFAULT_HTTP_PORT",
+    "ENV_ALERTMANAGER",
+    "ENV_ALERT_WEBHOOK",
+    "ENV_ALERT_WEBHOOK_SECRET",
     "ENV_API_PORT",
     "ENV_CONSOLE_PORT",
     "ENV_DB",
@@ -72,6 +75,9 @@ ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
 # alert rules (docs/alerting.md)
 ENV_RULES = "GLIMPSE_RULES"
 ENV_RULE_INTERVAL = "GLIMPSE_RULE_INTERVAL"
+ENV_ALERTMANAGER = "GLIMPSE_ALERTMANAGER"
+ENV_ALERT_WEBHOOK = "GLIMPSE_ALERT_WEBHOOK"
+ENV_ALERT_WEBHOOK_SECRET = "GLIMPSE_ALERT_WEBHOOK_SECRET"
 # TLS and authentication (docs/security.md)
 ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
 ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
@@ -176,6 +182,24 @@ RULE_INTERVAL = Setting(
     f"{DEFAULT_RULE_INTERVAL_S:g} s",
     "Seconds between two evaluations of the alert rules",
 )
+ALERTMANAGER = Setting(
+    "--alertmanager",
+    ENV_ALERTMANAGER,
+    "none",
+    "Prometheus Alertmanager URL: firing and resolved alerts go to its API v2 (needs --rules)",
+)
+ALERT_WEBHOOK = Setting(
+    "--alert-webhook",
+    ENV_ALERT_WEBHOOK,
+    "none",
+    "URL that receives each alert's firing and resolving as signed JSON (needs --rules)",
+)
+ALERT_WEBHOOK_SECRET = Setting(
+    "",
+    ENV_ALERT_WEBHOOK_SECRET,
+    "none (unsigned)",
+    "Secret of the webhook's HMAC-SHA256 signature header",
+)
 # TLS and authentication, on every listener (docs/security.md)
 TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
 TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
@@ -209,6 +233,9 @@ SETTINGS = (
     SPAN_METRICS_DELAY,
     RULES,
     RULE_INTERVAL,
+    ALERTMANAGER,
+    ALERT_WEBHOOK,
+    ALERT_WEBHOOK_SECRET,
     *SECURITY_SETTINGS,
 )
 
@@ -301,6 +328,9 @@ class ServerSettings:
     span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
     rules_file: str | None = None  # None: no alerting
     rule_interval_s: float = DEFAULT_RULE_INTERVAL_S
+    alertmanager_url: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
     # TLS and authentication (docs/security.md); the files are read when the server starts
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -328,9 +358,19 @@ class ServerSettings:
             raise SettingsError("the span metrics delay must be 0 to 86,400 seconds")
         if not 1 <= self.rule_interval_s <= 86_400:
             raise SettingsError("the rule interval must be 1 to 86,400 seconds")
+        self._check_alerting()
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
         self._check_tls()
+
+    def _check_alerting(self) -> None:
+        for option, url in (("--alertmanager", self.alertmanager_url), ("--alert-webhook", self.alert_webhook_url)):
+            if not url:
+                continue
+            if not self.rules_file:
+                raise SettingsError(f"{option} needs --rules: it receives the alerts of the rules")
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise SettingsError(f"{option} must be an http:// or https:// URL, got {url!r}")
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -373,6 +413,8 @@ class ServerSettings:
         token_file: str | None = None,
         rules_file: str | None = None,
         rule_interval_s: float | None = None,
+        alertmanager_url: str | None = None,
+        alert_webhook_url: str | None = None,
     ) -> ServerSettings:
         retention = retention or env_or(ENV_RETENTION, "")
         max_db_bytes = max_db_bytes or env_or(ENV_MAX_DB_BYTES, "")
@@ -402,4 +444,7 @@ class ServerSettings:
             rule_interval_s=rule_interval_s
             if rule_interval_s is not None
             else _env_float(ENV_RULE_INTERVAL, DEFAULT_RULE_INTERVAL_S),
+            alertmanager_url=alertmanager_url or env_or(ENV_ALERTMANAGER, "") or None,
+            alert_webhook_url=alert_webhook_url or env_or(ENV_ALERT_WEBHOOK, "") or None,
+            alert_webhook_secret=env_or(ENV_ALERT_WEBHOOK_SECRET, "") or None,
         )

@@ -49,15 +49,15 @@ rules:
 """
 
 
-def tiny_store_spans() -> list[Any]:
-    """1,100 requests (160 failed) 60 to 40 minutes before AT, 100 (20 failed) in its last 5 minutes.
+def tiny_store_spans(at_ns: int = AT_NS) -> list[Any]:
+    """1,100 requests (160 failed) 60 to 40 minutes before ``at_ns``, 100 (20 failed) in its last 5 minutes.
 
     Hand-computed with a 1% error budget: 1h window 180/1200 = 15%, burn 15; 5m window
     20/100 = 20%, burn 20 (pair 1h/5m at 14.4x: both above, fires); 6h window burn 15, 30m
     window 20/100, burn 20 (pair 6h/30m at 6x: both above). Error rate over 5m: 0.2;
     throughput over 5m: 100 / 300 s = 0.333 rps; median latency 10 ms.
     """
-    builder = TraceBuilder(seed=3, base_ns=AT_NS - 3600 * S)
+    builder = TraceBuilder(seed=3, base_ns=at_ns - 3600 * S)
     for index in range(1100):
         builder.new_trace()
         start = 20 * MIN * index / 1100

@@ -15,6 +15,8 @@ import typer
 from glimpse import __version__
 from glimpse.cli.app import DbOption, app, err
 from glimpse.settings import (
+    ALERT_WEBHOOK,
+    ALERTMANAGER,
     API_PORT,
     CONSOLE_PORT,
     DECODE_WORKERS,
@@ -57,6 +59,8 @@ def serve(
     token_file: Annotated[Optional[str], typer.Option(help=TOKEN_FILE.help)] = None,
     rules: Annotated[Optional[str], typer.Option(help=RULES.help)] = None,
     rule_interval: Annotated[Optional[float], typer.Option(help=RULE_INTERVAL.help)] = None,
+    alertmanager: Annotated[Optional[str], typer.Option(help=ALERTMANAGER.help)] = None,
+    alert_webhook: Annotated[Optional[str], typer.Option(help=ALERT_WEBHOOK.help)] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
     from glimpse.server import GlimpseServer
@@ -78,6 +82,8 @@ def serve(
         token_file=token_file,
         rules_file=rules,
         rule_interval_s=rule_interval,
+        alertmanager_url=alertmanager,
+        alert_webhook_url=alert_webhook,
     )
     logging.getLogger("storage.retention").setLevel(logging.INFO)  # say what retention drops
     server = GlimpseServer(settings)

@@ -11,6 +11,9 @@ A rules file is a mapping with a ``rules:`` list. Each rule::
       labels: {severity: page}
       annotations: {summary: "..."}  # templated: {value}, {scope}, {root_causes}, {alert}
 
+A rule may name a remediation ``action``: ``{webhook: URL, dry_run: true, cooldown: 30m}``
+(``dry_run`` is true unless set to false; at most one action per target per ``cooldown``).
+
 ``slo_burn`` takes ``objective`` (e.g. 0.999) and optionally ``burn_windows`` (a list of
 ``{long, short, factor}``; default: the Google SRE workbook's 1h/5m at 14.4x and 6h/30m at 6x).
 ``anomaly`` fires while glimpse's detector flags the scope (``above`` a score, default 0).
@@ -33,6 +36,7 @@ from analyzer.errors import InvalidQueryError
 __all__ = [
     "DEFAULT_BURN_WINDOWS",
     "SIGNALS",
+    "Action",
     "BurnWindow",
     "Rule",
     "RulesError",
@@ -66,8 +70,11 @@ KNOWN_FIELDS = frozenset(
         "annotations",
         "objective",
         "burn_windows",
+        "action",
     }
 )
+ACTION_FIELDS = frozenset({"webhook", "dry_run", "cooldown"})
+DEFAULT_COOLDOWN = "30m"
 DEFAULT_WINDOW = "5m"
 _S = 1_000_000_000
 _UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -99,6 +106,15 @@ DEFAULT_BURN_WINDOWS = (
 
 
 @dataclass(frozen=True)
+class Action:
+    """A remediation hook: the alert and its top root cause go to ``webhook`` (unless ``dry_run``)."""
+
+    webhook: str
+    dry_run: bool = True
+    cooldown_ns: int = 1800 * _S
+
+
+@dataclass(frozen=True)
 class Rule:
     alert: str
     signal: str
@@ -114,6 +130,7 @@ class Rule:
     annotations: Mapping[str, str] = field(default_factory=dict)
     objective: float | None = None
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
+    action: Action | None = None
 
     @property
     def scope(self) -> str:
@@ -218,6 +235,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
     labels = _text_map(entry, "labels", problems)
     annotations = _text_map(entry, "annotations", problems)
     objective, burn = _slo(entry, signal, problems)
+    action = _action(entry, problems)
     if problems.found:
         return None, problems.found
     rule = Rule(
@@ -235,6 +253,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
         annotations=annotations,
         objective=objective,
         burn_windows=burn,
+        action=action,
     )
     return rule, []
 
@@ -352,3 +371,28 @@ def _burn_window(item: object, index: int, problems: _Problems) -> BurnWindow:
     if not 0 < short_ns < long_ns:
         problems.add(where, "the short window must be shorter than the long one, and both longer than 0")
     return BurnWindow(long_ns, short_ns, float(factor))
+
+
+def _action(entry: dict[str, Any], problems: _Problems) -> Action | None:
+    if "action" not in entry:
+        return None
+    raw = entry["action"]
+    if not isinstance(raw, dict):
+        problems.add("action", "must be a mapping with webhook, and optionally dry_run and cooldown")
+        return None
+    for key in sorted(set(map(str, raw)) - ACTION_FIELDS):
+        problems.add(f"action.{key}", "unknown field (glimpse never runs a command: an action is a webhook)")
+    webhook = raw.get("webhook")
+    if not isinstance(webhook, str) or not re.match(r"^https?://[^/\s]+", webhook):
+        problems.add("action.webhook", f"required: an http:// or https:// URL (got {webhook!r})")
+        webhook = ""
+    dry_run = raw.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        problems.add("action.dry_run", f"must be true or false (got {dry_run!r})")
+        dry_run = True
+    try:
+        cooldown_ns = parse_duration_ns(raw.get("cooldown", DEFAULT_COOLDOWN))
+    except ValueError as exc:
+        problems.add("action.cooldown", str(exc))
+        cooldown_ns = 0
+    return Action(webhook, dry_run, cooldown_ns)

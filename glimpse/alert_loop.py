@@ -24,7 +24,8 @@ from analyzer.alert_rules import Rule, read_rules
 from analyzer.alerting import AlertState, Transition
 from analyzer.query_service.alerts import evaluate_rules, state_record
 from glimpse.notify import Notifier
-from storage.alert_queries import alert_state_rows, record_alerts
+from glimpse.remediation import Remediator
+from storage.alert_queries import alert_state_rows, last_action_times, record_alerts
 
 __all__ = ["RuleLoop"]
 
@@ -47,10 +48,14 @@ class RuleLoop:
         connect: Callable[[], duckdb.DuckDBPyConnection],
         interval_s: float,
         notifier: Notifier | None = None,
+        action_secret: str | None = None,
     ) -> None:
-        """``notifier``: where each evaluation's alerts go, after they are recorded."""
+        """``notifier``: where each evaluation's alerts go, after they are recorded;
+        ``action_secret`` signs the remediation hooks' bodies."""
         self.path = path
         self.notifier = notifier
+        self._action_secret = action_secret
+        self.remediator = Remediator(secret=action_secret)
         self.interval_s = interval_s
         self._connect = connect
         self._loaded = _Loaded(tuple(read_rules(path)), time.time_ns())  # a bad file stops the start
@@ -67,7 +72,8 @@ class RuleLoop:
 
     def start(self) -> None:
         """Read back the kept states, then evaluate every interval in a daemon thread."""
-        self._states = self._kept_states()
+        self._states, last_actions = self._kept_states()
+        self.remediator = Remediator(secret=self._action_secret, last_action_ns=last_actions)
         self._thread = threading.Thread(target=self._run, name="glimpse-rules", daemon=True)
         self._thread.start()
 
@@ -77,6 +83,7 @@ class RuleLoop:
             self._thread.join(self.interval_s + 30)
         if self.notifier is not None:
             self.notifier.close()
+        self.remediator.close()
 
     def reload(self) -> int:
         """Re-read the rules file; the number of rules now loaded (RulesError: the old ones stay)."""
@@ -93,11 +100,13 @@ class RuleLoop:
             con = self._connect()
             try:
                 states, changes = evaluate_rules(con, rules, self._states, at)
+                actions = self.remediator.act(rules, states, changes, at)
                 by_name = {rule.alert: rule for rule in rules}
                 record_alerts(
                     con,
                     [state_record(by_name[name], state) for name, state in states.items()],
                     [_change_row(change, states[change.alert]) for change in changes],
+                    [action.as_row() for action in actions],
                 )
             finally:
                 con.close()
@@ -119,13 +128,14 @@ class RuleLoop:
                 self.failures += 1
                 logger.exception("evaluating the alert rules failed")
 
-    def _kept_states(self) -> dict[str, AlertState]:
+    def _kept_states(self) -> tuple[dict[str, AlertState], dict[tuple[str, str], int]]:
+        """The alerts' states and the remediation targets' last actions, as the store kept them."""
         con = self._connect()
         try:
-            rows = alert_state_rows(con)
+            rows, last_actions = alert_state_rows(con), last_action_times(con)
         finally:
             con.close()
-        return {row["alert"]: _state_of(row) for row in rows}
+        return {row["alert"]: _state_of(row) for row in rows}, last_actions
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -134,6 +144,7 @@ class RuleLoop:
             "evaluations": self.evaluations,
             "failures": self.failures,
             "notifications": self.notifier.stats() if self.notifier is not None else {},
+            "remediation": self.remediator.stats(),
         }
 
 

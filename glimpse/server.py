@@ -191,7 +191,11 @@ class GlimpseServer:
                 interval_s=settings.rule_interval_s,
             )
         return RuleLoop(
-            settings.rules_file, connect=self.read_cursor, interval_s=settings.rule_interval_s, notifier=notifier
+            settings.rules_file,
+            connect=self.read_cursor,
+            interval_s=settings.rule_interval_s,
+            notifier=notifier,
+            action_secret=settings.alert_webhook_secret,
         )
 
     def reload_rules(self) -> int | None:

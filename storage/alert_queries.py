@@ -15,9 +15,9 @@ import duckdb
 
 from storage.named_queries import run_query
 
-__all__ = ["alert_history_rows", "alert_state_rows", "record_alerts"]
+__all__ = ["alert_history_rows", "alert_state_rows", "last_action_times", "record_alerts", "remediation_audit_rows"]
 
-_JSON_COLUMNS = ("labels", "annotations", "root_causes")
+_JSON_COLUMNS = ("labels", "annotations", "root_causes", "evidence")
 _STATE_COLUMNS = (
     "alert",
     "state",
@@ -53,18 +53,46 @@ def alert_history_rows(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> l
     return _decoded(run_query(con, "alerts/history", params={"limit": limit}))
 
 
+def remediation_audit_rows(con: duckdb.DuckDBPyConnection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """The latest ``limit`` rows of the remediation audit, latest first."""
+    return _decoded(run_query(con, "alerts/audit", params={"limit": limit}))
+
+
+def last_action_times(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    """(target kind, target name) -> when it was last acted on (dry runs included), unix ns."""
+    return {(r["target_kind"], r["target_name"]): int(r["last_ns"]) for r in run_query(con, "alerts/last_actions")}
+
+
 def record_alerts(
-    con: duckdb.DuckDBPyConnection, states: Iterable[Mapping[str, Any]], changes: Iterable[Mapping[str, Any]]
+    con: duckdb.DuckDBPyConnection,
+    states: Iterable[Mapping[str, Any]],
+    changes: Iterable[Mapping[str, Any]],
+    actions: Iterable[Mapping[str, Any]] = (),
 ) -> None:
-    """Make ``states`` the whole of glimpse_alert_state and append ``changes``, in one transaction.
+    """Make ``states`` the whole of glimpse_alert_state and append ``changes`` and ``actions``,
+    in one transaction.
 
     A state has the columns of glimpse_alert_state (times as unix ns or None); a change has
-    ``alert``, ``at`` (ns), ``from_state``, ``to_state``, ``value``, ``root_causes``.
+    ``alert``, ``at`` (ns), ``from_state``, ``to_state``, ``value``, ``root_causes``; an action
+    the columns of glimpse_remediation_audit (``requested_at`` in ns, ``evidence`` a mapping).
     """
     state_rows = [_state_row(state) for state in states]
     change_rows = [
         [c["alert"], c["at"], c["from_state"], c["to_state"], c["value"], json.dumps(list(c["root_causes"]))]
         for c in changes
+    ]
+    action_rows = [
+        [
+            a["requested_at"],
+            a["alert"],
+            a["target_kind"],
+            a["target_name"],
+            a["action_url"],
+            a["outcome"],
+            a["remediation"],
+            json.dumps(a["evidence"]),
+        ]
+        for a in actions
     ]
     placeholders = ", ".join("make_timestamp_ns(?::BIGINT)" if column in _TIMES else "?" for column in _STATE_COLUMNS)
     con.execute("BEGIN TRANSACTION")
@@ -78,6 +106,11 @@ def record_alerts(
         if change_rows:
             con.executemany(
                 "INSERT INTO glimpse_alert_history VALUES (?, make_timestamp_ns(?::BIGINT), ?, ?, ?, ?)", change_rows
+            )
+        if action_rows:
+            con.executemany(
+                "INSERT INTO glimpse_remediation_audit VALUES (make_timestamp_ns(?::BIGINT), ?, ?, ?, ?, ?, ?, ?)",
+                action_rows,
             )
         con.execute("COMMIT")
     except Exception:

@@ -29,7 +29,7 @@ from analyzer.alerting import (
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.incidents import anomalies, root_causes
-from storage.alert_queries import alert_history_rows, alert_state_rows
+from storage.alert_queries import alert_history_rows, alert_state_rows, remediation_audit_rows
 from storage.graph_queries import resolve_window
 from storage.incident_queries import red_series_rows
 from storage.window import SpanWindow
@@ -207,11 +207,12 @@ def _summary(rule: Rule, events: list[dict[str, Any]], state: AlertState | None)
 
 def alerts(con: duckdb.DuckDBPyConnection, *, history: bool = False, limit: int = 500) -> dict[str, Any]:
     """The alerts the server's evaluator keeps (firing and pending first), and with ``history``
-    the latest ``limit`` state changes."""
+    the latest ``limit`` state changes and remediation actions."""
     try:
         result: dict[str, Any] = {"alerts": alert_state_rows(con)}
         if history:
             result["history"] = alert_history_rows(con, limit=limit)
+            result["actions"] = remediation_audit_rows(con, limit=limit)
     except duckdb.CatalogException:
         raise NotFoundError("this store has no alert tables yet: open it once with a newer `glimpse serve`") from None
     return result

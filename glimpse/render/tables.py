@@ -425,7 +425,21 @@ def alert_tables(result: dict[str, Any]) -> list[Table]:
                 _value_text(change["value"]),
             )
         tables.append(history)
+    if result.get("actions"):
+        tables.append(_actions_table(result["actions"]))
     return tables
+
+
+def _actions_table(actions: list[dict[str, Any]]) -> Table:
+    table = Table(title="Remediation actions (latest first)", show_lines=True)
+    for column in ("at", "alert", "target", "outcome", "remediation"):
+        table.add_column(column, overflow="fold")
+    for action in actions:
+        target = f"{action['target_kind']} {action['target_name']}" if action["target_kind"] else ""
+        table.add_row(
+            format_ns(action["requested_at"]), action["alert"], target, action["outcome"], action["remediation"]
+        )
+    return table
 
 
 def backtest_tables(result: dict[str, Any]) -> list[Table]:

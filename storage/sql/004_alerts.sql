@@ -26,3 +26,16 @@ CREATE TABLE glimpse_alert_history (
     value          DOUBLE,
     root_causes    JSON NOT NULL
 );
+
+-- Every remediation action a rule asked for (docs/alerting.md#remediation-hooks), sent or
+-- not: the audit trail of glimpse's self-healing hooks.
+CREATE TABLE glimpse_remediation_audit (
+    requested_at   TIMESTAMP_NS NOT NULL,  -- the evaluation that fired the alert
+    alert          VARCHAR NOT NULL,
+    target_kind    VARCHAR,                -- the top root cause's kind and name (NULL: none found)
+    target_name    VARCHAR,
+    action_url     VARCHAR NOT NULL,
+    outcome        VARCHAR NOT NULL,       -- dry_run | queued | cooldown | no_root_cause | queue_full
+    remediation    VARCHAR NOT NULL,       -- the suggested remediation ('' without a root cause)
+    evidence       JSON NOT NULL           -- the alert's value and root causes that triggered it
+);

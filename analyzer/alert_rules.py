@@ -17,6 +17,9 @@ A rule may name a remediation ``action``: ``{webhook: URL, dry_run: true, cooldo
 ``slo_burn`` takes ``objective`` (e.g. 0.999) and optionally ``burn_windows`` (a list of
 ``{long, short, factor}``; default: the Google SRE workbook's 1h/5m at 14.4x and 6h/30m at 6x).
 ``anomaly`` fires while glimpse's detector flags the scope (``above`` a score, default 0).
+``forecast_capacity`` fires when the insights forecast of the service's throughput,
+``horizon`` ahead (default 30m), reaches 80% of the load at which its p95 latency degraded
+before, within the rule's ``window`` of history (default 6h).
 
 :func:`parse_rules` reports every mistake at once, each with the rule's name (or its
 position) and the field, as ``promtool check rules`` does; nothing is loaded when one is found.
@@ -53,8 +56,9 @@ SIGNALS = (
     "throughput_rps",
     "anomaly",
     "slo_burn",
+    "forecast_capacity",
 )
-THRESHOLD_FREE = frozenset({"anomaly", "slo_burn"})  # a threshold is optional (anomaly) or absent (slo_burn)
+NO_THRESHOLD = frozenset({"slo_burn", "forecast_capacity"})  # they breach on their own test
 SCOPE_FIELDS = ("operation", "edge", "pod")
 KNOWN_FIELDS = frozenset(
     {
@@ -71,11 +75,14 @@ KNOWN_FIELDS = frozenset(
         "objective",
         "burn_windows",
         "action",
+        "horizon",
     }
 )
 ACTION_FIELDS = frozenset({"webhook", "dry_run", "cooldown"})
 DEFAULT_COOLDOWN = "30m"
 DEFAULT_WINDOW = "5m"
+DEFAULT_FORECAST_WINDOW = "6h"
+DEFAULT_HORIZON = "30m"
 _S = 1_000_000_000
 _UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.-]*$")
@@ -131,6 +138,7 @@ class Rule:
     objective: float | None = None
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
     action: Action | None = None
+    horizon_ns: int = 1800 * _S  # forecast_capacity: how far ahead
 
     @property
     def scope(self) -> str:
@@ -230,7 +238,9 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
         problems.add("signal", f"must be one of {', '.join(SIGNALS)} (got {signal!r})")
     service, operation, edge, pod = _scope(entry, problems)
     above, below = _threshold(entry, signal, problems)
-    window_ns = _duration(entry, "window", DEFAULT_WINDOW, problems, positive=True)
+    default_window = DEFAULT_FORECAST_WINDOW if signal == "forecast_capacity" else DEFAULT_WINDOW
+    window_ns = _duration(entry, "window", default_window, problems, positive=True)
+    horizon_ns = _horizon(entry, signal, problems)
     for_ns = _duration(entry, "for", "0s", problems, positive=False)
     labels = _text_map(entry, "labels", problems)
     annotations = _text_map(entry, "annotations", problems)
@@ -254,6 +264,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
         objective=objective,
         burn_windows=burn,
         action=action,
+        horizon_ns=horizon_ns,
     )
     return rule, []
 
@@ -295,9 +306,10 @@ def _threshold(entry: dict[str, Any], signal: object, problems: _Problems) -> tu
         else:
             values[key] = float(raw)
     given = [key for key in ("above", "below") if key in entry]
-    if signal == "slo_burn":
+    if signal in NO_THRESHOLD:
+        why = "its burn-rate pairs" if signal == "slo_burn" else "the forecast reaching the load that degraded it"
         for key in given:
-            problems.add(key, "slo_burn takes no threshold: it fires on its burn-rate pairs")
+            problems.add(key, f"{signal} takes no threshold: it fires on {why}")
     elif signal == "anomaly":
         if "below" in entry:
             problems.add("below", "anomaly takes only 'above' (a detector score, default 0)")
@@ -396,3 +408,11 @@ def _action(entry: dict[str, Any], problems: _Problems) -> Action | None:
         problems.add("action.cooldown", str(exc))
         cooldown_ns = 0
     return Action(webhook, dry_run, cooldown_ns)
+
+
+def _horizon(entry: dict[str, Any], signal: object, problems: _Problems) -> int:
+    if signal != "forecast_capacity":
+        if "horizon" in entry:
+            problems.add("horizon", "only forecast_capacity rules take it")
+        return parse_duration_ns(DEFAULT_HORIZON)
+    return _duration(entry, "horizon", DEFAULT_HORIZON, problems, positive=True)

@@ -28,6 +28,7 @@ __all__ = [
     "Transition",
     "advance",
     "burn_rate",
+    "measure_capacity",
     "measure_rule",
     "render_annotations",
     "scope_counts",
@@ -131,10 +132,24 @@ def burn_rate(counts: ScopeCounts, objective: float) -> float:
     return (counts.errors / counts.requests) / (1.0 - objective)
 
 
+def measure_capacity(capacity: Mapping[str, Any] | None, forecast_rps: float | None) -> Measurement:
+    """A ``forecast_capacity`` rule from the insights of its service: the forecast throughput as
+    a share of the load at which latency degraded before (breaching when insights call it near).
+
+    >>> measure_capacity({"degraded_above_rps": 4.0, "approaching": True}, 3.6).value
+    0.9
+    """
+    if capacity is None or forecast_rps is None:
+        return Measurement(None, False, {"capacity": capacity})
+    share = forecast_rps / float(capacity["degraded_above_rps"])
+    return Measurement(round(share, 6), bool(capacity["approaching"]), {"capacity": dict(capacity)})
+
+
 def measure_rule(
     rule: Rule, counts: Mapping[int, Mapping[tuple[str, str], ScopeCounts]], anomaly_score: float | None = None
 ) -> Measurement:
-    """The rule's value from ``counts`` (window ns -> scope -> counts) or, for ``anomaly``, the score."""
+    """The rule's value from ``counts`` (window ns -> scope -> counts) or, for ``anomaly``, the
+    score (``forecast_capacity`` rules are measured by :func:`measure_capacity`)."""
     if rule.signal == "anomaly":
         score = anomaly_score or 0.0
         return Measurement(score, anomaly_score is not None and rule.breached(score))

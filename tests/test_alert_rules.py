@@ -100,7 +100,7 @@ def test_every_mistake_is_reported_with_its_rule_and_field() -> None:
         parse_rules(BAD)
     assert caught.value.problems == [
         "rule FrontErrors: signal: must be one of error_rate, latency_p50_ms, latency_p95_ms, latency_p99_ms, "
-        "throughput_rps, anomaly, slo_burn (got 'error_rates')",
+        "throughput_rps, anomaly, slo_burn, forecast_capacity (got 'error_rates')",
         "rule FrontErrors: window: not a duration (like 30s, 5m, 1h): '1 minute'",
         "rule FrontErrors: alert: the name is used by an earlier rule",
         "rule #3: colour: unknown field",

@@ -188,3 +188,47 @@ def test_a_fault_in_a_callee_fires_the_front_rule_with_the_callee_first_and_reso
             "state_at_end": "resolved",
         }
     ]
+
+
+def capacity_spans(at_ns: int) -> list[Any]:
+    """An hour in one-minute buckets of two services. Both ran at 1 request/s with a 10 ms
+    latency, except minutes 10-12 at 4 requests/s with 100 ms (latency degraded above 4 req/s).
+    From minute 40, ``ramping`` climbs linearly to 3.5 requests/s; ``steady`` stays at 1."""
+    builder = TraceBuilder(seed=4, base_ns=at_ns - 3600 * S)
+    for service in ("ramping", "steady"):
+        for minute in range(60):
+            rps, ms = (4.0, 100) if 10 <= minute < 13 else (1.0, 10)
+            if service == "ramping" and minute >= 40:
+                rps = 1 + 2.5 * (minute - 40) / 19
+            count = round(rps * 60)
+            for index in range(count):
+                builder.new_trace()
+                start = minute * MIN + MIN * index / count
+                builder.span(service, "GET /", kind="server", start_ms=start, end_ms=start + ms)
+    return builder.spans
+
+
+def test_forecast_capacity_fires_when_the_forecast_nears_the_load_that_degraded_latency(tmp_path: Path) -> None:
+    from analyzer.alert_rules import parse_rules
+    from analyzer.query_service.alerts import measure
+
+    rules = parse_rules(
+        "rules:\n"
+        "  - {alert: RampingFull, signal: forecast_capacity, service: ramping, window: 1h, horizon: 10m}\n"
+        "  - {alert: SteadyFull, signal: forecast_capacity, service: steady, window: 1h, horizon: 10m}\n"
+        "  - {alert: NobodyFull, signal: forecast_capacity, service: nobody, window: 1h}\n"
+    )
+    with serving(tmp_path / "glimpse.duckdb") as running:
+        send(running.grpc_endpoint, capacity_spans(AT_NS))
+        assert running.server is not None
+        con = running.server.read_cursor()
+        try:
+            found = measure(con, rules, AT_NS)
+        finally:
+            con.close()
+    ramping, steady, nobody = found["RampingFull"], found["SteadyFull"], found["NobodyFull"]
+    # Holt's forecast 10 minutes past 3.5 req/s climbing ~0.13 a minute: above 80% of 4 req/s
+    assert ramping.breached and ramping.value is not None and ramping.value > 0.8
+    assert ramping.detail["capacity"]["degraded_above_rps"] == pytest.approx(4.0)
+    assert not steady.breached and steady.value == pytest.approx(0.25, abs=0.05)  # 1 req/s of 4
+    assert nobody.value is None and not nobody.breached

@@ -23,12 +23,14 @@ from analyzer.alerting import (
     ScopeCounts,
     Transition,
     advance,
+    measure_capacity,
     measure_rule,
     render_annotations,
     scope_counts,
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.incidents import anomalies, root_causes
+from analyzer.query_service.insights import insights
 from storage.alert_queries import alert_history_rows, alert_state_rows, remediation_audit_rows
 from storage.graph_queries import resolve_window
 from storage.incident_queries import red_series_rows
@@ -56,7 +58,7 @@ def _windows(rules: Sequence[Rule]) -> set[int]:
     for rule in rules:
         if rule.signal == "slo_burn":
             found.update(w for pair in rule.burn_windows for w in (pair.long_ns, pair.short_ns))
-        elif rule.signal != "anomaly":
+        elif rule.signal not in ("anomaly", "forecast_capacity"):
             found.add(rule.window_ns)
     return found
 
@@ -68,7 +70,24 @@ def measure(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -
         for window in sorted(_windows(rules))
     }
     found = _anomalies(con, at_ns) if any(r.signal == "anomaly" for r in rules) else []
-    return {rule.alert: measure_rule(rule, counts, _anomaly_score(rule, found, at_ns)) for rule in rules}
+    return {
+        rule.alert: _capacity(con, rule, at_ns)
+        if rule.signal == "forecast_capacity"
+        else measure_rule(rule, counts, _anomaly_score(rule, found, at_ns))
+        for rule in rules
+    }
+
+
+def _capacity(con: duckdb.DuckDBPyConnection, rule: Rule, at_ns: int) -> Measurement:
+    """The insights of the rule's service over its window, forecast ``horizon`` ahead."""
+    result = insights(
+        con, since_ns=at_ns - rule.window_ns, until_ns=at_ns, service=rule.service, horizon_s=rule.horizon_ns / 1e9
+    )
+    if not result["services"]:
+        return measure_capacity(None, None)
+    found = result["services"][0]
+    forecast = found["forecast"]["throughput_rps"]
+    return measure_capacity(found["capacity"], forecast["value"] if forecast else None)
 
 
 def _anomalies(con: duckdb.DuckDBPyConnection, at_ns: int) -> list[dict[str, Any]]:

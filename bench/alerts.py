@@ -19,6 +19,10 @@ bench.rca --scale`` makes it: about 1.5 million spans in 15 minutes), timed five
 
     python -m bench.alerts [--suite bench/results/faults] [--types errors,latency]
     python -m bench.alerts --scale [--scale-store bench/results/scale/glimpse.duckdb]
+
+Cost on ingest: ``--write-rules FILE`` writes the same 50 rules for the services of the
+ingest workload (bench.workload); ``python -m bench.ingest --rules FILE --rule-interval 5``
+then ingests with them evaluated every 5 s, to compare with a run without.
 """
 
 from __future__ import annotations
@@ -135,6 +139,11 @@ def report_suite(rows: list[dict[str, Any]]) -> None:
 
 
 def scale_rules(services: list[str]) -> list[Rule]:
+    return parse_rules(scale_rules_text(services))
+
+
+def scale_rules_text(services: list[str]) -> str:
+    """Five rules (one per plain signal, 5-minute windows) per service."""
     signals = (
         ("error_rate", "above: 0.05"),
         ("latency_p50_ms", "above: 500"),
@@ -147,7 +156,7 @@ def scale_rules(services: list[str]) -> list[Rule]:
         for i, service in enumerate(services)
         for j, (signal, threshold) in enumerate(signals)
     ]
-    return parse_rules("rules:\n" + "\n".join(lines))
+    return "rules:\n" + "\n".join(lines) + "\n"
 
 
 def report_scale(store: Path) -> None:
@@ -195,7 +204,14 @@ def main() -> None:
     parser.add_argument("--types", default="", help="only these fault types (comma-separated)")
     parser.add_argument("--scale", action="store_true", help="time one evaluation of 50 rules on the scale store")
     parser.add_argument("--scale-store", type=Path, default=ROOT / "bench" / "results" / "scale" / "glimpse.duckdb")
+    parser.add_argument("--write-rules", type=Path, help="write 50 rules for bench.ingest's workload to this file")
     args = parser.parse_args()
+    if args.write_rules:
+        from bench.workload import SERVICES
+
+        args.write_rules.write_text(scale_rules_text(sorted(SERVICES)[:10]))
+        print(f"wrote {len(scale_rules(sorted(SERVICES)[:10]))} rules to {args.write_rules}")
+        return
     if args.scale:
         report_scale(args.scale_store)
         return

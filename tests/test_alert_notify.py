@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -22,7 +23,7 @@ import pytest
 
 from glimpse.notify import SIGNATURE_HEADER, Destination
 from glimpse.settings import ServerSettings, SettingsError
-from tests.conftest import serving
+from tests.conftest import ServerProcess, serving
 from tests.test_alerts import RULES, tiny_store_spans
 from tests.trace_builder import send
 
@@ -259,3 +260,32 @@ def test_failures_are_retried_with_backoff_and_given_up_after_the_last_try() -> 
 def test_notification_settings_are_checked(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         ServerSettings(**settings)
+
+
+def test_glimpse_serve_evaluates_on_its_timer_notifies_and_reloads_on_sighup(tmp_path: Path) -> None:
+    hook = Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    process = ServerProcess(
+        tmp_path / "glimpse.duckdb",
+        *("--rules", str(rules_file), "--rule-interval", "1", "--alert-webhook", hook.url),
+        env={"GLIMPSE_ALERT_WEBHOOK_SECRET": SECRET},
+    )
+    try:
+        send(process.running().grpc_endpoint, tiny_store_spans(time.time_ns()))
+        events = hook.wait_for(3)  # the loop's own evaluation, at the clock's time
+        assert sorted(e["alert"] for e in events) == ["FrontBudget", "FrontErrors", "FrontQuiet"]
+        for headers, body in hook.requests:
+            _verify(headers, body)
+        rules_file.write_text(RULES.split("  - alert: FrontSlow")[0])
+        process.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while len(httpx.get(f"{process.info.api_url}/api/alerts").json()["alerts"]) != 3:
+            assert time.monotonic() < deadline, "the rules were not reloaded"
+            time.sleep(0.1)
+        code, output = process.terminate()
+    finally:
+        process.kill()
+        hook.close()
+    assert code == 0, output
+    assert "alerts     4 rules from" in output and "reloaded 3 alert rules" in output

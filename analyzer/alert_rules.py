@@ -14,6 +14,8 @@ A rules file is a mapping with a ``rules:`` list. Each rule::
 A rule may name a remediation ``action``: ``{webhook: URL, dry_run: true, cooldown: 30m}``
 (``dry_run`` is true unless set to false; at most one action per target per ``cooldown``).
 
+A top-level ``notify:`` block may name ``alertmanager`` and ``webhook`` URLs.
+
 ``slo_burn`` takes ``objective`` (e.g. 0.999) and optionally ``burn_windows`` (a list of
 ``{long, short, factor}``; default: the Google SRE workbook's 1h/5m at 14.4x and 6h/30m at 6x).
 ``anomaly`` fires while glimpse's detector flags the scope (``above`` a score, default 0).
@@ -41,11 +43,15 @@ __all__ = [
     "SIGNALS",
     "Action",
     "BurnWindow",
+    "NotifyTargets",
     "Rule",
+    "RulesDocument",
     "RulesError",
     "parse_duration_ns",
     "parse_rules",
+    "parse_rules_document",
     "read_rules",
+    "read_rules_document",
 ]
 
 SIGNALS = (
@@ -113,6 +119,20 @@ DEFAULT_BURN_WINDOWS = (
 
 
 @dataclass(frozen=True)
+class NotifyTargets:
+    """The ``notify:`` block: where the alerts go (the server's options win over it)."""
+
+    alertmanager: str | None = None
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
+class RulesDocument:
+    rules: tuple[Rule, ...]
+    notify: NotifyTargets
+
+
+@dataclass(frozen=True)
 class Action:
     """A remediation hook: the alert and its top root cause go to ``webhook`` (unless ``dry_run``)."""
 
@@ -172,24 +192,35 @@ def parse_duration_ns(text: object) -> int:
 
 def read_rules(path: str) -> list[Rule]:
     """The rules of the file at ``path`` (see :func:`parse_rules`)."""
+    return list(read_rules_document(path).rules)
+
+
+def read_rules_document(path: str) -> RulesDocument:
+    """The rules and the ``notify:`` block of the file at ``path``."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
         raise RulesError([f"cannot read {path}: {exc.strerror or exc}"]) from None
-    return parse_rules(text)
+    return parse_rules_document(text)
 
 
 def parse_rules(text: str) -> list[Rule]:
     """Every rule of a rules document; :class:`RulesError` listing every mistake if there is one."""
+    return list(parse_rules_document(text).rules)
+
+
+def parse_rules_document(text: str) -> RulesDocument:
+    """A rules document: its rules and its ``notify:`` block, or every mistake at once."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RulesError([f"not valid YAML: {exc}"]) from None
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RulesError(["the file must be a mapping with a 'rules:' list"])
-    unknown = sorted(set(document) - {"rules"})
+    unknown = sorted(set(document) - {"rules", "notify"})
     problems = [f"unknown top-level field {key!r}" for key in unknown]
+    notify = _notify(document.get("notify"), problems)
     rules: list[Rule] = []
     seen: set[str] = set()
     for position, entry in enumerate(document["rules"], start=1):
@@ -203,7 +234,24 @@ def parse_rules(text: str) -> list[Rule]:
             rules.append(rule)
     if problems:
         raise RulesError(problems)
-    return rules
+    return RulesDocument(tuple(rules), notify)
+
+
+def _notify(raw: object, problems: list[str]) -> NotifyTargets:
+    if raw is None:
+        return NotifyTargets()
+    if not isinstance(raw, dict):
+        problems.append("notify: must be a mapping with alertmanager and/or webhook")
+        return NotifyTargets()
+    problems += [f"notify: {key}: unknown field" for key in sorted(set(map(str, raw)) - {"alertmanager", "webhook"})]
+    urls: dict[str, str | None] = {}
+    for key in ("alertmanager", "webhook"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not re.match(r"^https?://[^/\s]+", value)):
+            problems.append(f"notify: {key}: must be an http:// or https:// URL (got {value!r})")
+            value = None
+        urls[key] = value
+    return NotifyTargets(urls["alertmanager"], urls["webhook"])
 
 
 def _name_of(entry: object, position: int) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from analyzer.alert_rules import Rule, read_rules
+from analyzer.alert_rules import NotifyTargets, Rule, read_rules_document
 from analyzer.alerting import AlertState, Transition
 from analyzer.query_service.alerts import evaluate_rules, state_record
 from glimpse.notify import Notifier
@@ -35,7 +35,11 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Loaded:
     rules: tuple[Rule, ...]
+    notify: NotifyTargets
     loaded_at_ns: int
+
+
+NotifierFactory = Callable[[NotifyTargets], "Notifier | None"]
 
 
 class RuleLoop:
@@ -47,18 +51,22 @@ class RuleLoop:
         *,
         connect: Callable[[], duckdb.DuckDBPyConnection],
         interval_s: float,
-        notifier: Notifier | None = None,
+        notifier_for: NotifierFactory | None = None,
         action_secret: str | None = None,
     ) -> None:
-        """``notifier``: where each evaluation's alerts go, after they are recorded;
+        """``notifier_for`` makes the notifier for the rules file's ``notify:`` block (again
+        when a reload changes it): where each evaluation's alerts go, after they are recorded;
         ``action_secret`` signs the remediation hooks' bodies."""
         self.path = path
-        self.notifier = notifier
+        self._notifier_for = notifier_for
         self._action_secret = action_secret
+        self.console_url = ""
         self.remediator = Remediator(secret=action_secret)
         self.interval_s = interval_s
         self._connect = connect
-        self._loaded = _Loaded(tuple(read_rules(path)), time.time_ns())  # a bad file stops the start
+        document = read_rules_document(path)  # a bad file stops the start
+        self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+        self.notifier = self._make_notifier(document.notify)
         self._states: dict[str, AlertState] = {}
         self._lock = threading.Lock()  # one evaluation at a time
         self._stop = threading.Event()
@@ -85,12 +93,32 @@ class RuleLoop:
             self.notifier.close()
         self.remediator.close()
 
+    def set_console_url(self, url: str) -> None:
+        """Where the alerts' links point (known once the server listens)."""
+        self.console_url = url
+        if self.notifier is not None:
+            self.notifier.console_url = url
+
+    def _make_notifier(self, targets: NotifyTargets) -> Notifier | None:
+        notifier = self._notifier_for(targets) if self._notifier_for is not None else None
+        if notifier is not None:
+            notifier.console_url = self.console_url
+        return notifier
+
     def reload(self) -> int:
-        """Re-read the rules file; the number of rules now loaded (RulesError: the old ones stay)."""
-        rules = tuple(read_rules(self.path))
-        self._loaded = _Loaded(rules, time.time_ns())
-        logger.info("loaded %d alert rules from %s", len(rules), self.path)
-        return len(rules)
+        """Re-read the rules file; the number of rules now loaded (RulesError: the old ones stay).
+        A changed ``notify:`` block replaces the notifier (what the old one still queued is
+        given a second to go)."""
+        document = read_rules_document(self.path)
+        with self._lock:
+            old = None
+            if document.notify != self._loaded.notify:
+                old, self.notifier = self.notifier, self._make_notifier(document.notify)
+            self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+        if old is not None:
+            old.close(1.0)
+        logger.info("loaded %d alert rules from %s", len(document.rules), self.path)
+        return len(document.rules)
 
     def evaluate(self, at_ns: int | None = None) -> list[Transition]:
         """One evaluation at ``at_ns`` (default: now), recorded in the store; the state changes."""

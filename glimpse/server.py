@@ -49,7 +49,9 @@ from storage.writer import BatchWriter
 from tracing.errors import GlimpseError
 
 if TYPE_CHECKING:
+    from analyzer.alert_rules import NotifyTargets
     from glimpse.alert_loop import RuleLoop
+    from glimpse.notify import Notifier
 
 __all__ = ["GlimpseServer"]
 
@@ -163,8 +165,8 @@ class GlimpseServer:
             client_cert_required=tls is not None and tls.mutual,
             token_file=os.path.abspath(tokens.path) if tokens else None,
         )
-        if rules is not None and rules.notifier is not None:
-            rules.notifier.console_url = self.info.console_url  # the alerts link to its pages
+        if rules is not None:
+            rules.set_console_url(self.info.console_url)  # the alerts link to its pages
         write_server_info(settings.db_path, self.info)
         logger.info("glimpse serving %s", self.info)
         return self.info
@@ -178,24 +180,32 @@ class GlimpseServer:
         if not self.settings.rules_file:
             return None
         from glimpse.alert_loop import RuleLoop  # the analyses it runs load when alerting is on
-        from glimpse.notify import Notifier
 
         settings = self.settings
         assert settings.rules_file is not None
-        notifier = None
-        if settings.alertmanager_url or settings.alert_webhook_url:
-            notifier = Notifier(
-                alertmanager_url=settings.alertmanager_url,
-                webhook_url=settings.alert_webhook_url,
-                webhook_secret=settings.alert_webhook_secret,
-                interval_s=settings.rule_interval_s,
-            )
         return RuleLoop(
             settings.rules_file,
             connect=self.read_cursor,
             interval_s=settings.rule_interval_s,
-            notifier=notifier,
+            notifier_for=self._notifier_for,
             action_secret=settings.alert_webhook_secret,
+        )
+
+    def _notifier_for(self, targets: NotifyTargets) -> Notifier | None:
+        """The notifier to the receivers of the options (or their variables), else of the
+        rules file's ``notify:`` block; None when there is none."""
+        from glimpse.notify import Notifier
+
+        settings = self.settings
+        alertmanager = settings.alertmanager_url or targets.alertmanager
+        webhook = settings.alert_webhook_url or targets.webhook
+        if not (alertmanager or webhook):
+            return None
+        return Notifier(
+            alertmanager_url=alertmanager,
+            webhook_url=webhook,
+            webhook_secret=settings.alert_webhook_secret,
+            interval_s=settings.rule_interval_s,
         )
 
     def reload_rules(self) -> int | None:

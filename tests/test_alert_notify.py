@@ -289,3 +289,25 @@ def test_glimpse_serve_evaluates_on_its_timer_notifies_and_reloads_on_sighup(tmp
         hook.close()
     assert code == 0, output
     assert "alerts     4 rules from" in output and "reloaded 3 alert rules" in output
+
+
+def test_a_notify_block_in_the_rules_file_names_the_receivers_and_a_reload_changes_them(tmp_path: Path) -> None:
+    first, second = Receiver(), Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(f"notify:\n  webhook: {first.url}\n{RULES}")
+    now_ns = time.time_ns()
+    try:
+        with serving(tmp_path / "glimpse.duckdb", rules_file=str(rules_file), rule_interval_s=3600.0) as running:
+            assert running.server is not None and running.server.rules is not None
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            assert len(first.wait_for(3)) == 3 and "sha256" not in str(first.requests[0][0])  # no secret: unsigned
+            changed = RULES.replace("above: 0.1\n", "above: 0.5\n")
+            rules_file.write_text(f"notify:\n  webhook: {second.url}\n{changed}")
+            assert httpx.post(f"{running.api_url}/api/rules/reload").json() == {"rules": 4}
+            running.server.rules.evaluate(at_ns=now_ns + 1)
+            assert [(e["alert"], e["status"]) for e in second.wait_for(1)] == [("FrontErrors", "resolved")]
+            assert len(first.requests) == 3
+    finally:
+        first.close()
+        second.close()

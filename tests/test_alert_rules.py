@@ -126,7 +126,9 @@ def one(fields: str) -> str:
     [
         ("rules: [", "not valid YAML"),
         ("alerts: []", "the file must be a mapping with a 'rules:' list"),
-        ("rules: []\nnotify: {}", "unknown top-level field 'notify'"),
+        ("rules: []\nnotfy: {}", "unknown top-level field 'notfy'"),
+        ("rules: []\nnotify: {webhook: 'ftp://x'}", "notify: webhook: must be an http:// or https:// URL"),
+        ("rules: []\nnotify: {pager: 'http://x'}", "notify: pager: unknown field"),
         (one("signal: error_rate, above: 1.5"), "rule A: above: an error rate"),
         (one("signal: anomaly, below: 1"), "rule A: below: anomaly takes only"),
         (one("signal: error_rate, above: x"), "rule A: above: must be a number"),

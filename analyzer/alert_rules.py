@@ -16,7 +16,8 @@ A rule may name a remediation ``action``: ``{webhook: URL, dry_run: true, cooldo
 
 A top-level ``notify:`` block may name ``alertmanager`` and ``webhook`` URLs.
 
-``slo_burn`` takes ``objective`` (e.g. 0.999) and optionally ``burn_windows`` (a list of
+``slo_burn`` takes ``objective`` (e.g. 0.999: of availability, or with ``latency_ms`` the
+share of requests at most that slow) and optionally ``burn_windows`` (a list of
 ``{long, short, factor}``; default: the Google SRE workbook's 1h/5m at 14.4x and 6h/30m at 6x).
 ``anomaly`` fires while glimpse's detector flags the scope (``above`` a score, default 0).
 ``forecast_capacity`` fires when the insights forecast of the service's throughput,
@@ -82,6 +83,7 @@ KNOWN_FIELDS = frozenset(
         "burn_windows",
         "action",
         "horizon",
+        "latency_ms",
     }
 )
 ACTION_FIELDS = frozenset({"webhook", "dry_run", "cooldown"})
@@ -159,6 +161,7 @@ class Rule:
     burn_windows: tuple[BurnWindow, ...] = DEFAULT_BURN_WINDOWS
     action: Action | None = None
     horizon_ns: int = 1800 * _S  # forecast_capacity: how far ahead
+    latency_ms: float | None = None  # slo_burn: a latency objective (requests slower than this are bad)
 
     @property
     def scope(self) -> str:
@@ -293,6 +296,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
     labels = _text_map(entry, "labels", problems)
     annotations = _text_map(entry, "annotations", problems)
     objective, burn = _slo(entry, signal, problems)
+    latency_ms = _latency_objective(entry, signal, problems)
     action = _action(entry, problems)
     if problems.found:
         return None, problems.found
@@ -313,6 +317,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
         burn_windows=burn,
         action=action,
         horizon_ns=horizon_ns,
+        latency_ms=latency_ms,
     )
     return rule, []
 
@@ -395,15 +400,13 @@ def _text_map(entry: dict[str, Any], key: str, problems: _Problems) -> dict[str,
 
 def _slo(entry: dict[str, Any], signal: object, problems: _Problems) -> tuple[float | None, tuple[BurnWindow, ...]]:
     if signal != "slo_burn":
-        for key in ("objective", "burn_windows"):
+        for key in ("objective", "burn_windows", "latency_ms"):
             if key in entry:
                 problems.add(key, "only slo_burn rules take it")
         return None, DEFAULT_BURN_WINDOWS
     objective = entry.get("objective")
     if isinstance(objective, bool) or not isinstance(objective, (int, float)) or not 0 < objective < 1:
-        problems.add(
-            "objective", f"required: an availability objective between 0 and 1, like 0.999 (got {objective!r})"
-        )
+        problems.add("objective", f"required: an objective between 0 and 1, like 0.999 (got {objective!r})")
         objective = None
     if "burn_windows" not in entry:
         return objective, DEFAULT_BURN_WINDOWS
@@ -464,3 +467,13 @@ def _horizon(entry: dict[str, Any], signal: object, problems: _Problems) -> int:
             problems.add("horizon", "only forecast_capacity rules take it")
         return parse_duration_ns(DEFAULT_HORIZON)
     return _duration(entry, "horizon", DEFAULT_HORIZON, problems, positive=True)
+
+
+def _latency_objective(entry: dict[str, Any], signal: object, problems: _Problems) -> float | None:
+    raw = entry.get("latency_ms")
+    if signal != "slo_burn" or raw is None:
+        return None  # _slo names latency_ms on another signal
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
+        problems.add("latency_ms", f"must be a positive number of milliseconds (got {raw!r})")
+        return None
+    return float(raw)

@@ -122,7 +122,8 @@ def scope_key(rule: Rule) -> tuple[str, str]:
 
 
 def burn_rate(counts: ScopeCounts, objective: float) -> float:
-    """How many times faster than the objective allows the error budget burns (0 without requests).
+    """How many times faster than the objective allows the error budget burns (0 without
+    requests); ``errors`` are the bad events (failed, or too slow for a latency objective).
 
     >>> round(burn_rate(ScopeCounts(requests=1000, errors=15), 0.999), 6)
     15.0
@@ -145,15 +146,25 @@ def measure_capacity(capacity: Mapping[str, Any] | None, forecast_rps: float | N
     return Measurement(round(share, 6), bool(capacity["approaching"]), {"capacity": dict(capacity)})
 
 
+Counts = Mapping[int, Mapping[tuple[str, str], ScopeCounts]]  # window ns -> scope -> counts
+
+
 def measure_rule(
-    rule: Rule, counts: Mapping[int, Mapping[tuple[str, str], ScopeCounts]], anomaly_score: float | None = None
+    rule: Rule,
+    counts: Counts,
+    anomaly_score: float | None = None,
+    slow: Mapping[tuple[int, float], Mapping[tuple[str, str], ScopeCounts]] | None = None,
 ) -> Measurement:
-    """The rule's value from ``counts`` (window ns -> scope -> counts) or, for ``anomaly``, the
-    score (``forecast_capacity`` rules are measured by :func:`measure_capacity`)."""
+    """The rule's value from ``counts`` or, for ``anomaly``, the score (``forecast_capacity``
+    rules are measured by :func:`measure_capacity`). ``slow``: (window ns, latency ms) ->
+    scope -> counts whose ``errors`` are the requests slower than that, for latency objectives."""
     if rule.signal == "anomaly":
         score = anomaly_score or 0.0
         return Measurement(score, anomaly_score is not None and rule.breached(score))
     if rule.signal == "slo_burn":
+        if rule.latency_ms is not None:
+            latency = rule.latency_ms
+            counts = {w: found for (w, ms), found in (slow or {}).items() if ms == latency}
         return _measure_burn(rule, counts)
     scope = counts.get(rule.window_ns, {}).get(scope_key(rule), ScopeCounts())
     value = _plain_value(rule.signal, scope, rule.window_ns)
@@ -174,7 +185,7 @@ def _plain_value(signal: str, scope: ScopeCounts, window_ns: int) -> float | Non
     return None if math.isnan(value) else value
 
 
-def _measure_burn(rule: Rule, counts: Mapping[int, Mapping[tuple[str, str], ScopeCounts]]) -> Measurement:
+def _measure_burn(rule: Rule, counts: Counts) -> Measurement:
     """Breaches when, for some pair, both windows burn faster than its factor; the value is the
     long window's burn rate of the first such pair (else of the first pair)."""
     assert rule.objective is not None

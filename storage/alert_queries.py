@@ -14,8 +14,16 @@ from typing import Any
 import duckdb
 
 from storage.named_queries import run_query
+from storage.window import SpanWindow
 
-__all__ = ["alert_history_rows", "alert_state_rows", "last_action_times", "record_alerts", "remediation_audit_rows"]
+__all__ = [
+    "alert_history_rows",
+    "alert_state_rows",
+    "last_action_times",
+    "record_alerts",
+    "remediation_audit_rows",
+    "slow_request_rows",
+]
 
 _JSON_COLUMNS = ("labels", "annotations", "root_causes", "evidence")
 _STATE_COLUMNS = (
@@ -120,3 +128,8 @@ def record_alerts(
 
 def _state_row(state: Mapping[str, Any]) -> list[Any]:
     return [json.dumps(state[c]) if c in _JSON_COLUMNS else state[c] for c in _STATE_COLUMNS]
+
+
+def slow_request_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, slow_ms: float) -> list[dict[str, Any]]:
+    """Per (level, entity): requests in the window and how many took longer than ``slow_ms``."""
+    return run_query(con, "alerts/slow_requests", params={**window.params, "slow_ms": slow_ms})

@@ -108,7 +108,7 @@ def test_every_mistake_is_reported_with_its_rule_and_field() -> None:
         "rule #3: service: required: the service the rule watches",
         "rule #3: above: give exactly one of 'above' or 'below'",
         "rule Budget: above: slo_burn takes no threshold: it fires on its burn-rate pairs",
-        "rule Budget: objective: required: an availability objective between 0 and 1, like 0.999 (got None)",
+        "rule Budget: objective: required: an objective between 0 and 1, like 0.999 (got None)",
         "rule Budget: burn_windows[0].factor: must be a positive number (got -2)",
         "rule Budget: burn_windows[0]: the short window must be shorter than the long one, and both longer than 0",
         "rule Edgy: pod: give at most one of operation, edge, pod (got edge, pod)",

@@ -232,3 +232,40 @@ def test_forecast_capacity_fires_when_the_forecast_nears_the_load_that_degraded_
     assert ramping.detail["capacity"]["degraded_above_rps"] == pytest.approx(4.0)
     assert not steady.breached and steady.value == pytest.approx(0.25, abs=0.05)  # 1 req/s of 4
     assert nobody.value is None and not nobody.breached
+
+
+def test_a_latency_objective_burns_on_slow_requests_not_on_failed_ones(tmp_path: Path) -> None:
+    """1,100 requests 60 to 40 minutes before AT, 170 of them 500 ms; 100 in the last 5 minutes,
+    10 of them 500 ms and 30 fast but failed. Objective: 99% at most 300 ms.
+
+    By hand: 1h and 6h windows 180 slow of 1,200 = 15% -> burn 15; 5m and 30m windows 10 of
+    100 = 10% -> burn 10. Pair 1h/5m at 14.4x: 5m below, no. Pair 6h/30m at 6x: both above,
+    breaches; the value is the 6h burn, 15. The failures count for nothing here.
+    """
+    from analyzer.alert_rules import parse_rules
+    from analyzer.query_service.alerts import measure
+
+    builder = TraceBuilder(seed=5, base_ns=AT_NS - 3600 * S)
+    for index in range(1100):
+        builder.new_trace()
+        start = 20 * MIN * index / 1100
+        builder.span("api", "GET /", kind="server", start_ms=start, end_ms=start + (500 if index < 170 else 10))
+    for index in range(100):
+        builder.new_trace()
+        start = 55 * MIN + 5 * MIN * index / 100
+        slow, failed = index < 10, 10 <= index < 40
+        builder.span("api", "GET /", kind="server", start_ms=start, end_ms=start + (500 if slow else 10), error=failed)
+    (rule,) = parse_rules("rules:\n  - {alert: Fast, signal: slo_burn, service: api, objective: 0.99, latency_ms: 300}")
+    with serving(tmp_path / "glimpse.duckdb") as running:
+        send(running.grpc_endpoint, builder.spans)
+        assert running.server is not None
+        con = running.server.read_cursor()
+        try:
+            found = measure(con, [rule], AT_NS)["Fast"]
+        finally:
+            con.close()
+    assert found.breached and found.value == pytest.approx(15.0)
+    assert [(p["long"], p["short"]) for p in found.detail["pairs"]] == [
+        pytest.approx((15.0, 10.0)),
+        pytest.approx((15.0, 10.0)),
+    ]

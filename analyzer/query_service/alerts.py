@@ -31,7 +31,12 @@ from analyzer.alerting import (
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.incidents import anomalies, root_causes
 from analyzer.query_service.insights import insights
-from storage.alert_queries import alert_history_rows, alert_state_rows, remediation_audit_rows
+from storage.alert_queries import (
+    alert_history_rows,
+    alert_state_rows,
+    remediation_audit_rows,
+    slow_request_rows,
+)
 from storage.graph_queries import resolve_window
 from storage.incident_queries import red_series_rows
 from storage.window import SpanWindow
@@ -53,9 +58,22 @@ DEFAULT_STEP_NS = 30 * _S
 MAX_BACKTEST_STEPS = 20_000
 
 
+def _slow_windows(rules: Sequence[Rule]) -> set[tuple[int, float]]:
+    """(window, latency ms) pairs of the latency objectives."""
+    return {
+        (w, rule.latency_ms)
+        for rule in rules
+        if rule.signal == "slo_burn" and rule.latency_ms is not None
+        for pair in rule.burn_windows
+        for w in (pair.long_ns, pair.short_ns)
+    }
+
+
 def _windows(rules: Sequence[Rule]) -> set[int]:
     found: set[int] = set()
     for rule in rules:
+        if rule.signal == "slo_burn" and rule.latency_ms is not None:
+            continue
         if rule.signal == "slo_burn":
             found.update(w for pair in rule.burn_windows for w in (pair.long_ns, pair.short_ns))
         elif rule.signal not in ("anomaly", "forecast_capacity"):
@@ -69,13 +87,24 @@ def measure(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -
         window: scope_counts(red_series_rows(con, SpanWindow(at_ns - window, at_ns), bucket_ns=window))
         for window in sorted(_windows(rules))
     }
+    slow = {
+        (window, ms): _slow_counts(con, SpanWindow(at_ns - window, at_ns), ms)
+        for window, ms in sorted(_slow_windows(rules))
+    }
     found = _anomalies(con, at_ns) if any(r.signal == "anomaly" for r in rules) else []
     return {
         rule.alert: _capacity(con, rule, at_ns)
         if rule.signal == "forecast_capacity"
-        else measure_rule(rule, counts, _anomaly_score(rule, found, at_ns))
+        else measure_rule(rule, counts, _anomaly_score(rule, found, at_ns), slow)
         for rule in rules
     }
+
+
+def _slow_counts(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, slow_ms: float
+) -> dict[tuple[str, str], ScopeCounts]:
+    rows = slow_request_rows(con, window, slow_ms=slow_ms)
+    return {(r["level"], r["entity"]): ScopeCounts(int(r["requests"]), int(r["slow"])) for r in rows}
 
 
 def _capacity(con: duckdb.DuckDBPyConnection, rule: Rule, at_ns: int) -> Measurement:

@@ -5,6 +5,7 @@ with the culprit as the top root cause."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -210,7 +211,7 @@ def capacity_spans(at_ns: int) -> list[Any]:
 
 def test_forecast_capacity_fires_when_the_forecast_nears_the_load_that_degraded_latency(tmp_path: Path) -> None:
     from analyzer.alert_rules import parse_rules
-    from analyzer.query_service.alerts import measure
+    from analyzer.query_service.alerts import evaluate_rules, measure
 
     rules = parse_rules(
         "rules:\n"
@@ -224,8 +225,18 @@ def test_forecast_capacity_fires_when_the_forecast_nears_the_load_that_degraded_
         con = running.server.read_cursor()
         try:
             found = measure(con, rules, AT_NS)
+            states, _ = evaluate_rules(con, rules, {}, AT_NS)
         finally:
             con.close()
+    # the suggestion: one instance (the spans name none) carried 4 req/s; keep the forecast
+    # within 80% of what the instances carry
+    value = found["RampingFull"].value
+    assert value is not None
+    (suggestion,) = states["RampingFull"].root_causes
+    wanted = max(2, math.ceil(value / 0.8))
+    assert suggestion["remediation"] == f"Scale ramping from 1 to {wanted} instances before the forecast load"
+    assert "degraded above 4.0 req/s" in suggestion["evidence"]
+    assert states["SteadyFull"].state == "inactive" and not states["SteadyFull"].root_causes
     ramping, steady, nobody = found["RampingFull"], found["SteadyFull"], found["NobodyFull"]
     # Holt's forecast 10 minutes past 3.5 req/s climbing ~0.13 a minute: above 80% of 4 req/s
     assert ramping.breached and ramping.value is not None and ramping.value > 0.8

@@ -10,6 +10,7 @@ default baseline before it, and its top three are attached.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from analyzer.alerting import (
     scope_counts,
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
+from analyzer.insights import NEAR as NEAR_CAPACITY
 from analyzer.query_service.incidents import anomalies, root_causes
 from analyzer.query_service.insights import insights
 from storage.alert_queries import (
@@ -160,11 +162,42 @@ def evaluate_rules(
     for rule in rules:
         state, change = advance(states.get(rule.alert, AlertState(rule.alert)), rule, measured[rule.alert], at_ns)
         if change is not None and change.to_state == FIRING and with_root_causes:
-            state = AlertState(**{**state.__dict__, "root_causes": tuple(top_root_causes(con, rule, state, at_ns))})
+            causes = (
+                capacity_cause(con, rule, measured[rule.alert], at_ns)
+                if rule.signal == "forecast_capacity"
+                else top_root_causes(con, rule, state, at_ns)
+            )
+            state = AlertState(**{**state.__dict__, "root_causes": tuple(causes)})
         after[rule.alert] = state
         if change is not None:
             changes.append(change)
     return after, changes
+
+
+def capacity_cause(
+    con: duckdb.DuckDBPyConnection, rule: Rule, measured: Measurement, at_ns: int
+) -> list[dict[str, Any]]:
+    """What a capacity alert suggests: the service itself, scaled so that the forecast load is
+    at most 80% of what its instances carried before latency degraded (capacity taken to grow
+    with the instances, the ones seen in the rule's window)."""
+    capacity = measured.detail.get("capacity")
+    if not capacity or measured.value is None:
+        return []
+    window = SpanWindow(at_ns - rule.window_ns, at_ns)
+    rows = red_series_rows(con, window, bucket_ns=rule.window_ns)
+    instances = sum(1 for r in rows if r["level"] == "instance" and r["service"] == rule.service) or 1
+    wanted = max(instances + 1, math.ceil(instances * measured.value / NEAR_CAPACITY))
+    return [
+        {
+            "rank": 1,
+            "kind": "service",
+            "name": rule.service,
+            "service": rule.service,
+            "score": measured.value,
+            "evidence": capacity["message"],
+            "remediation": f"Scale {rule.service} from {instances} to {wanted} instances before the forecast load",
+        }
+    ]
 
 
 def top_root_causes(con: duckdb.DuckDBPyConnection, rule: Rule, state: AlertState, at_ns: int) -> list[dict[str, Any]]:

@@ -122,6 +122,24 @@ def test_hand_computed_values_states_kept_across_a_restart_and_reload(tmp_path: 
             ("FrontQuiet", "firing"),
             ("FrontQuiet", "resolved"),
         ]
+        # a replay through the live server (it holds the file): every 5 minutes of the last 10
+        replay = glimpse(
+            *("alerts", "test", str(rules_file), "--db", str(db_path), "--no-root-causes", "--json"),
+            *("--since", str(AT_NS - 600 * S), "--until", str(AT_NS + 1), "--step", "5m"),
+        )
+        assert replay.returncode == 0, replay.stderr
+        events = [(e["alert"], e["to"], (e["at"] - AT_NS) // S) for e in json.loads(replay.stdout)["events"]]
+        # 5 minutes before AT: no request in the last 5 minutes (throughput 0, below 0.1), the
+        # 1h window burns 160/1100 = 14.5% (above 14.4x) but the 5m window has nothing: only
+        # FrontQuiet fires; at AT, 0.33 requests/s resolves it
+        assert events == [
+            ("FrontQuiet", "firing", -300),
+            ("FrontBudget", "firing", 0),
+            ("FrontErrors", "firing", 0),
+            ("FrontQuiet", "resolved", 0),
+        ]
+        refused = httpx.post(f"{running.api_url}/api/alerts/test", json={"rules": "rules: [{alert: X}]"})
+        assert refused.status_code == 400 and "rule X: signal" in refused.json()["error"]
         # the CLI reads the same through the server
         shown = glimpse("alerts", "--db", str(db_path), "--json")
         assert shown.returncode == 0, shown.stderr

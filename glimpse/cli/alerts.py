@@ -71,6 +71,7 @@ def check_command(rules_file: RulesFile) -> None:
 def test_command(
     rules_file: RulesFile,
     db: DbOption = None,
+    server: ServerOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     step: Annotated[str, typer.Option(help="How often to evaluate the rules in the replay.")] = "30s",
@@ -81,28 +82,20 @@ def test_command(
 ) -> None:
     """Replay a rules file over a stored window: what would have fired, when, and why."""
     from analyzer.alert_rules import RulesError, parse_duration_ns, read_rules
-    from analyzer.query_service.alerts import backtest
     from glimpse.render.tables import backtest_tables
-    from glimpse.settings import DEFAULT_DB, ENV_DB, env_or
     from glimpse.timeparse import parse_time_ns
-    from storage.store import on_connection, open_read_only
 
     try:
-        rules = read_rules(rules_file)
+        read_rules(rules_file)  # every mistake named before anything runs
         step_ns = parse_duration_ns(step)
     except RulesError as exc:
         raise fail(f"{rules_file}: {exc.problems[0]} (see glimpse alerts check)") from None
     except ValueError as exc:
         raise fail(f"--step: {exc}") from None
-    path = db or env_or(ENV_DB, DEFAULT_DB)
-    result = on_connection(
-        lambda: open_read_only(path),
-        backtest,
-        rules,
-        since_ns=parse_time_ns(since),
-        until_ns=parse_time_ns(until),
-        step_ns=step_ns,
-        with_root_causes=root_causes,
+    with open(rules_file, encoding="utf-8") as handle:
+        text = handle.read()
+    result = client(db, server).backtest(
+        text, since_ns=parse_time_ns(since), until_ns=parse_time_ns(until), step_ns=step_ns, root_causes=root_causes
     )
     if as_json:
         print_json(result)

@@ -150,6 +150,7 @@ def api_routes(
         Route("/api/health", health, methods=["GET"]),
         Route("/api/stats", server_stats, methods=["GET"]),
         Route("/api/sql", partial(_sql, connect), methods=["POST"]),
+        Route("/api/alerts/test", partial(_backtest, connect), methods=["POST"]),
         *jaeger_routes(connect),
         *tempo_routes(connect),
     ]
@@ -198,6 +199,31 @@ def _trace_endpoint(connect: Connect, entry: TraceAnalysis) -> Callable[[Request
         )
 
     return endpoint
+
+
+async def _backtest(connect: Connect, request: Request) -> JSONResponse:
+    """``glimpse alerts test`` through the server: ``{"rules": YAML text, "since", "until",
+    "step_ns", "root_causes"}`` -> the replay (400 naming every mistake of the rules)."""
+    from analyzer.alert_rules import parse_rules
+    from analyzer.query_service.alerts import DEFAULT_STEP_NS, backtest
+
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise InvalidQueryError('the body must be a JSON object like {"rules": "rules: ..."}') from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("rules"), str):
+        raise InvalidQueryError('the body must be a JSON object with the rules file\'s text as "rules"')
+    bounds = [payload.get(key) for key in ("since", "until", "step_ns")]
+    if not all(value is None or (isinstance(value, int) and not isinstance(value, bool)) for value in bounds):
+        raise InvalidQueryError("since, until and step_ns must be integer nanoseconds")
+    rules = parse_rules(payload["rules"])
+    options = {
+        "since_ns": bounds[0],
+        "until_ns": bounds[1],
+        "step_ns": bounds[2] or DEFAULT_STEP_NS,
+        "with_root_causes": payload.get("root_causes", True) is not False,
+    }
+    return JSONResponse(await run_in_threadpool(partial(on_connection, connect, backtest, rules, **options)))
 
 
 async def _reload_rules(reload_rules: Callable[[], int] | None, _: Request) -> JSONResponse:

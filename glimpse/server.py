@@ -236,6 +236,7 @@ class GlimpseServer:
         retention = self.writer.retention
         return {
             **dataclasses.asdict(self.writer.stats),
+            **({"alerts": self.rules.stats()} if self.rules is not None else {}),
             "queued_rows": self.writer.queued_rows,
             "store_bytes": store_bytes(self.settings.db_path),
             "retention": {

@@ -200,7 +200,7 @@ def test_alertmanager_and_the_webhook_receive_firing_then_resolved(alertmanager:
             # still firing alerts are sent again, but the webhook hears only changes
             running.server.rules.evaluate(at_ns=time.time_ns())
             assert len(hook.wait_for(5, timeout_s=1)) == 4
-            stats = running.server.rules.stats()["notifications"]
+            stats = httpx.get(f"{running.api_url}/api/stats").json()["alerts"]["notifications"]
             assert stats["alertmanager"]["sent"] == 3 and stats["webhook"]["sent"] == 4
             assert stats["alertmanager"]["failed"] == stats["webhook"]["dropped"] == 0
     finally:

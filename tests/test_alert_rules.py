@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -231,3 +234,38 @@ def test_annotations_are_filled_with_value_scope_and_root_causes() -> None:
     assert render_annotations(front, state) == {
         "summary": "frontend error rate is 0.1234; probably 1. service payment: errors 2% -> 40%"
     }
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "alerting.md"
+
+
+def _yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.S)
+
+
+def test_every_rule_example_of_the_docs_is_valid() -> None:
+    checked = 0
+    for block in _yaml_blocks():
+        if block.startswith("rules:"):
+            text = block
+        elif block.startswith("  - alert:"):
+            text = "rules:\n" + block
+        elif block.startswith("    burn_windows:"):
+            text = "rules:\n  - alert: A\n    signal: slo_burn\n    service: s\n    objective: 0.999\n" + block
+        elif block.startswith("notify:"):
+            text = block.replace("  - ...", "  - {alert: A, signal: error_rate, service: s, above: 0.1}")
+        else:
+            continue
+        parse_rules(text)
+        checked += 1
+    assert checked == 6  # the rule set, four rules, burn windows, notify (not the Alertmanager config)
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (prometheus-alertmanager) is not installed")
+def test_the_documented_alertmanager_configuration_is_valid(tmp_path: Path) -> None:
+    (config,) = [block for block in _yaml_blocks() if block.startswith("route:")]
+    (tmp_path / "alertmanager.yml").write_text(config)
+    done = subprocess.run(
+        ["amtool", "check-config", "alertmanager.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -159,14 +159,17 @@ def evaluate_rules(
     measured = measure(con, rules, at_ns)
     after: dict[str, AlertState] = {}
     changes: list[Transition] = []
+    ranked: dict[tuple[str, int], list[dict[str, Any]]] = {}  # alerts firing together on one window rank once
     for rule in rules:
         state, change = advance(states.get(rule.alert, AlertState(rule.alert)), rule, measured[rule.alert], at_ns)
         if change is not None and change.to_state == FIRING and with_root_causes:
-            causes = (
-                capacity_cause(con, rule, measured[rule.alert], at_ns)
-                if rule.signal == "forecast_capacity"
-                else top_root_causes(con, rule, state, at_ns)
-            )
+            if rule.signal == "forecast_capacity":
+                causes = capacity_cause(con, rule, measured[rule.alert], at_ns)
+            else:
+                key = (rule.service, (state.active_since_ns or at_ns) - rule.window_ns)
+                if key not in ranked:
+                    ranked[key] = top_root_causes(con, rule, state, at_ns)
+                causes = ranked[key]
             state = AlertState(**{**state.__dict__, "root_causes": tuple(causes)})
         after[rule.alert] = state
         if change is not None:

@@ -13,8 +13,8 @@ injected fault's target (at its own level, as bench.rca scores it), the share of
 alerted at all, and false alerts (firings before the fault started) per simulated day of the
 cases' fault-free traffic.
 
-Cost (``--scale``): one evaluation of 50 rules (the five plain signals on ten services, 5
-minute windows, no root causes) at the end of the scale store's window (``python -m
+Cost (``--scale``): one evaluation of 50 rules (the five plain signals on ten services,
+``--scale-window`` windows, default 15 minutes, no root causes) at the end of the scale store's window (``python -m
 bench.rca --scale`` makes it: about 1.5 million spans in 15 minutes), timed five times.
 
     python -m bench.alerts [--suite bench/results/faults] [--types errors,latency]
@@ -138,12 +138,12 @@ def report_suite(rows: list[dict[str, Any]]) -> None:
         print(f"{fault_type:<16} {len(group):>5} {len(hit):>8} {top1:>6} {delay:>15}")
 
 
-def scale_rules(services: list[str]) -> list[Rule]:
-    return parse_rules(scale_rules_text(services))
+def scale_rules(services: list[str], window: str = "5m") -> list[Rule]:
+    return parse_rules(scale_rules_text(services, window))
 
 
-def scale_rules_text(services: list[str]) -> str:
-    """Five rules (one per plain signal, 5-minute windows) per service."""
+def scale_rules_text(services: list[str], window: str = "5m") -> str:
+    """Five rules (one per plain signal, over ``window``) per service."""
     signals = (
         ("error_rate", "above: 0.05"),
         ("latency_p50_ms", "above: 500"),
@@ -152,16 +152,16 @@ def scale_rules_text(services: list[str]) -> str:
         ("throughput_rps", "below: 0.1"),
     )
     lines = [
-        f"  - {{alert: R{i}_{j}, signal: {signal}, service: {service}, {threshold}, window: 5m}}"
+        f"  - {{alert: R{i}_{j}, signal: {signal}, service: {service}, {threshold}, window: {window}}}"
         for i, service in enumerate(services)
         for j, (signal, threshold) in enumerate(signals)
     ]
     return "rules:\n" + "\n".join(lines) + "\n"
 
 
-def report_scale(store: Path) -> None:
+def report_scale(store: Path, window: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        _time_scale(_migrated_copy(store, Path(scratch)) if _older(store) else store)
+        _time_scale(_migrated_copy(store, Path(scratch)) if _older(store) else store, window)
 
 
 def _older(store: Path) -> bool:
@@ -175,24 +175,24 @@ def _older(store: Path) -> bool:
     return bool(row and row[0] < SCHEMA_VERSION)
 
 
-def _time_scale(store: Path) -> None:
+def _time_scale(store: Path, window: str) -> None:
     con = open_read_only(store)
     try:
-        window = resolve_window(con, None, None)
+        data = resolve_window(con, None, None)
         rows = con.execute(
             "SELECT service_name FROM otel_spans GROUP BY ALL ORDER BY count(*) DESC, service_name LIMIT 10"
         ).fetchall()
-        rules = scale_rules([row[0] for row in rows])
+        rules = scale_rules([row[0] for row in rows], window)
         spans = con.execute(
             "SELECT count(*) FROM otel_spans WHERE timestamp >= make_timestamp_ns($s)",
-            {"s": window.until_ns - 5 * 60 * 1_000_000_000},
+            {"s": data.until_ns - rules[0].window_ns},
         ).fetchone()
-        _, seconds = timed(lambda: evaluate_rules(con, rules, {}, window.until_ns, with_root_causes=False), 5)
+        _, seconds = timed(lambda: evaluate_rules(con, rules, {}, data.until_ns, with_root_causes=False), 5)
     finally:
         con.close()
     print(
-        f"one evaluation of {len(rules)} rules over the last 5 minutes ({spans[0] if spans else 0:,} spans) of "
-        f"{store}: median {median(seconds):.3f} s, max {max(seconds):.3f} s"
+        f"one evaluation of {len(rules)} rules over the last {window} ({spans[0] if spans else 0:,} spans) of "
+        f"the store: median {median(seconds):.3f} s, max {max(seconds):.3f} s"
     )
 
 
@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--types", default="", help="only these fault types (comma-separated)")
     parser.add_argument("--scale", action="store_true", help="time one evaluation of 50 rules on the scale store")
     parser.add_argument("--scale-store", type=Path, default=ROOT / "bench" / "results" / "scale" / "glimpse.duckdb")
+    parser.add_argument("--scale-window", default="15m", help="the rules' window on the scale store (default 15m)")
     parser.add_argument("--write-rules", type=Path, help="write 50 rules for bench.ingest's workload to this file")
     args = parser.parse_args()
     if args.write_rules:
@@ -213,7 +214,7 @@ def main() -> None:
         print(f"wrote {len(scale_rules(sorted(SERVICES)[:10]))} rules to {args.write_rules}")
         return
     if args.scale:
-        report_scale(args.scale_store)
+        report_scale(args.scale_store, args.scale_window)
         return
     wanted = set(filter(None, args.types.split(",")))
     folders = sorted(p.parent for p in args.suite.glob("*/labels.json"))

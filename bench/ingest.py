@@ -18,6 +18,9 @@ What it does, in one run:
 5. With ``--receivers``, the same against a gRPC server that does only glimpse's receiver
    work (the C decoder and the journal record) and stores nothing: where that part tops out.
 
+With ``--rules FILE`` the server evaluates those alert rules every ``--rule-interval``
+seconds while it ingests (the cost of alerting on ingest, docs/alerting.md).
+
 Run: ``python -m bench.ingest [--seconds 20] [--clients 4] [--inflight 4] [--receivers] [--json]``.
 """
 
@@ -264,6 +267,7 @@ def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, w
                 "0",
                 "--api-port",
                 "0",
+                *(["--rules", str(args.rules), "--rule-interval", str(args.rule_interval)] if args.rules else []),
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -513,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure glimpse's receiver work alone (decode and journal record, nothing stored)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server log")
+    parser.add_argument(
+        "--rules", help="serve with these alert rules (python -m bench.alerts --write-rules FILE writes 50)"
+    )
+    parser.add_argument("--rule-interval", type=float, default=30.0, help="seconds between rule evaluations")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.inflight < 1 or args.pool < 1 or args.seconds <= 0:

@@ -39,6 +39,7 @@ __all__ = ["GlimpseClient", "NotAuthorizedError", "ServerUnreachableError", "as_
 T = TypeVar("T")
 
 ANALYSIS_TIMEOUT_S = 120.0
+BACKTEST_TIMEOUT_S = 600.0  # a replay ranks the root causes of every alert that fires
 
 
 class ServerUnreachableError(GlimpseError):
@@ -121,6 +122,27 @@ class GlimpseClient:
             body = {"sql": sql, "max_rows": max_rows, "timeout_s": timeout_s}
             return _json(self._request("POST", "/api/sql", json=body, timeout=timeout_s + 10))
         return query_payload(self._on_file(run_read_only, sql, max_rows=max_rows, timeout_s=timeout_s))
+
+    def backtest(
+        self, rules_text: str, *, since_ns: int | None, until_ns: int | None, step_ns: int, root_causes: bool
+    ) -> dict[str, Any]:
+        """``glimpse alerts test``: the rules of ``rules_text`` replayed over the stored window."""
+        from analyzer.alert_rules import parse_rules
+        from analyzer.query_service.alerts import backtest
+
+        if self.server_url is not None:
+            body = {
+                "rules": rules_text,
+                "since": since_ns,
+                "until": until_ns,
+                "step_ns": step_ns,
+                "root_causes": root_causes,
+            }
+            return _json(self._request("POST", "/api/alerts/test", json=body, timeout=BACKTEST_TIMEOUT_S))
+        rules = parse_rules(rules_text)
+        return self._on_file(
+            backtest, rules, since_ns=since_ns, until_ns=until_ns, step_ns=step_ns, with_root_causes=root_causes
+        )
 
     def _on_file(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return on_connection(self._connect, function, *args, **kwargs)

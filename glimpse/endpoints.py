@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from analyzer.query_service.alerts import alerts
 from analyzer.query_service.bottlenecks import bottlenecks
 from analyzer.query_service.graphs import service_graph_diff
 from analyzer.query_service.incidents import anomalies, root_causes
@@ -20,6 +21,7 @@ from analyzer.query_service.platforms import platform_metric_series, platforms
 from analyzer.query_service.services import data_overview, service_red
 from analyzer.query_service.traces import search_traces, trace_critical_path, trace_detail
 from glimpse.params import (
+    alert_options,
     anomaly_options,
     bottleneck_options,
     diff_options,
@@ -63,6 +65,7 @@ ANALYSES = {
     "platform_metrics": Analysis("/api/platforms/metrics", platform_metric_series, metric_series_options),
     "anomalies": Analysis("/api/anomalies", anomalies, anomaly_options),
     "rca": Analysis("/api/rca", root_causes, rca_options),
+    "alerts": Analysis("/api/alerts", alerts, alert_options),
     "insights": Analysis("/api/insights", insights, insight_options),
     "logs": Analysis("/api/logs", search_logs, log_options),
     "log_templates": Analysis("/api/logs/templates", log_templates, log_options),

@@ -16,6 +16,7 @@ from analyzer.errors import InvalidQueryError
 from glimpse.timeparse import parse_time_ns
 
 __all__ = [
+    "alert_options",
     "anomaly_options",
     "bottleneck_options",
     "diff_options",
@@ -222,6 +223,11 @@ def diff_options(params: Mapping[str, str]) -> dict[str, Any]:
         "baseline_since_ns": parse_time_ns(params.get("diff_since")),
         "baseline_until_ns": parse_time_ns(params.get("diff_until")),
     }
+
+
+def alert_options(params: Mapping[str, str]) -> dict[str, Any]:
+    """``history`` (true/1/yes) and ``limit`` (state changes, default 100) of ``/api/alerts``."""
+    return {"history": _flag(params.get("history")), "limit": _limit(params, 100)}
 
 
 def no_options(params: Mapping[str, str]) -> dict[str, Any]:

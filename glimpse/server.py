@@ -23,7 +23,7 @@ import os
 import socket
 import ssl
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +46,12 @@ from storage.journal import journal_dir
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import open_writable
 from storage.writer import BatchWriter
+from tracing.errors import GlimpseError
+
+if TYPE_CHECKING:
+    from analyzer.alert_rules import NotifyTargets
+    from glimpse.alert_loop import RuleLoop
+    from glimpse.notify import Notifier
 
 __all__ = ["GlimpseServer"]
 
@@ -70,6 +76,7 @@ class GlimpseServer:
             queue_capacity_rows=settings.max_queued_rows,
         )
         self.tokens: TokenStore | None = None
+        self.rules: RuleLoop | None = None
         self.span_metrics = SpanMetrics(self.read_cursor, delay_s=settings.span_metrics_delay_s)
 
     def start(self) -> ServerInfo:
@@ -80,6 +87,8 @@ class GlimpseServer:
             tls.check()
         tokens = self.tokens = TokenStore(settings.token_file) if settings.token_file else None
         _warn_if_exposed(settings.host, tls, tokens)
+        # the rules file too: one with mistakes stops the start (each named in the error)
+        rules = self.rules = self._rule_loop()
         # Arrow's default allocator (mimalloc) keeps what the writer's row-group chunks
         # freed: measured under full load, the system allocator holds peak RSS about
         # 150 MiB lower at the same throughput.
@@ -95,6 +104,8 @@ class GlimpseServer:
             observer=self.metrics,
         )
         self.writer.start()
+        if rules is not None:
+            rules.start()
         ingestor = Ingestor(
             self.writer,
             max_request_bytes=settings.max_request_bytes,
@@ -113,7 +124,13 @@ class GlimpseServer:
             _uvicorn_server(build_otlp_http_app(ingestor, tokens=tokens), tls),
             _uvicorn_server(
                 build_api_app(
-                    self.read_cursor, self.stats, metrics=self.metrics, span_metrics=spans, tokens=tokens, mcp=mcp
+                    self.read_cursor,
+                    self.stats,
+                    metrics=self.metrics,
+                    span_metrics=spans,
+                    tokens=tokens,
+                    mcp=mcp,
+                    reload_rules=rules.reload if rules is not None else None,
                 ),
                 tls,
                 lifespan="on",  # the MCP endpoint's sessions
@@ -148,6 +165,8 @@ class GlimpseServer:
             client_cert_required=tls is not None and tls.mutual,
             token_file=os.path.abspath(tokens.path) if tokens else None,
         )
+        if rules is not None:
+            rules.set_console_url(self.info.console_url)  # the alerts link to its pages
         write_server_info(settings.db_path, self.info)
         logger.info("glimpse serving %s", self.info)
         return self.info
@@ -156,6 +175,49 @@ class GlimpseServer:
         await asyncio.gather(
             *(server.serve(sockets=[sock]) for server, sock in zip(self._uvicorn, sockets, strict=False))
         )
+
+    def _rule_loop(self) -> RuleLoop | None:
+        if not self.settings.rules_file:
+            return None
+        from glimpse.alert_loop import RuleLoop  # the analyses it runs load when alerting is on
+
+        settings = self.settings
+        assert settings.rules_file is not None
+        return RuleLoop(
+            settings.rules_file,
+            connect=self.read_cursor,
+            interval_s=settings.rule_interval_s,
+            notifier_for=self._notifier_for,
+            action_secret=settings.alert_webhook_secret,
+        )
+
+    def _notifier_for(self, targets: NotifyTargets) -> Notifier | None:
+        """The notifier to the receivers of the options (or their variables), else of the
+        rules file's ``notify:`` block; None when there is none."""
+        from glimpse.notify import Notifier
+
+        settings = self.settings
+        alertmanager = settings.alertmanager_url or targets.alertmanager
+        webhook = settings.alert_webhook_url or targets.webhook
+        if not (alertmanager or webhook):
+            return None
+        return Notifier(
+            alertmanager_url=alertmanager,
+            webhook_url=webhook,
+            webhook_secret=settings.alert_webhook_secret,
+            interval_s=settings.rule_interval_s,
+        )
+
+    def reload_rules(self) -> int | None:
+        """Re-read the rules file (SIGHUP): the number of rules now loaded, or None when there
+        is no rules file or it has mistakes (logged; the rules loaded before stay)."""
+        if self.rules is None:
+            return None
+        try:
+            return self.rules.reload()
+        except GlimpseError as exc:
+            logger.error("the alert rules were not reloaded: %s", exc)
+            return None
 
     def reload_tokens(self) -> int | None:
         """Re-read the token file (SIGHUP): the number of tokens now accepted, or None when
@@ -174,6 +236,7 @@ class GlimpseServer:
         retention = self.writer.retention
         return {
             **dataclasses.asdict(self.writer.stats),
+            **({"alerts": self.rules.stats()} if self.rules is not None else {}),
             "queued_rows": self.writer.queued_rows,
             "store_bytes": store_bytes(self.settings.db_path),
             "retention": {
@@ -192,6 +255,8 @@ class GlimpseServer:
             server.should_exit = True
         if self._loop_thread is not None:
             self._loop_thread.join(grace + 5)
+        if self.rules is not None:
+            self.rules.stop()
         if self._ingestor is not None:
             self._ingestor.close()
         if self.writer is not None:

@@ -25,6 +25,9 @@ __all__ = [
     "DEFAULT_GRPC_PORT",
     "DEFAULT_HOST",
     "DEFAULT_HTTP_PORT",
+    "ENV_ALERTMANAGER",
+    "ENV_ALERT_WEBHOOK",
+    "ENV_ALERT_WEBHOOK_SECRET",
     "ENV_API_PORT",
     "ENV_CONSOLE_PORT",
     "ENV_DB",
@@ -37,6 +40,8 @@ __all__ = [
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ENV_RETENTION",
+    "ENV_RULES",
+    "ENV_RULE_INTERVAL",
     "ENV_SPAN_METRICS_DELAY",
     "ENV_TLS_CERT",
     "ENV_TLS_CLIENT_CA",
@@ -67,6 +72,12 @@ ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
 ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
+# alert rules (docs/alerting.md)
+ENV_RULES = "GLIMPSE_RULES"
+ENV_RULE_INTERVAL = "GLIMPSE_RULE_INTERVAL"
+ENV_ALERTMANAGER = "GLIMPSE_ALERTMANAGER"
+ENV_ALERT_WEBHOOK = "GLIMPSE_ALERT_WEBHOOK"
+ENV_ALERT_WEBHOOK_SECRET = "GLIMPSE_ALERT_WEBHOOK_SECRET"
 # TLS and authentication (docs/security.md)
 ENV_TLS_CERT = "GLIMPSE_TLS_CERT"
 ENV_TLS_KEY = "GLIMPSE_TLS_KEY"
@@ -81,6 +92,7 @@ DEFAULT_API_PORT = 4320
 DEFAULT_CONSOLE_PORT = 4321
 # /metrics/spans counts span time this far behind the clock: exporters batch for seconds
 DEFAULT_SPAN_METRICS_DELAY_S = 30.0
+DEFAULT_RULE_INTERVAL_S = 30.0
 # below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
 MIN_DB_BYTES = 64 * 2**20
 
@@ -158,6 +170,36 @@ SPAN_METRICS_DELAY = Setting(
     f"{DEFAULT_SPAN_METRICS_DELAY_S:g} s",
     "Seconds span time must lie behind the clock before /metrics/spans counts it",
 )
+RULES = Setting(
+    "--rules",
+    ENV_RULES,
+    "none (no alerting)",
+    "Alert rules file (YAML, docs/alerting.md), evaluated over the store; SIGHUP or POST /api/rules/reload re-reads it",
+)
+RULE_INTERVAL = Setting(
+    "--rule-interval",
+    ENV_RULE_INTERVAL,
+    f"{DEFAULT_RULE_INTERVAL_S:g} s",
+    "Seconds between two evaluations of the alert rules",
+)
+ALERTMANAGER = Setting(
+    "--alertmanager",
+    ENV_ALERTMANAGER,
+    "none",
+    "Prometheus Alertmanager URL: firing and resolved alerts go to its API v2 (needs --rules)",
+)
+ALERT_WEBHOOK = Setting(
+    "--alert-webhook",
+    ENV_ALERT_WEBHOOK,
+    "none",
+    "URL that receives each alert's firing and resolving as signed JSON (needs --rules)",
+)
+ALERT_WEBHOOK_SECRET = Setting(
+    "",
+    ENV_ALERT_WEBHOOK_SECRET,
+    "none (unsigned)",
+    "Secret of the webhook's HMAC-SHA256 signature header",
+)
 # TLS and authentication, on every listener (docs/security.md)
 TLS_CERT = Setting("--tls-cert", ENV_TLS_CERT, "none (plain text)", "PEM server certificate (chain): serve TLS")
 TLS_KEY = Setting("--tls-key", ENV_TLS_KEY, "none", "PEM private key of --tls-cert")
@@ -189,6 +231,11 @@ SETTINGS = (
     RETENTION,
     MAX_DB_BYTES,
     SPAN_METRICS_DELAY,
+    RULES,
+    RULE_INTERVAL,
+    ALERTMANAGER,
+    ALERT_WEBHOOK,
+    ALERT_WEBHOOK_SECRET,
     *SECURITY_SETTINGS,
 )
 
@@ -279,6 +326,11 @@ class ServerSettings:
     retention_ns: int | None = None  # None: keep everything
     max_db_bytes: int | None = None  # None: no bound
     span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
+    rules_file: str | None = None  # None: no alerting
+    rule_interval_s: float = DEFAULT_RULE_INTERVAL_S
+    alertmanager_url: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None
     # TLS and authentication (docs/security.md); the files are read when the server starts
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -304,9 +356,21 @@ class ServerSettings:
             raise SettingsError("the retention age must be positive")
         if not 0 <= self.span_metrics_delay_s <= 86_400:
             raise SettingsError("the span metrics delay must be 0 to 86,400 seconds")
+        if not 1 <= self.rule_interval_s <= 86_400:
+            raise SettingsError("the rule interval must be 1 to 86,400 seconds")
+        self._check_alerting()
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
         self._check_tls()
+
+    def _check_alerting(self) -> None:
+        for option, url in (("--alertmanager", self.alertmanager_url), ("--alert-webhook", self.alert_webhook_url)):
+            if not url:
+                continue
+            if not self.rules_file:
+                raise SettingsError(f"{option} needs --rules: it receives the alerts of the rules")
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise SettingsError(f"{option} must be an http:// or https:// URL, got {url!r}")
 
     def _check_tls(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -347,6 +411,10 @@ class ServerSettings:
         tls_key: str | None = None,
         tls_client_ca: str | None = None,
         token_file: str | None = None,
+        rules_file: str | None = None,
+        rule_interval_s: float | None = None,
+        alertmanager_url: str | None = None,
+        alert_webhook_url: str | None = None,
     ) -> ServerSettings:
         retention = retention or env_or(ENV_RETENTION, "")
         max_db_bytes = max_db_bytes or env_or(ENV_MAX_DB_BYTES, "")
@@ -372,4 +440,11 @@ class ServerSettings:
             tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
             tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,
             token_file=token_file or env_or(ENV_TOKEN_FILE, "") or None,
+            rules_file=rules_file or env_or(ENV_RULES, "") or None,
+            rule_interval_s=rule_interval_s
+            if rule_interval_s is not None
+            else _env_float(ENV_RULE_INTERVAL, DEFAULT_RULE_INTERVAL_S),
+            alertmanager_url=alertmanager_url or env_or(ENV_ALERTMANAGER, "") or None,
+            alert_webhook_url=alert_webhook_url or env_or(ENV_ALERT_WEBHOOK, "") or None,
+            alert_webhook_secret=env_or(ENV_ALERT_WEBHOOK_SECRET, "") or None,
         )

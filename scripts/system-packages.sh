@@ -2,8 +2,9 @@
 # The Debian packages glimpse needs beside Python's: installed when missing (as root, as CI
 # runs), otherwise named in one clear line. `make run` and `make test` call this first.
 #   run:  a C compiler and Python's headers (the OTLP trace decoder's fast path), venv, npm
-#   test: the same, plus Chromium (the console's browser tests), Graphviz (the DOT export) and
-#         Prometheus (a real scrape of GET /metrics)
+#   test: the same, plus Chromium (the console's browser tests), Graphviz (the DOT export),
+#         Prometheus (a real scrape of GET /metrics) and Alertmanager (glimpse's alerts sent
+#         to a real one)
 set -euo pipefail
 need="${1:-test}"
 python="${PYTHON:-python3}"
@@ -17,6 +18,7 @@ if [ "$need" = test ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)
     command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+    command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

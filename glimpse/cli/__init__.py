@@ -4,7 +4,20 @@ One module per command group; each registers its commands on :data:`app`, and he
 imports wait inside the commands so that ``glimpse --help`` starts fast.
 """
 
-from glimpse.cli import demo, graph, incidents, logs, mcp, platforms, report, serve, sql, traces
+from glimpse.cli import alerts, demo, graph, incidents, logs, mcp, platforms, report, serve, sql, traces
 from glimpse.cli.app import app
 
-__all__ = ["app", "demo", "graph", "incidents", "logs", "mcp", "platforms", "report", "serve", "sql", "traces"]
+__all__ = [
+    "alerts",
+    "app",
+    "demo",
+    "graph",
+    "incidents",
+    "logs",
+    "mcp",
+    "platforms",
+    "report",
+    "serve",
+    "sql",
+    "traces",
+]

@@ -58,6 +58,7 @@ COMMAND_ORDER = (
     "platforms",
     "anomalies",
     "rca",
+    "alerts",
     "report",
     "mcp",
     "demo",

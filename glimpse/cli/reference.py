@@ -34,7 +34,18 @@ def cli_reference() -> str:
     for name, command in commands:
         if command is not None:
             lines += ["", *_command_section(name, command)]
+            lines += _subcommand_sections(name, command, ctx)
     return "\n".join(lines) + "\n"
+
+
+def _subcommand_sections(name: str, command: Any, ctx: Any) -> list[str]:
+    """The sections of a group's own commands (``glimpse alerts check``), in their order."""
+    if not hasattr(command, "list_commands"):
+        return []
+    lines: list[str] = []
+    for sub in command.list_commands(ctx):
+        lines += ["", *_command_section(f"{name} {sub}", command.get_command(ctx, sub))]
+    return lines
 
 
 def _first_line(command: Any) -> str:

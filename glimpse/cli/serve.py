@@ -1,5 +1,5 @@
 """``glimpse serve``: receivers, store, API and console until SIGTERM or Ctrl-C; SIGHUP
-re-reads the token file."""
+re-reads the token file and the alert rules file."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import typer
 from glimpse import __version__
 from glimpse.cli.app import DbOption, app, err
 from glimpse.settings import (
+    ALERT_WEBHOOK,
+    ALERTMANAGER,
     API_PORT,
     CONSOLE_PORT,
     DECODE_WORKERS,
@@ -24,6 +26,8 @@ from glimpse.settings import (
     MAX_DB_BYTES,
     MAX_REQUEST_BYTES,
     RETENTION,
+    RULE_INTERVAL,
+    RULES,
     TLS_CERT,
     TLS_CLIENT_CA,
     TLS_KEY,
@@ -53,6 +57,10 @@ def serve(
     tls_key: Annotated[Optional[str], typer.Option(help=TLS_KEY.help)] = None,
     tls_client_ca: Annotated[Optional[str], typer.Option(help=TLS_CLIENT_CA.help)] = None,
     token_file: Annotated[Optional[str], typer.Option(help=TOKEN_FILE.help)] = None,
+    rules: Annotated[Optional[str], typer.Option(help=RULES.help)] = None,
+    rule_interval: Annotated[Optional[float], typer.Option(help=RULE_INTERVAL.help)] = None,
+    alertmanager: Annotated[Optional[str], typer.Option(help=ALERTMANAGER.help)] = None,
+    alert_webhook: Annotated[Optional[str], typer.Option(help=ALERT_WEBHOOK.help)] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
     from glimpse.server import GlimpseServer
@@ -72,12 +80,16 @@ def serve(
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
         token_file=token_file,
+        rules_file=rules,
+        rule_interval_s=rule_interval,
+        alertmanager_url=alertmanager,
+        alert_webhook_url=alert_webhook,
     )
     logging.getLogger("storage.retention").setLevel(logging.INFO)  # say what retention drops
     server = GlimpseServer(settings)
     stop = _stop_on_signals()
     info = server.start()
-    _reload_tokens_on_sighup(server)
+    _reload_on_sighup(server)
     scheme = "https" if info.tls else "http"
     err.print(
         f"glimpse {__version__} storing into [bold]{settings.db_path}[/]\n"
@@ -87,6 +99,7 @@ def serve(
         f"  console    {info.console_url}/\n"
         f"{_retention_line(retention, max_db_bytes, settings)}"
         f"{_security_line(settings, info.client_cert_required)}"
+        f"{_rules_line(server)}"
         f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
         "Ctrl-C (or SIGTERM) drains, commits and stops.",
         highlight=False,
@@ -116,14 +129,24 @@ def _security_line(settings: ServerSettings, client_certs: bool) -> str:
     return f"  security   {', '.join(parts)}\n"
 
 
-def _reload_tokens_on_sighup(server: GlimpseServer) -> None:
-    if server.tokens is None:
+def _rules_line(server: GlimpseServer) -> str:
+    if server.rules is None:
+        return ""
+    count, interval = len(server.rules.rules), server.settings.rule_interval_s
+    return f"  alerts     {count} rule{'s' if count != 1 else ''} from {server.rules.path} every {interval:g} s\n"
+
+
+def _reload_on_sighup(server: GlimpseServer) -> None:
+    if server.tokens is None and server.rules is None:
         return
 
     def reload(*_: object) -> None:
         count = server.reload_tokens()  # a failure is logged, and the old tokens stay
         if count is not None:
             err.print(f"reloaded {count} bearer token{'s' if count != 1 else ''}", highlight=False)
+        rules = server.reload_rules()  # the same for the rules
+        if rules is not None:
+            err.print(f"reloaded {rules} alert rule{'s' if rules != 1 else ''}", highlight=False)
 
     signal.signal(signal.SIGHUP, reload)
 

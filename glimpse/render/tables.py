@@ -385,3 +385,88 @@ def anomaly_tables(result: dict[str, Any], limit: int = 30) -> list[Table]:
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.4g}"
+
+
+def _causes_text(causes: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{c['rank']}. {c['kind']} {c['name']}: {c['evidence']}" for c in causes)
+
+
+def _value_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def alert_tables(result: dict[str, Any]) -> list[Table]:
+    """``glimpse alerts``: every alert's state with its root causes, and the history if asked."""
+    table = Table(title="Alerts (firing, then pending)", show_lines=True)
+    for column in ("alert", "state", "scope", "signal", "value", "since", "root causes"):
+        table.add_column(column, overflow="fold")
+    for alert in result["alerts"]:
+        since = alert["fired_at"] if alert["state"] == "firing" else alert["active_since"]
+        table.add_row(
+            alert["alert"],
+            alert["state"],
+            alert["scope"],
+            alert["signal"],
+            _value_text(alert["value"]),
+            format_ns(since) if since is not None else "",
+            _causes_text(alert["root_causes"]),
+        )
+    tables = [table]
+    if "history" in result:
+        history = Table(title="State changes (latest first)")
+        for column in ("at", "alert", "from", "to", "value"):
+            history.add_column(column)
+        for change in result["history"]:
+            history.add_row(
+                format_ns(change["at"]),
+                change["alert"],
+                change["from_state"],
+                change["to_state"],
+                _value_text(change["value"]),
+            )
+        tables.append(history)
+    if result.get("actions"):
+        tables.append(_actions_table(result["actions"]))
+    return tables
+
+
+def _actions_table(actions: list[dict[str, Any]]) -> Table:
+    table = Table(title="Remediation actions (latest first)", show_lines=True)
+    for column in ("at", "alert", "target", "outcome", "remediation"):
+        table.add_column(column, overflow="fold")
+    for action in actions:
+        target = f"{action['target_kind']} {action['target_name']}" if action["target_kind"] else ""
+        table.add_row(
+            format_ns(action["requested_at"]), action["alert"], target, action["outcome"], action["remediation"]
+        )
+    return table
+
+
+def backtest_tables(result: dict[str, Any]) -> list[Table]:
+    """``glimpse alerts test``: per rule how often it fired, then every state change."""
+    window = result["window"]
+    rules = Table(title=f"Rules replayed over {format_ns(window['since'])} .. {format_ns(window['until'])}")
+    for column in ("alert", "signal", "scope", "fired", "first fired", "state at end"):
+        rules.add_column(column)
+    for rule in result["rules"]:
+        first = rule["first_fired"]
+        rules.add_row(
+            rule["alert"],
+            rule["signal"],
+            rule["scope"],
+            str(rule["fired"]),
+            format_ns(first) if first is not None else "",
+            rule["state_at_end"],
+        )
+    events = Table(title="What would have happened", show_lines=True)
+    for column in ("at", "alert", "change", "value", "root causes"):
+        events.add_column(column, overflow="fold")
+    for event in result["events"]:
+        events.add_row(
+            format_ns(event["at"]),
+            event["alert"],
+            f"{event['from']} -> {event['to']}",
+            _value_text(event["value"]),
+            _causes_text(event.get("root_causes", [])),
+        )
+    return [rules, events]

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from analyzer.errors import InvalidQueryError
+from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
 from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
@@ -88,12 +88,16 @@ def build_api_app(
     span_metrics: Callable[[], bytes] | None = None,
     tokens: TokenStore | None = None,
     mcp: McpEndpoint | None = None,
+    reload_rules: Callable[[], int] | None = None,
 ) -> Starlette:
     """``connect`` returns a fresh read connection for each query; ``span_metrics`` makes the
     ``/metrics/spans`` exposition; ``tokens``: who may ask; ``mcp``: the MCP endpoint to serve
-    beside the API (behind the same tokens), whose sessions run in the app's lifespan."""
+    beside the API (behind the same tokens), whose sessions run in the app's lifespan;
+    ``reload_rules`` re-reads the alert rules for ``POST /api/rules/reload`` (None: the
+    server has no rules file, and the route answers 404)."""
+    reload_route = Route("/api/rules/reload", partial(_reload_rules, reload_rules), methods=["POST"])
     return Starlette(
-        routes=[*api_routes(connect, stats, metrics, span_metrics), *([mcp.route] if mcp else [])],
+        routes=[*api_routes(connect, stats, metrics, span_metrics), reload_route, *([mcp.route] if mcp else [])],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=require_token(tokens, PUBLIC_API_PATHS.__contains__),
         lifespan=mcp.lifespan if mcp else None,
@@ -146,6 +150,7 @@ def api_routes(
         Route("/api/health", health, methods=["GET"]),
         Route("/api/stats", server_stats, methods=["GET"]),
         Route("/api/sql", partial(_sql, connect), methods=["POST"]),
+        Route("/api/alerts/test", partial(_backtest, connect), methods=["POST"]),
         *jaeger_routes(connect),
         *tempo_routes(connect),
     ]
@@ -194,6 +199,39 @@ def _trace_endpoint(connect: Connect, entry: TraceAnalysis) -> Callable[[Request
         )
 
     return endpoint
+
+
+async def _backtest(connect: Connect, request: Request) -> JSONResponse:
+    """``glimpse alerts test`` through the server: ``{"rules": YAML text, "since", "until",
+    "step_ns", "root_causes"}`` -> the replay (400 naming every mistake of the rules)."""
+    from analyzer.alert_rules import parse_rules
+    from analyzer.query_service.alerts import DEFAULT_STEP_NS, backtest
+
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise InvalidQueryError('the body must be a JSON object like {"rules": "rules: ..."}') from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("rules"), str):
+        raise InvalidQueryError('the body must be a JSON object with the rules file\'s text as "rules"')
+    bounds = [payload.get(key) for key in ("since", "until", "step_ns")]
+    if not all(value is None or (isinstance(value, int) and not isinstance(value, bool)) for value in bounds):
+        raise InvalidQueryError("since, until and step_ns must be integer nanoseconds")
+    rules = parse_rules(payload["rules"])
+    options = {
+        "since_ns": bounds[0],
+        "until_ns": bounds[1],
+        "step_ns": bounds[2] or DEFAULT_STEP_NS,
+        "with_root_causes": payload.get("root_causes", True) is not False,
+    }
+    return JSONResponse(await run_in_threadpool(partial(on_connection, connect, backtest, rules, **options)))
+
+
+async def _reload_rules(reload_rules: Callable[[], int] | None, _: Request) -> JSONResponse:
+    """Re-read the alert rules file: ``{"rules": count}``; 400 listing its mistakes (the rules
+    loaded before stay), 404 without a rules file."""
+    if reload_rules is None:
+        raise NotFoundError("this server has no alert rules file: start it with --rules FILE")
+    return JSONResponse({"rules": await run_in_threadpool(reload_rules)})
 
 
 async def _sql(connect: Connect, request: Request) -> JSONResponse:

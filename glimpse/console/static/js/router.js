@@ -15,6 +15,7 @@ export const ROUTES = Object.freeze({
   bottlenecks: { module: "bottlenecks", nav: "bottlenecks" },
   anomalies: { module: "anomalies", nav: "anomalies" },
   rca: { module: "rca", nav: "rca" },
+  alerts: { module: "alerts", nav: "alerts" },
   sql: { module: "sql", nav: "sql" },
 });
 

@@ -1,0 +1,235 @@
+"""Alert rules on the labelled fault suite, and the cost of one evaluation (``python -m bench.alerts``).
+
+Fault suite (``python -m bench.faults`` makes it): every case is replayed with ``glimpse
+alerts test`` (the query service's backtest, every 30 s of span time) and the default rule
+set of docs/alerting.md on the topology's entry service:
+
+    - {alert: EntryErrors, signal: error_rate, service: ENTRY, above: 0.05, window: 1m, for: 1m}
+    - {alert: EntryAnomaly, signal: anomaly, service: ENTRY, window: 1m, for: 1m}
+
+It prints, over the cases where a rule fired after the fault started: the delay from the
+fault's start to the first firing (median and p90), the share whose top root cause is the
+injected fault's target (at its own level, as bench.rca scores it), the share of faults
+alerted at all, and false alerts (firings before the fault started) per simulated day of the
+cases' fault-free traffic.
+
+Cost (``--scale``): one evaluation of 50 rules (the five plain signals on ten services,
+``--scale-window`` windows, default 15 minutes, no root causes) at the end of the scale store's window (``python -m
+bench.rca --scale`` makes it: about 1.5 million spans in 15 minutes), timed five times.
+
+    python -m bench.alerts [--suite bench/results/faults] [--types errors,latency]
+    python -m bench.alerts --scale [--scale-store bench/results/scale/glimpse.duckdb]
+
+Cost on ingest: ``--write-rules FILE`` writes the same 50 rules for the services of the
+ingest workload (bench.workload); ``python -m bench.ingest --rules FILE --rule-interval 5``
+then ingests with them evaluated every 5 s, to compare with a run without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analyzer.alert_rules import Rule, parse_rules
+from analyzer.query_service.alerts import backtest, evaluate_rules
+from bench.common import median, timed
+from bench.rca import matches
+from storage.graph_queries import resolve_window
+from storage.store import open_read_only, open_writable
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = {"shop": "frontend", "large": "edge-gateway"}
+STEP_NS = 30 * 1_000_000_000
+DAY_S = 86_400
+
+DEFAULT_RULES = """
+rules:
+  - {{alert: EntryErrors, signal: error_rate, service: {entry}, above: 0.05, window: 1m, for: 1m}}
+  - {{alert: EntryAnomaly, signal: anomaly, service: {entry}, window: 1m, for: 1m}}
+"""
+
+
+def default_rules(topology: str) -> list[Rule]:
+    return parse_rules(DEFAULT_RULES.format(entry=ENTRY[topology]))
+
+
+def replay_case(folder: Path) -> dict[str, Any]:
+    """One case: its first firing after the fault's start (delay, top root cause), and the firings before it."""
+    labels = json.loads((folder / "labels.json").read_text())
+    with tempfile.TemporaryDirectory() as scratch:
+        return _replay(_migrated_copy(folder / "glimpse.duckdb", Path(scratch)), labels, folder.name)
+
+
+def _migrated_copy(store: Path, scratch: Path) -> Path:
+    """A copy of ``store`` at the current schema (the suite may be older; it stays untouched)."""
+    copy = scratch / "glimpse.duckdb"
+    shutil.copyfile(store, copy)
+    open_writable(copy).close()
+    return copy
+
+
+def _replay(store: Path, labels: dict[str, Any], name: str) -> dict[str, Any]:
+    (fault,) = labels["faults"]
+    con = open_read_only(store)
+    try:
+        started = time.perf_counter()
+        result = backtest(
+            con,
+            default_rules(labels["topology"]),
+            since_ns=labels["start_ns"],
+            until_ns=labels["end_ns"],
+            step_ns=STEP_NS,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
+    firings = [e for e in result["events"] if e["to"] == "firing"]
+    before = [e for e in firings if e["at"] < fault["start_ns"]]
+    after = [e for e in firings if e["at"] >= fault["start_ns"]]
+    row: dict[str, Any] = {
+        "case": name,
+        "type": fault["type"],
+        "normal_s": (fault["start_ns"] - labels["start_ns"]) / 1e9,
+        "false_alerts": len(before),
+        "alerted": bool(after),
+        "seconds": seconds,
+    }
+    if after:
+        first = after[0]
+        causes = first.get("root_causes", [])
+        row["delay_s"] = (first["at"] - fault["start_ns"]) / 1e9
+        row["rule"] = first["alert"]
+        row["top1"] = bool(causes) and matches(causes[0], fault["target"])
+    return row
+
+
+def report_suite(rows: list[dict[str, Any]]) -> None:
+    alerted = [r for r in rows if r["alerted"]]
+    delays = sorted(r["delay_s"] for r in alerted)
+    normal_days = sum(r["normal_s"] for r in rows) / DAY_S
+    false_alerts = sum(r["false_alerts"] for r in rows)
+    print(f"cases: {len(rows)}; alerted after the fault started: {len(alerted)} ({len(alerted) / len(rows):.0%})")
+    if delays:
+        p90 = delays[min(len(delays) - 1, int(0.9 * len(delays)))]
+        print(f"delay from fault start to firing: median {median(delays):.0f} s, p90 {p90:.0f} s")
+        right = sum(1 for r in alerted if r["top1"])
+        print(f"right root cause top-1 among alerted faults: {right}/{len(alerted)} ({right / len(alerted):.0%})")
+    print(
+        f"false alerts: {false_alerts} in {normal_days * 24:.2f} simulated hours of fault-free traffic "
+        f"= {false_alerts / normal_days if normal_days else float('nan'):.1f} per simulated day"
+    )
+    print(f"replay: {statistics.mean(r['seconds'] for r in rows):.2f} s per case")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_type.setdefault(row["type"], []).append(row)
+    print(f"{'fault type':<16} {'cases':>5} {'alerted':>8} {'top-1':>6} {'median delay s':>15}")
+    for fault_type, group in sorted(by_type.items()):
+        hit = [r for r in group if r["alerted"]]
+        delay = f"{median([r['delay_s'] for r in hit]):.0f}" if hit else "-"
+        top1 = sum(1 for r in hit if r["top1"])
+        print(f"{fault_type:<16} {len(group):>5} {len(hit):>8} {top1:>6} {delay:>15}")
+
+
+def scale_rules(services: list[str], window: str = "5m") -> list[Rule]:
+    return parse_rules(scale_rules_text(services, window))
+
+
+def scale_rules_text(services: list[str], window: str = "5m") -> str:
+    """Five rules (one per plain signal, over ``window``) per service."""
+    signals = (
+        ("error_rate", "above: 0.05"),
+        ("latency_p50_ms", "above: 500"),
+        ("latency_p95_ms", "above: 1000"),
+        ("latency_p99_ms", "above: 2000"),
+        ("throughput_rps", "below: 0.1"),
+    )
+    lines = [
+        f"  - {{alert: R{i}_{j}, signal: {signal}, service: {service}, {threshold}, window: {window}}}"
+        for i, service in enumerate(services)
+        for j, (signal, threshold) in enumerate(signals)
+    ]
+    return "rules:\n" + "\n".join(lines) + "\n"
+
+
+def report_scale(store: Path, window: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        _time_scale(_migrated_copy(store, Path(scratch)) if _older(store) else store, window)
+
+
+def _older(store: Path) -> bool:
+    from storage.schema import SCHEMA_VERSION
+
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        row = con.execute("SELECT max(version) FROM glimpse_schema_version").fetchone()
+    finally:
+        con.close()
+    return bool(row and row[0] < SCHEMA_VERSION)
+
+
+def _time_scale(store: Path, window: str) -> None:
+    con = open_read_only(store)
+    try:
+        data = resolve_window(con, None, None)
+        rows = con.execute(
+            "SELECT service_name FROM otel_spans GROUP BY ALL ORDER BY count(*) DESC, service_name LIMIT 10"
+        ).fetchall()
+        rules = scale_rules([row[0] for row in rows], window)
+        spans = con.execute(
+            "SELECT count(*) FROM otel_spans WHERE timestamp >= make_timestamp_ns($s)",
+            {"s": data.until_ns - rules[0].window_ns},
+        ).fetchone()
+        _, seconds = timed(lambda: evaluate_rules(con, rules, {}, data.until_ns, with_root_causes=False), 5)
+    finally:
+        con.close()
+    print(
+        f"one evaluation of {len(rules)} rules over the last {window} ({spans[0] if spans else 0:,} spans) of "
+        f"the store: median {median(seconds):.3f} s, max {max(seconds):.3f} s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.alerts", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--suite", type=Path, default=ROOT / "bench" / "results" / "faults")
+    parser.add_argument("--types", default="", help="only these fault types (comma-separated)")
+    parser.add_argument("--scale", action="store_true", help="time one evaluation of 50 rules on the scale store")
+    parser.add_argument("--scale-store", type=Path, default=ROOT / "bench" / "results" / "scale" / "glimpse.duckdb")
+    parser.add_argument("--scale-window", default="15m", help="the rules' window on the scale store (default 15m)")
+    parser.add_argument("--write-rules", type=Path, help="write 50 rules for bench.ingest's workload to this file")
+    args = parser.parse_args()
+    if args.write_rules:
+        from bench.workload import SERVICES
+
+        args.write_rules.write_text(scale_rules_text(sorted(SERVICES)[:10]))
+        print(f"wrote {len(scale_rules(sorted(SERVICES)[:10]))} rules to {args.write_rules}")
+        return
+    if args.scale:
+        report_scale(args.scale_store, args.scale_window)
+        return
+    wanted = set(filter(None, args.types.split(",")))
+    folders = sorted(p.parent for p in args.suite.glob("*/labels.json"))
+    rows = []
+    for folder in folders:
+        if wanted and folder.name.split("-")[1] not in wanted:
+            continue
+        row = replay_case(folder)
+        rows.append(row)
+        fired = f"fired after {row['delay_s']:.0f} s, top-1 {row['top1']}" if row["alerted"] else "not alerted"
+        print(f"{row['case']}: {fired}; {row['false_alerts']} false alerts ({row['seconds']:.1f} s)", flush=True)
+    if not rows:
+        raise SystemExit(f"no fault cases in {args.suite}: run python -m bench.faults first")
+    report_suite(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -233,12 +233,15 @@ def test_an_agent_over_stdio_reaches_the_injected_root_cause(
     db_path, label = fault_store
     errlog = tmp_path / "mcp.err"
 
-    async def session() -> tuple[Any, Any, dict[str, Any]]:
+    async def session() -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
         async with over_stdio("--db", str(db_path), errlog=errlog) as agent:
             tools = await agent.list_tools()
-            return agent.initialize_result, tools, await diagnose(agent)
+            alerts = await call(agent, "list_alerts", history=True, limit=5)
+            return agent.initialize_result, tools, await diagnose(agent), alerts
 
-    initialized, tools, found = run(session)
+    initialized, tools, found, alerts = run(session)
+    # the store's server ran no rules: the alert tables are there, and empty
+    assert alerts == {"truncated": False, "alerts": [], "history": [], "actions": []}
     assert initialized is not None and initialized.server_info.name == "glimpse"
     instructions = initialized.instructions or ""
     steps = [instructions.index(name) for name in ("list_services", "find_anomalies", "rank_root_causes", "get_trace")]

@@ -36,7 +36,8 @@ problem, go from the overview to the evidence:
    give), each with evidence (numbers before and during, example trace ids) and a remediation.
 4. Check the evidence: get_trace and get_critical_path on the trace ids it names; search_traces
    and search_logs for more examples; get_service_graph for who calls whom; get_bottlenecks for
-   where time goes across many requests; query_sql for anything else (read-only DuckDB SQL).
+   where time goes across many requests; query_sql for anything else (read-only DuckDB SQL);
+   list_alerts for what glimpse serve's alert rules fired, with their root causes.
 Windows are in the data's own time: use the times the answers show (RFC 3339, or unix
 nanoseconds). Durations are in milliseconds, ids are lowercase hex. Every answer is capped
 in size: when "truncated" is true, "omitted" says what was left out and "narrow" how to ask

@@ -48,6 +48,7 @@ TOOL_NAMES = (
     "search_logs",
     "list_log_templates",
     "query_sql",
+    "list_alerts",
 )
 
 Since = Annotated[
@@ -444,6 +445,22 @@ class GlimpseTools:
         answer.put("templates", templates, more=found["truncated"])
         return answer.text(trim=["templates"], max_bytes=self.max_bytes)
 
+    @_tool("alerts exist only where glimpse serve runs with --rules (docs/alerting.md)")
+    def list_alerts(
+        self,
+        history: Annotated[bool, Field(description="Also the latest state changes and remediation actions.")] = False,
+        limit: Annotated[int, Field(ge=1, le=200, description="State changes and actions to return.")] = 20,
+    ) -> str:
+        """The alerts glimpse serve's rules keep, firing and pending first, each with its value,
+        scope and the root causes ranked when it fired; with history, the latest state changes."""
+        found = self.client().analysis("alerts", {"history": "true" if history else None, "limit": limit})
+        answer = Answer("set history=false or a lower limit")
+        answer.put("alerts", [_alert(row) for row in found["alerts"]])
+        for key in ("history", "actions"):
+            if key in found:
+                answer.put(key, [_alert(row) for row in found[key]], limit)
+        return answer.text(trim=["actions", "history", "alerts"], max_bytes=self.max_bytes)
+
     @_tool("one SELECT over otel_traces, otel_logs or otel_metrics_*; SELECT * FROM otel_traces LIMIT 1 shows columns")
     def query_sql(
         self,
@@ -612,3 +629,15 @@ def _log_record(record: dict[str, Any]) -> dict[str, Any]:
 def _log_params(arguments: dict[str, Any]) -> dict[str, Any]:
     keys = ("since", "until", "service", "severity", "template", "trace_id", "span_id", "text", "limit")
     return {key: arguments.get(key) for key in keys}
+
+
+ALERT_TIMES = ("active_since", "fired_at", "resolved_at", "evaluated_at", "at", "requested_at")
+
+
+def _alert(row: dict[str, Any]) -> dict[str, Any]:
+    """An alert row in the agent's units: its moments (unix ns) as RFC 3339."""
+    converted = {
+        key: rfc3339(value) if key in ALERT_TIMES and isinstance(value, int) else value for key, value in row.items()
+    }
+    shaped: dict[str, Any] = without_empty(converted)
+    return shaped

@@ -213,6 +213,7 @@ class _ScrapeTimeCollector:
             yield CounterMetricFamily(name, documentation, stats.get(key, 0))
         yield from self._journal()
         yield from _retention(stats.get("retention"))
+        yield from _duckdb_memory(stats.get("duckdb_memory_bytes"))
         yield GaugeMetricFamily(
             "glimpse_process_threads", "Threads of the server process (native included).", _threads()
         )
@@ -243,6 +244,18 @@ def _retention(retention: Any) -> Iterator[Metric]:
     passes = retention.get("passes", 0)
     count = passes if isinstance(passes, int | float) else 0
     yield CounterMetricFamily("glimpse_retention_passes", "Retention passes that deleted data.", count)
+
+
+def _duckdb_memory(by_tag: Any) -> Iterator[Metric]:
+    """DuckDB's memory by its own tags: part of the process RSS that no other metric explains."""
+    gauge = GaugeMetricFamily(
+        "glimpse_duckdb_memory_bytes",
+        "Memory DuckDB holds, by what for (BASE_TABLE: cached blocks; IN_MEMORY_TABLE: rows not checkpointed).",
+        labels=["tag"],
+    )
+    for tag, used in sorted((by_tag if isinstance(by_tag, Mapping) else {}).items()):
+        gauge.add_metric([tag], used)
+    yield gauge
 
 
 def _total_size(paths: list[Path]) -> int:

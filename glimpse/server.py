@@ -44,7 +44,7 @@ from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
-from storage.store import open_writable
+from storage.store import memory_by_tag, open_writable
 from storage.writer import BatchWriter
 from tracing.errors import GlimpseError
 
@@ -239,6 +239,7 @@ class GlimpseServer:
             **({"alerts": self.rules.stats()} if self.rules is not None else {}),
             "queued_rows": self.writer.queued_rows,
             "store_bytes": store_bytes(self.settings.db_path),
+            "duckdb_memory_bytes": memory_by_tag(self._con) if self._con is not None else {},
             "retention": {
                 "max_age_ns": self.settings.retention_ns,
                 "max_db_bytes": self.settings.max_db_bytes,

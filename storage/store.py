@@ -15,7 +15,14 @@ from storage.journal import journal_dir, pending_segments
 from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
 from storage.writer import TableStore, WriterStats, replay_journal
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "on_connection", "open_read_only", "open_writable", "replay_pending"]
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "memory_by_tag",
+    "on_connection",
+    "open_read_only",
+    "open_writable",
+    "replay_pending",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,19 @@ def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
             " (run `glimpse serve` once to migrate it)"
         )
     return con
+
+
+def memory_by_tag(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Bytes DuckDB holds now, by what for (its ``duckdb_memory()`` tags with any in use):
+    ``BASE_TABLE`` is cached blocks of the file, ``IN_MEMORY_TABLE`` rows not checkpointed yet."""
+    cursor = con.cursor()  # the caller's thread, not the writer's
+    try:
+        rows = cursor.execute(
+            "SELECT tag, memory_usage_bytes FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY tag"
+        ).fetchall()
+    finally:
+        cursor.close()
+    return {str(tag): int(used) for tag, used in rows}
 
 
 def replay_pending(path: str | Path) -> int:

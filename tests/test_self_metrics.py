@@ -207,6 +207,10 @@ def test_store_metrics_agree_with_the_store(capped: Running) -> None:
     assert metrics.value("glimpse_journal_segments") >= 0 and metrics.value("glimpse_journal_failed_segments") == 0
     assert metrics.value("glimpse_store_duplicate_spans_total") == 0
     assert metrics.matching("glimpse_retention_dropped_rows_total") == []
+    # this little data went through DuckDB's WAL and sits in memory until a checkpoint
+    duckdb_memory = {s.labels["tag"]: s.value for s in metrics.matching("glimpse_duckdb_memory_bytes")}
+    assert duckdb_memory["IN_MEMORY_TABLE"] > 0
+    assert sum(duckdb_memory.values()) <= 256 * 1000**2  # the writer's DuckDB memory limit
 
 
 def test_api_latency_is_recorded_per_route_template(running: Running) -> None:

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 
 from collector.decode import Decoded
+from collector.memory import MemoryGuard
 from collector.outcomes import NO_OBSERVER, ReceiverObserver, Transport, refusal_reason
 from collector.signals import Signal
 from collector.worker import decode_body, ignore_interrupts, warm_up
@@ -57,6 +58,7 @@ class Ingestor:
         busy_threads: int | None = None,
         observer: ReceiverObserver = NO_OBSERVER,
         max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_BYTES,
+        memory_guard: MemoryGuard | None = None,
     ) -> None:
         if max_request_bytes < 1:
             raise ValueError("max_request_bytes must be positive")
@@ -79,6 +81,7 @@ class Ingestor:
         self.max_inflight_bytes = max_inflight_bytes
         self._inflight_bytes = 0  # guarded by _inflight_lock
         self._inflight_lock = threading.Lock()
+        self.memory_guard = memory_guard
 
     def _decoder_pool(self) -> ProcessPoolExecutor | None:
         """The decode workers, started on first use: a server that only receives
@@ -129,6 +132,7 @@ class Ingestor:
         with ExitStack() as admitted:  # the request's bytes count until its batch is committed
             try:
                 self.writer.check_room()  # refuse before paying for a decode the queue cannot take
+                self._check_memory()
                 admitted.enter_context(self._admitted(len(body)))
                 decoded = self._decode(signal, body, json)
             except Exception as exc:
@@ -147,6 +151,16 @@ class Ingestor:
                     raise
         self.observer.accepted(signal.name, transport, decoded.accepted, decoded.rejected)
         return decoded
+
+    def _check_memory(self) -> None:
+        """Refuse past the memory limit while the server has work of its own (a request
+        that finds nothing queued and nothing in flight always gets in)."""
+        if self.memory_guard is None:
+            return
+        with self._inflight_lock:
+            busy = self._inflight_bytes > 0
+        if busy or self.writer.queued_rows:
+            self.memory_guard.check()
 
     @contextmanager
     def _admitted(self, size: int) -> Iterator[None]:

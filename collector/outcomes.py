@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal, Protocol, get_args
 
 from collector.errors import DecodeError, RequestTooLargeError, UnsupportedMediaError
+from collector.memory import MemoryLimitError
 from storage.errors import QueueFullError
 
 __all__ = [
@@ -37,6 +38,7 @@ RefusalReason = Literal[
     "too_large",  # over --max-request-bytes: 413
     "unsupported_media",  # content type or encoding: 415
     "queue_full",  # the write queue is full: 503 / UNAVAILABLE, retried by the client
+    "memory_limit",  # the server is at --memory-limit: 503 / UNAVAILABLE, retried by the client
     "unavailable",  # shutting down, a commit failed or timed out: 503 / UNAVAILABLE
     "unauthenticated",  # a missing or wrong credential: 401 / UNAUTHENTICATED
 ]
@@ -74,6 +76,8 @@ def refusal_reason(exc: BaseException) -> RefusalReason:
         return "too_large"
     if isinstance(exc, DecodeError):
         return "invalid"
+    if isinstance(exc, MemoryLimitError):
+        return "memory_limit"
     if isinstance(exc, QueueFullError):
         return "queue_full"
     return "unavailable"  # shutting down, a dead decode worker, a commit failed or timed out

@@ -14,7 +14,7 @@ import ctypes
 import logging
 import os
 
-__all__ = ["ARENA_MAX", "MMAP_THRESHOLD_BYTES", "tune_malloc"]
+__all__ = ["ARENA_MAX", "MMAP_THRESHOLD_BYTES", "release_free_memory", "tune_malloc"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,17 @@ def tune_malloc(*, mmap_threshold: int = MMAP_THRESHOLD_BYTES, arena_max: int = 
     return True
 
 
+def release_free_memory() -> bool:
+    """Give the free pages inside glibc's arenas back to the system (``malloc_trim``): at the
+    memory limit, freed memory that still counts as resident would keep exports refused.
+    False where the process does not run on glibc."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
 def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None)
@@ -48,4 +59,6 @@ def _glibc() -> ctypes.CDLL | None:
         return None
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt.restype = ctypes.c_int
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.malloc_trim.restype = ctypes.c_int
     return libc

@@ -32,8 +32,9 @@ import uvicorn
 from collector.grpc_server import GrpcReceiver
 from collector.http_app import build_otlp_http_app
 from collector.ingest import Ingestor
+from collector.memory import MemoryGuard
 from collector.security import TlsFiles, TokenStore
-from glimpse.allocator import tune_malloc
+from glimpse.allocator import release_free_memory, tune_malloc
 from glimpse.client import GlimpseClient
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
 from glimpse.mcp.endpoint import McpEndpoint
@@ -94,7 +95,7 @@ class GlimpseServer:
         # 150 MiB lower at the same throughput.
         pa.set_memory_pool(pa.system_memory_pool())
         tune_malloc()
-        self._con = open_writable(settings.db_path)
+        self._con = open_writable(settings.db_path, memory_limit=f"{settings.duckdb_memory_bytes}B")
         self.writer = BatchWriter(
             self._con,
             database_path=settings.db_path,
@@ -112,6 +113,7 @@ class GlimpseServer:
             commit_timeout_s=settings.commit_timeout_s,
             decode_workers=settings.decode_workers,
             observer=self.metrics,
+            memory_guard=_memory_guard(settings.memory_limit_bytes),
         )
         self._ingestor = ingestor
         self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port, tls=tls, tokens=tokens)
@@ -337,3 +339,8 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+def _memory_guard(limit_bytes: int | None) -> MemoryGuard | None:
+    """The bound on the whole process (--memory-limit), or None when it is off."""
+    return MemoryGuard(limit_bytes, on_pressure=release_free_memory) if limit_bytes is not None else None

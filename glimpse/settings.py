@@ -39,6 +39,7 @@ __all__ = [
     "ENV_MAX_DB_BYTES",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
+    "ENV_MEMORY_LIMIT",
     "ENV_RETENTION",
     "ENV_RULES",
     "ENV_RULE_INTERVAL",
@@ -71,6 +72,7 @@ ENV_FLUSH_INTERVAL = "GLIMPSE_FLUSH_INTERVAL"
 ENV_DECODE_WORKERS = "GLIMPSE_DECODE_WORKERS"
 ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
+ENV_MEMORY_LIMIT = "GLIMPSE_MEMORY_LIMIT"
 ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
 # alert rules (docs/alerting.md)
 ENV_RULES = "GLIMPSE_RULES"
@@ -95,6 +97,14 @@ DEFAULT_SPAN_METRICS_DELAY_S = 30.0
 DEFAULT_RULE_INTERVAL_S = 30.0
 # below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
 MIN_DB_BYTES = 64 * 2**20
+# The whole server's memory bound. Measured (docs/robustness.md): 620 - 640 MiB at full
+# load, 993 MiB at three times the capacity without a bound; at 1 GiB (refusing past 85 %)
+# full load never meets it and overload is held under it.
+DEFAULT_MEMORY_LIMIT_BYTES = 2**30
+MIN_MEMORY_LIMIT_BYTES = 128 * 2**20
+# DuckDB's share of it: a quarter, and never more than the 256 MB the writer had alone
+DUCKDB_MEMORY_SHARE = 4
+MAX_DUCKDB_MEMORY_BYTES = 256 * 10**6
 
 
 class SettingsError(GlimpseError, ValueError):
@@ -164,6 +174,13 @@ MAX_DB_BYTES = Setting(
     "no bound",
     "Keep the database within this size, deleting the oldest data first (e.g. 20GB, 512MiB)",
 )
+MEMORY_LIMIT = Setting(
+    "--memory-limit",
+    ENV_MEMORY_LIMIT,
+    "1 GiB",
+    "Bound on the server's memory (RSS): past 85 % of it exports are refused as retryable;"
+    " DuckDB gets a quarter (off: no bound)",
+)
 SPAN_METRICS_DELAY = Setting(
     "",
     ENV_SPAN_METRICS_DELAY,
@@ -230,6 +247,7 @@ SETTINGS = (
     FLUSH_INTERVAL,
     RETENTION,
     MAX_DB_BYTES,
+    MEMORY_LIMIT,
     SPAN_METRICS_DELAY,
     RULES,
     RULE_INTERVAL,
@@ -281,6 +299,15 @@ def parse_size_bytes(text: str) -> int:
     return round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
+def parse_memory_limit(text: str) -> int | None:
+    """``--memory-limit``: a size, ``off`` for no bound, empty for the default."""
+    if not text.strip():
+        return DEFAULT_MEMORY_LIMIT_BYTES
+    if text.strip().lower() in ("off", "none"):
+        return None
+    return parse_size_bytes(text)
+
+
 def env_or(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
@@ -325,6 +352,7 @@ class ServerSettings:
     shutdown_grace_s: float = 10.0
     retention_ns: int | None = None  # None: keep everything
     max_db_bytes: int | None = None  # None: no bound
+    memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES  # None: no bound
     span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
     rules_file: str | None = None  # None: no alerting
     rule_interval_s: float = DEFAULT_RULE_INTERVAL_S
@@ -361,7 +389,16 @@ class ServerSettings:
         self._check_alerting()
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
+        if self.memory_limit_bytes is not None and self.memory_limit_bytes < MIN_MEMORY_LIMIT_BYTES:
+            raise SettingsError(f"the memory limit must be at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB (or off)")
         self._check_tls()
+
+    @property
+    def duckdb_memory_bytes(self) -> int:
+        """DuckDB's memory limit: its share of --memory-limit, capped."""
+        if self.memory_limit_bytes is None:
+            return MAX_DUCKDB_MEMORY_BYTES
+        return min(MAX_DUCKDB_MEMORY_BYTES, self.memory_limit_bytes // DUCKDB_MEMORY_SHARE)
 
     def _check_alerting(self) -> None:
         for option, url in (("--alertmanager", self.alertmanager_url), ("--alert-webhook", self.alert_webhook_url)):
@@ -407,6 +444,7 @@ class ServerSettings:
         decode_workers: int | None = None,
         retention: str | None = None,
         max_db_bytes: str | None = None,
+        memory_limit: str | None = None,
         tls_cert: str | None = None,
         tls_key: str | None = None,
         tls_client_ca: str | None = None,
@@ -435,6 +473,7 @@ class ServerSettings:
             else _env_int(ENV_DECODE_WORKERS, default_decode_workers()),
             retention_ns=parse_age_ns(retention) if retention else None,
             max_db_bytes=parse_size_bytes(max_db_bytes) if max_db_bytes else None,
+            memory_limit_bytes=parse_memory_limit(memory_limit or env_or(ENV_MEMORY_LIMIT, "")),
             span_metrics_delay_s=_env_float(ENV_SPAN_METRICS_DELAY, DEFAULT_SPAN_METRICS_DELAY_S),
             tls_cert=tls_cert or env_or(ENV_TLS_CERT, "") or None,
             tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,

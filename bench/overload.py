@@ -41,6 +41,7 @@ from bench.sdk_load import (
     check_store,
     probe_export,
 )
+from glimpse.settings import parse_size_bytes
 
 RSS_LIMIT_BYTES = 1 << 30
 OVERLOAD_THREADS = 16  # exporters per load process in the overload phase
@@ -55,6 +56,8 @@ class OverloadResult:
     target_spans_s: float = 0.0
     peak_rss: int = 0
     refused_by_server: int = 0  # the writer's count of "queue full" answers
+    refused_for_memory: int = 0  # answers "retry later" past 85 % of --memory-limit
+    memory_limit: int = RSS_LIMIT_BYTES
     probes: list[ProbeAnswer] = field(default_factory=list)
     final: StoreCheck | None = None
     exit_code: int | None = None
@@ -68,7 +71,7 @@ class OverloadResult:
         overloaded = self.overload is not None and self.overload.retries > 0
         retryable = bool(self.refusals) and all(probe.retryable_refusal for probe in self.refusals)
         stored = self.final is not None and self.final.ok
-        return overloaded and retryable and stored and self.peak_rss < RSS_LIMIT_BYTES and self.exit_code == 0
+        return overloaded and retryable and stored and self.peak_rss < self.memory_limit and self.exit_code == 0
 
 
 def run(
@@ -81,10 +84,15 @@ def run(
     threads: int,
     seed: int,
     max_queued_rows: int | None = None,
+    memory_limit: str | None = None,
 ) -> OverloadResult:
     result = OverloadResult()
     ack_dir = workdir / "acks"
-    env = {"GLIMPSE_MAX_QUEUED_ROWS": str(max_queued_rows)} if max_queued_rows else None
+    env = {"GLIMPSE_MAX_QUEUED_ROWS": str(max_queued_rows)} if max_queued_rows else {}
+    if memory_limit:
+        env["GLIMPSE_MEMORY_LIMIT"] = memory_limit
+        if memory_limit.strip().lower() != "off":
+            result.memory_limit = parse_size_bytes(memory_limit)
     server = ServeProcess(workdir / "overload.duckdb", workdir / "server.log", extra_env=env)
     server.start()
     sampler = ProcessSampler(server.pid, interval_s=0.25).start()
@@ -109,6 +117,7 @@ def run(
         result.overload.duration_s = overload_s
         stats = server.stats()
         result.refused_by_server = int(stats.get("rejected_full", 0))
+        result.refused_for_memory = int(stats.get("rejected_memory", 0))
     finally:
         result.exit_code = server.terminate()
         sampler.stop()
@@ -147,7 +156,8 @@ def print_report(result: OverloadResult) -> None:
         f" {over.acked_per_s:,.0f} spans/s acknowledged"
     )
     print(
-        f"  refused by the server (queue full): {result.refused_by_server:,} requests;"
+        f"  refused by the server: {result.refused_by_server:,} requests (queue full),"
+        f" {result.refused_for_memory:,} (memory limit);"
         f" SDK retries {over.retries:,}; exports acknowledged {over.succeeded:,}, given up {over.failed:,}"
         f" ({over.spans_failed:,} spans)"
     )
@@ -157,7 +167,7 @@ def print_report(result: OverloadResult) -> None:
             kinds.get(f"{probe.transport} {probe.code} retry after {probe.retry_after_s:g} s", 0) + 1
         )
     print(f"  raw probes: {len(result.probes)}, refused {len(result.refusals)}: {kinds}")
-    print(f"  peak server RSS {mib(result.peak_rss):,.0f} MiB (limit 1024)")
+    print(f"  peak server RSS {mib(result.peak_rss):,.0f} MiB (limit {mib(result.memory_limit):,.0f})")
     if result.final is not None:
         f = result.final
         print(
@@ -176,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="exporter threads per load process")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-queued-rows", type=int, help="the server's GLIMPSE_MAX_QUEUED_ROWS (default: its own)")
+    parser.add_argument(
+        "--memory-limit", help="GLIMPSE_MEMORY_LIMIT, which the peak RSS must stay under (default 1 GiB)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="glimpse-overload-") as folder:
         result = run(
@@ -187,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             seed=args.seed,
             max_queued_rows=args.max_queued_rows,
+            memory_limit=args.memory_limit,
         )
     print_report(result)
     return 0 if result.passed else 1

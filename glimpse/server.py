@@ -240,6 +240,7 @@ class GlimpseServer:
             **dataclasses.asdict(self.writer.stats),
             **({"alerts": self.rules.stats()} if self.rules is not None else {}),
             "queued_rows": self.writer.queued_rows,
+            "rejected_memory": self._memory_refusals(),
             "store_bytes": store_bytes(self.settings.db_path),
             "duckdb_memory_bytes": memory_by_tag(self._con) if self._con is not None else {},
             "retention": {
@@ -248,6 +249,10 @@ class GlimpseServer:
                 **dataclasses.asdict(retention.stats if retention is not None else RetentionStats()),
             },
         }
+
+    def _memory_refusals(self) -> int:
+        guard = self._ingestor.memory_guard if self._ingestor is not None else None
+        return guard.refusals if guard is not None else 0
 
     def stop(self) -> None:
         """Stop accepting, finish requests in flight, drain and commit, close the store."""

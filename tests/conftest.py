@@ -55,6 +55,9 @@ class Running:
 
 
 def start_server(db_path: Path, **overrides: Any) -> GlimpseServer:
+    # the server runs inside the test process, whose RSS is the whole test run's: the
+    # memory limit is only on where a test sets it (test_memory_limit.py)
+    overrides.setdefault("memory_limit_bytes", None)
     settings = ServerSettings(db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, **overrides)
     server = GlimpseServer(settings)
     server.start()

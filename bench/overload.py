@@ -41,7 +41,7 @@ from bench.sdk_load import (
     check_store,
     probe_export,
 )
-from glimpse.settings import parse_size_bytes
+from glimpse.settings import parse_memory_limit
 
 RSS_LIMIT_BYTES = 1 << 30
 OVERLOAD_THREADS = 16  # exporters per load process in the overload phase
@@ -91,8 +91,7 @@ def run(
     env = {"GLIMPSE_MAX_QUEUED_ROWS": str(max_queued_rows)} if max_queued_rows else {}
     if memory_limit:
         env["GLIMPSE_MEMORY_LIMIT"] = memory_limit
-        if memory_limit.strip().lower() != "off":
-            result.memory_limit = parse_size_bytes(memory_limit)
+        result.memory_limit = parse_memory_limit(memory_limit) or RSS_LIMIT_BYTES  # off: the 1 GiB
     server = ServeProcess(workdir / "overload.duckdb", workdir / "server.log", extra_env=env)
     server.start()
     sampler = ProcessSampler(server.pid, interval_s=0.25).start()

@@ -17,6 +17,7 @@ from storage.writer import TableStore, WriterStats, replay_journal
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_MEMORY_LIMIT_BYTES",
     "memory_by_tag",
     "on_connection",
     "open_read_only",
@@ -33,7 +34,8 @@ T = TypeVar("T")
 _AUTOCHECKPOINT = "1GB"
 
 
-DEFAULT_MEMORY_LIMIT = "256MB"
+DEFAULT_MEMORY_LIMIT_BYTES = 256 * 10**6
+DEFAULT_MEMORY_LIMIT = f"{DEFAULT_MEMORY_LIMIT_BYTES}B"
 # analysis queries (window functions over millions of spans) get more, but not the machine
 READ_MEMORY_LIMIT = "1GB"
 

@@ -18,13 +18,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
+from glimpse.metrics import ACTION_OUTCOMES
 from glimpse.notify import SIGNATURE_HEADER, Destination
+from glimpse.remediation import OUTCOMES
 from glimpse.settings import ServerSettings, SettingsError
 from tests.conftest import ServerProcess, serving
 from tests.test_alerts import RULES, tiny_store_spans
+from tests.test_self_metrics import Scrape, scrape
 from tests.trace_builder import send
 
 SECRET = "a-webhook-secret-of-some-length"
@@ -311,3 +315,97 @@ def test_a_notify_block_in_the_rules_file_names_the_receivers_and_a_reload_chang
     finally:
         first.close()
         second.close()
+
+
+def _scrape_until(url: str, check: Callable[[Scrape], bool], timeout_s: float = 20.0) -> Scrape:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metrics = scrape(url)
+        if check(metrics) or time.monotonic() > deadline:
+            return metrics
+        time.sleep(0.1)
+
+
+def test_the_rule_loop_counts_itself_on_metrics_across_a_reload(alertmanager: str, tmp_path: Path) -> None:
+    """Evaluations and their time, rules, alerts per state, deliveries per receiver (what a
+    refusing receiver could not take is counted failed, and a reload that replaces it keeps
+    the count), remediation actions per outcome as the audit table has them."""
+    refusing, accepting = Receiver(status=lambda _: 400), Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    with_action = RULES.replace("    labels: {severity: page}\n", "    action: {webhook: 'http://127.0.0.1:9/x'}\n")
+    rules_file.write_text(f"notify:\n  webhook: {refusing.url}\n{with_action}")
+    now_ns = time.time_ns()
+    settings = {"rules_file": str(rules_file), "rule_interval_s": 3600.0, "alertmanager_url": alertmanager}
+    try:
+        with serving(tmp_path / "glimpse.duckdb", **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            before = scrape(running.api_url)
+            assert before.value("glimpse_rules_loaded") == 4
+            assert before.value("glimpse_rule_evaluations_total") == 0
+            assert before.value("glimpse_alerts", state="inactive") == 4
+            for receiver in ("alertmanager", "webhook", "remediation"):
+                for key in ("sent", "failed", "dropped"):
+                    assert before.value(f"glimpse_alert_notifications_{key}_total", receiver=receiver) == 0
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            assert len(refusing.wait_for(3)) == 3  # three alerts fired: three bodies, each refused (400)
+            first = _scrape_until(
+                running.api_url,
+                lambda m: (
+                    m.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3
+                    and m.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 1
+                ),
+            )
+            assert first.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3
+            assert first.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 1
+            assert first.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 0
+            assert first.value("glimpse_rule_evaluations_total") == 1
+            assert first.value("glimpse_rule_evaluation_failures_total") == 0
+            assert first.value("glimpse_rule_evaluation_duration_seconds_count") == 1
+            assert first.value("glimpse_rule_evaluation_duration_seconds_sum") > 0
+            assert first.value("glimpse_alerts", state="firing") == 3
+            assert first.value("glimpse_alerts", state="inactive") == 1
+            audit = httpx.get(f"{running.api_url}/api/alerts", params={"history": "true"}).json()["actions"]
+            assert [a["alert"] for a in audit] == ["FrontErrors"]  # a dry run, or no root cause to act on
+            assert first.value("glimpse_remediation_actions_total", outcome=audit[0]["outcome"]) == 1
+            assert first.total("glimpse_remediation_actions_total") == 1
+            # a reload that replaces the webhook and raises a threshold: FrontErrors resolves
+            changed = with_action.replace("above: 0.1\n", "above: 0.5\n")
+            rules_file.write_text(f"notify:\n  webhook: {accepting.url}\n{changed}")
+            assert httpx.post(f"{running.api_url}/api/rules/reload").json() == {"rules": 4}
+            running.server.rules.evaluate(at_ns=time.time_ns())
+            assert [e["status"] for e in accepting.wait_for(1)] == ["resolved"]
+            second = _scrape_until(
+                running.api_url,
+                lambda m: (
+                    m.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 1
+                    and m.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 2
+                ),
+            )
+            assert second.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 1
+            assert second.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3  # kept
+            assert second.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 2
+            assert second.value("glimpse_rule_evaluations_total") == 2
+            assert second.value("glimpse_alerts", state="firing") == 2
+            assert second.value("glimpse_alerts", state="resolved") == 1
+            assert second.value("glimpse_alert_notifications_queued", receiver="webhook") == 0
+    finally:
+        refusing.close()
+        accepting.close()
+
+
+def test_a_failed_evaluation_is_counted_and_timed(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    with serving(tmp_path / "glimpse.duckdb", rules_file=str(rules_file), rule_interval_s=3600.0) as running:
+        assert running.server is not None and running.server.rules is not None
+        with pytest.raises(duckdb.Error):  # a time no DuckDB timestamp can hold: the window's query fails
+            running.server.rules.evaluate(at_ns=-(2**63) + 1)
+        metrics = scrape(running.api_url)
+        assert metrics.value("glimpse_rule_evaluation_failures_total") == 1
+        assert metrics.value("glimpse_rule_evaluations_total") == 1
+        assert metrics.value("glimpse_rule_evaluation_duration_seconds_count") == 1
+
+
+def test_the_metrics_know_every_remediation_outcome() -> None:
+    assert ACTION_OUTCOMES == OUTCOMES

@@ -32,6 +32,7 @@ from tests.test_self_metrics import Scrape, scrape
 from tests.trace_builder import send
 
 SECRET = "a-webhook-secret-of-some-length"
+S = 1_000_000_000
 
 
 class Receiver:
@@ -409,3 +410,47 @@ def test_a_failed_evaluation_is_counted_and_timed(tmp_path: Path) -> None:
 
 def test_the_metrics_know_every_remediation_outcome() -> None:
     assert ACTION_OUTCOMES == OUTCOMES
+
+
+def test_a_restart_neither_notifies_again_nor_forgets_a_firing_alert(alertmanager: str, tmp_path: Path) -> None:
+    hook = Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    db_path = tmp_path / "glimpse.duckdb"
+    settings = {
+        "rules_file": str(rules_file),
+        "rule_interval_s": 3600.0,
+        "alertmanager_url": alertmanager,
+        "alert_webhook_url": hook.url,
+        "alert_webhook_secret": SECRET,
+    }
+    now_ns = time.time_ns()
+    try:
+        with serving(db_path, **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            assert len(hook.wait_for(3)) == 3
+            before = {a["labels"]["alertname"]: a for a in _alerts_until(alertmanager, lambda a: len(a) == 3)}
+        with serving(db_path, **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            assert running.server.rules.evaluate(at_ns=now_ns + 30 * S) == []  # still firing: no change
+            deadline = time.monotonic() + 20
+            while (
+                httpx.get(f"{running.api_url}/api/stats").json()["alerts"]["notifications"]["alertmanager"]["sent"] < 1
+            ):
+                assert time.monotonic() < deadline, "the firing alerts were not sent to Alertmanager again"
+                time.sleep(0.1)
+            kept = httpx.get(f"{running.api_url}/api/alerts").json()["alerts"]
+            firing = {a["alert"]: a for a in kept if a["state"] == "firing"}
+            assert sorted(firing) == ["FrontBudget", "FrontErrors", "FrontQuiet"]
+            assert {a["fired_at"] for a in firing.values()} == {now_ns}  # not fired anew at the restart
+        assert len(hook.wait_for(4, timeout_s=2)) == 3  # the webhook heard nothing more
+        after = {a["labels"]["alertname"]: a for a in httpx.get(f"{alertmanager}/api/v2/alerts").json()}
+        assert sorted(after) == sorted(before)
+        for name, alert in after.items():  # the same alerts, started when they first fired
+            assert _rfc3339_ns(alert["startsAt"]) == _rfc3339_ns(before[name]["startsAt"])
+            assert alert["annotations"].get("root_causes") == before[name]["annotations"].get("root_causes")
+            assert alert["status"]["state"] == "active"
+    finally:
+        hook.close()

@@ -31,7 +31,7 @@ from analyzer.alerting import (
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.insights import NEAR as NEAR_CAPACITY
-from analyzer.query_service.incidents import anomalies, root_causes
+from analyzer.query_service.incidents import anomaly_list, root_causes
 from analyzer.query_service.insights import insights
 from storage.alert_queries import (
     alert_history_rows,
@@ -122,9 +122,7 @@ def _capacity(con: duckdb.DuckDBPyConnection, rule: Rule, at_ns: int) -> Measure
 
 
 def _anomalies(con: duckdb.DuckDBPyConnection, at_ns: int) -> list[dict[str, Any]]:
-    result = anomalies(con, since_ns=at_ns - ANOMALY_LOOKBACK_NS, until_ns=at_ns, with_series=False, limit=10_000)
-    found: list[dict[str, Any]] = result["anomalies"]
-    return found
+    return anomaly_list(con, since_ns=at_ns - ANOMALY_LOOKBACK_NS, until_ns=at_ns)
 
 
 def _anomaly_score(rule: Rule, found: list[dict[str, Any]], at_ns: int) -> float | None:

@@ -74,18 +74,27 @@ class _Detection:
 
 
 def _find(
-    con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int
+    con: duckdb.DuckDBPyConnection,
+    window: SpanWindow,
+    bucket_ns: int,
+    *,
+    scopes: frozenset[str] | None = None,
+    resources: bool = True,
 ) -> tuple[list[RedSeriesRow], list[Series], list[Anomaly]]:
-    """The RED rows, every series and the anomalies the detector finds in them."""
+    """The RED rows, the series (of ``scopes``' services and entities only, when given; the
+    pods' resource metrics unless ``resources`` is false) and the anomalies found in them."""
     # whole buckets only: a last, partial bucket has too few requests to judge
     buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
     series = red_series(rows, buckets)
-    series += resource_series(_resource_points(con, window, bucket_ns), buckets)
+    if resources:
+        series += resource_series(_resource_points(con, window, bucket_ns), buckets)
     series += histogram_series(
         histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
     )
     series += log_series(log_series_rows(con, window, bucket_ns=bucket_ns), buckets)
+    if scopes is not None:
+        series = [s for s in series if s.service in scopes or s.entity in scopes]
     return rows, series, detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
 
 
@@ -173,11 +182,22 @@ def anomalies(
     }
 
 
-def anomaly_list(con: duckdb.DuckDBPyConnection, *, since_ns: int, until_ns: int) -> list[dict[str, Any]]:
+def anomaly_list(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int,
+    until_ns: int,
+    scopes: frozenset[str] | None = None,
+    resources: bool = True,
+) -> list[dict[str, Any]]:
     """The anomalies of :func:`anomalies` over the same window (without series), and nothing
-    else: no incidents, log changes or correlations (what alert rules need, a quarter of the cost)."""
+    else: no incidents, log changes or correlations (what alert rules need). ``scopes``: only
+    those of series whose service or entity is one of them; ``resources=False`` leaves out
+    the pods' resource metrics (series of no service). Each series is judged on its own, so
+    the anomalies kept are the same as without either."""
     window = resolve_window(con, since_ns, until_ns)
-    _, _, found = _find(con, window, pick_bucket_ns(window.until_ns - window.since_ns))
+    bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
+    _, _, found = _find(con, window, bucket_ns, scopes=scopes, resources=resources)
     return [a.as_dict(with_series=False) for a in found]
 
 

@@ -15,13 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import duckdb
 
 from analyzer.alert_rules import NotifyTargets, Rule, read_rules_document
-from analyzer.alerting import STATES, AlertState, Transition
+from analyzer.alerting import FIRING, RESOLVED, STATES, AlertState, Transition
 from analyzer.query_service.alerts import evaluate_rules, state_record
 from glimpse.notify import Notifier
 from glimpse.remediation import Remediator
@@ -75,6 +75,7 @@ class RuleLoop:
         self._connect = connect
         document = read_rules_document(path)  # a bad file stops the start
         self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+        self._known = {rule.alert: rule for rule in document.rules}  # every rule loaded, for the alerts it leaves
         self.notifier = self._make_notifier(document.notify)
         self._states: dict[str, AlertState] = {}
         self._lock = threading.Lock()  # one evaluation at a time
@@ -126,6 +127,7 @@ class RuleLoop:
             if document.notify != self._loaded.notify:
                 old, self.notifier = self.notifier, self._make_notifier(document.notify)
             self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+            self._known.update({rule.alert: rule for rule in document.rules})
         if old is not None:
             old.close(1.0)
             self._retire(old.stats())
@@ -159,11 +161,12 @@ class RuleLoop:
             try:
                 states, changes = evaluate_rules(con, rules, self._states, at)
                 actions = self.remediator.act(rules, states, changes, at)
+                gone, ended = self._left_firing(rules, at)
                 by_name = {rule.alert: rule for rule in rules}
                 record_alerts(
                     con,
                     [state_record(by_name[name], state) for name, state in states.items()],
-                    [_change_row(change, states[change.alert]) for change in changes],
+                    [_change_row(change, {**states, **gone}[change.alert]) for change in [*changes, *ended]],
                     [action.as_row() for action in actions],
                 )
             finally:
@@ -171,12 +174,26 @@ class RuleLoop:
             self._states = states
             self.evaluations += 1
             if self.notifier is not None:
-                self.notifier.notify(rules, states, changes)
+                left = [self._known[name] for name in gone if name in self._known]
+                self.notifier.notify([*rules, *left], {**states, **gone}, [*changes, *ended])
+            changes = [*changes, *ended]
         for change in changes:
             logger.warning(
                 "alert %s: %s -> %s (value %s)", change.alert, change.from_state, change.to_state, change.value
             )
         return changes
+
+    def _left_firing(self, rules: tuple[Rule, ...], at: int) -> tuple[dict[str, AlertState], list[Transition]]:
+        """The alerts still firing whose rule is no longer loaded (a reload, or a restart with
+        another file), resolved at ``at``: recorded, and sent resolved, so that no receiver
+        keeps them firing for ever."""
+        loaded = {rule.alert for rule in rules}
+        gone = {
+            name: replace(state, state=RESOLVED, resolved_at_ns=at, active_since_ns=None, evaluated_at_ns=at)
+            for name, state in self._states.items()
+            if name not in loaded and state.state == FIRING
+        }
+        return gone, [Transition(name, at, FIRING, RESOLVED, state.value) for name, state in gone.items()]
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

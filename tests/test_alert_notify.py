@@ -454,3 +454,50 @@ def test_a_restart_neither_notifies_again_nor_forgets_a_firing_alert(alertmanage
             assert alert["status"]["state"] == "active"
     finally:
         hook.close()
+
+
+def test_a_firing_alert_whose_rule_is_taken_out_is_resolved_everywhere(alertmanager: str, tmp_path: Path) -> None:
+    hook = Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    settings = {
+        "rules_file": str(rules_file),
+        "rule_interval_s": 3600.0,
+        "alertmanager_url": alertmanager,
+        "alert_webhook_url": hook.url,
+    }
+    now_ns = time.time_ns()
+    try:
+        with serving(tmp_path / "glimpse.duckdb", **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            _alerts_until(alertmanager, lambda alerts: len(alerts) == 3)
+            assert len(hook.wait_for(3)) == 3
+            rules_file.write_text(
+                RULES.replace("  - alert: FrontErrors", "  - alert: Gone").split("  - alert: Gone")[0]
+            )
+            assert httpx.post(f"{running.api_url}/api/rules/reload").json() == {"rules": 1}  # FrontBudget only
+            at = time.time_ns()  # Alertmanager resolves an alert whose endsAt has passed
+            changes = running.server.rules.evaluate(at_ns=at)
+            assert sorted((c.alert, c.to_state) for c in changes) == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            events = hook.wait_for(5)[3:]
+            assert sorted((e["alert"], e["status"]) for e in events) == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            assert all(e["endsAt"] is not None and e["labels"]["alertname"] == e["alert"] for e in events)
+            left = _alerts_until(alertmanager, lambda alerts: len(alerts) == 1)
+            assert left[0]["labels"]["alertname"] == "FrontBudget"
+            history = running.sql("SELECT alert, to_state FROM glimpse_alert_history ORDER BY changed_at, alert")
+            assert [(r["alert"], r["to_state"]) for r in history][3:] == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            assert [a["alert"] for a in httpx.get(f"{running.api_url}/api/alerts").json()["alerts"]] == ["FrontBudget"]
+            assert running.server.rules.evaluate(at_ns=at + 30 * S) == []  # resolved once
+    finally:
+        hook.close()

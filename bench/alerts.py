@@ -227,6 +227,7 @@ def replay_in_pieces(
     piece of the window each. Each piece starts WARM_NS early so that its first counted
     evaluation sees the states a single replay would have (a state depends on the last
     ``for`` + ``window`` only; the detector judges each evaluation's hour afresh)."""
+    open_read_only(store).close()  # commits a journal left behind once, not in every worker
     start, end = labels["start_ns"], labels["end_ns"]
     steps = (end - start) // step_ns
     bounds = [start + steps * i // workers * step_ns for i in range(workers)] + [start + steps * step_ns]

@@ -14,20 +14,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import duckdb
 
 from analyzer.alert_rules import NotifyTargets, Rule, read_rules_document
-from analyzer.alerting import AlertState, Transition
+from analyzer.alerting import FIRING, RESOLVED, STATES, AlertState, Transition
 from analyzer.query_service.alerts import evaluate_rules, state_record
 from glimpse.notify import Notifier
 from glimpse.remediation import Remediator
 from storage.alert_queries import alert_state_rows, last_action_times, record_alerts
 
-__all__ = ["RuleLoop"]
+__all__ = ["RuleLoop", "RuleObserver"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,13 @@ class _Loaded:
 
 
 NotifierFactory = Callable[[NotifyTargets], "Notifier | None"]
+DELIVERY_COUNTS = ("sent", "failed", "dropped")
+
+
+class RuleObserver(Protocol):
+    """Told of every evaluation (the server's self-metrics)."""
+
+    def rule_evaluation(self, seconds: float, *, failed: bool) -> None: ...
 
 
 class RuleLoop:
@@ -53,11 +60,13 @@ class RuleLoop:
         interval_s: float,
         notifier_for: NotifierFactory | None = None,
         action_secret: str | None = None,
+        observer: RuleObserver | None = None,
     ) -> None:
         """``notifier_for`` makes the notifier for the rules file's ``notify:`` block (again
         when a reload changes it): where each evaluation's alerts go, after they are recorded;
-        ``action_secret`` signs the remediation hooks' bodies."""
+        ``action_secret`` signs the remediation hooks' bodies; ``observer`` times each evaluation."""
         self.path = path
+        self._observer = observer
         self._notifier_for = notifier_for
         self._action_secret = action_secret
         self.console_url = ""
@@ -66,6 +75,7 @@ class RuleLoop:
         self._connect = connect
         document = read_rules_document(path)  # a bad file stops the start
         self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+        self._known = {rule.alert: rule for rule in document.rules}  # every rule loaded, for the alerts it leaves
         self.notifier = self._make_notifier(document.notify)
         self._states: dict[str, AlertState] = {}
         self._lock = threading.Lock()  # one evaluation at a time
@@ -73,6 +83,8 @@ class RuleLoop:
         self._thread: threading.Thread | None = None
         self.evaluations = 0
         self.failures = 0
+        # what replaced notifiers delivered, so that the counts never go down on a reload
+        self._retired: dict[str, dict[str, int]] = {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -115,25 +127,46 @@ class RuleLoop:
             if document.notify != self._loaded.notify:
                 old, self.notifier = self.notifier, self._make_notifier(document.notify)
             self._loaded = _Loaded(document.rules, document.notify, time.time_ns())
+            self._known.update({rule.alert: rule for rule in document.rules})
         if old is not None:
             old.close(1.0)
+            self._retire(old.stats())
         logger.info("loaded %d alert rules from %s", len(document.rules), self.path)
         return len(document.rules)
 
+    def _retire(self, stats: Mapping[str, Mapping[str, int]]) -> None:
+        for name, counts in stats.items():
+            kept = self._retired.setdefault(name, dict.fromkeys(DELIVERY_COUNTS, 0))
+            for key in DELIVERY_COUNTS:
+                kept[key] += counts[key]
+
     def evaluate(self, at_ns: int | None = None) -> list[Transition]:
-        """One evaluation at ``at_ns`` (default: now), recorded in the store; the state changes."""
-        at = at_ns if at_ns is not None else time.time_ns()
+        """One evaluation at ``at_ns`` (default: now), recorded in the store; the state changes.
+        A failure is counted (and raised)."""
+        started = time.perf_counter()
+        failed = True
+        try:
+            changes = self._evaluate(at_ns if at_ns is not None else time.time_ns())
+            failed = False
+        finally:
+            self.failures += int(failed)
+            if self._observer is not None:
+                self._observer.rule_evaluation(time.perf_counter() - started, failed=failed)
+        return changes
+
+    def _evaluate(self, at: int) -> list[Transition]:
         with self._lock:
             rules = self._loaded.rules
             con = self._connect()
             try:
                 states, changes = evaluate_rules(con, rules, self._states, at)
                 actions = self.remediator.act(rules, states, changes, at)
+                gone, ended = self._left_firing(rules, at)
                 by_name = {rule.alert: rule for rule in rules}
                 record_alerts(
                     con,
                     [state_record(by_name[name], state) for name, state in states.items()],
-                    [_change_row(change, states[change.alert]) for change in changes],
+                    [_change_row(change, {**states, **gone}[change.alert]) for change in [*changes, *ended]],
                     [action.as_row() for action in actions],
                 )
             finally:
@@ -141,19 +174,32 @@ class RuleLoop:
             self._states = states
             self.evaluations += 1
             if self.notifier is not None:
-                self.notifier.notify(rules, states, changes)
+                left = [self._known[name] for name in gone if name in self._known]
+                self.notifier.notify([*rules, *left], {**states, **gone}, [*changes, *ended])
+            changes = [*changes, *ended]
         for change in changes:
             logger.warning(
                 "alert %s: %s -> %s (value %s)", change.alert, change.from_state, change.to_state, change.value
             )
         return changes
 
+    def _left_firing(self, rules: tuple[Rule, ...], at: int) -> tuple[dict[str, AlertState], list[Transition]]:
+        """The alerts still firing whose rule is no longer loaded (a reload, or a restart with
+        another file), resolved at ``at``: recorded, and sent resolved, so that no receiver
+        keeps them firing for ever."""
+        loaded = {rule.alert for rule in rules}
+        gone = {
+            name: replace(state, state=RESOLVED, resolved_at_ns=at, active_since_ns=None, evaluated_at_ns=at)
+            for name, state in self._states.items()
+            if name not in loaded and state.state == FIRING
+        }
+        return gone, [Transition(name, at, FIRING, RESOLVED, state.value) for name, state in gone.items()]
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
                 self.evaluate()
-            except Exception:  # a failed evaluation is logged, and the next one tries again
-                self.failures += 1
+            except Exception:  # a failed evaluation is counted and logged; the next one tries again
                 logger.exception("evaluating the alert rules failed")
 
     def _kept_states(self) -> tuple[dict[str, AlertState], dict[tuple[str, str], int]]:
@@ -166,14 +212,33 @@ class RuleLoop:
         return {row["alert"]: _state_of(row) for row in rows}, last_actions
 
     def stats(self) -> dict[str, Any]:
+        """The counts of ``/api/stats`` and ``/metrics``: rules, evaluations, alerts per state,
+        notifications per receiver (those of notifiers a reload replaced included), remediation."""
+        names = {rule.alert for rule in self._loaded.rules}
+        states = dict.fromkeys(STATES, 0)
+        for name, state in self._states.items():
+            if name in names:
+                states[state.state] += 1
+        states["inactive"] += len(names - set(self._states))
         return {
             "rules": len(self._loaded.rules),
             "loaded_at": self._loaded.loaded_at_ns,
             "evaluations": self.evaluations,
             "failures": self.failures,
-            "notifications": self.notifier.stats() if self.notifier is not None else {},
+            "states": states,
+            "notifications": self._notification_stats(),
             "remediation": self.remediator.stats(),
+            "actions": self.remediator.outcome_counts(),
         }
+
+    def _notification_stats(self) -> dict[str, dict[str, int]]:
+        found = {name: {**counts, "queued": 0} for name, counts in self._retired.items()}
+        for name, counts in (self.notifier.stats() if self.notifier is not None else {}).items():
+            kept = found.setdefault(name, {**dict.fromkeys(DELIVERY_COUNTS, 0), "queued": 0})
+            for key in DELIVERY_COUNTS:
+                kept[key] += counts[key]
+            kept["queued"] = counts["queued"]
+        return found
 
 
 def _state_of(row: dict[str, Any]) -> AlertState:

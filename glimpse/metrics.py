@@ -45,6 +45,12 @@ COMMIT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 # an fsync on a local SSD takes well under a millisecond to a few; a network disk, more
 FSYNC_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 QUERY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# an evaluation of a few rules takes milliseconds, 50 rules over a million spans about 0.4 s,
+# one that ranks root causes a few seconds
+RULE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+RECEIVERS = ("alertmanager", "webhook", "remediation")  # remediation: every hook URL together
+ACTION_OUTCOMES = ("queued", "dry_run", "cooldown", "no_root_cause", "queue_full")  # remediation.OUTCOMES
 
 
 class SelfMetrics:
@@ -69,6 +75,12 @@ class SelfMetrics:
             "Time to answer an API request, by route template.",
             ["route"],
             buckets=QUERY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self._rule_seconds = Histogram(
+            "glimpse_rule_evaluation_duration_seconds",
+            "Time of one evaluation of the alert rules (root-cause ranking of alerts that fire included).",
+            buckets=RULE_BUCKETS_S,
             registry=self.registry,
         )
         self.registry.register(_ScrapeTimeCollector(stats, journal_directory, queue_capacity_rows))
@@ -168,6 +180,11 @@ class SelfMetrics:
         self._fsync_seconds.observe(seconds)
         self._journal_written.inc(written_bytes)
 
+    # ------------------------------------------------------------ RuleObserver
+
+    def rule_evaluation(self, seconds: float, *, failed: bool) -> None:
+        self._rule_seconds.observe(seconds)
+
     # ------------------------------------------------------------ the API
 
     def track_route(self, route: str) -> None:
@@ -214,6 +231,7 @@ class _ScrapeTimeCollector:
         yield from self._journal()
         yield from _retention(stats.get("retention"))
         yield from _duckdb_memory(stats.get("duckdb_memory_bytes"))
+        yield from _alerting(stats.get("alerts"))
         yield GaugeMetricFamily(
             "glimpse_process_threads", "Threads of the server process (native included).", _threads()
         )
@@ -256,6 +274,60 @@ def _duckdb_memory(by_tag: Any) -> Iterator[Metric]:
     for tag, used in sorted((by_tag if isinstance(by_tag, Mapping) else {}).items()):
         gauge.add_metric([tag], used)
     yield gauge
+
+
+def _alerting(alerts: Any) -> Iterator[Metric]:
+    """The rule loop's counts (``alerts`` of the stats; zeros without a rules file)."""
+    alerts = alerts if isinstance(alerts, Mapping) else {}
+    yield GaugeMetricFamily("glimpse_rules_loaded", "Alert rules loaded from the rules file.", alerts.get("rules", 0))
+    evaluations, failures = alerts.get("evaluations", 0), alerts.get("failures", 0)
+    yield CounterMetricFamily(
+        "glimpse_rule_evaluations", "Evaluations of the alert rules, failed ones included.", evaluations + failures
+    )
+    yield CounterMetricFamily(
+        "glimpse_rule_evaluation_failures", "Evaluations of the alert rules that failed (logged).", failures
+    )
+    states = GaugeMetricFamily("glimpse_alerts", "Alerts of the loaded rules, by state.", labels=["state"])
+    for state in ALERT_STATES:
+        states.add_metric([state], (alerts.get("states") or {}).get(state, 0))
+    yield states
+    yield from _notifications(_deliveries(alerts))
+    actions = CounterMetricFamily(
+        "glimpse_remediation_actions", "Remediation actions asked for, by outcome.", labels=["outcome"]
+    )
+    for outcome in ACTION_OUTCOMES:
+        actions.add_metric([outcome], (alerts.get("actions") or {}).get(outcome, 0))
+    yield actions
+
+
+def _deliveries(alerts: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """Receiver -> sent, failed, dropped, queued; the remediation hooks summed as one receiver."""
+    found = {name: {"sent": 0, "failed": 0, "dropped": 0, "queued": 0} for name in RECEIVERS}
+    hooks = [("remediation", counts) for counts in (alerts.get("remediation") or {}).values()]
+    for name, counts in [*(alerts.get("notifications") or {}).items(), *hooks]:
+        kept = found.setdefault(name, {"sent": 0, "failed": 0, "dropped": 0, "queued": 0})
+        for key in kept:
+            kept[key] += int(counts.get(key, 0))
+    return found
+
+
+def _notifications(deliveries: Mapping[str, Mapping[str, int]]) -> Iterator[Metric]:
+    meanings = {
+        "sent": "Notifications delivered (answered 2xx), by receiver.",
+        "failed": "Notifications given up after every try (logged), by receiver.",
+        "dropped": "Notifications dropped because the receiver's queue was full (logged), by receiver.",
+    }
+    for key, documentation in meanings.items():
+        family = CounterMetricFamily(f"glimpse_alert_notifications_{key}", documentation, labels=["receiver"])
+        for name, counts in sorted(deliveries.items()):
+            family.add_metric([name], counts[key])
+        yield family
+    queued = GaugeMetricFamily(
+        "glimpse_alert_notifications_queued", "Notifications waiting in the receiver's queue.", labels=["receiver"]
+    )
+    for name, counts in sorted(deliveries.items()):
+        queued.add_metric([name], counts["queued"])
+    yield queued
 
 
 def _total_size(paths: list[Path]) -> int:

@@ -28,9 +28,10 @@ from analyzer.alerting import FIRING, AlertState, Transition
 from glimpse.notify import SIGNATURE_HEADER, Destination, sign
 from glimpse.timeparse import format_ns
 
-__all__ = ["ActionRecord", "Remediator", "plan_actions"]
+__all__ = ["OUTCOMES", "ActionRecord", "Remediator", "plan_actions"]
 
 COUNTED = frozenset({"dry_run", "queued"})  # outcomes that start a target's cooldown
+OUTCOMES = ("queued", "dry_run", "cooldown", "no_root_cause", "queue_full")
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Remediator:
         self._secret = (secret or "").encode()
         self._last: dict[tuple[str, str], int] = dict(last_action_ns or {})
         self._hooks: dict[str, Destination] = {}
+        self._outcomes = dict.fromkeys(OUTCOMES, 0)
 
     def act(
         self, rules: Sequence[Rule], states: Mapping[str, AlertState], changes: Sequence[Transition], at_ns: int
@@ -137,6 +139,7 @@ class Remediator:
                 self._last[(record.target_kind, record.target_name)] = at_ns
             if record.body is not None and not self._hook(record.action_url).offer(json.dumps(record.body).encode()):
                 record = ActionRecord(**{**record.__dict__, "outcome": "queue_full"})
+            self._outcomes[record.outcome] += 1
             done.append(record)
         return done
 
@@ -154,3 +157,7 @@ class Remediator:
 
     def stats(self) -> dict[str, Any]:
         return {url: hook.stats.__dict__ for url, hook in sorted(self._hooks.items())}
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Actions asked for since the start, per outcome (every outcome, zero included)."""
+        return dict(self._outcomes)

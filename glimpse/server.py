@@ -191,6 +191,7 @@ class GlimpseServer:
             interval_s=settings.rule_interval_s,
             notifier_for=self._notifier_for,
             action_secret=settings.alert_webhook_secret,
+            observer=self.metrics,
         )
 
     def _notifier_for(self, targets: NotifyTargets) -> Notifier | None:

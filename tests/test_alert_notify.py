@@ -18,16 +18,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
+from glimpse.metrics import ACTION_OUTCOMES
 from glimpse.notify import SIGNATURE_HEADER, Destination
+from glimpse.remediation import OUTCOMES
 from glimpse.settings import ServerSettings, SettingsError
 from tests.conftest import ServerProcess, serving
 from tests.test_alerts import RULES, tiny_store_spans
+from tests.test_self_metrics import Scrape, scrape
 from tests.trace_builder import send
 
 SECRET = "a-webhook-secret-of-some-length"
+S = 1_000_000_000
 
 
 class Receiver:
@@ -311,3 +316,188 @@ def test_a_notify_block_in_the_rules_file_names_the_receivers_and_a_reload_chang
     finally:
         first.close()
         second.close()
+
+
+def _scrape_until(url: str, check: Callable[[Scrape], bool], timeout_s: float = 20.0) -> Scrape:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        metrics = scrape(url)
+        if check(metrics) or time.monotonic() > deadline:
+            return metrics
+        time.sleep(0.1)
+
+
+def test_the_rule_loop_counts_itself_on_metrics_across_a_reload(alertmanager: str, tmp_path: Path) -> None:
+    """Evaluations and their time, rules, alerts per state, deliveries per receiver (what a
+    refusing receiver could not take is counted failed, and a reload that replaces it keeps
+    the count), remediation actions per outcome as the audit table has them."""
+    refusing, accepting = Receiver(status=lambda _: 400), Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    with_action = RULES.replace("    labels: {severity: page}\n", "    action: {webhook: 'http://127.0.0.1:9/x'}\n")
+    rules_file.write_text(f"notify:\n  webhook: {refusing.url}\n{with_action}")
+    now_ns = time.time_ns()
+    settings = {"rules_file": str(rules_file), "rule_interval_s": 3600.0, "alertmanager_url": alertmanager}
+    try:
+        with serving(tmp_path / "glimpse.duckdb", **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            before = scrape(running.api_url)
+            assert before.value("glimpse_rules_loaded") == 4
+            assert before.value("glimpse_rule_evaluations_total") == 0
+            assert before.value("glimpse_alerts", state="inactive") == 4
+            for receiver in ("alertmanager", "webhook", "remediation"):
+                for key in ("sent", "failed", "dropped"):
+                    assert before.value(f"glimpse_alert_notifications_{key}_total", receiver=receiver) == 0
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            assert len(refusing.wait_for(3)) == 3  # three alerts fired: three bodies, each refused (400)
+            first = _scrape_until(
+                running.api_url,
+                lambda m: (
+                    m.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3
+                    and m.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 1
+                ),
+            )
+            assert first.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3
+            assert first.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 1
+            assert first.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 0
+            assert first.value("glimpse_rule_evaluations_total") == 1
+            assert first.value("glimpse_rule_evaluation_failures_total") == 0
+            assert first.value("glimpse_rule_evaluation_duration_seconds_count") == 1
+            assert first.value("glimpse_rule_evaluation_duration_seconds_sum") > 0
+            assert first.value("glimpse_alerts", state="firing") == 3
+            assert first.value("glimpse_alerts", state="inactive") == 1
+            audit = httpx.get(f"{running.api_url}/api/alerts", params={"history": "true"}).json()["actions"]
+            assert [a["alert"] for a in audit] == ["FrontErrors"]  # a dry run, or no root cause to act on
+            assert first.value("glimpse_remediation_actions_total", outcome=audit[0]["outcome"]) == 1
+            assert first.total("glimpse_remediation_actions_total") == 1
+            # a reload that replaces the webhook and raises a threshold: FrontErrors resolves
+            changed = with_action.replace("above: 0.1\n", "above: 0.5\n")
+            rules_file.write_text(f"notify:\n  webhook: {accepting.url}\n{changed}")
+            assert httpx.post(f"{running.api_url}/api/rules/reload").json() == {"rules": 4}
+            running.server.rules.evaluate(at_ns=time.time_ns())
+            assert [e["status"] for e in accepting.wait_for(1)] == ["resolved"]
+            second = _scrape_until(
+                running.api_url,
+                lambda m: (
+                    m.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 1
+                    and m.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 2
+                ),
+            )
+            assert second.value("glimpse_alert_notifications_sent_total", receiver="webhook") == 1
+            assert second.value("glimpse_alert_notifications_failed_total", receiver="webhook") == 3  # kept
+            assert second.value("glimpse_alert_notifications_sent_total", receiver="alertmanager") == 2
+            assert second.value("glimpse_rule_evaluations_total") == 2
+            assert second.value("glimpse_alerts", state="firing") == 2
+            assert second.value("glimpse_alerts", state="resolved") == 1
+            assert second.value("glimpse_alert_notifications_queued", receiver="webhook") == 0
+    finally:
+        refusing.close()
+        accepting.close()
+
+
+def test_a_failed_evaluation_is_counted_and_timed(tmp_path: Path) -> None:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    with serving(tmp_path / "glimpse.duckdb", rules_file=str(rules_file), rule_interval_s=3600.0) as running:
+        assert running.server is not None and running.server.rules is not None
+        with pytest.raises(duckdb.Error):  # a time no DuckDB timestamp can hold: the window's query fails
+            running.server.rules.evaluate(at_ns=-(2**63) + 1)
+        metrics = scrape(running.api_url)
+        assert metrics.value("glimpse_rule_evaluation_failures_total") == 1
+        assert metrics.value("glimpse_rule_evaluations_total") == 1
+        assert metrics.value("glimpse_rule_evaluation_duration_seconds_count") == 1
+
+
+def test_the_metrics_know_every_remediation_outcome() -> None:
+    assert ACTION_OUTCOMES == OUTCOMES
+
+
+def test_a_restart_neither_notifies_again_nor_forgets_a_firing_alert(alertmanager: str, tmp_path: Path) -> None:
+    hook = Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    db_path = tmp_path / "glimpse.duckdb"
+    settings = {
+        "rules_file": str(rules_file),
+        "rule_interval_s": 3600.0,
+        "alertmanager_url": alertmanager,
+        "alert_webhook_url": hook.url,
+        "alert_webhook_secret": SECRET,
+    }
+    now_ns = time.time_ns()
+    try:
+        with serving(db_path, **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            assert len(hook.wait_for(3)) == 3
+            before = {a["labels"]["alertname"]: a for a in _alerts_until(alertmanager, lambda a: len(a) == 3)}
+        with serving(db_path, **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            assert running.server.rules.evaluate(at_ns=now_ns + 30 * S) == []  # still firing: no change
+            deadline = time.monotonic() + 20
+            while (
+                httpx.get(f"{running.api_url}/api/stats").json()["alerts"]["notifications"]["alertmanager"]["sent"] < 1
+            ):
+                assert time.monotonic() < deadline, "the firing alerts were not sent to Alertmanager again"
+                time.sleep(0.1)
+            kept = httpx.get(f"{running.api_url}/api/alerts").json()["alerts"]
+            firing = {a["alert"]: a for a in kept if a["state"] == "firing"}
+            assert sorted(firing) == ["FrontBudget", "FrontErrors", "FrontQuiet"]
+            assert {a["fired_at"] for a in firing.values()} == {now_ns}  # not fired anew at the restart
+        assert len(hook.wait_for(4, timeout_s=2)) == 3  # the webhook heard nothing more
+        after = {a["labels"]["alertname"]: a for a in httpx.get(f"{alertmanager}/api/v2/alerts").json()}
+        assert sorted(after) == sorted(before)
+        for name, alert in after.items():  # the same alerts, started when they first fired
+            assert _rfc3339_ns(alert["startsAt"]) == _rfc3339_ns(before[name]["startsAt"])
+            assert alert["annotations"].get("root_causes") == before[name]["annotations"].get("root_causes")
+            assert alert["status"]["state"] == "active"
+    finally:
+        hook.close()
+
+
+def test_a_firing_alert_whose_rule_is_taken_out_is_resolved_everywhere(alertmanager: str, tmp_path: Path) -> None:
+    hook = Receiver()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(RULES)
+    settings = {
+        "rules_file": str(rules_file),
+        "rule_interval_s": 3600.0,
+        "alertmanager_url": alertmanager,
+        "alert_webhook_url": hook.url,
+    }
+    now_ns = time.time_ns()
+    try:
+        with serving(tmp_path / "glimpse.duckdb", **settings) as running:
+            assert running.server is not None and running.server.rules is not None
+            send(running.grpc_endpoint, tiny_store_spans(now_ns))
+            running.server.rules.evaluate(at_ns=now_ns)
+            _alerts_until(alertmanager, lambda alerts: len(alerts) == 3)
+            assert len(hook.wait_for(3)) == 3
+            rules_file.write_text(
+                RULES.replace("  - alert: FrontErrors", "  - alert: Gone").split("  - alert: Gone")[0]
+            )
+            assert httpx.post(f"{running.api_url}/api/rules/reload").json() == {"rules": 1}  # FrontBudget only
+            at = time.time_ns()  # Alertmanager resolves an alert whose endsAt has passed
+            changes = running.server.rules.evaluate(at_ns=at)
+            assert sorted((c.alert, c.to_state) for c in changes) == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            events = hook.wait_for(5)[3:]
+            assert sorted((e["alert"], e["status"]) for e in events) == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            assert all(e["endsAt"] is not None and e["labels"]["alertname"] == e["alert"] for e in events)
+            left = _alerts_until(alertmanager, lambda alerts: len(alerts) == 1)
+            assert left[0]["labels"]["alertname"] == "FrontBudget"
+            history = running.sql("SELECT alert, to_state FROM glimpse_alert_history ORDER BY changed_at, alert")
+            assert [(r["alert"], r["to_state"]) for r in history][3:] == [
+                ("FrontErrors", "resolved"),
+                ("FrontQuiet", "resolved"),
+            ]
+            assert [a["alert"] for a in httpx.get(f"{running.api_url}/api/alerts").json()["alerts"]] == ["FrontBudget"]
+            assert running.server.rules.evaluate(at_ns=at + 30 * S) == []  # resolved once
+    finally:
+        hook.close()

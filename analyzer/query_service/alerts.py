@@ -31,7 +31,7 @@ from analyzer.alerting import (
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.insights import NEAR as NEAR_CAPACITY
-from analyzer.query_service.incidents import anomalies, root_causes
+from analyzer.query_service.incidents import anomaly_list, root_causes
 from analyzer.query_service.insights import insights
 from storage.alert_queries import (
     alert_history_rows,
@@ -93,7 +93,8 @@ def measure(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -
         (window, ms): _slow_counts(con, SpanWindow(at_ns - window, at_ns), ms)
         for window, ms in sorted(_slow_windows(rules))
     }
-    found = _anomalies(con, at_ns) if any(r.signal == "anomaly" for r in rules) else []
+    watching = [r for r in rules if r.signal == "anomaly"]
+    found = _anomalies(con, watching, at_ns) if watching else []
     return {
         rule.alert: _capacity(con, rule, at_ns)
         if rule.signal == "forecast_capacity"
@@ -121,10 +122,13 @@ def _capacity(con: duckdb.DuckDBPyConnection, rule: Rule, at_ns: int) -> Measure
     return measure_capacity(found["capacity"], forecast["value"] if forecast else None)
 
 
-def _anomalies(con: duckdb.DuckDBPyConnection, at_ns: int) -> list[dict[str, Any]]:
-    result = anomalies(con, since_ns=at_ns - ANOMALY_LOOKBACK_NS, until_ns=at_ns, with_series=False, limit=10_000)
-    found: list[dict[str, Any]] = result["anomalies"]
-    return found
+def _anomalies(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -> list[dict[str, Any]]:
+    """The detector's anomalies of the hour before ``at_ns``, judging only the series the
+    anomaly ``rules`` can look at (their services and pods; pods' resource metrics only when
+    a rule watches a pod): most of an evaluation's cost otherwise."""
+    scopes = frozenset(s for rule in rules for s in (rule.service, rule.pod) if s is not None)
+    pods = any(rule.pod is not None for rule in rules)
+    return anomaly_list(con, since_ns=at_ns - ANOMALY_LOOKBACK_NS, until_ns=at_ns, scopes=scopes, resources=pods)
 
 
 def _anomaly_score(rule: Rule, found: list[dict[str, Any]], at_ns: int) -> float | None:

@@ -11,6 +11,7 @@ import numpy as np
 
 from analyzer.anomaly import (
     Anomaly,
+    Series,
     detect_anomalies,
     histogram_series,
     log_series,
@@ -37,10 +38,19 @@ from storage.incident_queries import (
     window_span_count,
 )
 from storage.resource_queries import resource_metric_rows
+from storage.rows import RedSeriesRow
 from storage.trace_queries import sampled_window_spans
 from storage.window import SpanWindow
 
-__all__ = ["NoIncidentError", "anomalies", "critical_path_shift", "default_baseline", "latest_incident", "root_causes"]
+__all__ = [
+    "NoIncidentError",
+    "anomalies",
+    "anomaly_list",
+    "critical_path_shift",
+    "default_baseline",
+    "latest_incident",
+    "root_causes",
+]
 
 # gauges, and sums as rates (resource_metrics.sql normalises both per platform)
 RESOURCE_SIGNALS = ("cpu_utilization", "memory_utilization", "network_in_bytes_per_s", "network_out_bytes_per_s")
@@ -63,17 +73,33 @@ class _Detection:
     co_located: list[dict[str, Any]]  # lagged correlation of anomalous pods with their node's other pods
 
 
-def _detect(con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int) -> _Detection:
+def _find(
+    con: duckdb.DuckDBPyConnection,
+    window: SpanWindow,
+    bucket_ns: int,
+    *,
+    scopes: frozenset[str] | None = None,
+    resources: bool = True,
+) -> tuple[list[RedSeriesRow], list[Series], list[Anomaly]]:
+    """The RED rows, the series (of ``scopes``' services and entities only, when given; the
+    pods' resource metrics unless ``resources`` is false) and the anomalies found in them."""
     # whole buckets only: a last, partial bucket has too few requests to judge
     buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
     series = red_series(rows, buckets)
-    series += resource_series(_resource_points(con, window, bucket_ns), buckets)
+    if resources:
+        series += resource_series(_resource_points(con, window, bucket_ns), buckets)
     series += histogram_series(
         histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
     )
     series += log_series(log_series_rows(con, window, bucket_ns=bucket_ns), buckets)
-    found = detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
+    if scopes is not None:
+        series = [s for s in series if s.service in scopes or s.entity in scopes]
+    return rows, series, detect_anomalies(series, since_ns=window.since_ns, bucket_ns=bucket_ns)
+
+
+def _detect(con: duckdb.DuckDBPyConnection, window: SpanWindow, bucket_ns: int) -> _Detection:
+    rows, series, found = _find(con, window, bucket_ns)
     edges = sorted({(a, b) for a, _, b in (r["entity"].partition(" -> ") for r in rows if r["level"] == "edge")})
     placements = instance_host_rows(con, window)
     host_of = {r["instance"]: r["host"] for r in placements}
@@ -154,6 +180,25 @@ def anomalies(
         "lagged_correlation": lagged_correlations(detection.latency, detection.edges),
         "co_located_correlation": detection.co_located,
     }
+
+
+def anomaly_list(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    since_ns: int,
+    until_ns: int,
+    scopes: frozenset[str] | None = None,
+    resources: bool = True,
+) -> list[dict[str, Any]]:
+    """The anomalies of :func:`anomalies` over the same window (without series), and nothing
+    else: no incidents, log changes or correlations (what alert rules need). ``scopes``: only
+    those of series whose service or entity is one of them; ``resources=False`` leaves out
+    the pods' resource metrics (series of no service). Each series is judged on its own, so
+    the anomalies kept are the same as without either."""
+    window = resolve_window(con, since_ns, until_ns)
+    bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
+    _, _, found = _find(con, window, bucket_ns, scopes=scopes, resources=resources)
+    return [a.as_dict(with_series=False) for a in found]
 
 
 def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: Incident) -> list[dict[str, Any]]:

@@ -108,7 +108,9 @@ def check_node_id(node: str) -> str:
     'ingest-1'
     """
     if not _NODE_ID.match(node):
-        raise LakeError(f"a node id is 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit): {node!r}")
+        raise LakeError(
+            f"a node id is 1-63 letters, digits, '.', '_' or '-' (starting with a letter or digit): {node!r}"
+        )
     return node
 
 
@@ -189,9 +191,7 @@ def _hours(
         GROUP BY ALL ORDER BY hour_ns
     """
     rows = con.execute(sql, {"since": since, "until": until}).fetchall()
-    return [
-        (int(hour), int(n)) for hour, n in rows if closed_before_ns is None or hour + HOUR_NS <= closed_before_ns
-    ]
+    return [(int(hour), int(n)) for hour, n in rows if closed_before_ns is None or hour + HOUR_NS <= closed_before_ns]
 
 
 def _select(table: str, spec: _Table) -> str:
@@ -281,7 +281,9 @@ def open_lake(lake: str | Path, *, memory_limit: str = "1GB") -> duckdb.DuckDBPy
             continue
         pattern = (root / table / "date=*" / "hour=*" / "node=*" / FILE_NAME).as_posix().replace("'", "''")
         scan = f"read_parquet('{pattern}', hive_partitioning = false)"
-        select = f"SELECT DISTINCT ON (resource_key) * FROM {scan}" if table == "otel_resources" else f"SELECT * FROM {scan}"
+        select = (
+            f"SELECT DISTINCT ON (resource_key) * FROM {scan}" if table == "otel_resources" else f"SELECT * FROM {scan}"
+        )
         con.execute(f"DROP TABLE {table}")
         con.execute(f"CREATE VIEW {table} AS {select}")
     return con

@@ -48,7 +48,10 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bquantile_cont\(([^,]+), \[([^\]]+)\]\)", r"percentile(\1, array(\2))"),
     # string_agg(DISTINCT x, ',' ORDER BY x): the distinct values, sorted, joined (NULL when
     # none). Spark's own string_agg ... WITHIN GROUP fails to plan with DISTINCT (4.x).
-    (r"\bstring_agg\(DISTINCT (.*?), ('[^']*') ORDER BY (.*?)\) AS ", r"nullif(array_join(array_sort(collect_set(\1)), \2), '') AS "),
+    (
+        r"\bstring_agg\(DISTINCT (.*?), ('[^']*') ORDER BY (.*?)\) AS ",
+        r"nullif(array_join(array_sort(collect_set(\1)), \2), '') AS ",
+    ),
     (r"\$(\w+)", r":\1"),  # named parameters
 )
 _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
@@ -78,9 +81,7 @@ class SparkLake:
     ) -> None:
         self.session = session
         self.root = lake_root(path)
-        self.partitions = [
-            p for p in lake_partitions(self.root) if _overlaps(p.hour_ns, since_ns, until_ns)
-        ]
+        self.partitions = [p for p in lake_partitions(self.root) if _overlaps(p.hour_ns, since_ns, until_ns)]
         if not any(p.table == "otel_spans" for p in self.partitions):
             where = "" if since_ns is None and until_ns is None else " in this window"
             raise LakeError(f"the lake at {self.root} holds no spans{where}")

@@ -169,7 +169,9 @@ def window_spans(
         "root_operation": root_operation,
         "sample_per_million": sample_per_million,
     }
-    return window_spans_from_arrow(run_query_arrow(con, "traces/window_span_rows", "traces/window_spans", params=params))
+    return window_spans_from_arrow(
+        run_query_arrow(con, "traces/window_span_rows", "traces/window_spans", params=params)
+    )
 
 
 def window_spans_from_arrow(table: pa.Table) -> WindowSpans:

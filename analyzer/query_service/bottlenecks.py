@@ -54,7 +54,9 @@ def bottlenecks(
     )
     report = aggregate_critical_paths(spans)
     found = _patterns(spans, limit) if patterns else {"traces_scanned": 0, "found": []}
-    return bottleneck_answer(window, report, endpoint=endpoint, service=service, limit=limit, fraction=fraction, found=found)
+    return bottleneck_answer(
+        window, report, endpoint=endpoint, service=service, limit=limit, fraction=fraction, found=found
+    )
 
 
 def bottleneck_answer(

@@ -100,9 +100,7 @@ def spark_bottlenecks(
     found = {"traces_scanned": 0, "found": []}
     if patterns:
         scanned = min(len(trace_ids), MAX_PATTERN_TRACES)
-        found = pattern_answer(
-            findings, scanned, operations, trace_ids, lambda f, i: span_ids[id(f)][i], limit
-        )
+        found = pattern_answer(findings, scanned, operations, trace_ids, lambda f, i: span_ids[id(f)][i], limit)
     return bottleneck_answer(window, report, endpoint=endpoint, service=service, limit=limit, fraction=1.0, found=found)
 
 
@@ -125,7 +123,9 @@ def charge_traces(table: pa.Table, pattern_cutoff: str) -> pa.Table:
     out: dict[str, list[Any]] = {name: [] for name in _names()}
 
     def emit(trace: int, k: int, span_count: int, endpoint: int, op: int, ns: int, kind: str, detail: str) -> None:
-        for name, value in zip(_names(), (spans.trace_ids[trace], k, span_count, endpoint, op, ns, kind, detail)):
+        for name, value in zip(
+            _names(), (spans.trace_ids[trace], k, span_count, endpoint, op, ns, kind, detail), strict=True
+        ):
             out[name].append(value)
 
     counts = np.bincount(numbers)

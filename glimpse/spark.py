@@ -20,7 +20,7 @@ from typing import Any
 
 from tracing.errors import GlimpseError
 
-__all__ = ["SparkError", "spark_session", "stop_session"]
+__all__ = ["SparkError", "check_master", "parse_conf", "spark_session", "stop_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ _CONF = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.shuffle.partitions": "16",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # the span self-joins must never be broadcast: their size estimate after a filter is
+    # far below their size in memory (1M spans failed to broadcast in a 1 GiB driver)
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
 }
 
 
@@ -55,6 +58,21 @@ def check_master(master: str) -> str:
     return master
 
 
+def parse_conf(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` options (as spark-submit's ``--conf``) as a dict.
+
+    >>> parse_conf(["spark.driver.memory=4g"])
+    {'spark.driver.memory': '4g'}
+    """
+    conf = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise SparkError(f"a Spark setting is KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
 def spark_session(master: str, *, conf: dict[str, str] | None = None) -> Any:
     """A SparkSession on ``master`` (the one already running in this process, if any)."""
     check_master(master)
@@ -72,6 +90,8 @@ def spark_session(master: str, *, conf: dict[str, str] | None = None) -> Any:
     except Exception as exc:  # py4j and Java errors have no common base worth naming
         raise SparkError(f"cannot start Spark on {master}: {_first_line(exc)}") from exc
     session.sparkContext.setLogLevel("ERROR")
+    # pyspark logs each failed query as a JSON blob with the Java stack; the CLI says it in one line
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     return session
 
 

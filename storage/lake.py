@@ -47,6 +47,7 @@ __all__ = [
     "lake_root",
     "open_lake",
     "partition_dir",
+    "remove_partition",
 ]
 
 logger = logging.getLogger(__name__)

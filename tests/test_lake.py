@@ -114,6 +114,20 @@ def test_export_is_idempotent_and_late_spans_join_their_hour(tmp_path: Path) -> 
     assert {(p["table"], p["rows"]) for p in json.loads(listing.stdout)} == {("otel_spans", 6), ("otel_resources", 2)}
 
 
+def test_prune_deletes_the_hours_past_the_age(shop_lake: ShopLake, tmp_path: Path) -> None:
+    import shutil
+
+    lake = tmp_path / "lake"
+    shutil.copytree(shop_lake.lake, lake)
+    hours = sorted({p.hour_ns for p in lake_partitions(lake)})
+    keep_from = hours[-1]  # the newest hour: keep it, prune those that ended by its start
+    age_s = (time.time_ns() - keep_from) // 10**9 - 1800  # the cut-off: half an hour into it
+    result = CliRunner().invoke(app, ["lake", "prune", "--lake", str(lake), "--older-than", f"{age_s}s", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {p["hour_ns"] for p in json.loads(result.stdout)} == set(hours[:-1])
+    assert {p.hour_ns for p in lake_partitions(lake)} == {keep_from}
+
+
 def test_an_open_hour_waits_for_its_end(tmp_path: Path) -> None:
     db, lake = tmp_path / "node.duckdb", tmp_path / "lake"
     now = time.time_ns()

@@ -86,3 +86,27 @@ def ls_command(
     err.print(
         f"{len(partitions)} partitions, {total:,} spans, {nodes} node{'s' if nodes != 1 else ''}", highlight=False
     )
+
+
+@lake_app.command("prune")
+def prune_command(
+    older_than: Annotated[str, typer.Option(help="Delete the hours that ended longer ago than this (14d, 36h).")],
+    lake: LakeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lake retention: delete every partition (all tables, all nodes) of the hours that ended
+    more than --older-than ago, by the clock; run it from cron on one machine."""
+    import time
+
+    from glimpse.settings import parse_age_ns
+    from storage.lake import HOUR_NS, lake_partitions, remove_partition
+
+    cutoff = time.time_ns() - parse_age_ns(older_than)
+    gone = [p for p in lake_partitions(lake_path(lake)) if p.hour_ns + HOUR_NS <= cutoff]
+    for part in gone:
+        remove_partition(part)
+    if as_json:
+        print_json([{k: v for k, v in vars(p).items() if k != "path"} for p in gone])
+        return
+    rows = sum(p.rows for p in gone if p.table == "otel_spans")
+    err.print(f"deleted {len(gone)} partitions ({rows:,} spans) of hours older than {older_than}", highlight=False)

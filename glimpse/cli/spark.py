@@ -31,10 +31,23 @@ MasterOption = Annotated[
 ]
 
 
-def run_job(lake: str | None, master: str, since_ns: int | None, until_ns: int | None, job: Callable[[Any], T]) -> T:
+ConfOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--conf", help="A Spark setting KEY=VALUE, as spark-submit's (repeat it): spark.driver.memory=4g."),
+]
+
+
+def run_job(
+    lake: str | None,
+    master: str,
+    since_ns: int | None,
+    until_ns: int | None,
+    job: Callable[[Any], T],
+    conf: list[str] | None = None,
+) -> T:
     """``job(SparkLake)`` on a session of ``master`` over the lake's partitions of the window;
     a Spark or Java failure becomes one error line."""
-    from glimpse.spark import SparkError, check_master, spark_session
+    from glimpse.spark import SparkError, check_master, parse_conf, spark_session
     from storage.lake import LakeError, lake_partitions
     from storage.spark_lake import SparkLake
 
@@ -42,7 +55,7 @@ def run_job(lake: str | None, master: str, since_ns: int | None, until_ns: int |
     check_master(master)
     if not lake_partitions(path, table="otel_spans"):  # a missing or empty lake fails before Spark starts
         raise LakeError(f"the lake at {path} holds no spans (export some with glimpse lake export)")
-    session = spark_session(master)
+    session = spark_session(master, conf=parse_conf(conf or []))
     try:
         return job(SparkLake(session, path, since_ns=since_ns, until_ns=until_ns))
     except GlimpseError:
@@ -64,6 +77,7 @@ def _window(since: str | None, until: str | None) -> tuple[int | None, int | Non
 def graph_command(
     lake: LakeOption = None,
     master: MasterOption = "local[*]",
+    conf: ConfOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     output_format: Annotated[Optional[str], typer.Option("--format", help="Export format (as glimpse graph).")] = None,
@@ -83,7 +97,9 @@ def graph_command(
         raise fail(f"unknown format {fmt!r}: use one of {', '.join(GRAPH_FORMATS)}")
     since_ns, until_ns = _window(since, until)
     options = {"since_ns": since_ns, "until_ns": until_ns, "service": service, "depth": depth, "operations": operations}
-    text = run_job(lake, master, since_ns, until_ns, lambda lk: spark_graph_document(lk, fmt or "json", **options))
+    text = run_job(
+        lake, master, since_ns, until_ns, lambda lk: spark_graph_document(lk, fmt or "json", **options), conf
+    )
     if fmt is None:
         out().print(graph_table(text))
     else:
@@ -94,6 +110,7 @@ def graph_command(
 def bottlenecks_command(
     lake: LakeOption = None,
     master: MasterOption = "local[*]",
+    conf: ConfOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     endpoint: Annotated[
@@ -109,7 +126,7 @@ def bottlenecks_command(
 
     since_ns, until_ns = _window(since, until)
     options = {"since_ns": since_ns, "until_ns": until_ns, "endpoint": endpoint, "service": service, "limit": limit}
-    result = run_job(lake, master, since_ns, until_ns, lambda lk: spark_bottlenecks(lk, **options))
+    result = run_job(lake, master, since_ns, until_ns, lambda lk: spark_bottlenecks(lk, **options), conf)
     if as_json:
         print_json(result)
         return
@@ -122,13 +139,14 @@ def sql_command(
     query: Annotated[str, typer.Argument(help="One Spark SQL statement over the lake's tables (otel_spans, ...).")],
     lake: LakeOption = None,
     master: MasterOption = "local[*]",
+    conf: ConfOption = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.table,
     max_rows: Annotated[int, typer.Option(help="Row cap.", min=1)] = 10_000,
 ) -> None:
     """Spark SQL over the lake: the store's tables as views (timestamps as unix ns)."""
     from analyzer.query_service.spark_jobs import spark_sql
 
-    result = run_job(lake, master, None, None, lambda lk: spark_sql(lk, query, max_rows=max_rows))
+    result = run_job(lake, master, None, None, lambda lk: spark_sql(lk, query, max_rows=max_rows), conf)
     write_rows(result, output_format)
     if result["truncated"]:
         err.print(f"(truncated at {max_rows} rows; raise --max-rows for more)", highlight=False)

@@ -24,6 +24,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,8 @@ class SparkLake:
         self.tables = sorted({p.table for p in self.partitions})
         for table in self.tables:
             self._register(table)
+        if "otel_resources" in self.tables:
+            self._register_traces()
 
     def _register(self, table: str) -> None:
         paths = [str(Path(p.path).parent) for p in self.partitions if p.table == table]
@@ -96,6 +99,14 @@ class SparkLake:
         if table == "otel_resources":  # every node exports the resources its spans name
             frame = frame.dropDuplicates(["resource_key"])
         frame.createOrReplaceTempView(table)
+
+    def _register_traces(self) -> None:
+        """``otel_traces`` as the store defines it: each span with its resource's columns."""
+        from_resource = set(self.session.table("otel_resources").columns) - {"resource_key", "service_name"}
+        columns = ", ".join(f"{'r' if name in from_resource else 's'}.{name}" for name in _trace_columns())
+        self.session.sql(
+            f"SELECT {columns} FROM otel_spans AS s JOIN otel_resources AS r ON r.resource_key = s.resource_key"
+        ).createOrReplaceTempView("otel_traces")
 
     def run_named_query(
         self, names: tuple[str, ...], params: Mapping[str, Any] | None, parts: Mapping[str, str] | None
@@ -140,6 +151,21 @@ class SparkLake:
 
     def close(self) -> None:
         """Nothing to close: the session belongs to the caller."""
+
+
+@cache
+def _trace_columns() -> tuple[str, ...]:
+    """The columns of the store's ``otel_traces`` view, in order (from the schema's own DDL)."""
+    import duckdb
+
+    from storage.schema import apply_migrations
+
+    con = duckdb.connect(":memory:")
+    try:
+        apply_migrations(con)
+        return tuple(row[0] for row in con.execute("DESCRIBE otel_traces").fetchall())
+    finally:
+        con.close()
 
 
 def _overlaps(hour_ns: int, since_ns: int | None, until_ns: int | None) -> bool:

@@ -105,6 +105,12 @@ def test_sql_over_the_lake(shop_lake: ShopLake, spark: Any) -> None:
     )
     assert answer["columns"] == ["service_name", "spans"]
     assert answer["rows"] == [["cart", 160], ["frontend", 480], ["payment", 320]]
+    hosts = spark_sql(
+        SparkLake(spark, shop_lake.lake),
+        "SELECT host_name, count(*) AS spans FROM otel_traces GROUP BY 1 ORDER BY 1",  # spans with resources
+        max_rows=10,
+    )
+    assert hosts["rows"] == [["cart-host", 160], ["frontend-host", 480], ["payment-host", 320]]
     text = _cli("spark", "sql", "SELECT count(DISTINCT trace_id) AS traces FROM otel_spans", "--lake",
                 str(shop_lake.lake), "--format", "csv")  # fmt: skip
     assert text.splitlines() == ["traces", "160"]

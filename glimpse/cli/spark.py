@@ -96,7 +96,13 @@ def graph_command(
     if fmt is not None and fmt not in GRAPH_FORMATS:
         raise fail(f"unknown format {fmt!r}: use one of {', '.join(GRAPH_FORMATS)}")
     since_ns, until_ns = _window(since, until)
-    options = {"since_ns": since_ns, "until_ns": until_ns, "service": service, "depth": depth, "operations": operations}
+    options: dict[str, Any] = {
+        "since_ns": since_ns,
+        "until_ns": until_ns,
+        "service": service,
+        "depth": depth,
+        "operations": operations,
+    }
     text = run_job(
         lake, master, since_ns, until_ns, lambda lk: spark_graph_document(lk, fmt or "json", **options), conf
     )
@@ -125,8 +131,13 @@ def bottlenecks_command(
     from glimpse.render.tables import bottleneck_tables
 
     since_ns, until_ns = _window(since, until)
-    options = {"since_ns": since_ns, "until_ns": until_ns, "endpoint": endpoint, "service": service, "limit": limit}
-    result = run_job(lake, master, since_ns, until_ns, lambda lk: spark_bottlenecks(lk, **options), conf)
+
+    def job(lk: Any) -> dict[str, Any]:
+        return spark_bottlenecks(
+            lk, since_ns=since_ns, until_ns=until_ns, endpoint=endpoint, service=service, limit=limit
+        )
+
+    result = run_job(lake, master, since_ns, until_ns, job, conf)
     if as_json:
         print_json(result)
         return

@@ -29,6 +29,8 @@ from storage.store import open_read_only
 from tests.test_lake import ShopLake, build_shop_lake
 
 ROOT = Path(__file__).resolve().parents[1]
+# a JVM start and a Spark job take minutes on a shared 2-core machine
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from analyzer.query_service.graphs import service_graph_document
 from glimpse.cli import app
 from storage.lake import HOUR_NS, export_hours, lake_partitions, open_lake
 from storage.store import open_read_only
-from tests.conftest import serving
+from tests.conftest import ServerProcess, serving
 from tests.lake_nodes import send_shop_traffic
 from tests.otlp_clients import span_exporter
 
@@ -126,6 +126,24 @@ def test_prune_deletes_the_hours_past_the_age(shop_lake: ShopLake, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert {p["hour_ns"] for p in json.loads(result.stdout)} == set(hours[:-1])
     assert {p.hour_ns for p in lake_partitions(lake)} == {keep_from}
+
+
+def test_glimpse_serve_lake_exports_while_it_runs(tmp_path: Path) -> None:
+    db, lake = tmp_path / "node.duckdb", tmp_path / "lake"
+    env = {"GLIMPSE_LAKE_DELAY": "0", "GLIMPSE_LAKE_INTERVAL": "0.5"}
+    proc = ServerProcess(db, "--lake", str(lake), "--node-id", "edge-1", env=env)
+    hour = time.time_ns() // HOUR_NS * HOUR_NS - 2 * HOUR_NS
+    try:
+        _spans(proc.running(), "svc", hour + 10**9, count=3)
+        deadline = time.monotonic() + 30
+        while not lake_partitions(lake, table="otel_spans") and time.monotonic() < deadline:
+            time.sleep(0.2)  # the loop's next pass, not the stop, exports it
+        (part,) = lake_partitions(lake, table="otel_spans")
+        assert (part.node, part.hour_ns, part.rows) == ("edge-1", hour, 3)
+        code, output = proc.terminate()
+        assert code == 0 and "as node edge-1" in output
+    finally:
+        proc.kill()
 
 
 def test_an_open_hour_waits_for_its_end(tmp_path: Path) -> None:

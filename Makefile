@@ -21,7 +21,7 @@ system-test:
 $(STAMP): pyproject.toml collector/_spanwire.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 $(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json

@@ -14,6 +14,7 @@ percentiles over the traces it appears in. Views:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,14 @@ from analyzer.critical_path import critical_sections
 from analyzer.trace_views import iter_trace_views
 from storage.rows import WindowSpans
 
-__all__ = ["BottleneckReport", "OperationCost", "aggregate_critical_paths"]
+__all__ = [
+    "BottleneckReport",
+    "OperationCost",
+    "TraceCharges",
+    "aggregate_critical_paths",
+    "critical_path_charges",
+    "report_from_charges",
+]
 
 EXAMPLES_PER_OPERATION = 3
 
@@ -57,35 +65,70 @@ class BottleneckReport:
         return sorted(shared, key=lambda cost: (-len(cost.endpoints), -cost.total_ns))
 
 
+@dataclass(frozen=True)
+class TraceCharges:
+    """One trace's critical path, charged: its number, its root's operation (the endpoint)
+    and the nanoseconds each operation spends on the path."""
+
+    trace: int
+    endpoint: int
+    charged: dict[int, int]
+
+
 def aggregate_critical_paths(spans: WindowSpans) -> BottleneckReport:
     """Compute every trace's critical path and aggregate it per (service, operation)."""
-    per_trace: dict[int, list[tuple[int, int]]] = defaultdict(list)  # op -> [(trace, ns)]
-    per_endpoint: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-    endpoint_of: list[int] = []
+    return report_from_charges(
+        critical_path_charges(spans), operations=spans.operations, trace_ids=spans.trace_ids, spans=spans.span_count
+    )
+
+
+def critical_path_charges(spans: WindowSpans) -> Iterator[TraceCharges]:
+    """Each trace's critical path, charged to its operations (the per-trace half of
+    :func:`aggregate_critical_paths`: a Spark job runs it on the executors)."""
     for view in iter_trace_views(spans):
-        endpoint_of.append(view.ops[view.roots[0]])
         sections = critical_sections(
             view.starts, view.ends, view.children, view.roots, producer=view.producer, consumer=view.consumer
         )
         charged: dict[int, int] = defaultdict(int)
         for index, section_start, section_end in sections:
             charged[view.ops[index]] += section_end - section_start
-        for op, nanos in charged.items():
-            per_trace[op].append((view.number, nanos))
-            per_endpoint[endpoint_of[-1]][op].append(nanos)
-    return _report(spans, per_trace, per_endpoint, endpoint_of)
+        yield TraceCharges(view.number, view.ops[view.roots[0]], dict(charged))
+
+
+def report_from_charges(
+    charges: Iterable[TraceCharges],
+    *,
+    operations: dict[int, tuple[str, str]],
+    trace_ids: list[str],
+    spans: int,
+) -> BottleneckReport:
+    """Aggregate the charged traces (in trace number order) per (service, operation).
+
+    ``operations`` names each operation number; ``trace_ids[n]`` is trace n's id.
+    """
+    per_trace: dict[int, list[tuple[int, int]]] = defaultdict(list)  # op -> [(trace, ns)]
+    per_endpoint: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    endpoint_of: dict[int, int] = {}
+    for trace in charges:
+        endpoint_of[trace.trace] = trace.endpoint
+        for op, nanos in trace.charged.items():
+            per_trace[op].append((trace.trace, nanos))
+            per_endpoint[trace.endpoint][op].append(nanos)
+    return _report(operations, trace_ids, spans, per_trace, per_endpoint, endpoint_of)
 
 
 def _report(
-    spans: WindowSpans,
+    operations: dict[int, tuple[str, str]],
+    trace_ids: list[str],
+    spans: int,
     per_trace: dict[int, list[tuple[int, int]]],
     per_endpoint: dict[int, dict[int, list[int]]],
-    endpoint_of: list[int],
+    endpoint_of: dict[int, int],
 ) -> BottleneckReport:
     critical_ns = sum(nanos for values in per_trace.values() for _, nanos in values)
-    names = {op: f"{service} {operation}" for op, (service, operation) in spans.operations.items()}
+    names = {op: f"{service} {operation}" for op, (service, operation) in operations.items()}
     ranking = [
-        _cost(spans, op, values, critical_ns, sorted({names[endpoint_of[t]] for t, _ in values}))
+        _cost(operations, trace_ids, op, values, critical_ns, sorted({names[endpoint_of[t]] for t, _ in values}))
         for op, values in per_trace.items()
     ]
     ranking.sort(key=lambda cost: (-cost.total_ns, cost.service, cost.operation))
@@ -93,17 +136,22 @@ def _report(
     for endpoint, ops in per_endpoint.items():
         endpoint_total = sum(sum(values) for values in ops.values())
         costs = [
-            _cost(spans, op, [(-1, nanos) for nanos in values], endpoint_total, [names[endpoint]])
+            _cost(operations, trace_ids, op, [(-1, nanos) for nanos in values], endpoint_total, [names[endpoint]])
             for op, values in ops.items()
         ]
         by_endpoint[names[endpoint]] = sorted(costs, key=lambda cost: -cost.total_ns)
-    return BottleneckReport(len(endpoint_of), spans.span_count, critical_ns, ranking, by_endpoint)
+    return BottleneckReport(len(endpoint_of), spans, critical_ns, ranking, by_endpoint)
 
 
 def _cost(
-    spans: WindowSpans, op: int, values: list[tuple[int, int]], total: int, endpoints: list[str]
+    operations: dict[int, tuple[str, str]],
+    trace_ids: list[str],
+    op: int,
+    values: list[tuple[int, int]],
+    total: int,
+    endpoints: list[str],
 ) -> OperationCost:
-    service, operation = spans.operations[op]
+    service, operation = operations[op]
     nanos = np.fromiter((value for _, value in values), dtype=np.int64, count=len(values))
     p50, p95, p99 = np.percentile(nanos, [50, 95, 99]).tolist()
     slowest = sorted(values, key=lambda item: -item[1])[:EXAMPLES_PER_OPERATION]
@@ -117,5 +165,5 @@ def _cost(
         p95_ns=p95,
         p99_ns=p99,
         endpoints=endpoints,
-        example_trace_ids=[spans.trace_ids[trace] for trace, _ in slowest if trace >= 0],
+        example_trace_ids=[trace_ids[trace] for trace, _ in slowest if trace >= 0],
     )

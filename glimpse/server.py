@@ -37,6 +37,7 @@ from collector.security import TlsFiles, TokenStore
 from glimpse.allocator import release_free_memory, tune_malloc
 from glimpse.client import GlimpseClient
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
+from glimpse.lake_loop import LakeExporter
 from glimpse.mcp.endpoint import McpEndpoint
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
@@ -44,6 +45,7 @@ from glimpse.span_metrics import SpanMetrics, SpanMetricsExposition
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
+from storage.lake import lake_root
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import memory_by_tag, open_writable
 from storage.writer import BatchWriter
@@ -78,6 +80,7 @@ class GlimpseServer:
         )
         self.tokens: TokenStore | None = None
         self.rules: RuleLoop | None = None
+        self.lake: LakeExporter | None = None
         self.span_metrics = SpanMetrics(self.read_cursor, delay_s=settings.span_metrics_delay_s)
 
     def start(self) -> ServerInfo:
@@ -107,6 +110,7 @@ class GlimpseServer:
         self.writer.start()
         if rules is not None:
             rules.start()
+        self.lake = self._lake_exporter()
         ingestor = Ingestor(
             self.writer,
             max_request_bytes=settings.max_request_bytes,
@@ -178,6 +182,21 @@ class GlimpseServer:
             *(server.serve(sockets=[sock]) for server, sock in zip(self._uvicorn, sockets, strict=False))
         )
 
+    def _lake_exporter(self) -> LakeExporter | None:
+        settings = self.settings
+        if not settings.lake:
+            return None
+        lake_root(settings.lake, create=True)  # a lake that cannot be made stops the start
+        exporter = LakeExporter(
+            settings.lake,
+            settings.lake_node_id,
+            connect=self.read_cursor,
+            interval_s=settings.lake_interval_s,
+            delay_s=settings.lake_delay_s,
+        )
+        exporter.start()
+        return exporter
+
     def _rule_loop(self) -> RuleLoop | None:
         if not self.settings.rules_file:
             return None
@@ -240,6 +259,7 @@ class GlimpseServer:
         return {
             **dataclasses.asdict(self.writer.stats),
             **({"alerts": self.rules.stats()} if self.rules is not None else {}),
+            **({"lake": dataclasses.asdict(self.lake.stats)} if self.lake is not None else {}),
             "queued_rows": self.writer.queued_rows,
             "rejected_memory": self._memory_refusals(),
             "store_bytes": store_bytes(self.settings.db_path),
@@ -268,6 +288,8 @@ class GlimpseServer:
             self.rules.stop()
         if self._ingestor is not None:
             self._ingestor.close()
+        if self.lake is not None:
+            self.lake.stop()  # what closed since its last pass, before the writer goes
         if self.writer is not None:
             self.writer.close()
         if self._con is not None:

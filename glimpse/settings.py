@@ -7,8 +7,10 @@ variable, default, meaning); the CLI's help text is built from it, and a test fa
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -37,10 +39,14 @@ __all__ = [
     "ENV_GRPC_PORT",
     "ENV_HOST",
     "ENV_HTTP_PORT",
+    "ENV_LAKE",
+    "ENV_LAKE_DELAY",
+    "ENV_LAKE_INTERVAL",
     "ENV_MAX_DB_BYTES",
     "ENV_MAX_QUEUED_ROWS",
     "ENV_MAX_REQUEST_BYTES",
     "ENV_MEMORY_LIMIT",
+    "ENV_NODE_ID",
     "ENV_RETENTION",
     "ENV_RULES",
     "ENV_RULE_INTERVAL",
@@ -54,6 +60,7 @@ __all__ = [
     "ServerSettings",
     "Setting",
     "SettingsError",
+    "default_node_id",
     "env_or",
     "parse_age_ns",
     "parse_size_bytes",
@@ -75,6 +82,11 @@ ENV_RETENTION = "GLIMPSE_RETENTION"
 ENV_MAX_DB_BYTES = "GLIMPSE_MAX_DB_BYTES"
 ENV_MEMORY_LIMIT = "GLIMPSE_MEMORY_LIMIT"
 ENV_SPAN_METRICS_DELAY = "GLIMPSE_SPAN_METRICS_DELAY"
+# the Parquet lake (docs/scale.md)
+ENV_LAKE = "GLIMPSE_LAKE"
+ENV_NODE_ID = "GLIMPSE_NODE_ID"
+ENV_LAKE_INTERVAL = "GLIMPSE_LAKE_INTERVAL"
+ENV_LAKE_DELAY = "GLIMPSE_LAKE_DELAY"
 # alert rules (docs/alerting.md)
 ENV_RULES = "GLIMPSE_RULES"
 ENV_RULE_INTERVAL = "GLIMPSE_RULE_INTERVAL"
@@ -96,6 +108,10 @@ DEFAULT_CONSOLE_PORT = 4321
 # /metrics/spans counts span time this far behind the clock: exporters batch for seconds
 DEFAULT_SPAN_METRICS_DELAY_S = 30.0
 DEFAULT_RULE_INTERVAL_S = 30.0
+DEFAULT_LAKE_INTERVAL_S = 60.0
+# an hour is exported this long after it ends (exporters batch and retry); later spans of
+# it go out with its next export, when the store's count for it has changed
+DEFAULT_LAKE_DELAY_S = 300.0
 # below this, DuckDB's own checkpoint and the writer's row groups alone exceed the bound
 MIN_DB_BYTES = 64 * 2**20
 # The whole server's memory bound, above what was measured without one (docs/robustness.md):
@@ -187,6 +203,27 @@ SPAN_METRICS_DELAY = Setting(
     f"{DEFAULT_SPAN_METRICS_DELAY_S:g} s",
     "Seconds span time must lie behind the clock before /metrics/spans counts it",
 )
+LAKE = Setting(
+    "--lake",
+    ENV_LAKE,
+    "none (no lake)",
+    "Directory of the shared Parquet lake: each closed hour of spans, logs and metrics is exported there",
+)
+NODE_ID = Setting(
+    "--node-id",
+    ENV_NODE_ID,
+    "the host name and a hash of the database path",
+    "This node's name in the lake's partitions (node=<id>); stable across restarts",
+)
+LAKE_INTERVAL = Setting(
+    "", ENV_LAKE_INTERVAL, f"{DEFAULT_LAKE_INTERVAL_S:g} s", "Seconds between two looks for hours to export"
+)
+LAKE_DELAY = Setting(
+    "",
+    ENV_LAKE_DELAY,
+    f"{DEFAULT_LAKE_DELAY_S:g} s",
+    "Seconds after an hour ends before it is exported (late spans follow at its next export)",
+)
 RULES = Setting(
     "--rules",
     ENV_RULES,
@@ -249,6 +286,10 @@ SETTINGS = (
     MAX_DB_BYTES,
     MEMORY_LIMIT,
     SPAN_METRICS_DELAY,
+    LAKE,
+    NODE_ID,
+    LAKE_INTERVAL,
+    LAKE_DELAY,
     RULES,
     RULE_INTERVAL,
     ALERTMANAGER,
@@ -256,6 +297,17 @@ SETTINGS = (
     ALERT_WEBHOOK_SECRET,
     *SECURITY_SETTINGS,
 )
+
+
+_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def default_node_id(db_path: str) -> str:
+    """The host's name and 8 hex digits of the database's absolute path: the same across
+    restarts, different for two nodes on one host."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname().split(".")[0])[:40].strip("-._") or "node"
+    digest = hashlib.sha256(os.path.abspath(db_path).encode()).hexdigest()[:8]
+    return f"{host}-{digest}"
 
 
 def default_decode_workers() -> int:
@@ -354,6 +406,10 @@ class ServerSettings:
     max_db_bytes: int | None = None  # None: no bound
     memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES  # None: no bound
     span_metrics_delay_s: float = DEFAULT_SPAN_METRICS_DELAY_S
+    lake: str | None = None  # None: no lake
+    node_id: str | None = None  # None: default_node_id(db_path)
+    lake_interval_s: float = DEFAULT_LAKE_INTERVAL_S
+    lake_delay_s: float = DEFAULT_LAKE_DELAY_S
     rules_file: str | None = None  # None: no alerting
     rule_interval_s: float = DEFAULT_RULE_INTERVAL_S
     alertmanager_url: str | None = None
@@ -387,6 +443,12 @@ class ServerSettings:
         if not 1 <= self.rule_interval_s <= 86_400:
             raise SettingsError("the rule interval must be 1 to 86,400 seconds")
         self._check_alerting()
+        if not 0.1 <= self.lake_interval_s <= 86_400:
+            raise SettingsError("the lake interval must be 0.1 to 86,400 seconds")
+        if not 0 <= self.lake_delay_s <= 7 * 86_400:
+            raise SettingsError("the lake delay must be 0 to 604,800 seconds")
+        if self.node_id is not None and not _NODE_ID.match(self.node_id):
+            raise SettingsError(f"a node id is 1-63 letters, digits, '.', '_' or '-': {self.node_id!r}")
         if self.max_db_bytes is not None and self.max_db_bytes < MIN_DB_BYTES:
             raise SettingsError(f"the store size bound must be at least {MIN_DB_BYTES // 2**20} MiB")
         if self.memory_limit_bytes is not None and self.memory_limit_bytes < MIN_MEMORY_LIMIT_BYTES:
@@ -415,6 +477,11 @@ class ServerSettings:
             raise SettingsError(f"{given} needs {missing}: TLS takes a certificate and its private key")
         if self.tls_client_ca and not self.tls_cert:
             raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key: client certificates ride on TLS")
+
+    @property
+    def lake_node_id(self) -> str:
+        """This node's id in the lake: as set, else :func:`default_node_id`."""
+        return self.node_id or default_node_id(self.db_path)
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -451,6 +518,8 @@ class ServerSettings:
         token_file: str | None = None,
         rules_file: str | None = None,
         rule_interval_s: float | None = None,
+        lake: str | None = None,
+        node_id: str | None = None,
         alertmanager_url: str | None = None,
         alert_webhook_url: str | None = None,
     ) -> ServerSettings:
@@ -475,6 +544,10 @@ class ServerSettings:
             max_db_bytes=parse_size_bytes(max_db_bytes) if max_db_bytes else None,
             memory_limit_bytes=parse_memory_limit(memory_limit or env_or(ENV_MEMORY_LIMIT, "")),
             span_metrics_delay_s=_env_float(ENV_SPAN_METRICS_DELAY, DEFAULT_SPAN_METRICS_DELAY_S),
+            lake=lake or env_or(ENV_LAKE, "") or None,
+            node_id=node_id or env_or(ENV_NODE_ID, "") or None,
+            lake_interval_s=_env_float(ENV_LAKE_INTERVAL, DEFAULT_LAKE_INTERVAL_S),
+            lake_delay_s=_env_float(ENV_LAKE_DELAY, DEFAULT_LAKE_DELAY_S),
             tls_cert=tls_cert or env_or(ENV_TLS_CERT, "") or None,
             tls_key=tls_key or env_or(ENV_TLS_KEY, "") or None,
             tls_client_ca=tls_client_ca or env_or(ENV_TLS_CLIENT_CA, "") or None,

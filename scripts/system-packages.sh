@@ -3,8 +3,9 @@
 # runs), otherwise named in one clear line. `make run` and `make test` call this first.
 #   run:  a C compiler and Python's headers (the OTLP trace decoder's fast path), venv, npm
 #   test: the same, plus Chromium (the console's browser tests), Graphviz (the DOT export),
-#         Prometheus (a real scrape of GET /metrics) and Alertmanager (glimpse's alerts sent
-#         to a real one)
+#         Prometheus (a real scrape of GET /metrics), Alertmanager (glimpse's alerts sent
+#         to a real one) and Java 17 (the Spark jobs over the lake, on local[2] and on a
+#         standalone cluster)
 set -euo pipefail
 need="${1:-test}"
 python="${PYTHON:-python3}"
@@ -19,6 +20,7 @@ if [ "$need" = test ]; then
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)
     command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
     command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+    command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -62,7 +62,14 @@ def run_query(
     parts: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows (column -> value) of the named queries' text joined in order (a CTE chain and the
-    SELECT that ends it), with ``parts`` filled into ``{placeholders}``."""
+    SELECT that ends it), with ``parts`` filled into ``{placeholders}``.
+
+    ``con`` may be a :class:`storage.spark_lake.SparkLake` (anything with ``run_named_query``):
+    the same queries then run as Spark SQL over the Parquet lake."""
+    remote = getattr(con, "run_named_query", None)
+    if remote is not None:
+        rows: list[dict[str, Any]] = remote(names, params, parts)
+        return rows
     started = time.perf_counter()
     cursor = con.execute(_text(names, parts), dict(params or {}))
     columns = [d[0] for d in cursor.description or []]

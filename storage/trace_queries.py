@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from storage.named_queries import load_query, run_query, run_query_arrow
@@ -29,6 +30,7 @@ __all__ = [
     "trace_export_rows",
     "trace_span_rows",
     "window_spans",
+    "window_spans_from_arrow",
 ]
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
@@ -167,7 +169,14 @@ def window_spans(
         "root_operation": root_operation,
         "sample_per_million": sample_per_million,
     }
-    table = run_query_arrow(con, "traces/window_spans", params=params)
+    return window_spans_from_arrow(
+        run_query_arrow(con, "traces/window_span_rows", "traces/window_spans", params=params)
+    )
+
+
+def window_spans_from_arrow(table: pa.Table) -> WindowSpans:
+    """The rows of ``traces/window_spans`` (sorted by trace number and span index) as
+    WindowSpans; a Spark job converts each group of traces with it too."""
     ops = table.group_by("op").aggregate([("service_name", "min"), ("span_name", "min")])
     operations = {
         int(op): (service, name)

@@ -166,3 +166,15 @@ def server_process(db_path: Path) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One Spark session (local[2]) for every Spark test of the run: its JVM starts once."""
+    from glimpse.spark import spark_session
+
+    session = spark_session("local[2]")
+    try:
+        yield session
+    finally:
+        session.stop()

@@ -51,6 +51,9 @@ def test_imports_point_one_way(package: str) -> None:
         ("glimpse.server", ("scipy",)),
         # and the MCP SDK by the first request to /mcp (glimpse/mcp/endpoint.py)
         ("glimpse.server", ("mcp",)),
+        # and Spark only by glimpse spark (glimpse/spark.py): the lake exporter needs none
+        ("glimpse.server", ("pyspark", "py4j", "pandas")),
+        ("glimpse.cli", ("pyspark", "py4j")),
     ],
 )
 def test_light_modules_stay_light(module: str, must_not_load: tuple[str, ...]) -> None:

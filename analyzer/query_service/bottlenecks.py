@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 import duckdb
 
-from analyzer.bottlenecks import aggregate_critical_paths
+from analyzer.bottlenecks import BottleneckReport, aggregate_critical_paths
 from analyzer.errors import InvalidQueryError
-from analyzer.patterns import detect_patterns, summarise_findings
+from analyzer.patterns import Finding, detect_patterns, summarise_findings
 from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import resolve_window
 from storage.rows import WindowSpans
 from storage.trace_queries import sampled_window_spans
+from storage.window import SpanWindow
 
-__all__ = ["DEFAULT_MAX_TRACES", "MAX_PATTERN_TRACES", "bottlenecks"]
+__all__ = [
+    "DEFAULT_MAX_TRACES",
+    "MAX_PATTERN_TRACES",
+    "bottleneck_answer",
+    "bottlenecks",
+    "pattern_answer",
+    "split_endpoint",
+]
 
 DEFAULT_MAX_TRACES = 200_000
 MAX_PATTERN_TRACES = 10_000
@@ -39,12 +48,28 @@ def bottlenecks(
     fraction (the same traces every time).
     """
     window = resolve_window(con, since_ns, until_ns)
-    root_service, root_operation = _split_endpoint(endpoint)
+    root_service, root_operation = split_endpoint(endpoint)
     spans, fraction = sampled_window_spans(
         con, window.since_ns, window.until_ns, max_traces, root_service=root_service, root_operation=root_operation
     )
     report = aggregate_critical_paths(spans)
     found = _patterns(spans, limit) if patterns else {"traces_scanned": 0, "found": []}
+    return bottleneck_answer(
+        window, report, endpoint=endpoint, service=service, limit=limit, fraction=fraction, found=found
+    )
+
+
+def bottleneck_answer(
+    window: SpanWindow,
+    report: BottleneckReport,
+    *,
+    endpoint: str | None,
+    service: str | None,
+    limit: int,
+    fraction: float,
+    found: dict[str, Any],
+) -> dict[str, Any]:
+    """The answer's shape, from the report (the store's path and the Spark job's share it)."""
     ranking = [cost for cost in report.ranking if service is None or cost.service == service]
     endpoints = sorted(report.by_endpoint.items(), key=lambda item: -sum(c.total_ns for c in item[1]))
     return {
@@ -70,10 +95,25 @@ def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
     for view in iter_trace_views(spans, limit=MAX_PATTERN_TRACES):
         findings += detect_patterns(view)
         starts[view.number] = view.offset
-    scanned = len(starts)
+
+    def span_id(finding: Finding, index: int) -> str:
+        return spans.span_id(starts[finding.trace] + index)
+
+    return pattern_answer(findings, len(starts), spans.operations, spans.trace_ids, span_id, limit)
+
+
+def pattern_answer(
+    findings: list[Finding],
+    scanned: int,
+    operations: dict[int, tuple[str, str]],
+    trace_ids: list[str],
+    span_id: Callable[[Finding, int], str],
+    limit: int,
+) -> dict[str, Any]:
+    """The findings summarised; ``span_id(finding, i)`` names span i of the finding's trace."""
     summaries = []
     for summary in summarise_findings(findings)[:limit]:
-        service, operation = spans.operations[summary.op]
+        service, operation = operations[summary.op]
         summaries.append(
             {
                 "pattern": summary.pattern,
@@ -84,9 +124,9 @@ def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
                 "estimated_saving_ns": summary.saving_ns,
                 "examples": [
                     {
-                        "trace_id": spans.trace_ids[f.trace],
-                        "parent_span_id": spans.span_id(starts[f.trace] + f.parent),
-                        "span_ids": [spans.span_id(starts[f.trace] + i) for i in f.spans[:10]],
+                        "trace_id": trace_ids[f.trace],
+                        "parent_span_id": span_id(f, f.parent),
+                        "span_ids": [span_id(f, i) for i in f.spans[:10]],
                         "saving_ns": f.saving_ns,
                         "note": f.note,
                     }
@@ -97,7 +137,7 @@ def _patterns(spans: WindowSpans, limit: int) -> dict[str, Any]:
     return {"traces_scanned": scanned, "found": summaries}
 
 
-def _split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:
+def split_endpoint(endpoint: str | None) -> tuple[str | None, str | None]:
     if endpoint is None:
         return None, None
     service, separator, operation = endpoint.partition(":")

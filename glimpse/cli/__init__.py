@@ -4,7 +4,7 @@ One module per command group; each registers its commands on :data:`app`, and he
 imports wait inside the commands so that ``glimpse --help`` starts fast.
 """
 
-from glimpse.cli import alerts, demo, graph, incidents, logs, mcp, platforms, report, serve, sql, traces
+from glimpse.cli import alerts, demo, graph, incidents, lake, logs, mcp, platforms, report, serve, spark, sql, traces
 from glimpse.cli.app import app
 
 __all__ = [
@@ -13,11 +13,13 @@ __all__ = [
     "demo",
     "graph",
     "incidents",
+    "lake",
     "logs",
     "mcp",
     "platforms",
     "report",
     "serve",
+    "spark",
     "sql",
     "traces",
 ]

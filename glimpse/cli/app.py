@@ -61,6 +61,8 @@ COMMAND_ORDER = (
     "alerts",
     "report",
     "mcp",
+    "lake",
+    "spark",
     "demo",
 )
 

@@ -23,9 +23,11 @@ from glimpse.settings import (
     GRPC_PORT,
     HOST,
     HTTP_PORT,
+    LAKE,
     MAX_DB_BYTES,
     MAX_REQUEST_BYTES,
     MEMORY_LIMIT,
+    NODE_ID,
     RETENTION,
     RULE_INTERVAL,
     RULES,
@@ -55,6 +57,8 @@ def serve(
     retention: Annotated[Optional[str], typer.Option(help=RETENTION.help)] = None,
     max_db_bytes: Annotated[Optional[str], typer.Option(help=MAX_DB_BYTES.help)] = None,
     memory_limit: Annotated[Optional[str], typer.Option(help=MEMORY_LIMIT.help)] = None,
+    lake: Annotated[Optional[str], typer.Option(help=LAKE.help)] = None,
+    node_id: Annotated[Optional[str], typer.Option(help=NODE_ID.help)] = None,
     tls_cert: Annotated[Optional[str], typer.Option(help=TLS_CERT.help)] = None,
     tls_key: Annotated[Optional[str], typer.Option(help=TLS_KEY.help)] = None,
     tls_client_ca: Annotated[Optional[str], typer.Option(help=TLS_CLIENT_CA.help)] = None,
@@ -79,6 +83,8 @@ def serve(
         retention=retention,
         max_db_bytes=max_db_bytes,
         memory_limit=memory_limit,
+        lake=lake,
+        node_id=node_id,
         tls_cert=tls_cert,
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
@@ -101,6 +107,7 @@ def serve(
         f"  API        {info.api_url}/api\n"
         f"  console    {info.console_url}/\n"
         f"{_retention_line(retention, max_db_bytes, settings)}"
+        f"{_lake_line(settings)}"
         f"{_security_line(settings, info.client_cert_required)}"
         f"{_rules_line(server)}"
         f'Query it: glimpse sql "SELECT service_name, count(*) FROM otel_traces GROUP BY ALL"\n'
@@ -122,6 +129,12 @@ def _retention_line(age: str | None, size: str | None, settings: ServerSettings)
     if settings.max_db_bytes is not None:
         kept.append(f"up to {size or os.environ.get(MAX_DB_BYTES.env, '').strip()}")
     return f"  retention  keeps data {' and '.join(kept)}\n" if kept else ""
+
+
+def _lake_line(settings: ServerSettings) -> str:
+    if not settings.lake:
+        return ""
+    return f"  lake       {settings.lake} as node {settings.lake_node_id} (closed hours)\n"
 
 
 def _security_line(settings: ServerSettings, client_certs: bool) -> str:

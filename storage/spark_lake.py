@@ -1,0 +1,176 @@
+"""The lake as Spark SQL views, and the store's named queries run on them.
+
+One text per query: the ``.sql`` files of ``storage/queries`` are DuckDB's dialect, and
+:func:`spark_dialect` rewrites the few constructs Spark spells differently (listed in
+:data:`_REWRITES`; each is the same operation, not an approximation). Percentiles stay
+exact: DuckDB's ``quantile_cont`` and Spark's ``percentile`` both interpolate linearly
+between the two nearest ranks. Two differences are documented rather than hidden: the
+64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own ``hash`` elsewhere);
+either makes a false pair only on a hash collision inside one window.
+
+In the lake's views ``timestamp`` columns are integers (unix ns): Spark reads Parquet's
+nanosecond timestamps as longs (``spark.sql.legacy.parquet.nanosAsLong``), so the
+store's ``make_timestamp_ns($x)`` and ``epoch_ns(x)`` become ``:x`` and ``x``.
+
+A :class:`SparkLake` answers :func:`storage.named_queries.run_query` (and the ``cursor``/
+``close`` a query-service function calls on its connection), so the query service's own
+functions run on it unchanged. pyspark is imported by the caller that makes the session;
+nothing here imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from storage.lake import HOUR_NS, LAKE_TABLES, LakeError, lake_partitions, lake_root
+from storage.named_queries import load_query
+
+__all__ = ["SparkLake", "spark_dialect"]
+
+logger = logging.getLogger(__name__)
+
+_REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
+    (r"\bAS NOT MATERIALIZED \(", "AS ("),  # a planner hint DuckDB alone has
+    (r"\bmake_timestamp_ns\((\$\w+)\)", r"\1"),  # timestamps are unix ns already
+    (r"\bepoch_ns\(", "("),
+    (r"\bhash\(", "xxhash64("),
+    (r"(?<!LEFT )\bANTI JOIN\b", "LEFT ANTI JOIN"),
+    (r"(?<!LEFT )\bSEMI JOIN\b", "LEFT SEMI JOIN"),
+    (r"\bunnest\(", "explode("),
+    (r"\blen\(", "size("),  # of a list
+    (r"\bquantile_cont\(([^,]+), \[([^\]]+)\]\)", r"percentile(\1, array(\2))"),
+    # string_agg(DISTINCT x, ',' ORDER BY x): the distinct values, sorted, joined (NULL when
+    # none). Spark's own string_agg ... WITHIN GROUP fails to plan with DISTINCT (4.x).
+    (
+        r"\bstring_agg\(DISTINCT (.*?), ('[^']*') ORDER BY (.*?)\) AS ",
+        r"nullif(array_join(array_sort(collect_set(\1)), \2), '') AS ",
+    ),
+    (r"\$(\w+)", r":\1"),  # named parameters
+)
+_COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
+
+
+def spark_dialect(sql: str) -> str:
+    """The DuckDB text of a store query in Spark SQL.
+
+    >>> spark_dialect("SELECT quantile_cont(d, [0.5, 0.9]) FROM t WHERE ts >= make_timestamp_ns($since)")
+    'SELECT percentile(d, array(0.5, 0.9)) FROM t WHERE ts >= :since'
+    """
+    for pattern, replacement in _COMPILED:
+        sql = pattern.sub(replacement, sql)
+    return sql
+
+
+class SparkLake:
+    """The Parquet lake at ``path`` as views of the Spark session ``session`` (a
+    ``pyspark.sql.SparkSession``), one per store table, with the store's columns.
+
+    With a window, only the hour partitions that can hold it are read (partition pruning
+    by path); inside a file, Parquet's row-group statistics skip the rest.
+    """
+
+    def __init__(
+        self, session: Any, path: str | Path, *, since_ns: int | None = None, until_ns: int | None = None
+    ) -> None:
+        self.session = session
+        self.root = lake_root(path)
+        self.partitions = [p for p in lake_partitions(self.root) if _overlaps(p.hour_ns, since_ns, until_ns)]
+        if not any(p.table == "otel_spans" for p in self.partitions):
+            where = "" if since_ns is None and until_ns is None else " in this window"
+            raise LakeError(f"the lake at {self.root} holds no spans{where}")
+        self.tables = sorted({p.table for p in self.partitions})
+        for table in self.tables:
+            self._register(table)
+        if "otel_resources" in self.tables:
+            self._register_traces()
+
+    def _register(self, table: str) -> None:
+        paths = [str(Path(p.path).parent) for p in self.partitions if p.table == table]
+        frame = self.session.read.option("basePath", str(self.root / table)).parquet(*paths)
+        frame = frame.drop("date", "hour", "node")  # the partition columns: the store has none
+        if table == "otel_resources":  # every node exports the resources its spans name
+            frame = frame.dropDuplicates(["resource_key"])
+        frame.createOrReplaceTempView(table)
+
+    def _register_traces(self) -> None:
+        """``otel_traces`` as the store defines it: each span with its resource's columns."""
+        from_resource = set(self.session.table("otel_resources").columns) - {"resource_key", "service_name"}
+        columns = ", ".join(f"{'r' if name in from_resource else 's'}.{name}" for name in _trace_columns())
+        self.session.sql(
+            f"SELECT {columns} FROM otel_spans AS s JOIN otel_resources AS r ON r.resource_key = s.resource_key"
+        ).createOrReplaceTempView("otel_traces")
+
+    def run_named_query(
+        self, names: tuple[str, ...], params: Mapping[str, Any] | None, parts: Mapping[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Rows of the named store queries (see storage.named_queries.run_query), on Spark."""
+        started = time.perf_counter()
+        rows = [row.asDict(recursive=True) for row in self.frame(names, params, parts).collect()]
+        logger.debug("spark query %s: %d rows in %.1f ms", "+".join(names), len(rows), _ms(started))
+        return rows
+
+    def frame(
+        self, names: tuple[str, ...], params: Mapping[str, Any] | None = None, parts: Mapping[str, str] | None = None
+    ) -> Any:
+        """The Spark DataFrame of the named store queries (not yet run)."""
+        text = "\n".join(load_query(name) for name in names)
+        if parts:
+            text = text.format(**parts)
+        self._check_tables(text)
+        return self.session.sql(spark_dialect(text), args=dict(params or {}))
+
+    def _check_tables(self, text: str) -> None:
+        # a table the lake has no file of (no logs exported, say) reads as empty in the store;
+        # here it is an error that names it
+        for table in LAKE_TABLES:
+            if table not in self.tables and re.search(rf"\b{table}\b", text):
+                raise LakeError(f"the lake at {self.root} holds no {table} in this window")
+
+    def sql(self, text: str, *, max_rows: int) -> tuple[list[str], list[str], list[list[Any]], bool]:
+        """A user's Spark SQL over the views: columns, types, up to ``max_rows`` rows, truncated."""
+        frame = self.session.sql(text)
+        table: pa.Table = frame.limit(max_rows + 1).toArrow()
+        truncated = table.num_rows > max_rows
+        table = table.slice(0, max_rows)
+        columns = list(table.column_names)
+        types = [str(field.type) for field in table.schema]
+        rows = [list(row.values()) for row in table.to_pylist()]
+        return columns, types, rows, truncated
+
+    # what a query-service function calls on its connection
+    def cursor(self) -> SparkLake:
+        return self
+
+    def close(self) -> None:
+        """Nothing to close: the session belongs to the caller."""
+
+
+@cache
+def _trace_columns() -> tuple[str, ...]:
+    """The columns of the store's ``otel_traces`` view, in order (from the schema's own DDL)."""
+    import duckdb
+
+    from storage.schema import apply_migrations
+
+    con = duckdb.connect(":memory:")
+    try:
+        apply_migrations(con)
+        return tuple(row[0] for row in con.execute("DESCRIBE otel_traces").fetchall())
+    finally:
+        con.close()
+
+
+def _overlaps(hour_ns: int, since_ns: int | None, until_ns: int | None) -> bool:
+    return (since_ns is None or hour_ns + HOUR_NS > since_ns) and (until_ns is None or hour_ns < until_ns)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -106,6 +106,7 @@ class GlimpseServer:
             flush_interval_s=settings.flush_interval_s,
             retention=RetentionPolicy(max_age_ns=settings.retention_ns, max_bytes=settings.max_db_bytes),
             observer=self.metrics,
+            after_checkpoint=release_free_memory,
         )
         self.writer.start()
         if rules is not None:

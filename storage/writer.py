@@ -34,7 +34,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -194,8 +194,10 @@ class TableStore:
         wal_path: str | None,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
         observer: WriterObserver | None = None,
+        after_checkpoint: Callable[[], object] | None = None,
     ) -> None:
         self.con = con
+        self._after_checkpoint = after_checkpoint
         self.stats = stats
         self._observer = observer or _NoObserver()
         self._inserted: dict[str, int] = {}  # rows the open transaction inserted, per table
@@ -308,6 +310,9 @@ class TableStore:
             self.stats.checkpoints += 1
         except duckdb.Error:
             logger.exception("checkpoint failed")
+            return
+        if self._after_checkpoint is not None:
+            self._after_checkpoint()
 
     def _room_to_checkpoint(self) -> bool:
         if self._wal_path is None:
@@ -366,7 +371,11 @@ class BatchWriter:
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
         retention: RetentionPolicy | None = None,
         observer: WriterObserver | None = None,
+        after_checkpoint: Callable[[], object] | None = None,
     ) -> None:
+        """``after_checkpoint`` runs on the store's thread after each checkpoint: the moment
+        DuckDB has just freed the rows it held in memory (the server hands glibc's free pages
+        back to the system then)."""
         if max_queued_rows < 1:
             raise ValueError("the queue size must be positive")
         if flush_interval_s <= 0:
@@ -378,6 +387,7 @@ class BatchWriter:
             wal_path=f"{database_path}.wal" if database_path else None,
             checkpoint_wal_bytes=_wal_budget(checkpoint_wal_bytes, retention),
             observer=observer,
+            after_checkpoint=after_checkpoint,
         )
         self.retention: Retention | None = None
         if retention is not None and retention.enabled:

@@ -131,6 +131,24 @@ def test_kill_9_with_everything_still_in_the_journal_loses_nothing(db_path: Path
     assert pending_segments(journal_dir(db_path)) == []
 
 
+def test_each_checkpoint_is_followed_by_the_after_checkpoint_hook(tmp_path: Path) -> None:
+    path = tmp_path / "hook.duckdb"
+    con = open_writable(path)
+    calls: list[int] = []
+    writer = BatchWriter(
+        con,
+        database_path=str(path),
+        flush_interval_s=3600,
+        after_checkpoint=lambda: calls.append(writer.stats.checkpoints),
+    )
+    writer.start()
+    assert writer.submit(_batch(25, seed=9)).result(timeout=30) == 25
+    writer.close(timeout_s=30)  # checkpoints the committed rows
+    con.close()
+    assert writer.stats.checkpoints >= 1
+    assert calls == list(range(1, writer.stats.checkpoints + 1))  # after each, never before
+
+
 def test_close_commits_the_buffer_and_leaves_no_journal(tmp_path: Path) -> None:
     path = tmp_path / "close.duckdb"
     con = open_writable(path)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 
 from storage.errors import StorageError
-from storage.lake import export_hours
+from storage.lake import LakeLocation, export_hours
 
 __all__ = ["LakeExporter", "LakeStats"]
 
@@ -36,11 +36,12 @@ class LakeStats:
 
 
 class LakeExporter:
-    """Exports the closed hours of the store ``connect`` opens to ``lake`` as node ``node``."""
+    """Exports the closed hours of the store ``connect`` opens to ``lake`` (a directory, an
+    object-store URI, or a location already opened) as node ``node``."""
 
     def __init__(
         self,
-        lake: str,
+        lake: str | LakeLocation,
         node: str,
         *,
         connect: Callable[[], duckdb.DuckDBPyConnection],

@@ -45,7 +45,7 @@ from glimpse.span_metrics import SpanMetrics, SpanMetricsExposition
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
-from storage.lake import lake_root
+from storage.lake import lake_location
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import memory_by_tag, open_writable
 from storage.writer import BatchWriter
@@ -187,9 +187,9 @@ class GlimpseServer:
         settings = self.settings
         if not settings.lake:
             return None
-        lake_root(settings.lake, create=True)  # a lake that cannot be made stops the start
+        location = lake_location(settings.lake, create=True)  # a lake that cannot be made stops the start
         exporter = LakeExporter(
-            settings.lake,
+            location,
             settings.lake_node_id,
             connect=self.read_cursor,
             interval_s=settings.lake_interval_s,

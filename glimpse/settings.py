@@ -207,7 +207,8 @@ LAKE = Setting(
     "--lake",
     ENV_LAKE,
     "none (no lake)",
-    "Directory of the shared Parquet lake: each closed hour of spans, logs and metrics is exported there",
+    "Directory or object-store URI (s3://BUCKET/PREFIX?...) of the shared Parquet lake: each closed hour of spans,"
+    " logs and metrics is exported there",
 )
 NODE_ID = Setting(
     "--node-id",

@@ -12,15 +12,17 @@ a Spark command runs, never by ``glimpse serve``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from tracing.errors import GlimpseError
 
-__all__ = ["SparkError", "check_master", "parse_conf", "spark_session", "stop_session"]
+__all__ = ["SparkError", "check_lake", "check_master", "parse_conf", "spark_session", "stop_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,40 @@ def check_master(master: str) -> str:
             f"not a Spark master URL: {master!r} (use local[N], spark://HOST:PORT, k8s://https://HOST:PORT or yarn)"
         )
     return master
+
+
+def check_lake(lake: str) -> str:
+    """The lake, if glimpse's Spark jobs can read it: a directory, not an object store.
+
+    Spark reads ``s3a://`` through Hadoop's S3A connector, ``hadoop-aws`` and the AWS SDK
+    bundle it names, which pyspark's jars do not include and PyPI does not carry (Maven
+    Central does); and the jobs pass the lake's partitions to Spark as local paths.
+
+    >>> check_lake("/srv/lake")
+    '/srv/lake'
+    """
+    from storage.lake import is_object_store, lake_name
+
+    if not is_object_store(lake):
+        return lake
+    hadoop = _hadoop_version()
+    raise SparkError(
+        f"glimpse spark reads a lake directory, not an object store ({lake_name(lake)}): Spark would need Hadoop's "
+        f"S3A connector (hadoop-aws-{hadoop}.jar and the AWS SDK v2 bundle it depends on, in neither pyspark nor "
+        f"PyPI; --conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop} fetches them from Maven Central) "
+        "and jobs that pass s3a:// paths, which glimpse's do not yet; mount the bucket as a directory and give "
+        "its path (docs/scale.md)"
+    )
+
+
+def _hadoop_version() -> str:
+    """The Hadoop version of the installed pyspark's jars (``hadoop-client-api-X.jar``)."""
+    spec = importlib.util.find_spec("pyspark")
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        for jar in sorted(Path(folder, "jars").glob("hadoop-client-api-*.jar")):
+            return jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+    return "<Spark's Hadoop version>"
 
 
 def parse_conf(pairs: list[str]) -> dict[str, str]:

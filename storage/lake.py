@@ -4,6 +4,10 @@ Layout (Hive partitions, so that Spark, DuckDB and most engines read it as it is
 
     LAKE/<table>/date=YYYY-MM-DD/hour=HH/node=<node id>/data.parquet
 
+``LAKE`` is a directory (any shared file system) or an object-store URI that pyarrow's own
+file systems open (``s3://bucket/prefix?endpoint_override=...``): every read, listing and
+delete goes through a :class:`pyarrow.fs.FileSystem`, local or not.
+
 ``<table>`` is a store table with the store's own columns: ``otel_spans`` with
 ``otel_resources`` beside it (the resources that hour's spans name, keyed by the same
 content hash on every node, so a union of all nodes' files joins), ``otel_logs`` and the
@@ -11,11 +15,14 @@ five ``otel_metrics_*`` tables. Rows are sorted (spans by service, trace id, sta
 cut into row groups of :data:`ROW_GROUP_ROWS`, so that the min/max statistics of each
 row group prune reads by time, service and trace id.
 
-Contract: an export is idempotent and atomic. A partition's file is written aside
-(``.data.parquet.<pid>.tmp``, a name no reader globs) and renamed over ``data.parquet``:
-a reader sees the old file or the new one, never half of one. Exporting an hour again
-rewrites it from the store, so spans that arrived late join their hour at its next
-export; a partition whose row count already matches the store is left alone.
+Contract: an export is idempotent and atomic. In a directory a partition's file is written
+aside (``.data.parquet.<pid>.tmp``, a name no reader globs) and renamed over
+``data.parquet``. An object store has no rename, but replaces an object whole when an
+upload completes: the file is written to a local temporary file first and then uploaded
+under its final key, so the upload starts only with a whole file. Either way a reader
+sees the old file or the new one, never half of one. Exporting an hour again rewrites it
+from the store, so spans that arrived late join their hour at its next export; a
+partition whose row count already matches the store is left alone.
 """
 
 from __future__ import annotations
@@ -23,13 +30,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from storage.errors import StorageError
@@ -40,9 +52,13 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "ExportedPartition",
     "LakeError",
+    "LakeLocation",
     "LakePartition",
     "check_node_id",
     "export_hours",
+    "is_object_store",
+    "lake_location",
+    "lake_name",
     "lake_partitions",
     "lake_root",
     "open_lake",
@@ -73,6 +89,7 @@ _TABLES = {
 }
 # otel_resources has no time of its own: each span partition takes the resources it names
 LAKE_TABLES = (*_TABLES, "otel_resources")
+_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/node=([^/]+)$")
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -82,7 +99,9 @@ class LakeError(StorageError):
 
 @dataclass(frozen=True)
 class LakePartition:
-    """One file of the lake: table, hour (unix ns of its start), node, rows and bytes."""
+    """One file of the lake: table, hour (unix ns of its start), node, rows and bytes;
+    ``path`` is the file's path in the lake's file system (a local path, or
+    ``bucket/key`` on an object store)."""
 
     table: str
     hour_ns: int
@@ -102,6 +121,98 @@ class ExportedPartition:
     written: bool
 
 
+@dataclass(frozen=True)
+class LakeLocation:
+    """Where a lake lives: a pyarrow file system, the lake's root in it, and its name in
+    messages (an object store's URI without credentials or query)."""
+
+    fs: pafs.FileSystem
+    root: str
+    name: str
+
+    @property
+    def local(self) -> bool:
+        """True for a directory: files are renamed into place; false for an object store."""
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def join(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+
+def is_object_store(lake: str | Path) -> bool:
+    """True when ``lake`` is a URI of a file system other than the local one.
+
+    >>> is_object_store("s3://bucket/lake"), is_object_store("/srv/lake"), is_object_store("file:///srv/lake")
+    (True, False, False)
+    """
+    text = str(lake)
+    return not isinstance(lake, Path) and "://" in text and not text.startswith("file://")
+
+
+def lake_name(lake: str | Path) -> str:
+    """The lake as messages show it: a path as given, a URI without credentials or query.
+
+    >>> lake_name("s3://KEY:SECRET@bucket/lake/?endpoint_override=http://127.0.0.1:9000")
+    's3://bucket/lake'
+    """
+    if not is_object_store(lake):
+        return str(lake)
+    parts = urlsplit(str(lake))
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}".rstrip("/")
+
+
+def lake_location(lake: str | Path | LakeLocation, *, create: bool = False) -> LakeLocation:
+    """The lake's file system and root; with ``create`` the root is made (a directory, or
+    on an object store a directory marker in an existing bucket), otherwise it must exist."""
+    location = lake if isinstance(lake, LakeLocation) else _locate(lake)
+    try:
+        kind = location.fs.get_file_info(location.root).type
+        if create and kind == pafs.FileType.NotFound:
+            location.fs.create_dir(location.root, recursive=True)
+            return location
+    except (OSError, pa.ArrowException) as exc:
+        what = "create" if create else "read"
+        raise LakeError(f"cannot {what} the lake {location.name}: {exc}") from exc
+    if kind != pafs.FileType.Directory:
+        raise LakeError(f"no lake at {location.name} (not a directory)")
+    return location
+
+
+def _locate(lake: str | Path) -> LakeLocation:
+    if not is_object_store(lake):
+        path = Path(str(lake).removeprefix("file://"))
+        return LakeLocation(pafs.LocalFileSystem(), path.as_posix(), str(lake))
+    name = lake_name(lake)
+    try:
+        fs, root = pafs.FileSystem.from_uri(str(lake))
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"cannot open the lake {name}: {exc}") from exc
+    return LakeLocation(fs, root.rstrip("/"), name)
+
+
+def lake_root(path: str | Path, *, create: bool = False) -> Path:
+    """A lake directory; with ``create`` it is made, otherwise it must exist. An object
+    store has no local directory: use :func:`lake_location` for any lake."""
+    location = lake_location(path, create=create)
+    if not location.local:
+        raise LakeError(f"the lake {location.name} is an object store, not a directory")
+    return Path(location.root)
+
+
+def partition_dir(root: Path, table: str, hour_ns: int, node: str) -> Path:
+    """``root/<table>/date=YYYY-MM-DD/hour=HH/node=<node>``.
+
+    >>> partition_dir(Path("lake"), "otel_spans", 1_700_000_000 * 10**9 // HOUR_NS * HOUR_NS, "a").as_posix()
+    'lake/otel_spans/date=2023-11-14/hour=22/node=a'
+    """
+    return root.joinpath(*_partition_parts(table, hour_ns, node))
+
+
+def _partition_parts(table: str, hour_ns: int, node: str) -> tuple[str, str, str, str]:
+    moment = datetime.fromtimestamp(hour_ns // 10**9, tz=timezone.utc)
+    return table, f"date={moment:%Y-%m-%d}", f"hour={moment:%H}", f"node={node}"
+
+
 def check_node_id(node: str) -> str:
     """The node id, if it can name a directory (letters, digits, ``.``, ``_``, ``-``).
 
@@ -115,32 +226,9 @@ def check_node_id(node: str) -> str:
     return node
 
 
-def lake_root(path: str | Path, *, create: bool = False) -> Path:
-    """The lake's directory; with ``create`` it is made, otherwise it must exist."""
-    root = Path(path)
-    if create:
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LakeError(f"cannot create the lake directory {root}: {exc.strerror}") from exc
-    elif not root.is_dir():
-        raise LakeError(f"no lake at {root} (not a directory)")
-    return root
-
-
-def partition_dir(root: Path, table: str, hour_ns: int, node: str) -> Path:
-    """``root/<table>/date=YYYY-MM-DD/hour=HH/node=<node>``.
-
-    >>> partition_dir(Path("lake"), "otel_spans", 1_700_000_000 * 10**9 // HOUR_NS * HOUR_NS, "a").as_posix()
-    'lake/otel_spans/date=2023-11-14/hour=22/node=a'
-    """
-    moment = datetime.fromtimestamp(hour_ns // 10**9, tz=timezone.utc)
-    return root / table / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}" / f"node={node}"
-
-
 def export_hours(
     con: duckdb.DuckDBPyConnection,
-    lake: str | Path,
+    lake: str | Path | LakeLocation,
     node: str,
     *,
     since_ns: int | None = None,
@@ -154,22 +242,22 @@ def export_hours(
     Runs on any connection, external file access off or on: rows stream out through Arrow
     and pyarrow writes the files.
     """
-    root = lake_root(lake, create=True)
+    location = lake_location(lake, create=True)
     check_node_id(node)
     done: list[ExportedPartition] = []
     for table, spec in _TABLES.items():
         for hour_ns, rows in _hours(con, table, spec, since_ns, until_ns, closed_before_ns):
-            target = partition_dir(root, table, hour_ns, node)
-            if _lake_rows(target) == rows:
+            target = location.join(*_partition_parts(table, hour_ns, node))
+            if _lake_rows(location.fs, target) == rows:
                 done.append(ExportedPartition(table, hour_ns, rows, written=False))
                 continue
-            _write(con, target, _select(table, spec), hour_ns)
+            _write(con, location, target, _select(table, spec), hour_ns)
             done.append(ExportedPartition(table, hour_ns, rows, written=True))
             if table == "otel_spans":
-                resources = partition_dir(root, "otel_resources", hour_ns, node)
-                _write(con, resources, _RESOURCES_OF_HOUR, hour_ns)
+                resources = location.join(*_partition_parts("otel_resources", hour_ns, node))
+                _write(con, location, resources, _RESOURCES_OF_HOUR, hour_ns)
     if any(part.written for part in done):
-        logger.info("lake %s: wrote %d partitions", root, sum(part.written for part in done))
+        logger.info("lake %s: wrote %d partitions", location.name, sum(part.written for part in done))
     return done
 
 
@@ -212,84 +300,155 @@ _RESOURCES_OF_HOUR = f"""
 """
 
 
-def _write(con: duckdb.DuckDBPyConnection, target: Path, sql: str, hour_ns: int) -> None:
-    """The rows of ``sql`` for the hour into ``target/data.parquet``, written aside then renamed."""
-    target.mkdir(parents=True, exist_ok=True)
-    aside = target / f".{FILE_NAME}.{os.getpid()}.tmp"
+def _write(con: duckdb.DuckDBPyConnection, location: LakeLocation, target: str, sql: str, hour_ns: int) -> None:
+    """The rows of ``sql`` for the hour into ``target/data.parquet``: written whole to a
+    file aside (beside it in a directory, a local temporary file for an object store), then
+    renamed over it or uploaded under its key."""
+    final = f"{target}/{FILE_NAME}"
+    aside = _aside_file(location, target)
+    try:
+        _write_parquet(con, sql, hour_ns, aside)
+        if location.local:
+            location.fs.move(aside, final)  # rename(2): atomic, replaces the old file
+        else:  # an upload completes whole or not at all; a failed part leaves the old object
+            pafs.copy_files(aside, final, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=location.fs)
+    except (duckdb.Error, OSError, pa.ArrowException) as exc:
+        raise LakeError(f"cannot write {location.name}{final.removeprefix(location.root)}: {exc}") from exc
+    finally:
+        Path(aside).unlink(missing_ok=True)
+
+
+def _aside_file(location: LakeLocation, target: str) -> str:
+    if location.local:
+        try:
+            location.fs.create_dir(target, recursive=True)
+        except OSError as exc:
+            raise LakeError(f"cannot create {target}: {exc}") from exc
+        return f"{target}/.{FILE_NAME}.{os.getpid()}.tmp"
+    handle, path = tempfile.mkstemp(prefix="glimpse-lake-", suffix=".parquet")
+    os.close(handle)
+    return path
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, sql: str, hour_ns: int, path: str) -> None:
     cursor = con.cursor()  # a cursor of its own: the caller's connection may hold a result
     try:
         reader = cursor.sql(sql, params={"hour": hour_ns}).to_arrow_reader(ROW_GROUP_ROWS)
-        with pq.ParquetWriter(aside, reader.schema, compression="zstd") as writer:
+        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
             for batch in reader:
                 writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        os.replace(aside, target / FILE_NAME)
-    except (duckdb.Error, OSError) as exc:
-        aside.unlink(missing_ok=True)
-        raise LakeError(f"cannot write {target / FILE_NAME}: {exc}") from exc
     finally:
         cursor.close()
 
 
-def _lake_rows(target: Path) -> int | None:
+def _lake_rows(fs: pafs.FileSystem, target: str) -> int | None:
     try:
-        return int(pq.read_metadata(target / FILE_NAME).num_rows)
+        return int(pq.read_metadata(f"{target}/{FILE_NAME}", filesystem=fs).num_rows)
     except (OSError, ValueError):  # absent, or not a Parquet file: write it
         return None
 
 
-_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/node=([^/]+)$")
-
-
-def lake_partitions(lake: str | Path, *, table: str | None = None) -> list[LakePartition]:
+def lake_partitions(lake: str | Path | LakeLocation, *, table: str | None = None) -> list[LakePartition]:
     """Every file of the lake (or of one table), by table, hour and node."""
-    root = lake_root(lake)
+    location = lake_location(lake)
     if table is not None and table not in LAKE_TABLES:
         raise LakeError(f"unknown table {table!r}: the lake holds {', '.join(LAKE_TABLES)}")
     found = []
     for name in [table] if table else LAKE_TABLES:
-        for path in sorted((root / name).glob(f"date=*/hour=*/node=*/{FILE_NAME}")):
-            match = _PARTITION.match(path.parent.relative_to(root / name).as_posix())
-            if not match:
-                continue
-            day, hour, node = match.groups()
+        for info in _files(location, name):
+            day, hour, node = cast(re.Match[str], _PARTITION.match(_partition_of(info.path))).groups()
             start = datetime.fromisoformat(f"{day}T{hour}:00:00+00:00")
             hour_ns = int(start.timestamp()) * 10**9
-            rows = _lake_rows(path.parent) or 0
-            found.append(LakePartition(name, hour_ns, node, rows, path.stat().st_size, str(path)))
+            rows = _lake_rows(location.fs, info.path.rsplit("/", 1)[0]) or 0
+            found.append(LakePartition(name, hour_ns, node, rows, int(info.size or 0), info.path))
     return found
 
 
-def _files(root: Path, table: str) -> Iterator[Path]:
-    yield from sorted((root / table).glob(f"date=*/hour=*/node=*/{FILE_NAME}"))
+def _files(location: LakeLocation, table: str) -> Iterator[pafs.FileInfo]:
+    """The table's ``data.parquet`` files under ``date=*/hour=*/node=*``, by path."""
+    selector = pafs.FileSelector(location.join(table), recursive=True, allow_not_found=True)
+    try:
+        infos = location.fs.get_file_info(selector)
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"cannot list the lake {location.name}: {exc}") from exc
+    files = [i for i in infos if i.base_name == FILE_NAME and _PARTITION.match(_partition_of(i.path))]
+    yield from sorted(files, key=lambda i: i.path)
 
 
-def open_lake(lake: str | Path, *, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def _partition_of(path: str) -> str:
+    """``date=.../hour=.../node=...`` of a file's path (its last three directories)."""
+    return "/".join(path.split("/")[-4:-1])
+
+
+def open_lake(lake: str | Path | LakeLocation, *, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB whose store tables read the lake: every query of storage/queries
     runs on it as on a store file (``otel_traces`` joins resources as in the store).
 
     Tables the lake has no file of stay empty. Resources come from every node's files,
-    each key once.
+    each key once. A directory is read by DuckDB's own ``read_parquet``; an object store
+    (DuckDB's httpfs is not on PyPI) through pyarrow datasets registered on the connection
+    and on every cursor of it.
     """
     from storage.schema import apply_migrations
 
-    root = lake_root(lake)
-    if not any(True for _ in _files(root, "otel_spans")):
-        raise LakeError(f"the lake at {root} holds no spans (export some with glimpse lake export)")
+    location = lake_location(lake)
+    files = {table: [info.path for info in _files(location, table)] for table in LAKE_TABLES}
+    if not files["otel_spans"]:
+        raise LakeError(f"the lake at {location.name} holds no spans (export some with glimpse lake export)")
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit})
     apply_migrations(con)
-    for table in LAKE_TABLES:
-        if not any(True for _ in _files(root, table)):
-            continue
-        pattern = (root / table / "date=*" / "hour=*" / "node=*" / FILE_NAME).as_posix().replace("'", "''")
-        scan = f"read_parquet('{pattern}', hive_partitioning = false)"
-        select = (
-            f"SELECT DISTINCT ON (resource_key) * FROM {scan}" if table == "otel_resources" else f"SELECT * FROM {scan}"
-        )
+    present = {table: paths for table, paths in files.items() if paths}
+    for table in present:
         con.execute(f"DROP TABLE {table}")
-        con.execute(f"CREATE VIEW {table} AS {select}")
+    if not location.local:
+        datasets = {
+            table: ds.dataset(paths, filesystem=location.fs, format="parquet") for table, paths in present.items()
+        }
+        return cast(duckdb.DuckDBPyConnection, _LakeConnection(con, datasets))
+    for table in present:
+        pattern = location.join(table, "date=*", "hour=*", "node=*", FILE_NAME).replace("'", "''")
+        scan = f"read_parquet('{pattern}', hive_partitioning = false)"
+        con.execute(f"CREATE VIEW {table} AS {_lake_select(table, scan)}")
     return con
 
 
-def remove_partition(partition: LakePartition) -> None:
-    """Delete one partition's directory (lake retention)."""
-    shutil.rmtree(Path(partition.path).parent, ignore_errors=True)
+def _lake_select(table: str, scan: str) -> str:
+    return f"SELECT DISTINCT ON (resource_key) * FROM {scan}" if table == "otel_resources" else f"SELECT * FROM {scan}"
+
+
+class _LakeConnection:
+    """A DuckDB connection over an object-store lake: each store table is a pyarrow dataset
+    registered as a view. Registrations belong to one connection, and the store queries
+    open cursors of their own, so each cursor registers them again. Everything else is
+    the connection's own."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, datasets: dict[str, ds.Dataset]) -> None:
+        self._con, self._datasets = con, datasets
+        for table, dataset in datasets.items():
+            source = f"_lake_{table}"
+            con.register(source, dataset)
+            con.execute(f"CREATE TEMP VIEW {table} AS {_lake_select(table, source)}")
+
+    def cursor(self) -> _LakeConnection:
+        return _LakeConnection(self._con.cursor(), self._datasets)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def __enter__(self) -> _LakeConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+
+def remove_partition(partition: LakePartition, lake: str | Path | LakeLocation | None = None) -> None:
+    """Delete one partition's directory (lake retention); ``lake`` names the file system
+    (a local directory when not given)."""
+    fs = lake_location(lake).fs if lake is not None else pafs.LocalFileSystem()
+    try:
+        fs.delete_dir(partition.path.rsplit("/", 1)[0])
+    except FileNotFoundError:
+        pass
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"cannot delete {partition.path}: {exc}") from exc

@@ -24,7 +24,7 @@ def lake_path(lake: str | None) -> str:
 
     path = lake or env_or(ENV_LAKE, "")
     if not path:
-        raise LakeError(f"no lake given: use --lake PATH or set {ENV_LAKE}")
+        raise LakeError(f"no lake given: use --lake PATH|URI or set {ENV_LAKE}")
     return path
 
 
@@ -99,12 +99,13 @@ def prune_command(
     import time
 
     from glimpse.settings import parse_age_ns
-    from storage.lake import HOUR_NS, lake_partitions, remove_partition
+    from storage.lake import HOUR_NS, lake_location, lake_partitions, remove_partition
 
     cutoff = time.time_ns() - parse_age_ns(older_than)
-    gone = [p for p in lake_partitions(lake_path(lake)) if p.hour_ns + HOUR_NS <= cutoff]
+    location = lake_location(lake_path(lake))
+    gone = [p for p in lake_partitions(location) if p.hour_ns + HOUR_NS <= cutoff]
     for part in gone:
-        remove_partition(part)
+        remove_partition(part, location)
     if as_json:
         print_json([{k: v for k, v in vars(p).items() if k != "path"} for p in gone])
         return

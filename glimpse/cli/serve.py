@@ -134,7 +134,9 @@ def _retention_line(age: str | None, size: str | None, settings: ServerSettings)
 def _lake_line(settings: ServerSettings) -> str:
     if not settings.lake:
         return ""
-    return f"  lake       {settings.lake} as node {settings.lake_node_id} (closed hours)\n"
+    from storage.lake import lake_name
+
+    return f"  lake       {lake_name(settings.lake)} as node {settings.lake_node_id} (closed hours)\n"
 
 
 def _security_line(settings: ServerSettings, client_certs: bool) -> str:

@@ -47,11 +47,11 @@ def run_job(
 ) -> T:
     """``job(SparkLake)`` on a session of ``master`` over the lake's partitions of the window;
     a Spark or Java failure becomes one error line."""
-    from glimpse.spark import SparkError, check_master, parse_conf, spark_session
+    from glimpse.spark import SparkError, check_lake, check_master, parse_conf, spark_session
     from storage.lake import LakeError, lake_partitions
     from storage.spark_lake import SparkLake
 
-    path = lake_path(lake)
+    path = check_lake(lake_path(lake))  # an object store would need Hadoop's S3A jars
     check_master(master)
     if not lake_partitions(path, table="otel_spans"):  # a missing or empty lake fails before Spark starts
         raise LakeError(f"the lake at {path} holds no spans (export some with glimpse lake export)")

@@ -4,9 +4,16 @@ One text per query: the ``.sql`` files of ``storage/queries`` are DuckDB's diale
 :func:`spark_dialect` rewrites the few constructs Spark spells differently (listed in
 :data:`_REWRITES`; each is the same operation, not an approximation). Percentiles stay
 exact: DuckDB's ``quantile_cont`` and Spark's ``percentile`` both interpolate linearly
-between the two nearest ranks. Two differences are documented rather than hidden: the
-64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own ``hash`` elsewhere);
-either makes a false pair only on a hash collision inside one window.
+between the two nearest ranks (the last binary digit of the result can differ: the two
+engines order the interpolation's arithmetic differently). Differences are documented
+rather than hidden: the 64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own
+``hash`` elsewhere); either makes a false pair only on a hash collision inside one window,
+but the traces a large diagnosis samples by ``hash(trace_id) % n`` are other traces on
+Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one): the columns it lists
+are never NULL. JSON values are read with ``get_json_object`` (a string as it is, anything
+else as its JSON text, which Spark writes compactly). Regular expressions are Java's in
+Spark, RE2 in DuckDB: the store's (the log masks) use only what both read the same.
+Unsigned 64-bit counts (a histogram's buckets), decimals in Spark, are read as longs.
 
 In the lake's views ``timestamp`` columns are integers (unix ns): Spark reads Parquet's
 nanosecond timestamps as longs (``spark.sql.legacy.parquet.nanosAsLong``), so the
@@ -92,7 +99,7 @@ def _json_path(path: str) -> str:
     "$['k8s.pod.name']" "$['state']" concat("$['", m.attribute, "']")
     """
     if not path.startswith("'"):
-        return f"concat(\"$['\", {path}, \"']\")"
+        return f'concat("$[\'", {path}, "\']")'
     text = path[1:-1]
     if text == "$":
         return "'$'"

@@ -11,6 +11,13 @@
   (:func:`analyzer.patterns.detect_patterns`). The driver collects one row per trace and
   operation and builds the report with :func:`analyzer.bottlenecks.report_from_charges`.
   Every trace of the window is analysed (no sample): the cluster is there for that.
+* Anomalies and root causes: the query service's own ``anomalies`` and ``root_causes`` run
+  with the lake as their connection, so every series and every piece of evidence (RED
+  series, log series, resource and histogram metrics, the RCA evidence, the log
+  transitions whose templates the driver mines, versions, the spectrum) is the store's
+  query on Spark, and detection, grouping and ranking are the same code on the driver. The
+  critical paths the ranking compares are charged on the executors as for bottlenecks
+  (every trace of both windows; a node samples past 2,000 traces a window).
 
 Traces come back in trace-id order, as the store numbers them, so rankings and their
 ties, examples and evidence are the store's.

@@ -2,8 +2,8 @@
 
 Any master Spark takes works the same way: ``local[N]`` (threads of this process),
 ``spark://host:7077`` (a standalone cluster), ``k8s://https://...`` (Kubernetes) or
-``yarn``. The executors run glimpse's own Python (the per-trace work of the bottleneck
-job), so they need glimpse installed in the Python that ``PYSPARK_PYTHON`` names: this
+``yarn``. The executors run glimpse's own Python (the per-trace critical paths of the
+bottleneck and RCA jobs), so they need glimpse installed in the Python that ``PYSPARK_PYTHON`` names: this
 driver's own interpreter unless set.
 
 pyspark is an optional extra (``pip install 'glimpse[spark]'``); it is imported here, when

@@ -4,9 +4,16 @@ One text per query: the ``.sql`` files of ``storage/queries`` are DuckDB's diale
 :func:`spark_dialect` rewrites the few constructs Spark spells differently (listed in
 :data:`_REWRITES`; each is the same operation, not an approximation). Percentiles stay
 exact: DuckDB's ``quantile_cont`` and Spark's ``percentile`` both interpolate linearly
-between the two nearest ranks. Two differences are documented rather than hidden: the
-64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own ``hash`` elsewhere);
-either makes a false pair only on a hash collision inside one window.
+between the two nearest ranks (the last binary digit of the result can differ: the two
+engines order the interpolation's arithmetic differently). Differences are documented
+rather than hidden: the 64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own
+``hash`` elsewhere); either makes a false pair only on a hash collision inside one window,
+but the traces a large diagnosis samples by ``hash(trace_id) % n`` are other traces on
+Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one): the columns it lists
+are never NULL. JSON values are read with ``get_json_object`` (a string as it is, anything
+else as its JSON text, which Spark writes compactly). Regular expressions are Java's in
+Spark, RE2 in DuckDB: the store's (the log masks) use only what both read the same.
+Unsigned 64-bit counts (a histogram's buckets), decimals in Spark, are read as longs.
 
 In the lake's views ``timestamp`` columns are integers (unix ns): Spark reads Parquet's
 nanosecond timestamps as longs (``spark.sql.legacy.parquet.nanosAsLong``), so the
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -29,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from storage.lake import HOUR_NS, LAKE_TABLES, LakeError, lake_partitions, lake_root
 from storage.named_queries import load_query
@@ -39,8 +48,10 @@ logger = logging.getLogger(__name__)
 
 _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bAS NOT MATERIALIZED \(", "AS ("),  # a planner hint DuckDB alone has
-    (r"\bmake_timestamp_ns\((\$\w+)\)", r"\1"),  # timestamps are unix ns already
+    (r"\bmake_timestamp_ns\(", "("),  # timestamps are unix ns already
     (r"\bepoch_ns\(", "("),
+    # an interval of x microseconds added to a timestamp: x * 1000 ns
+    (r"\bto_microseconds\(([^()]*)\)", r"((\1) * 1000)"),
     (r"\bhash\(", "xxhash64("),
     (r"(?<!LEFT )\bANTI JOIN\b", "LEFT ANTI JOIN"),
     (r"(?<!LEFT )\bSEMI JOIN\b", "LEFT SEMI JOIN"),
@@ -53,16 +64,82 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
         r"\bstring_agg\(DISTINCT (.*?), ('[^']*') ORDER BY (.*?)\) AS ",
         r"nullif(array_join(array_sort(collect_set(\1)), \2), '') AS ",
     ),
+    # integer division: both truncate toward zero (-7 // 2 = -7 div 2 = -3)
+    (r"\s//\s", " div "),
+    (r"\* EXCLUDE \(", "* EXCEPT ("),
+    (r"::VARCHAR\b", "::STRING"),
+    # arg_max(x, key[, n]): the same function (n: the top n, best first; NULL over no rows)
+    (r"\barg_max\(", "max_by("),
+    (r"\barg_min\(", "min_by("),
+    # the most frequent value, the least of those on a tie
+    (r"\bmode\(([\w.]+) ORDER BY \1\)", r"mode(\1, true)"),
+    # list(DISTINCT x ORDER BY x) [FILTER ...]: the distinct values sorted, NULL over no rows;
+    # NULL values are left out (DuckDB keeps one, last): the columns it lists are never NULL
+    (
+        r"\blist\(DISTINCT ([\w.]+) ORDER BY \1\)( FILTER \(WHERE [^()]*\))?",
+        r"nullif(array_sort(collect_set(\1)\2), array())",
+    ),
+    (r",\s*'g'\)", ")"),  # regexp_replace's flag: Spark's replaces every match
+    (r"\bjson_extract_string\((\w+), \[([^\]]*)\]\)", lambda m: _json_list(m[1], m[2])),
+    (r"\bjson_extract_string\((\w+), ('[^']*')\)", lambda m: _json_value(m[1], m[2])),
+    (r"([\w.]+)\s*->>\s*('[^']*'|[\w.]+)", lambda m: _json_value(m[1], m[2])),
+    (r"(?s)CROSS JOIN LATERAL \(VALUES (.*?)\) AS (\w+)\(([^()]*)\)", lambda m: _lateral_values(m[1], m[2], m[3])),
+    # lists are indexed from 1, Spark's arrays from 0: element_at counts from 1 (NULL out of range)
+    (r"\b([A-Za-z_][\w.]*)\[(\d+)\]", r"try_element_at(\1, \2)"),
+    (r"--[^\n]*|'[^']*'", lambda m: _raw_literal(m[0])),
     (r"\$(\w+)", r":\1"),  # named parameters
 )
 _COMPILED = tuple((re.compile(pattern), replacement) for pattern, replacement in _REWRITES)
+
+
+def _json_path(path: str) -> str:
+    r"""A DuckDB JSON path or key (a SQL literal or expression) as Spark's JSONPath text.
+
+    >>> print(_json_path("'$.\"k8s.pod.name\"'"), _json_path("'state'"), _json_path("m.attribute"))
+    "$['k8s.pod.name']" "$['state']" concat("$['", m.attribute, "']")
+    """
+    if not path.startswith("'"):
+        return f'concat("$[\'", {path}, "\']")'
+    text = path[1:-1]
+    if text == "$":
+        return "'$'"
+    key = re.fullmatch(r'\$\."([^"]+)"', text)
+    return f"\"$['{key[1] if key else text}']\""
+
+
+def _json_value(column: str, path: str) -> str:
+    """``x ->> path`` and ``json_extract_string(x, path)``: the value at the path as text (a
+    string as it is, anything else as its JSON)."""
+    return f"get_json_object({column}, {_json_path(path)})"
+
+
+def _json_list(column: str, paths: str) -> str:
+    """``json_extract_string(x, [p1, p2, ...])``: the list of the values at each path."""
+    values = (_json_value(column, p.strip()) for p in re.findall(r"'[^']*'", paths))
+    return f"array({', '.join(values)})"
+
+
+def _lateral_values(rows: str, alias: str, columns: str) -> str:
+    """``CROSS JOIN LATERAL (VALUES (a, b), ...) AS e(x, y)``: Spark's inline tables cannot
+    name the outer row, a lateral UNION ALL of one-row SELECTs can."""
+    names = [c.strip() for c in columns.split(",")]
+    tuples = re.findall(r"\(([^()]*)\)", rows)
+    first = ", ".join(f"{v.strip()} AS {n}" for v, n in zip(tuples[0].split(","), names, strict=True))
+    rest = "".join(f" UNION ALL SELECT {t}" for t in tuples[1:])
+    return f"CROSS JOIN LATERAL (SELECT {first}{rest}) AS {alias}"
+
+
+def _raw_literal(token: str) -> str:
+    """A literal with a backslash (a regular expression) as a raw literal: DuckDB's literals
+    have no escapes, Spark's do unless raw. Comments pass as they are."""
+    return f"r{token}" if token.startswith("'") and "\\" in token else token
 
 
 def spark_dialect(sql: str) -> str:
     """The DuckDB text of a store query in Spark SQL.
 
     >>> spark_dialect("SELECT quantile_cont(d, [0.5, 0.9]) FROM t WHERE ts >= make_timestamp_ns($since)")
-    'SELECT percentile(d, array(0.5, 0.9)) FROM t WHERE ts >= :since'
+    'SELECT percentile(d, array(0.5, 0.9)) FROM t WHERE ts >= (:since)'
     """
     for pattern, replacement in _COMPILED:
         sql = pattern.sub(replacement, sql)
@@ -87,10 +164,13 @@ class SparkLake:
             where = "" if since_ns is None and until_ns is None else " in this window"
             raise LakeError(f"the lake at {self.root} holds no spans{where}")
         self.tables = sorted({p.table for p in self.partitions})
-        for table in self.tables:
-            self._register(table)
-        if "otel_resources" in self.tables:
-            self._register_traces()
+        for table in LAKE_TABLES:
+            if table in self.tables:
+                self._register(table)
+            else:  # as in a store, a table with no rows (no logs exported, say) reads as empty
+                empty = self.session.createDataFrame([], self._empty_schema(table))
+                _counts_as_longs(empty).createOrReplaceTempView(table)
+        self._register_traces()
 
     def _register(self, table: str) -> None:
         paths = [str(Path(p.path).parent) for p in self.partitions if p.table == table]
@@ -98,7 +178,15 @@ class SparkLake:
         frame = frame.drop("date", "hour", "node")  # the partition columns: the store has none
         if table == "otel_resources":  # every node exports the resources its spans name
             frame = frame.dropDuplicates(["resource_key"])
-        frame.createOrReplaceTempView(table)
+        _counts_as_longs(frame).createOrReplaceTempView(table)
+
+    def _empty_schema(self, table: str) -> Any:
+        """The Spark schema a lake file of ``table`` would have: the store's own columns, as
+        the export writes them, read back from a file of none of their rows (on the driver)."""
+        with tempfile.TemporaryDirectory(prefix="glimpse-schema-") as folder:
+            path = Path(folder) / "empty.parquet"
+            pq.write_table(_empty_table(table), path)
+            return self.session.read.parquet(str(path)).schema
 
     def _register_traces(self) -> None:
         """``otel_traces`` as the store defines it: each span with its resource's columns."""
@@ -124,15 +212,7 @@ class SparkLake:
         text = "\n".join(load_query(name) for name in names)
         if parts:
             text = text.format(**parts)
-        self._check_tables(text)
         return self.session.sql(spark_dialect(text), args=dict(params or {}))
-
-    def _check_tables(self, text: str) -> None:
-        # a table the lake has no file of (no logs exported, say) reads as empty in the store;
-        # here it is an error that names it
-        for table in LAKE_TABLES:
-            if table not in self.tables and re.search(rf"\b{table}\b", text):
-                raise LakeError(f"the lake at {self.root} holds no {table} in this window")
 
     def sql(self, text: str, *, max_rows: int) -> tuple[list[str], list[str], list[list[Any]], bool]:
         """A user's Spark SQL over the views: columns, types, up to ``max_rows`` rows, truncated."""
@@ -156,6 +236,13 @@ class SparkLake:
 @cache
 def _trace_columns() -> tuple[str, ...]:
     """The columns of the store's ``otel_traces`` view, in order (from the schema's own DDL)."""
+    return tuple(_empty_table("otel_traces").column_names)
+
+
+@cache
+def _empty_table(table: str) -> pa.Table:
+    """No rows of the store's ``table``, with its columns and types as Arrow gives them (the
+    export's types: JSON as strings, nanosecond timestamps)."""
     import duckdb
 
     from storage.schema import apply_migrations
@@ -163,9 +250,25 @@ def _trace_columns() -> tuple[str, ...]:
     con = duckdb.connect(":memory:")
     try:
         apply_migrations(con)
-        return tuple(row[0] for row in con.execute("DESCRIBE otel_traces").fetchall())
+        empty: pa.Table = con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table()
+        return empty
     finally:
         con.close()
+
+
+# Spark reads Parquet's unsigned 64-bit integers as decimal(20,0); the store's are integers
+_UNSIGNED = {"decimal(20,0)": "bigint", "array<decimal(20,0)>": "array<bigint>"}
+
+
+def _counts_as_longs(frame: Any) -> Any:
+    """``frame`` with its unsigned 64-bit counts (a histogram's ``count`` and ``bucket_counts``)
+    as longs, as Python reads them from the store. ``resource_key``, a hash that uses all 64
+    bits, stays as it is: it is only joined on."""
+    for field in frame.schema.fields:
+        target = _UNSIGNED.get(field.dataType.simpleString())
+        if target is not None and field.name != "resource_key":
+            frame = frame.withColumn(field.name, frame[field.name].cast(target))
+    return frame
 
 
 def _overlaps(hour_ns: int, since_ns: int | None, until_ns: int | None) -> bool:

@@ -1,15 +1,18 @@
 """Spark jobs over a lake written by two real glimpse nodes give the single-node answers:
 the same graph (every export format), the same bottleneck ranking with its evidence, the
-same SQL counts; on ``local[2]`` (one session for the run) and on a standalone cluster of
-a master and two workers started here as processes on loopback."""
+same SQL counts, the same anomalies and root causes of an injected fault; on ``local[2]``
+(one session for the run) and on a standalone cluster of a master and two workers started
+here as processes on loopback."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,9 @@ from glimpse.cli import app
 from storage.lake import HOUR_NS
 from storage.spark_lake import SparkLake
 from storage.store import open_read_only
+from tests.lake_nodes import build_fault_lake
 from tests.test_lake import ShopLake, build_shop_lake
+from tracing.simulator.faults import Fault
 
 ROOT = Path(__file__).resolve().parents[1]
 # a JVM start and a Spark job take minutes on a shared 2-core machine
@@ -116,6 +121,50 @@ def test_sql_over_the_lake(shop_lake: ShopLake, spark: Any) -> None:
     text = _cli("spark", "sql", "SELECT count(DISTINCT trace_id) AS traces FROM otel_spans", "--lake",
                 str(shop_lake.lake), "--format", "csv")  # fmt: skip
     assert text.splitlines() == ["traces", "160"]
+
+
+# --------------------------------------------------------------------------- anomalies and rca
+
+# floats computed from sums Spark may add in another order are compared to this relative tolerance
+FLOAT_TOLERANCE = 1e-9
+PAYMENT_ERRORS = Fault("errors", "payment", 150, 240)  # 35 % of payment's requests fail from 150 s on
+
+
+@pytest.fixture(scope="module")
+def fault_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulator's shop with a payment fault, split over two nodes by trace id; ``root/whole.duckdb``
+    received everything."""
+    root = tmp_path_factory.mktemp("fault-lake")
+    start = (time.time_ns() // HOUR_NS - 5) * HOUR_NS + 10 * 60 * 10**9  # closed hours
+    build_fault_lake(root, PAYMENT_ERRORS, start_ns=start)
+    return root
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.{-int(math.log10(FLOAT_TOLERANCE))}g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def test_spark_anomalies_equal_the_single_node_anomalies(fault_lake: Path, spark: Any) -> None:
+    lake = str(fault_lake / "lake")
+    on_spark = json.loads(_cli("spark", "anomalies", "--lake", lake, "--master", "local[2]", "--json"))
+    single = json.loads(_cli("anomalies", "--db", str(fault_lake / "whole.duckdb"), "--json"))
+    assert _rounded(on_spark) == _rounded(single)
+    assert ("payment", "error_rate") in {(a["entity"], a["signal"]) for a in single["anomalies"]}
+    assert single["incidents"]
+
+
+def test_spark_rca_ranks_the_single_node_root_causes(fault_lake: Path, spark: Any) -> None:
+    lake = str(fault_lake / "lake")
+    on_spark = json.loads(_cli("spark", "rca", "--lake", lake, "--master", "local[2]", "--json"))
+    single = json.loads(_cli("rca", "--db", str(fault_lake / "whole.duckdb"), "--json"))
+    assert _rounded(on_spark) == _rounded(single)  # the incident found, the baseline, every candidate in order
+    assert (single["candidates"][0]["kind"], single["candidates"][0]["name"]) == ("service", "payment")
 
 
 # --------------------------------------------------------------------------- a standalone cluster

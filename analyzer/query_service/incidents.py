@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from analyzer.anomaly import (
     red_series,
     resource_series,
 )
-from analyzer.bottlenecks import aggregate_critical_paths
+from analyzer.bottlenecks import BottleneckReport, aggregate_critical_paths
 from analyzer.correlate import Incident, correlation_matrix, group_incidents, lagged_correlations
 from analyzer.errors import NotFoundError
 from analyzer.log_evidence import log_evidence, row_templates
@@ -50,6 +51,7 @@ __all__ = [
     "default_baseline",
     "latest_incident",
     "root_causes",
+    "sampled_critical_paths",
 ]
 
 # gauges, and sums as rates (resource_metrics.sql normalises both per platform)
@@ -279,6 +281,40 @@ def default_baseline(data: SpanWindow, incident: SpanWindow) -> SpanWindow:
     return SpanWindow(max(data.since_ns, incident.since_ns - length), incident.since_ns)
 
 
+CRITICAL_PATH_TRACES = 2_000  # per window: a deterministic sample beyond it
+
+CriticalPaths = Callable[[duckdb.DuckDBPyConnection, SpanWindow], BottleneckReport]
+
+
+def sampled_critical_paths(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> BottleneckReport:
+    """The critical paths of the window's traces (a deterministic sample past CRITICAL_PATH_TRACES)."""
+    spans, _ = sampled_window_spans(con, window.since_ns, window.until_ns, CRITICAL_PATH_TRACES)
+    return aggregate_critical_paths(spans)
+
+
+def critical_path_shift(
+    con: duckdb.DuckDBPyConnection,
+    baseline: SpanWindow,
+    incident: SpanWindow,
+    *,
+    critical_paths: CriticalPaths = sampled_critical_paths,
+) -> dict[str, tuple[float, float]]:
+    """service -> (share of all critical-path time in the baseline, in the incident);
+    ``critical_paths`` computes a window's critical paths (on Spark, on the executors)."""
+    before = _critical_path_shares(critical_paths(con, baseline))
+    after = _critical_path_shares(critical_paths(con, incident))
+    return {service: (before.get(service, 0.0), share) for service, share in after.items()}
+
+
+def _critical_path_shares(report: BottleneckReport) -> dict[str, float]:
+    if not report.critical_ns:
+        return {}
+    by_service: dict[str, int] = {}
+    for cost in report.ranking:
+        by_service[cost.service] = by_service.get(cost.service, 0) + cost.total_ns
+    return {service: nanos / report.critical_ns for service, nanos in by_service.items()}
+
+
 def root_causes(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -288,10 +324,12 @@ def root_causes(
     baseline_until_ns: int | None = None,
     service: str | None = None,
     limit: int = 10,
+    critical_paths: CriticalPaths = sampled_critical_paths,
 ) -> dict[str, Any]:
     """Ranked probable root causes of the incident in [since, until) against a baseline window.
 
     Without ``since`` the most recent incident is found first (see :func:`detected_incident`).
+    ``critical_paths``: how a window's critical paths are computed (see :func:`critical_path_shift`).
     """
     data = resolve_window(con, None, None)
     detected: dict[str, Any] | None = None
@@ -321,7 +359,7 @@ def root_causes(
         incident_since_ns=incident.since_ns,
         resources=_resource_shifts(con, baseline, incident),
         spectrum=spectrum_rows(con, baseline, incident),
-        critical_path=critical_path_shift(con, baseline, incident),
+        critical_path=critical_path_shift(con, baseline, incident, critical_paths=critical_paths),
         logs=log_evidence(transitions, templates=templates),
         instance_logs=log_evidence(transitions, by="instance", templates=templates),
         limit=limit,
@@ -332,28 +370,6 @@ def root_causes(
         "service": service,
         "candidates": candidates,
     }
-
-
-CRITICAL_PATH_TRACES = 2_000  # per window: a deterministic sample beyond it
-
-
-def critical_path_shift(
-    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow
-) -> dict[str, tuple[float, float]]:
-    """service -> (share of all critical-path time in the baseline, in the incident)."""
-    before, after = _critical_path_shares(con, baseline), _critical_path_shares(con, incident)
-    return {service: (before.get(service, 0.0), share) for service, share in after.items()}
-
-
-def _critical_path_shares(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[str, float]:
-    spans, _ = sampled_window_spans(con, window.since_ns, window.until_ns, CRITICAL_PATH_TRACES)
-    report = aggregate_critical_paths(spans)
-    if not report.critical_ns:
-        return {}
-    by_service: dict[str, int] = {}
-    for cost in report.ranking:
-        by_service[cost.service] = by_service.get(cost.service, 0) + cost.total_ns
-    return {service: nanos / report.critical_ns for service, nanos in by_service.items()}
 
 
 def _resource_shifts(

@@ -11,6 +11,13 @@
   (:func:`analyzer.patterns.detect_patterns`). The driver collects one row per trace and
   operation and builds the report with :func:`analyzer.bottlenecks.report_from_charges`.
   Every trace of the window is analysed (no sample): the cluster is there for that.
+* Anomalies and root causes: the query service's own ``anomalies`` and ``root_causes`` run
+  with the lake as their connection, so every series and every piece of evidence (RED
+  series, log series, resource and histogram metrics, the RCA evidence, the log
+  transitions whose templates the driver mines, versions, the spectrum) is the store's
+  query on Spark, and detection, grouping and ranking are the same code on the driver. The
+  critical paths the ranking compares are charged on the executors as for bottlenecks
+  (every trace of both windows; a node samples past 2,000 traces a window).
 
 Traces come back in trace-id order, as the store numbers them, so rankings and their
 ties, examples and evidence are the store's.
@@ -19,6 +26,7 @@ ties, examples and evidence are the store's.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, cast
 
 import duckdb
@@ -26,16 +34,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.bottlenecks import TraceCharges, critical_path_charges, report_from_charges
+from analyzer.bottlenecks import BottleneckReport, TraceCharges, critical_path_charges, report_from_charges
 from analyzer.patterns import Finding, detect_patterns
 from analyzer.query_service.bottlenecks import MAX_PATTERN_TRACES, bottleneck_answer, pattern_answer, split_endpoint
 from analyzer.query_service.graphs import service_graph_document
+from analyzer.query_service.incidents import anomalies, root_causes
 from analyzer.trace_views import iter_trace_views
 from storage.graph_queries import resolve_window
 from storage.spark_lake import SparkLake
 from storage.trace_queries import window_spans_from_arrow
+from storage.window import SpanWindow
 
-__all__ = ["spark_bottlenecks", "spark_graph_document", "spark_sql"]
+__all__ = [
+    "spark_anomalies",
+    "spark_bottlenecks",
+    "spark_critical_paths",
+    "spark_graph_document",
+    "spark_root_causes",
+    "spark_sql",
+]
 
 # the shape of each executor's answer: one row per trace and charged operation (op -1:
 # nothing charged), and one per pattern finding (kind 'pattern', detail its JSON)
@@ -71,6 +88,48 @@ def spark_bottlenecks(
 ) -> dict[str, Any]:
     """``glimpse bottlenecks`` over the lake (see the module's docstring)."""
     window = resolve_window(_connection(lake), since_ns, until_ns)
+    charged = _charged_traces(lake, window, endpoint=endpoint, patterns=patterns)
+    found = {"traces_scanned": 0, "found": []}
+    if patterns:
+        scanned = min(len(charged.trace_ids), MAX_PATTERN_TRACES)
+        span_ids = charged.span_ids
+        found = pattern_answer(
+            charged.findings, scanned, charged.operations, charged.trace_ids, lambda f, i: span_ids[id(f)][i], limit
+        )
+    return bottleneck_answer(
+        window, charged.report, endpoint=endpoint, service=service, limit=limit, fraction=1.0, found=found
+    )
+
+
+def spark_anomalies(lake: SparkLake, **options: Any) -> dict[str, Any]:
+    """``glimpse anomalies`` over the lake: the query service's own function, its queries
+    (RED, log and metric series) on Spark; detection and grouping on the driver."""
+    return anomalies(_connection(lake), **options)
+
+
+def spark_root_causes(lake: SparkLake, **options: Any) -> dict[str, Any]:
+    """``glimpse rca`` over the lake: the query service's own function, its queries (evidence,
+    log transitions, versions, spectrum, resource metrics) on Spark, the critical paths of
+    the two windows on the executors (every trace: no sample); ranking on the driver."""
+    return root_causes(_connection(lake), critical_paths=spark_critical_paths, **options)
+
+
+def spark_critical_paths(con: Any, window: SpanWindow) -> BottleneckReport:
+    """The critical paths of every trace in ``window``, computed per trace group on the executors."""
+    return _charged_traces(cast(SparkLake, con), window, endpoint=None, patterns=False).report
+
+
+@dataclass(frozen=True)
+class _Charged:
+    report: BottleneckReport
+    operations: dict[int, tuple[str, str]]
+    trace_ids: list[str]
+    findings: list[Finding]
+    span_ids: dict[int, list[str]]
+
+
+def _charged_traces(lake: SparkLake, window: SpanWindow, *, endpoint: str | None, patterns: bool) -> _Charged:
+    """Every trace of the window charged on the executors; the report built on the driver."""
     root_service, root_operation = split_endpoint(endpoint)
     params = {
         "since": window.since_ns,
@@ -94,14 +153,9 @@ def spark_bottlenecks(
     )
     charged = charged.sort_by([("trace_id", "ascending"), ("k", "ascending")])
     trace_ids, charges, findings, span_ids = _collect(charged)
-    report = report_from_charges(
-        charges, operations=operations, trace_ids=trace_ids, spans=int(pc.sum(charged["spans"]).as_py() or 0)
-    )
-    found = {"traces_scanned": 0, "found": []}
-    if patterns:
-        scanned = min(len(trace_ids), MAX_PATTERN_TRACES)
-        found = pattern_answer(findings, scanned, operations, trace_ids, lambda f, i: span_ids[id(f)][i], limit)
-    return bottleneck_answer(window, report, endpoint=endpoint, service=service, limit=limit, fraction=1.0, found=found)
+    spans = int(pc.sum(charged["spans"]).as_py() or 0)
+    report = report_from_charges(charges, operations=operations, trace_ids=trace_ids, spans=spans)
+    return _Charged(report, operations, trace_ids, findings, span_ids)
 
 
 def _pattern_cutoff(rows: Any) -> str:

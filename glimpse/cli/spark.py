@@ -145,6 +145,74 @@ def bottlenecks_command(
         out().print(table)
 
 
+@spark_app.command("anomalies")
+def anomalies_command(
+    lake: LakeOption = None,
+    master: MasterOption = "local[*]",
+    conf: ConfOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    service: Annotated[Optional[str], typer.Option(help="Only this service's anomalies and incidents.")] = None,
+    limit: Annotated[int, typer.Option(help="Anomalies to show.", min=1)] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON (with each anomaly's series).")] = False,
+) -> None:
+    """Anomalies and their incidents over the lake: the series aggregated on Spark, detected as on a node."""
+    from analyzer.query_service.spark_jobs import spark_anomalies
+    from glimpse.client import as_query_params
+    from glimpse.params import anomaly_options
+    from glimpse.render.tables import anomaly_tables
+
+    params = {"since": since, "until": until, "service": service, "series": "true" if as_json else "false"}
+    options = anomaly_options(as_query_params(params))
+    since_ns, until_ns = options["since_ns"], options["until_ns"]
+    result = run_job(lake, master, since_ns, until_ns, lambda lk: spark_anomalies(lk, **options), conf)
+    if as_json:
+        print_json(result)
+        return
+    for table in anomaly_tables(result, limit):
+        out().print(table)
+
+
+@spark_app.command("rca")
+def rca_command(
+    lake: LakeOption = None,
+    master: MasterOption = "local[*]",
+    conf: ConfOption = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="Incident start: RFC 3339 or unix ns (default: find the latest incident).")
+    ] = None,
+    until: UntilOption = None,
+    baseline_since: Annotated[
+        Optional[str], typer.Option(help="Baseline start (default: 4 incident-lengths, >= 30 min, before it).")
+    ] = None,
+    baseline_until: Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")] = None,
+    service: Annotated[Optional[str], typer.Option(help="Only traces through this service.")] = None,
+    limit: Annotated[int, typer.Option(help="Candidates to rank.", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+) -> None:
+    """Ranked probable root causes over the lake: the evidence aggregated on Spark, ranked as on a node."""
+    from analyzer.query_service.spark_jobs import spark_root_causes
+    from glimpse.client import as_query_params
+    from glimpse.params import rca_options
+    from glimpse.render.tables import rca_table
+
+    params = {
+        "since": since,
+        "until": until,
+        "baseline_since": baseline_since,
+        "baseline_until": baseline_until,
+        "service": service,
+        "limit": limit,
+    }
+    options = rca_options(as_query_params(params))
+    # every hour: the baseline lies before the incident window, and without one it is found in all the data
+    result = run_job(lake, master, None, None, lambda lk: spark_root_causes(lk, **options), conf)
+    if as_json:
+        print_json(result)
+    else:
+        out().print(rca_table(result))
+
+
 @spark_app.command("sql")
 def sql_command(
     query: Annotated[str, typer.Argument(help="One Spark SQL statement over the lake's tables (otel_spans, ...).")],

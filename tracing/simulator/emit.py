@@ -34,6 +34,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExp
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
+    MetricExporter,
     MetricExportResult,
     MetricReader,
     MetricsData,
@@ -50,7 +51,7 @@ from tracing.simulator.engine import SimSpan
 from tracing.simulator.faults import Instance
 from tracing.simulator.topology import Topology
 
-__all__ = ["Emitter", "ExportError", "InstanceState", "instance_resource"]
+__all__ = ["Emitter", "ExportError", "Exporters", "InstanceState", "instance_resource"]
 
 SCOPE = "glimpse.simulator"
 SEVERITIES = {"INFO": SeverityNumber.INFO, "WARN": SeverityNumber.WARN, "ERROR": SeverityNumber.ERROR}
@@ -83,6 +84,16 @@ DURATION_BUCKETS_S = [
     7.5,
     10.0,
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Exporters:
+    """The exporters of a history run, in place of OTLP/gRPC to one endpoint: a run can then
+    feed anything an SDK exporter can (several glimpse nodes split by trace id, say)."""
+
+    spans: SpanExporter
+    logs: LogRecordExporter
+    metrics: MetricExporter
 
 
 class ExportError(GlimpseError):
@@ -317,19 +328,24 @@ class _InstanceTelemetry:
 class Emitter:
     """Turns :class:`SimSpan` trees into OpenTelemetry spans, log records and metrics, per instance."""
 
-    def __init__(self, topology: Topology, endpoint: str, *, live: bool, seed: int, logs: bool = True) -> None:
+    def __init__(
+        self, topology: Topology, endpoint: str | Exporters, *, live: bool, seed: int, logs: bool = True
+    ) -> None:
+        if isinstance(endpoint, Exporters) and live:
+            raise ValueError("a live run exports over OTLP/gRPC to an endpoint")
         self.topology = topology
         self.live = live
         self._ids = SeededIds(seed)
-        self._span_exporter = OTLPSpanExporter(endpoint=endpoint, insecure=True)
-        self._metric_exporter = OTLPMetricExporter(endpoint=endpoint, insecure=True)
+        exporters = endpoint if isinstance(endpoint, Exporters) else _otlp_exporters(endpoint)
+        self._span_exporter = exporters.spans
+        self._metric_exporter = exporters.metrics
         self._processor: SpanProcessor = (
             BatchSpanProcessor(self._span_exporter, max_queue_size=65_536, schedule_delay_millis=1000)
             if live
             else SyncBatchProcessor(self._span_exporter)
         )
-        self._log_processor = _log_processor(OTLPLogExporter(endpoint=endpoint, insecure=True), live) if logs else None
-        self._endpoint = endpoint
+        self._log_processor = _log_processor(exporters.logs, live) if logs else None
+        self._endpoint = endpoint if isinstance(endpoint, str) else ""
         self._telemetry: dict[str, _InstanceTelemetry] = {}
         self.spans = 0
         self.logs = 0
@@ -416,7 +432,15 @@ class Emitter:
         self._metric_exporter.shutdown()
 
 
-def _log_processor(exporter: OTLPLogExporter, live: bool) -> LogRecordProcessor:
+def _otlp_exporters(endpoint: str) -> Exporters:
+    return Exporters(
+        OTLPSpanExporter(endpoint=endpoint, insecure=True),
+        OTLPLogExporter(endpoint=endpoint, insecure=True),
+        OTLPMetricExporter(endpoint=endpoint, insecure=True),
+    )
+
+
+def _log_processor(exporter: LogRecordExporter, live: bool) -> LogRecordProcessor:
     if live:
         return BatchLogRecordProcessor(exporter, max_queue_size=65_536, schedule_delay_millis=1000)
     return SyncBatchLogProcessor(exporter)

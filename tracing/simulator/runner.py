@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tracing.simulator.emit import Emitter
+from tracing.simulator.emit import Emitter, Exporters
 from tracing.simulator.engine import Engine, span_name
 from tracing.simulator.faults import CODE_FAULTS, Effects, Fault, FaultError, Instance, bad_version, label, validate
 from tracing.simulator.logs import Narrator
@@ -111,7 +111,7 @@ class _Simulation:
     def __init__(
         self,
         topology: Topology,
-        endpoint: str,
+        endpoint: str | Exporters,
         *,
         seed: int,
         faults: list[Fault],
@@ -197,7 +197,7 @@ class _Simulation:
 
 def run_history(
     topology: Topology | str,
-    endpoint: str,
+    endpoint: str | Exporters,
     *,
     start_ns: int,
     duration_s: float,
@@ -208,7 +208,8 @@ def run_history(
     progress: Progress | None = None,
     logs: bool = True,
 ) -> SimulationResult:
-    """Simulate ``duration_s`` seconds from ``start_ns`` as fast as possible into OTLP/gRPC ``endpoint``."""
+    """Simulate ``duration_s`` seconds from ``start_ns`` as fast as possible into OTLP/gRPC ``endpoint``
+    (or into the given :class:`~tracing.simulator.emit.Exporters`)."""
     topo = load_topology(topology) if isinstance(topology, str) else topology
     sim = _Simulation(
         topo,

@@ -19,6 +19,10 @@ A top-level ``notify:`` block may name ``alertmanager`` and ``webhook`` URLs.
 ``slo_burn`` takes ``objective`` (e.g. 0.999: of availability, or with ``latency_ms`` the
 share of requests at most that slow) and optionally ``burn_windows`` (a list of
 ``{long, short, factor}``; default: the Google SRE workbook's 1h/5m at 14.4x and 6h/30m at 6x).
+``error_rate`` may take ``confidence`` (e.g. 0.99): the rule then breaches only when the
+window's error count is that unlikely under the threshold itself (a one-sided binomial test
+of the errors among the requests), so that one failure among a handful of requests does not
+page; without it the plain ratio is compared, as Prometheus would.
 ``anomaly`` fires while glimpse's detector flags the scope (``above`` a score, default 0).
 ``forecast_capacity`` fires when the insights forecast of the service's throughput,
 ``horizon`` ahead (default 30m), reaches 80% of the load at which its p95 latency degraded
@@ -84,6 +88,7 @@ KNOWN_FIELDS = frozenset(
         "action",
         "horizon",
         "latency_ms",
+        "confidence",
     }
 )
 ACTION_FIELDS = frozenset({"webhook", "dry_run", "cooldown"})
@@ -162,6 +167,7 @@ class Rule:
     action: Action | None = None
     horizon_ns: int = 1800 * _S  # forecast_capacity: how far ahead
     latency_ms: float | None = None  # slo_burn: a latency objective (requests slower than this are bad)
+    confidence: float | None = None  # error_rate: breach only on a significant count (binomial test)
 
     @property
     def scope(self) -> str:
@@ -297,6 +303,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
     annotations = _text_map(entry, "annotations", problems)
     objective, burn = _slo(entry, signal, problems)
     latency_ms = _latency_objective(entry, signal, problems)
+    confidence = _confidence(entry, signal, problems)
     action = _action(entry, problems)
     if problems.found:
         return None, problems.found
@@ -318,6 +325,7 @@ def _parse_rule(entry: object, position: int) -> tuple[Rule | None, list[str]]:
         action=action,
         horizon_ns=horizon_ns,
         latency_ms=latency_ms,
+        confidence=confidence,
     )
     return rule, []
 
@@ -475,5 +483,18 @@ def _latency_objective(entry: dict[str, Any], signal: object, problems: _Problem
         return None  # _slo names latency_ms on another signal
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
         problems.add("latency_ms", f"must be a positive number of milliseconds (got {raw!r})")
+        return None
+    return float(raw)
+
+
+def _confidence(entry: dict[str, Any], signal: object, problems: _Problems) -> float | None:
+    raw = entry.get("confidence")
+    if raw is None:
+        return None
+    if signal != "error_rate":
+        problems.add("confidence", "only error_rate rules take it")
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0.5 <= raw < 1:
+        problems.add("confidence", f"must be a number from 0.5 up to 1 (got {raw!r})")
         return None
     return float(raw)

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from scipy.stats import binom
+
 from analyzer.alert_rules import Rule
 
 __all__ = [
@@ -171,7 +173,19 @@ def measure_rule(
     detail = {"requests": scope.requests, "errors": scope.errors}
     if value is None:
         return Measurement(None, False, detail)
-    return Measurement(value, rule.breached(value), detail)
+    return Measurement(value, rule.breached(value) and _significant(rule, scope), detail)
+
+
+def _significant(rule: Rule, scope: ScopeCounts) -> bool:
+    """For an error_rate rule with a ``confidence``: whether so many (or, ``below``, so few)
+    errors among the window's requests are that unlikely at the threshold's own rate."""
+    if rule.confidence is None:
+        return True
+    alpha = 1.0 - rule.confidence
+    if rule.below is not None:
+        return float(binom.cdf(scope.errors, scope.requests, rule.below)) < alpha
+    threshold = rule.above if rule.above is not None else 0.0
+    return float(binom.sf(scope.errors - 1, scope.requests, threshold)) < alpha
 
 
 def _plain_value(signal: str, scope: ScopeCounts, window_ns: int) -> float | None:

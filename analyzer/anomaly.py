@@ -37,6 +37,7 @@ __all__ = [
     "change_point",
     "detect_anomalies",
     "log_series",
+    "min_observations",
     "pick_bucket_ns",
     "red_series",
     "resource_series",
@@ -187,6 +188,17 @@ def histogram_quantile(counts: np.ndarray, bounds: np.ndarray, q: float) -> floa
     return low + (high - low) * (rank - below) / max(float(counts[index]), 1.0)
 
 
+def min_observations(q: float) -> int:
+    """Observations a histogram's q-quantile is judged on: with fewer than 1 / (1 - q) the
+    quantile is the largest observation, read off the histogram's coarse bounds, and one slow
+    request moves it a whole bucket (a fault-free day at low traffic flagged such jumps).
+
+    >>> min_observations(0.95), min_observations(0.5)
+    (20, 5)
+    """
+    return max(MIN_REQUESTS, math.ceil(1 / (1 - q) - 1e-9))
+
+
 def histogram_series(
     points: Iterable[Mapping[str, Any]], *, since_ns: int, bucket_ns: int, buckets: int, q: float = 0.95
 ) -> list[Series]:
@@ -222,10 +234,11 @@ def histogram_series(
         slot = increments[key]
         slot[bucket] = slot[bucket] + delta if bucket in slot else delta.copy()
     result = []
+    needed = min_observations(q)
     for key, per_bucket in increments.items():
         values = np.full(buckets, np.nan)
         for bucket, counts in per_bucket.items():
-            if counts.sum() >= MIN_REQUESTS:
+            if counts.sum() >= needed:
                 values[bucket] = histogram_quantile(counts, bounds_of[key], q)
         instance, service, metric = key
         result.append(Series("instance", instance, service, f"{metric} p{round(q * 100)}", values))

@@ -138,6 +138,8 @@ def one(fields: str) -> str:
         (one("signal: error_rate, above: 0.1, window: 0s"), "rule A: window: must be longer than 0"),
         (one("signal: error_rate, above: 0.1, objective: 0.9"), "rule A: objective: only slo_burn rules take it"),
         (one("signal: error_rate, above: 0.1, for: soon"), "rule A: for: not a duration"),
+        (one("signal: latency_p95_ms, above: 9, confidence: 0.99"), "rule A: confidence: only error_rate"),
+        (one("signal: error_rate, above: 0.1, confidence: 1"), "rule A: confidence: must be a number from 0.5"),
     ],
 )
 def test_each_kind_of_mistake_is_named(text: str, problem: str) -> None:
@@ -198,6 +200,25 @@ def test_values_of_each_plain_signal_from_hand_made_counts() -> None:
     assert measure_rule(quiet, counts) == Measurement(None, False, {"requests": 0, "errors": 0})
     (drop,) = parse_rules("rules:\n  - {alert: A, signal: throughput_rps, service: gone, below: 0.5, window: 1m}")
     assert measure_rule(drop, counts).breached  # no requests at all is a drop to 0
+
+
+def test_an_error_rate_with_confidence_breaches_only_on_a_significant_count() -> None:
+    (rule,) = parse_rules(
+        "rules:\n  - {alert: E, signal: error_rate, service: front, above: 0.03, window: 1m, confidence: 0.99}"
+    )
+
+    def breached(errors: int, requests: int) -> bool:
+        counts = {60 * S: {("service", "front"): ScopeCounts(requests=requests, errors=errors)}}
+        return measure_rule(rule, counts).breached
+
+    # by hand, at p = 0.03 and n = 15: P(X >= 1) = 1 - 0.97^15 = 0.367; P(X >= 2) = 0.073;
+    # P(X >= 3) = 1 - 0.97^15 - 15 * 0.03 * 0.97^14 - 105 * 0.03^2 * 0.97^13 = 0.0093 < 0.01
+    assert not breached(1, 15) and not breached(2, 15)  # 6.7 % and 13 %, above 0.03 all the same
+    assert breached(3, 15)
+    # at n = 240, 0.03 expects 7.2 errors: 13 (5.4 %) is not yet significant, 15 (6.2 %) is
+    assert not breached(13, 240) and breached(15, 240)
+    (plain,) = parse_rules("rules:\n  - {alert: E, signal: error_rate, service: front, above: 0.03, window: 1m}")
+    assert measure_rule(plain, {60 * S: {("service", "front"): ScopeCounts(requests=15, errors=1)}}).breached
 
 
 def test_burn_rate_pairs_fire_only_when_both_windows_burn() -> None:

@@ -166,14 +166,17 @@ def test_histogram_series_difference_cumulative_points_per_series() -> None:
 
     points = [
         point(0, [10, 0, 0, 0]),
-        point(1, [20, 0, 0, 0]),
-        point(2, [20, 0, 10, 0]),  # +10 fast, then +10 slow
+        point(1, [30, 0, 0, 0]),
+        point(2, [30, 0, 10, 0]),  # +20 fast, then +10 slow
+        point(3, [30, 0, 19, 0]),  # +9 slow
         point(0, [0, 0, 0, 0], "b"),
-        point(2, [0, 5, 0, 0], "b"),
+        point(2, [0, 10, 0, 0], "b"),
+        point(3, [0, 20, 0, 0], "b"),  # +10: 19 observations in bucket 3 with a's 9
     ]
-    (series,) = histogram_series(points, since_ns=0, bucket_ns=BUCKET, buckets=3)
+    (series,) = histogram_series(points, since_ns=0, bucket_ns=BUCKET, buckets=4)
     assert series.signal == "rpc.server.call.duration p95"
     assert np.isnan(series.values[0])  # a first cumulative point only sets the start
     assert series.values[1] == pytest.approx(0.01)  # all in (-inf, 0.01]: its one finite bound
-    # five in (0.01, 0.1] and ten in (0.1, 1]: rank 14.25 lies 9.25 of 10 into the slow bucket
-    assert series.values[2] == pytest.approx(0.1 + 0.9 * 9.25 / 10)
+    # ten in (0.01, 0.1] and ten in (0.1, 1]: rank 19 lies 9 of 10 into the slow bucket
+    assert series.values[2] == pytest.approx(0.1 + 0.9 * 9 / 10)
+    assert np.isnan(series.values[3])  # 19 observations: a p95 of fewer than 20 is their maximum

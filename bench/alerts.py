@@ -4,7 +4,7 @@ Fault suite (``python -m bench.faults`` makes it): every case is replayed with `
 alerts test`` (the query service's backtest, every 30 s of span time) and the default rule
 set of docs/alerting.md on the topology's entry service:
 
-    - {alert: EntryErrors, signal: error_rate, service: ENTRY, above: 0.03, window: 1m, for: 1m}
+    - {alert: EntryErrors, signal: error_rate, service: ENTRY, above: 0.03, window: 1m, for: 1m, confidence: 0.99}
     - {alert: EntryAnomaly, signal: anomaly, service: ENTRY, above: 0.6, window: 1m, for: 1m}
 
 It prints, over the cases where a rule fired after the fault started: the delay from the
@@ -72,7 +72,7 @@ FAULT_FREE_SEED = 6  # neither the tuning suite's seeds (0-3) nor the held-out s
 
 DEFAULT_RULES = """
 rules:
-  - {alert: EntryErrors, signal: error_rate, service: ENTRY, above: 0.03, window: 1m, for: 1m}
+  - {alert: EntryErrors, signal: error_rate, service: ENTRY, above: 0.03, window: 1m, for: 1m, confidence: 0.99}
   - {alert: EntryAnomaly, signal: anomaly, service: ENTRY, above: 0.6, window: 1m, for: 1m}
 """
 

@@ -97,6 +97,16 @@ ServerOption = Annotated[
 SinceOption = Annotated[Optional[str], typer.Option(help="Window start: RFC 3339 or unix ns (default: all data).")]
 UntilOption = Annotated[Optional[str], typer.Option(help="Window end, exclusive: RFC 3339 or unix ns.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exact JSON.")]
+# glimpse rca and glimpse spark rca
+IncidentSinceOption = Annotated[
+    Optional[str], typer.Option(help="Incident start: RFC 3339 or unix ns (default: find the latest incident).")
+]
+BaselineSinceOption = Annotated[
+    Optional[str], typer.Option(help="Baseline start (default: 4 incident-lengths, >= 30 min, before it).")
+]
+BaselineUntilOption = Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")]
+TracesThroughOption = Annotated[Optional[str], typer.Option(help="Only traces through this service.")]
+CandidatesOption = Annotated[int, typer.Option(help="Candidates to rank.", min=1)]
 
 
 def client(db: str | None, server: str | None) -> GlimpseClient:

@@ -6,7 +6,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from glimpse.cli.app import DbOption, ServerOption, SinceOption, UntilOption, app, client, out, print_json
+from glimpse.cli.app import (
+    BaselineSinceOption,
+    BaselineUntilOption,
+    CandidatesOption,
+    DbOption,
+    IncidentSinceOption,
+    ServerOption,
+    SinceOption,
+    TracesThroughOption,
+    UntilOption,
+    app,
+    client,
+    out,
+    print_json,
+)
 
 __all__ = ["anomalies_command", "rca_command"]
 
@@ -37,16 +51,12 @@ def anomalies_command(
 def rca_command(
     db: DbOption = None,
     server: ServerOption = None,
-    since: Annotated[
-        Optional[str], typer.Option(help="Incident start: RFC 3339 or unix ns (default: find the latest incident).")
-    ] = None,
+    since: IncidentSinceOption = None,
     until: UntilOption = None,
-    baseline_since: Annotated[
-        Optional[str], typer.Option(help="Baseline start (default: 4 incident-lengths, >= 30 min, before it).")
-    ] = None,
-    baseline_until: Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")] = None,
-    service: Annotated[Optional[str], typer.Option(help="Only traces through this service.")] = None,
-    limit: Annotated[int, typer.Option(help="Candidates to rank.", min=1)] = 10,
+    baseline_since: BaselineSinceOption = None,
+    baseline_until: BaselineUntilOption = None,
+    service: TracesThroughOption = None,
+    limit: CandidatesOption = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
 ) -> None:
     """Ranked probable root causes of an incident, with evidence and a remediation hint each."""

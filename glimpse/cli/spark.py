@@ -11,7 +11,22 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
-from glimpse.cli.app import JsonOption, SinceOption, UntilOption, app, err, fail, out, print_json, write_text
+from glimpse.cli.app import (
+    BaselineSinceOption,
+    BaselineUntilOption,
+    CandidatesOption,
+    IncidentSinceOption,
+    JsonOption,
+    SinceOption,
+    TracesThroughOption,
+    UntilOption,
+    app,
+    err,
+    fail,
+    out,
+    print_json,
+    write_text,
+)
 from glimpse.cli.lake import LakeOption, lake_path
 from glimpse.cli.sql import OutputFormat, write_rows
 from tracing.errors import GlimpseError
@@ -178,16 +193,12 @@ def rca_command(
     lake: LakeOption = None,
     master: MasterOption = "local[*]",
     conf: ConfOption = None,
-    since: Annotated[
-        Optional[str], typer.Option(help="Incident start: RFC 3339 or unix ns (default: find the latest incident).")
-    ] = None,
+    since: IncidentSinceOption = None,
     until: UntilOption = None,
-    baseline_since: Annotated[
-        Optional[str], typer.Option(help="Baseline start (default: 4 incident-lengths, >= 30 min, before it).")
-    ] = None,
-    baseline_until: Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")] = None,
-    service: Annotated[Optional[str], typer.Option(help="Only traces through this service.")] = None,
-    limit: Annotated[int, typer.Option(help="Candidates to rank.", min=1)] = 10,
+    baseline_since: BaselineSinceOption = None,
+    baseline_until: BaselineUntilOption = None,
+    service: TracesThroughOption = None,
+    limit: CandidatesOption = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
 ) -> None:
     """Ranked probable root causes over the lake: the evidence aggregated on Spark, ranked as on a node."""

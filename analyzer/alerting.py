@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scipy.stats import binom
-
 from analyzer.alert_rules import Rule
 
 __all__ = [
@@ -181,6 +179,8 @@ def _significant(rule: Rule, scope: ScopeCounts) -> bool:
     errors among the window's requests are that unlikely at the threshold's own rate."""
     if rule.confidence is None:
         return True
+    from scipy.stats import binom  # only here: the server's import must stay light (tests/test_layout.py)
+
     alpha = 1.0 - rule.confidence
     if rule.below is not None:
         return float(binom.cdf(scope.errors, scope.requests, rule.below)) < alpha

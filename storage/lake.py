@@ -35,16 +35,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from pyarrow.dataset import Dataset
 
 __all__ = [
     "HOUR_NS",
@@ -401,6 +403,8 @@ def open_lake(lake: str | Path | LakeLocation, *, memory_limit: str = "1GB") -> 
     for table in present:
         con.execute(f"DROP TABLE {table}")
     if not location.local:
+        import pyarrow.dataset as ds  # here only: it loads pandas, which the server must not (test_layout)
+
         datasets = {
             table: ds.dataset(paths, filesystem=location.fs, format="parquet") for table, paths in present.items()
         }
@@ -422,7 +426,7 @@ class _LakeConnection:
     open cursors of their own, so each cursor registers them again. Everything else is
     the connection's own."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, datasets: dict[str, ds.Dataset]) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, datasets: dict[str, Dataset]) -> None:
         self._con, self._datasets = con, datasets
         for table, dataset in datasets.items():
             source = f"_lake_{table}"

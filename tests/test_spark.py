@@ -26,6 +26,7 @@ from analyzer.query_service.bottlenecks import bottlenecks
 from analyzer.query_service.graphs import service_graph
 from analyzer.query_service.spark_jobs import spark_bottlenecks, spark_sql
 from glimpse.cli import app
+from glimpse.cli.spark import rca_read_window
 from storage.lake import HOUR_NS
 from storage.spark_lake import SparkLake
 from storage.store import open_read_only
@@ -165,6 +166,31 @@ def test_spark_rca_ranks_the_single_node_root_causes(fault_lake: Path, spark: An
     single = json.loads(_cli("rca", "--db", str(fault_lake / "whole.duckdb"), "--json"))
     assert _rounded(on_spark) == _rounded(single)  # the incident found, the baseline, every candidate in order
     assert (single["candidates"][0]["kind"], single["candidates"][0]["name"]) == ("service", "payment")
+
+
+def test_spark_rca_with_a_window_reads_only_its_hours_and_ranks_as_the_node(fault_lake: Path, spark: Any) -> None:
+    lake, whole = str(fault_lake / "lake"), str(fault_lake / "whole.duckdb")
+    found = json.loads(_cli("rca", "--db", whole, "--json"))["incident"]
+    window = ("--since", str(found["start_ns"]), "--until", str(found["end_ns"]))
+    on_spark = json.loads(_cli("spark", "rca", "--lake", lake, "--master", "local[2]", *window, "--json"))
+    single = json.loads(_cli("rca", "--db", whole, *window, "--json"))
+    assert _rounded(on_spark) == _rounded(single)
+    assert (single["candidates"][0]["kind"], single["candidates"][0]["name"]) == ("service", "payment")
+
+
+def test_spark_rca_reads_the_default_baseline_and_the_incident_only() -> None:
+    hour, minute = 3600 * 10**9, 60 * 10**9
+    given = {"since_ns": 10 * hour, "until_ns": 10 * hour + 10 * minute}
+    none = {"baseline_since_ns": None, "baseline_until_ns": None}
+    # a 10-minute incident: the default baseline is max(4 x 10 min, 30 min) = 40 min before it
+    assert rca_read_window({**given, **none}) == (10 * hour - 40 * minute, 10 * hour + 10 * minute)
+    assert rca_read_window({**given, "baseline_since_ns": 2 * hour, "baseline_until_ns": 3 * hour}) == (
+        2 * hour,
+        10 * hour + 10 * minute,
+    )
+    # the baseline starts where the data does, or the incident is found in all of it: everything
+    assert rca_read_window({**given, "baseline_since_ns": None, "baseline_until_ns": 3 * hour}) == (None, None)
+    assert rca_read_window({"since_ns": None, "until_ns": None, **none}) == (None, None)
 
 
 # --------------------------------------------------------------------------- a standalone cluster

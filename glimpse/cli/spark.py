@@ -216,12 +216,28 @@ def rca_command(
         "limit": limit,
     }
     options = rca_options(as_query_params(params))
-    # every hour: the baseline lies before the incident window, and without one it is found in all the data
-    result = run_job(lake, master, None, None, lambda lk: spark_root_causes(lk, **options), conf)
+    read_since, read_until = rca_read_window(options)
+    result = run_job(lake, master, read_since, read_until, lambda lk: spark_root_causes(lk, **options), conf)
     if as_json:
         print_json(result)
     else:
         out().print(rca_table(result))
+
+
+def rca_read_window(options: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The span time ``spark rca`` reads: with the incident window given, its baseline and the
+    incident only (the hours outside are not read); otherwise everything, since the incident
+    is found in all the data, or the baseline starts where the data does."""
+    from analyzer.query_service.incidents import default_baseline
+    from storage.window import SpanWindow
+
+    since, until = options["since_ns"], options["until_ns"]
+    baseline_since, baseline_until = options["baseline_since_ns"], options["baseline_until_ns"]
+    if since is None or until is None or (baseline_since is None and baseline_until is not None):
+        return None, None
+    if baseline_since is None:  # the default baseline: as long as root_causes makes it, before the incident
+        baseline_since = default_baseline(SpanWindow(0, until), SpanWindow(since, until)).since_ns
+    return min(baseline_since, since), max(until, baseline_until or until)
 
 
 @spark_app.command("sql")

@@ -107,6 +107,16 @@ BaselineSinceOption = Annotated[
 BaselineUntilOption = Annotated[Optional[str], typer.Option(help="Baseline end (default: the incident's start).")]
 TracesThroughOption = Annotated[Optional[str], typer.Option(help="Only traces through this service.")]
 CandidatesOption = Annotated[int, typer.Option(help="Candidates to rank.", min=1)]
+# glimpse anomalies and glimpse spark anomalies
+AnomalyServiceOption = Annotated[Optional[str], typer.Option(help="Only this service's anomalies and incidents.")]
+AnomalyLimitOption = Annotated[int, typer.Option(help="Anomalies to show.", min=1)]
+SeriesJsonOption = Annotated[bool, typer.Option("--json", help="Print exact JSON (with each anomaly's series).")]
+# glimpse bottlenecks and glimpse spark bottlenecks
+EndpointOption = Annotated[
+    Optional[str], typer.Option(help="Only traces whose root span is SERVICE:OPERATION (top-down view).")
+]
+OperationsOfOption = Annotated[Optional[str], typer.Option(help="Only this service's operations.")]
+RowsPerViewOption = Annotated[int, typer.Option(help="Rows per view.", min=1)]
 
 
 def client(db: str | None, server: str | None) -> GlimpseClient:

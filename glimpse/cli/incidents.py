@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from glimpse.cli.app import (
+    AnomalyLimitOption,
+    AnomalyServiceOption,
     BaselineSinceOption,
     BaselineUntilOption,
     CandidatesOption,
     DbOption,
     IncidentSinceOption,
+    SeriesJsonOption,
     ServerOption,
     SinceOption,
     TracesThroughOption,
@@ -31,9 +34,9 @@ def anomalies_command(
     server: ServerOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    service: Annotated[Optional[str], typer.Option(help="Only this service's anomalies and incidents.")] = None,
-    limit: Annotated[int, typer.Option(help="Anomalies to show.", min=1)] = 30,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON (with each anomaly's series).")] = False,
+    service: AnomalyServiceOption = None,
+    limit: AnomalyLimitOption = 30,
+    as_json: SeriesJsonOption = False,
 ) -> None:
     """Anomalous latency, errors and resource use per service, operation, edge, pod and node, and their incidents."""
     from glimpse.render.tables import anomaly_tables

@@ -12,11 +12,17 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from glimpse.cli.app import (
+    AnomalyLimitOption,
+    AnomalyServiceOption,
     BaselineSinceOption,
     BaselineUntilOption,
     CandidatesOption,
+    EndpointOption,
     IncidentSinceOption,
     JsonOption,
+    OperationsOfOption,
+    RowsPerViewOption,
+    SeriesJsonOption,
     SinceOption,
     TracesThroughOption,
     UntilOption,
@@ -134,11 +140,9 @@ def bottlenecks_command(
     conf: ConfOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    endpoint: Annotated[
-        Optional[str], typer.Option(help="Only traces whose root span is SERVICE:OPERATION (top-down view).")
-    ] = None,
-    service: Annotated[Optional[str], typer.Option(help="Only this service's operations.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows per view.", min=1)] = 20,
+    endpoint: EndpointOption = None,
+    service: OperationsOfOption = None,
+    limit: RowsPerViewOption = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Operations ranked by the critical-path time they cost across the lake's traces (every trace, no sample)."""
@@ -167,9 +171,9 @@ def anomalies_command(
     conf: ConfOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    service: Annotated[Optional[str], typer.Option(help="Only this service's anomalies and incidents.")] = None,
-    limit: Annotated[int, typer.Option(help="Anomalies to show.", min=1)] = 30,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON (with each anomaly's series).")] = False,
+    service: AnomalyServiceOption = None,
+    limit: AnomalyLimitOption = 30,
+    as_json: SeriesJsonOption = False,
 ) -> None:
     """Anomalies and their incidents over the lake: the series aggregated on Spark, detected as on a node."""
     from analyzer.query_service.spark_jobs import spark_anomalies
@@ -199,7 +203,7 @@ def rca_command(
     baseline_until: BaselineUntilOption = None,
     service: TracesThroughOption = None,
     limit: CandidatesOption = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print exact JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Ranked probable root causes over the lake: the evidence aggregated on Spark, ranked as on a node."""
     from analyzer.query_service.spark_jobs import spark_root_causes

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from glimpse.cli.app import DbOption, JsonOption, ServerOption, SinceOption, UntilOption, app, client, out, print_json
+from glimpse.cli.app import (
+    DbOption,
+    EndpointOption,
+    JsonOption,
+    OperationsOfOption,
+    RowsPerViewOption,
+    ServerOption,
+    SinceOption,
+    UntilOption,
+    app,
+    client,
+    out,
+    print_json,
+)
 
 __all__ = ["bottlenecks_command", "critical_path_command"]
 
@@ -37,11 +50,9 @@ def bottlenecks_command(
     server: ServerOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    endpoint: Annotated[
-        Optional[str], typer.Option(help="Only traces whose root span is SERVICE:OPERATION (top-down view).")
-    ] = None,
-    service: Annotated[Optional[str], typer.Option(help="Only this service's operations.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows per view.", min=1)] = 20,
+    endpoint: EndpointOption = None,
+    service: OperationsOfOption = None,
+    limit: RowsPerViewOption = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Operations ranked by the critical-path time they cost across the window's traces."""

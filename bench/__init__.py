@@ -5,6 +5,7 @@ Run each from the repository root with the project's environment, as a module:
 - ``python -m bench.ingest``: OTLP/gRPC trace exports into ``glimpse serve`` against a
   parse-only gRPC ceiling (spans/s, latency, RSS, disk bytes a span). ``make bench``.
 - ``python -m bench.graph``: the service graph over ~1,000,000 stored spans.
+- ``python -m bench.disk STORE``: where a store's bytes go, per table and column.
 - ``python -m bench.bottlenecks``: critical paths aggregated over ~110,000 traces, and the
   critical path of one 10,000-span trace.
 - ``python -m bench.faults``: generates the labelled fault suite with the simulator

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (
     "ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire",
-    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts",
+    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "disk",
 )  # fmt: skip
 HELPERS = ("common", "workload", "trace_iforest", "nezha_data", "sdk_load")
 
@@ -55,3 +55,27 @@ def test_templates_render_fresh_ids_and_times() -> None:
     (template,) = build_templates(1, 3)  # checks one render of each template against the parsed request
     assert template.render(bytes(24), 0) == template.body
     assert template.render(bytes(range(24)), 1) != template.body
+
+
+def test_disk_breakdown_accounts_for_the_used_blocks(tmp_path: Path) -> None:
+    """bench.disk's per-column bytes add up to the file's used blocks, less only metadata."""
+    import duckdb
+
+    from bench.disk import BLOCK_BYTES, column_bytes
+    from bench.workload import CHAINED_TRACES_SQL, generate_store
+
+    path = tmp_path / "store.duckdb"
+    generate_store(path, (CHAINED_TRACES_SQL, {"traces": 20_000}))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        columns = column_bytes(con)
+        spans = con.execute("SELECT count(*) FROM otel_spans").fetchone()[0]  # type: ignore[index]
+        used_blocks = con.execute("SELECT used_blocks FROM pragma_database_size()").fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+    by_name = {(c.table, c.column): c for c in columns}
+    assert by_name[("otel_spans", "span_id")].bytes_per_span > 1  # random ids do not compress away
+    assert by_name[("otel_spans", "trace_state")].bytes < by_name[("otel_spans", "span_id")].bytes / 10  # all ''
+    assert all(c.bytes_per_span == c.bytes / spans for c in columns)
+    total = sum(c.bytes for c in columns)
+    assert 0.8 * used_blocks * BLOCK_BYTES <= total <= used_blocks * BLOCK_BYTES

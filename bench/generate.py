@@ -33,7 +33,7 @@ import math
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from bench.common import log, simulate_history
 from storage.schema import apply_migrations
 from storage.trace_queries import index_log_traces_sql, index_traces_sql
 
-__all__ = ["Plan", "StoreSpec", "generate", "plan_traces", "pool_store", "probe_window"]
+__all__ = ["Plan", "StoreSpec", "generate", "plan_traces", "pool_store", "probe_window", "reuse_or_generate"]
 
 ROOT = Path(__file__).resolve().parents[1]
 POOLS = ROOT / "bench" / "results" / "generate-pools"
@@ -304,14 +304,33 @@ def generate(spec: StoreSpec, out: Path, pool_db: Path, *, threads: int | None =
     finally:
         con.close()
     seconds = time.perf_counter() - started
-    return {
+    result = {
         **figures,
         "traces": len(plan.seq),
         "seconds": round(seconds, 1),
         "spans_per_s": round(figures["spans"] / seconds),
         "db_bytes": out.stat().st_size,
-        "spans_per_day": spec.spans_per_day,
+        "spec": asdict(spec),
+        "pool": str(pool_db),
     }
+    _sidecar(out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+def reuse_or_generate(spec: StoreSpec, out: Path, pool_db: Path, *, reuse: bool) -> dict[str, Any]:
+    """The figures of the store at ``out``: with ``reuse``, the one already there when it was
+    generated from the same spec (``"reused": True``), else a new one."""
+    sidecar = _sidecar(out)
+    if reuse and out.exists() and sidecar.exists():
+        figures: dict[str, Any] = json.loads(sidecar.read_text(encoding="utf-8"))
+        if figures.get("spec") == asdict(spec):
+            return {**figures, "reused": True}
+    return {**generate(spec, out, pool_db), "reused": False}
+
+
+def _sidecar(out: Path) -> Path:
+    """Where a generated store's figures and spec are kept."""
+    return out.with_name(out.name + ".generated.json")
 
 
 def store_figures(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -334,7 +353,7 @@ def store_figures(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _remove_store(path: Path) -> None:
-    for stale in path.parent.glob(f"{path.name}*"):  # the file, its WAL, a journal folder
+    for stale in path.parent.glob(f"{path.name}*"):  # the file, its WAL, a journal folder, the figures
         if stale.is_dir():
             shutil.rmtree(stale)
         else:

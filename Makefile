@@ -43,8 +43,9 @@ test: system-test lint
 docs: $(STAMP)
 	$(BIN)/python -m glimpse.cli.reference > docs/cli.md
 
+# every benchmark of docs/performance.md, its figures written there (about 30 minutes)
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CONSOLE)/node_modules

@@ -205,7 +205,7 @@ def store_for(config: ReportConfig, spans: int, spans_per_day: float, name: str)
     """A generated store (taken again with ``reuse`` when its spec is the same) and its figures."""
     from bench.generate import StoreSpec, reuse_or_generate
 
-    path = config.stores / f"{name}.duckdb"
+    path = config.stores.resolve() / f"{name}.duckdb"  # absolute: the benchmarks run from the repository
     spec = StoreSpec(spans=spans, spans_per_day=spans_per_day)
     log(f"store {path.name}: {spans:,} spans at {spans_per_day:,.0f} a day ...")
     figures = reuse_or_generate(spec, path, pool_for(config), reuse=config.reuse)
@@ -432,6 +432,11 @@ def _mib(value: float) -> str:
     return f"{value:,.0f} MiB"
 
 
+def _size(spans: int) -> str:
+    """A store's size as the docs say it: "50 million", or the count below a million."""
+    return f"{spans / 1e6:,.0f} million" if spans >= 1_000_000 else _int(spans)
+
+
 def _ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.2f}" if baseline else "—"
 
@@ -561,8 +566,8 @@ def _growth_rows(figures: dict[str, Any]) -> list[Row]:
     if len(points) < 2:
         return []
     small, large = points[0], points[-1]
-    size = f"{large['spans'] / 1e6:,.0f} million spans ({large['days']:g} days)"
-    base = f"{small['spans'] / 1e6:,.0f} million"
+    size = f"{_size(large['spans'])} spans ({large['days']:g} days)"
+    base = _size(small["spans"])
     command = "`.venv/bin/python -m bench report` (section growth)"
     rows = []
     for key, name in (("graph_s", "graph"), ("bottlenecks_s", "bottlenecks"), ("rca_s", "rca")):
@@ -690,6 +695,8 @@ def plot_growth(points: list[dict[str, Any]], path: Path) -> None:
     queries.legend()
     for axes in (ingest, memory, queries):
         axes.set_xscale("log")
+        axes.set_xticks(sizes, [f"{size:g}" for size in sizes])
+        axes.minorticks_off()
         axes.set_xlabel("spans in the store (millions)")
         axes.set_ylim(bottom=0)
         axes.grid(alpha=0.3)

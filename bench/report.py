@@ -630,16 +630,13 @@ def _growth_lines(points: list[dict[str, Any]], plot_name: str) -> list[str]:
         "`bench.ingest` into a copy of the store (one run); API: the console's calls over the store's "
         "last 15 minutes (p95).",
         "",
-        "| spans | log records | days | store (bytes a span with its logs) | generated | ingest spans/s "
+        "| spans | log records | days | store (bytes a span with its logs) | made by bench.generate | ingest spans/s "
         "| peak server RSS | graph | bottlenecks | rca | API p95: services / graph / search / trace |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for point in points:
-        made = (
-            "reused"
-            if point["reused"]
-            else f"{point['generated_s']:.0f} s ({_int(point['generated_spans_per_s'])} spans/s)"
-        )
+        made = f"{point['generated_s']:.0f} s ({_int(point['generated_spans_per_s'])} spans/s)"
+        made = f"reused (made in {made})" if point["reused"] else made
         api = " / ".join(
             _ms(percentile(point["api_ms"][call], 95)) for call in ("services", "graph", "search", "trace")
         )

@@ -152,7 +152,7 @@ def test_block_is_the_tables_the_plot_and_the_machine() -> None:
     assert "| what | figure | baseline (same run) | ratio | target | met | runs | command |" in lines
     assert sum(line.startswith("| ") for line in lines) == 1 + 17 + 1 + 2  # header and 17 rows; growth: header, 2 sizes
     assert "| 1,000,000 | 500,000 | 0.42 | 0.08 GiB (90) | 10 s (100,000 spans/s) | 90,000 | 350 MiB " in block
-    assert "| 50,000,000 | 25,000,000 | 21 | 4.19 GiB (90) | reused |" in block
+    assert "| 50,000,000 | 25,000,000 | 21 | 4.19 GiB (90) | reused (made in 10 s (100,000 spans/s)) |" in block
     assert "![Ingest rate, server RSS and 15-minute query times against store size](growth.png)" in lines
     assert lines[-1].startswith("Machine: Test CPU, 2 cores, 23.6 GiB RAM; Linux; Python 3.11.7, DuckDB 2.0.1;")
     assert render_block(FIGURES, plot_name="growth.png") == block

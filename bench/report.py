@@ -369,8 +369,11 @@ def _git_commit() -> str:
 # --------------------------------------------------------------------------- the run
 
 
-def run_report(config: ReportConfig, command: str) -> dict[str, Any]:
-    """Every section of ``config.sections``: the figures (raw runs; :func:`render_block` sums them up)."""
+def run_report(
+    config: ReportConfig, command: str, *, progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Every section of ``config.sections``: the figures (raw runs; :func:`render_block` sums
+    them up). ``progress`` gets the figures so far after each section."""
     started = time.perf_counter()
     figures: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -378,25 +381,36 @@ def run_report(config: ReportConfig, command: str) -> dict[str, Any]:
         "machine": machine(),
         "config": {key: str(value) if isinstance(value, Path) else value for key, value in asdict(config).items()},
     }
-    if "ingest" in config.sections:
-        figures["ingest"] = measure_ingest(config)
-    if "steady" in config.sections:
-        figures["steady"] = measure_paced(config, config.steady_rate)
-        capacity = median(figures["ingest"]["spans_per_s"]) if "ingest" in figures else 2 * config.steady_rate
-        figures["half"] = measure_paced(config, capacity / 2)
-    if "logs" in config.sections:
-        figures["logs"] = measure_logs(config)
-    if "graph" in config.sections:
-        figures["graph"] = measure_graph(config)
-    if "bottlenecks" in config.sections:
-        figures["bottlenecks"] = measure_bottlenecks(config)
-    if "rca" in config.sections:
-        figures["rca"] = measure_rca(config)
-    if "growth" in config.sections:
-        figures["growth"] = [growth_point(config, spans) for spans in sorted(config.sizes)]
-    figures["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    figures["wall_s"] = round(time.perf_counter() - started, 1)
+    for section in (name for name in SECTIONS if name in config.sections):  # ingest before steady
+        _SECTIONS[section](config, figures)
+        figures["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        figures["wall_s"] = round(time.perf_counter() - started, 1)
+        if progress is not None:
+            progress(figures)
     return figures
+
+
+def _half_capacity(config: ReportConfig, figures: dict[str, Any]) -> float:
+    """Half the full-load rate of this run (the steady rate without the ingest section)."""
+    return median(figures["ingest"]["spans_per_s"]) / 2 if "ingest" in figures else config.steady_rate
+
+
+def _steady(config: ReportConfig, figures: dict[str, Any]) -> None:
+    figures["steady"] = measure_paced(config, config.steady_rate)
+    figures["half"] = measure_paced(config, _half_capacity(config, figures))
+
+
+_SECTIONS: dict[str, Callable[[ReportConfig, dict[str, Any]], None]] = {
+    "ingest": lambda config, figures: figures.update(ingest=measure_ingest(config)),
+    "steady": _steady,
+    "logs": lambda config, figures: figures.update(logs=measure_logs(config)),
+    "graph": lambda config, figures: figures.update(graph=measure_graph(config)),
+    "bottlenecks": lambda config, figures: figures.update(bottlenecks=measure_bottlenecks(config)),
+    "rca": lambda config, figures: figures.update(rca=measure_rca(config)),
+    "growth": lambda config, figures: figures.update(
+        growth=[growth_point(config, spans) for spans in sorted(config.sizes)]
+    ),
+}
 
 
 # --------------------------------------------------------------------------- rendering (pure)
@@ -714,6 +728,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown file to write the figures into")
     parser.add_argument("--plot", type=Path, default=PLOT, help="the growth plot to write (PNG)")
     parser.add_argument("--json", type=Path, default=RESULTS / "report.json", help="every raw figure, as JSON")
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="measure nothing: write the doc and plot from a saved report"
+    )
     args = parser.parse_args(argv)
     config = TINY if args.tiny else FULL
     changes: dict[str, Any] = {"reuse": args.reuse}
@@ -725,14 +742,18 @@ def main(argv: list[str]) -> int:
         changes["stores"] = args.stores
         changes["pools"] = args.stores / "pools"
     config = replace(config, **changes)
-    command = shlex.join(["python", "-m", "bench", "report", *argv])
-    figures = run_report(config, command)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    if args.render:
+        figures = json.loads(args.render.read_text(encoding="utf-8"))
+    else:
+        command = shlex.join(["python", "-m", "bench", "report", *argv])
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        save = lambda so_far: args.json.write_text(json.dumps(so_far, indent=1) + "\n", encoding="utf-8")  # noqa: E731
+        figures = run_report(config, command, progress=save)
     if figures.get("growth"):
         plot_growth(figures["growth"], args.plot)
     args.doc.write_text(splice(args.doc.read_text(encoding="utf-8"), render_block(figures, plot_name=args.plot.name)))
-    log(f"wrote {args.doc}, {args.plot} and {args.json} in {figures['wall_s'] / 60:.1f} minutes")
+    saved = "" if args.render else f" and {args.json}"
+    log(f"wrote {args.doc}, {args.plot}{saved}; the run took {figures['wall_s'] / 60:.1f} minutes")
     return 0
 
 

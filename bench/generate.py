@@ -10,10 +10,11 @@ speed factor (every offset and duration in the trace scaled alike, so children s
 inside their parents).
 
 Start times follow the simulator's daily cycle (a Poisson process whose rate is lowest
-at midnight UTC and highest at noon) and are laid out *backwards from* ``--end``: the
-most recent hours are the same in every store of the same ``--spans-per-day`` and seed,
-whatever its size, so a 15-minute window near the end (:func:`probe_window`) holds the
-same traces in a store of one million spans and in one of fifty million.
+at midnight UTC and highest at noon) and are laid out *backwards from* a fixed end
+(:attr:`StoreSpec.end_ns`, 2026-11-20 16:00 UTC by default): the most recent hours are
+the same in every store of the same ``--spans-per-day`` and seed, whatever its size, so a
+15-minute window near the end (:func:`probe_window`) holds the same traces in a store of
+one million spans and in one of fifty million.
 
 The store is written as the writer writes it: through storage's own schema creation, in
 time order, one part of about a row group (122,880 spans) after another, each part's
@@ -44,6 +45,7 @@ import pyarrow as pa
 from bench.common import log, simulate_history
 from storage.schema import apply_migrations
 from storage.trace_queries import index_log_traces_sql, index_traces_sql
+from storage.writer import ROW_GROUP_ROWS
 
 __all__ = ["Plan", "StoreSpec", "generate", "plan_traces", "pool_store", "probe_window", "reuse_or_generate"]
 
@@ -52,14 +54,14 @@ POOLS = ROOT / "bench" / "results" / "generate-pools"
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
 HOUR_NS = 3_600 * NS
-ROW_GROUP_SPANS = 122_880  # DuckDB's row group, the writer's commit chunk
+ROW_GROUP_SPANS = ROW_GROUP_ROWS  # DuckDB's row group, the writer's commit chunk
 PARTS_PER_STATEMENT = 8  # parts written by one INSERT (then checkpointed)
 DEFAULT_END_NS = 1_795_190_400 * NS  # 2026-11-20 16:00 UTC
 PROBE_START_BEFORE_END_NS = 4 * HOUR_NS  # the probe window: 12:00 - 12:15 on the last day
 PROBE_LENGTH_NS = 15 * 60 * NS
 DAILY_AMPLITUDE = 0.3  # the simulator's topologies' load.daily_amplitude
 SPEED_SIGMA = 0.15  # log-normal spread of the per-copy speed factor
-NEWTON_STEPS = 12  # the first guess is within 1.2 h of the answer; Newton halves the digits left each step
+NEWTON_STEPS = 12  # the first guess is within 1.2 h of the answer; Newton doubles the right digits a step
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -706,7 +706,7 @@ def plot_growth(points: list[dict[str, Any]], path: Path) -> None:
     queries.legend()
     for axes in (ingest, memory, queries):
         axes.set_xscale("log")
-        axes.set_xticks(sizes, [f"{size:g}" for size in sizes])
+        axes.set_xticks(sizes, [f"{size:.2g}" for size in sizes])
         axes.minorticks_off()
         axes.set_xlabel("spans in the store (millions)")
         axes.set_ylim(bottom=0)

@@ -170,6 +170,7 @@ def test_splice_keeps_the_prose_around_the_markers() -> None:
 def test_the_docs_hold_the_markers() -> None:
     text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert "](performance-growth.png)" in text  # tests/test_docs.py checks that it exists
 
 
 @pytest.mark.slow

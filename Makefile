@@ -43,8 +43,10 @@ test: system-test lint
 docs: $(STAMP)
 	$(BIN)/python -m glimpse.cli.reference > docs/cli.md
 
+# every benchmark of docs/performance.md, its figures written there (about 30 minutes, plus the
+# large stores' generation the first time: they are kept in bench/results/stores and reused)
 bench: $(STAMP)
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench report --reuse
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CONSOLE)/node_modules

@@ -19,7 +19,10 @@ What it does, in one run:
    work (the C decoder and the journal record) and stores nothing: where that part tops out.
 
 With ``--rules FILE`` the server evaluates those alert rules every ``--rule-interval``
-seconds while it ingests (the cost of alerting on ingest, docs/alerting.md).
+seconds while it ingests (the cost of alerting on ingest, docs/alerting.md). With ``--rate
+N`` the clients send N spans a second in all, paced, instead of as fast as they are
+acknowledged (memory and latency at a steady load); with ``--store PATH`` the server
+serves a copy of that store (ingest into weeks of data, ``bench.generate``).
 
 Run: ``python -m bench.ingest [--seconds 20] [--clients 4] [--inflight 4] [--receivers] [--json]``.
 """
@@ -73,6 +76,7 @@ class ClientConfig:
     backoff_s: float
     static_timestamps: bool
     seed: int
+    interval_s: float = 0.0  # each thread sends a request this often (0: as fast as it can)
 
 
 def _client_main(index: int, config: ClientConfig, templates: list[Template], go: Any, start_at: Any, out: Any) -> None:
@@ -140,7 +144,11 @@ def _client_thread(
     counter = 0
     order = list(range(len(templates)))
     rng.shuffle(order)
+    next_send = time.monotonic() + rng.random() * config.interval_s  # paced threads start spread out
     while time.monotonic() < deadline:
+        if config.interval_s:
+            time.sleep(max(0.0, next_send - time.monotonic()))
+            next_send += config.interval_s
         counter += 1
         template = templates[order[counter % len(order)]]
         t_prep = time.thread_time()
@@ -193,7 +201,11 @@ class PhaseResult:
 def run_clients(
     ctx: Any, name: str, target: str, templates: list[Template], args: argparse.Namespace, sampler: PeakRss
 ) -> PhaseResult:
-    config = ClientConfig(target, args.seconds, args.inflight, args.backoff, args.static_timestamps, args.seed)
+    rate = getattr(args, "rate", None)  # bench.logs_ingest's arguments have none
+    interval_s = SPANS_PER_REQUEST * args.clients * args.inflight / rate if rate else 0.0
+    config = ClientConfig(
+        target, args.seconds, args.inflight, args.backoff, args.static_timestamps, args.seed, interval_s
+    )
     out = ctx.Queue()
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0)
@@ -254,6 +266,12 @@ def run_clients(
 def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     db = workdir / "bench.duckdb"
     log_path = workdir / "server.log"
+    store = getattr(args, "store", None)
+    if store is not None:  # a copy: the run adds spans to it
+        log(f"copying {store} ...")
+        shutil.copyfile(store, db)
+    bytes_before = db.stat().st_size if db.exists() else 0
+    since_ns = time.time_ns() - 3_600 * 10**9  # the spans sent carry the send time
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
             [
@@ -295,7 +313,9 @@ def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, w
     con = duckdb.connect(str(db), read_only=True)
     try:
         row = con.execute(
-            "SELECT count(*), count(DISTINCT (trace_id, span_id)), count(DISTINCT service_name) FROM otel_traces"
+            "SELECT count(*), count(DISTINCT (trace_id, span_id)), count(DISTINCT service_name) FROM otel_traces "
+            "WHERE timestamp >= make_timestamp_ns($since)",
+            {"since": since_ns},
         ).fetchone()
     finally:
         con.close()
@@ -314,7 +334,8 @@ def run_glimpse(ctx: Any, templates: list[Template], args: argparse.Namespace, w
         "spans_per_s": rows / phase.duration_s if phase.duration_s else 0.0,
         "db_bytes": db_bytes,
         "wal_bytes_after_exit": wal_bytes,
-        "bytes_per_span_disk": (db_bytes + wal_bytes) / rows if rows else float("nan"),
+        "bytes_per_span_disk": (db_bytes + wal_bytes - bytes_before) / rows if rows else float("nan"),
+        "store_bytes_before": bytes_before,
         "exit_code": exit_code,
         "shutdown_s": shutdown_s,
         "server_stats": stats,
@@ -512,6 +533,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-bare", action="store_true", help="do not measure the parse-only ceiling")
     parser.add_argument(
+        "--rate", type=float, help="send this many spans a second in all, paced (default: as fast as acknowledged)"
+    )
+    parser.add_argument(
+        "--store", type=Path, help="serve a copy of this store instead of a new one (its spans are not counted)"
+    )
+    parser.add_argument(
         "--receivers",
         action="store_true",
         help="also measure glimpse's receiver work alone (decode and journal record, nothing stored)",
@@ -523,8 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule-interval", type=float, default=30.0, help="seconds between rule evaluations")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.inflight < 1 or args.pool < 1 or args.seconds <= 0:
-        parser.error("--clients, --inflight, --pool and --seconds must be positive")
+    if args.clients < 1 or args.inflight < 1 or args.pool < 1 or args.seconds <= 0 or (args.rate or 1) <= 0:
+        parser.error("--clients, --inflight, --pool, --seconds and --rate must be positive")
 
     started = time.perf_counter()
     templates = build_templates(args.pool, args.seed)
@@ -543,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
         "event_span_share": sum(1 for s in spans if s.events) / len(spans),
         "prep_us_per_request": prep_us,
         "static_timestamps": args.static_timestamps,
+        "rate": args.rate,
+        "store": str(args.store) if args.store else None,
     }
     log(
         f"built {args.pool} requests in {time.perf_counter() - started:.1f} s "

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (
     "ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire",
-    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "disk",
+    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "disk", "generate", "report",
 )  # fmt: skip
 HELPERS = ("common", "workload", "trace_iforest", "nezha_data", "sdk_load")
 
@@ -36,6 +36,15 @@ def test_benchmark_help(name: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
+
+
+def test_bench_dispatches_the_report() -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bench", *args]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+    assert run("report", "--help").stdout.startswith("usage: python -m bench report")
+    assert run().returncode == 2
 
 
 def test_ingest_workload_is_unchanged() -> None:

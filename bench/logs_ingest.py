@@ -475,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.runs, args.clients, args.inflight, args.pool) < 1 or args.seconds <= 0:
         parser.error("--runs, --clients, --inflight, --pool and --seconds must be positive")
     args.static_timestamps = False  # what bench.ingest.run_glimpse reads
+    args.rules = None  # bench.ingest can load alert rules into the server; not here
 
     started = time.perf_counter()
     templates, counts = build_log_templates(args.pool, args.seed)

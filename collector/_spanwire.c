@@ -1461,13 +1461,18 @@ static int decode_spans(void *ctx, const uint8_t *data, size_t n) {
 
 /* ------------------------------------------------------------------ log records */
 
-/* The columns of otel_logs that come from the records themselves; the resource and scope
- * ones are resources_t's blocks, repeated per record on the Python side. */
+/* The columns of otel_logs. A record's resource and scope columns are filled once the
+ * whole request is read (a scope may follow its records on the wire): each block's
+ * values repeated over its records, which are cheaper copied here than taken in Arrow. */
+#define LOG_SHARED 7
 typedef struct {
     size_t records;
     intcol_t timestamp, observed; /* null for 0, as the reference stores "unset" */
     buf_t flags, severity_number, dropped_attrs;
     strcol_t trace_id, span_id, severity_text, body, event_name, attributes;
+    /* service_name (null without one: the Python side names the default), resource
+     * attributes and schema URL, scope name, version, attributes and schema URL */
+    strcol_t shared[LOG_SHARED];
     resources_t rs;
     kvvec_t kvs;
 } logctx_t;
@@ -1483,6 +1488,7 @@ static void logctx_free(void *ctx) {
     free(c->dropped_attrs.data);
     strcol_t *cols[] = {&c->trace_id, &c->span_id, &c->severity_text, &c->body, &c->event_name, &c->attributes};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) strcol_free(cols[i]);
+    for (int i = 0; i < LOG_SHARED; i++) strcol_free(&c->shared[i]);
     resources_free(&c->rs);
     kvvec_free(&c->kvs);
 }
@@ -1494,6 +1500,7 @@ static int logctx_init(void *ctx) {
     kvvec_init(&c->kvs);
     strcol_t *cols[] = {&c->trace_id, &c->span_id, &c->severity_text, &c->body, &c->event_name, &c->attributes};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) TRY(strcol_init(cols[i]));
+    for (int i = 0; i < LOG_SHARED; i++) TRY(strcol_init(&c->shared[i]));
     return 0;
 }
 
@@ -1570,9 +1577,48 @@ static int put_record(void *ctx, slice_t msg) {
     return 0;
 }
 
+/* count copies of one value (valid) or count nulls, with the buffers grown once */
+static int strcol_repeat(strcol_t *c, slice_t v, size_t count, int valid) {
+    size_t n = valid ? v.n : 0;
+    if (c->data.len > INT32_MAX || (n && count > ((size_t)INT32_MAX - c->data.len) / n)) return BAIL; /* int32 offsets */
+    TRY(buf_reserve(&c->data, n * count));
+    TRY(buf_reserve(&c->offsets, sizeof(int32_t) * count));
+    for (size_t i = 0; i < count; i++) {
+        if (n) memcpy(c->data.data + c->data.len, v.p, n);
+        c->data.len += n;
+        TRY(strcol_end_value(c, valid));
+    }
+    return 0;
+}
+
+/* Each block's resource and scope values, once per record of the block (blocks are in
+ * record order). */
+static int put_shared_columns(logctx_t *c) {
+    const resource_t *resources = (const resource_t *)c->rs.resources.data;
+    const block_t *blocks = (const block_t *)c->rs.blocks.data;
+    const char *text = c->rs.text.data;
+    for (size_t b = 0; b < c->rs.n_blocks; b++) {
+        const block_t *block = &blocks[b];
+        const resource_t *res = &resources[block->resource];
+        const slice_t values[LOG_SHARED] = {
+            res->service,
+            {(const uint8_t *)text + res->json_off, res->json_len},
+            res->schema_url,
+            block->name,
+            block->version,
+            {(const uint8_t *)text + block->attrs_off, block->attrs_len},
+            block->schema_url,
+        };
+        for (int col = 0; col < LOG_SHARED; col++)
+            TRY(strcol_repeat(&c->shared[col], values[col], block->count, col > 0 || res->has_service));
+    }
+    return 0;
+}
+
 static int decode_records(void *ctx, const uint8_t *data, size_t n) {
     logctx_t *c = ctx;
-    return decode_export(&c->rs, data, n, put_record, c);
+    TRY(decode_export(&c->rs, data, n, put_record, c));
+    return put_shared_columns(c);
 }
 
 /* ------------------------------------------------------------------ results as Python objects */
@@ -1743,7 +1789,7 @@ static PyObject *span_result(void *ctx) {
 static PyObject *log_result(void *ctx) {
     logctx_t *c = ctx;
     return Py_BuildValue(
-        "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+        "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:(NNNNNNN)}",
         "records", (Py_ssize_t)c->records,
         "timestamp", intcol_tuple(&c->timestamp),
         "observed_timestamp", intcol_tuple(&c->observed),
@@ -1756,8 +1802,9 @@ static PyObject *log_result(void *ctx) {
         "event_name", strcol_tuple(&c->event_name),
         "log_attributes", strcol_tuple(&c->attributes),
         "dropped_attributes_count", take_buffer(&c->dropped_attrs),
-        "resources", resources_list(&c->rs),
-        "blocks", blocks_list(&c->rs));
+        "shared", strcol_tuple(&c->shared[0]), strcol_tuple(&c->shared[1]), strcol_tuple(&c->shared[2]),
+        strcol_tuple(&c->shared[3]), strcol_tuple(&c->shared[4]), strcol_tuple(&c->shared[5]),
+        strcol_tuple(&c->shared[6]));
 }
 
 /* ------------------------------------------------------------------ module */

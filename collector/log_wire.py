@@ -2,9 +2,9 @@
 
 ``decode_logs`` of ``collector/_spanwire.c`` reads the request's wire format once, in C
 and with the GIL released (the same wire reader, typed JSON and resource and scope
-handling as the trace decoder), and returns each record column as buffers; this module
-wraps them as Arrow arrays without copying, and repeats each resource's and scope's
-values over their records. It takes plain well-formed OTLP only: for anything else (bad
+handling as the trace decoder), and returns every column of ``otel_logs`` as buffers,
+each resource's and scope's values repeated over their records; this module wraps them as
+Arrow arrays without copying. It takes plain well-formed OTLP only: for anything else (bad
 wire format, invalid UTF-8, a key repeated in one attribute map, a record whose trace or
 span id has the wrong length, ...) it returns None and the caller runs the reference
 decoder, :func:`collector.decode.decode_logs`, which gives the exact answer or error.
@@ -13,10 +13,8 @@ Both produce identical tables (tests/test_log_wire.py).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector.decode import UNKNOWN_SERVICE, Decoded
 from collector.span_wire import StringBuffers, _fixed, _integers_as, _strings  # configures the extension
@@ -32,7 +30,7 @@ __all__ = ["decode_logs_wire"]
 
 _TIMESTAMP = pa.timestamp("ns")
 _STRING_COLUMNS = ("trace_id", "span_id", "severity_text", "body", "event_name", "log_attributes")
-# the columns every record of one resource and scope shares, as blocks_of() gives them
+# the columns every record of one resource and scope shares, in the C decoder's order
 _SHARED_COLUMNS = (
     "service_name",
     "resource_attributes",
@@ -60,30 +58,11 @@ def decode_logs_wire(body: bytes) -> Decoded | None:
         "dropped_attributes_count": _fixed(pa.uint32(), rows, raw["dropped_attributes_count"]),
     }
     for name in _STRING_COLUMNS:
-        buffers: StringBuffers = raw[name]
+        columns[name] = _strings(rows, raw[name])
+    shared: tuple[StringBuffers, ...] = raw["shared"]
+    for name, buffers in zip(_SHARED_COLUMNS, shared, strict=True):
         columns[name] = _strings(rows, buffers)
-    columns.update(_shared_columns(raw["resources"], raw["blocks"]))
+    if columns["service_name"].null_count:  # resources without a service.name
+        columns["service_name"] = pc.fill_null(columns["service_name"], UNKNOWN_SERVICE)
     table = pa.Table.from_arrays([columns[name] for name in LOG_SCHEMA.names], schema=LOG_SCHEMA)
     return Decoded(Batch({"otel_logs": table}), rows, 0, "")  # requests with invalid records go to the reference
-
-
-def _shared_columns(resources: list[tuple[Any, ...]], blocks: list[tuple[Any, ...]]) -> dict[str, pa.Array]:
-    """Each resource's and scope's values, repeated over the records of its block."""
-    values: dict[str, list[str]] = {name: [] for name in _SHARED_COLUMNS}
-    counts = []
-    for resource, scope_name, scope_version, scope_attributes, scope_schema_url, count in blocks:
-        service, resource_attributes, resource_schema_url, _dropped, _promoted = resources[resource]
-        block = (
-            service or UNKNOWN_SERVICE,
-            resource_attributes,
-            resource_schema_url,
-            scope_name,
-            scope_version,
-            scope_attributes,
-            scope_schema_url,
-        )
-        for column, value in zip(values.values(), block, strict=True):
-            column.append(value)
-        counts.append(count)
-    block_of_row = pa.array(np.repeat(np.arange(len(blocks), dtype=np.int32), counts), type=pa.int32())
-    return {name: pa.array(column, type=pa.string()).take(block_of_row) for name, column in values.items()}

@@ -1,13 +1,16 @@
-"""Fuzz the C trace decoder (collector/_spanwire.c) under AddressSanitizer and UBSan.
+"""Fuzz the C trace and log decoders (collector/_spanwire.c) under AddressSanitizer and UBSan.
 
-Builds the extension with the sanitizers into a temporary folder, then feeds it random
-mutations (bit flips, byte edits, cuts, insertions, repeated chunks) of valid requests:
-the random requests of tests/test_span_wire.py and slices of the ingest benchmark's
-realistic ones (bench.workload). A memory error or undefined behaviour aborts with the sanitizer's report; the
+Builds the extension with the sanitizers into a temporary folder, then feeds both entry
+points, ``decode`` (traces) and ``decode_logs``, random mutations (bit flips, byte edits,
+cuts, insertions, repeated chunks) of valid requests: for traces the random requests of
+tests/test_span_wire.py and slices of the ingest benchmark's realistic ones
+(bench.workload), for logs those of tests/test_log_wire.py and of bench.logs_ingest. One
+input in ten goes to the other entry point (a trace request read as logs and the other way
+round). A memory error or undefined behaviour aborts with the sanitizer's report; a
 decoder may decline any input (None) but must never crash.
 
-Run: ``python -m bench.fuzz_spanwire [--seconds 240] [--seed 1]``; it re-executes itself
-with the sanitizer runtimes preloaded.
+Run: ``python -m bench.fuzz_spanwire [--seconds 240] [--seed 1] [--entry both|traces|logs]``;
+it re-executes itself with the sanitizer runtimes preloaded.
 """
 
 from __future__ import annotations
@@ -48,11 +51,24 @@ def load(path: Path) -> ModuleType:
 
 
 def seeds(seed: int) -> list[bytes]:
+    """Trace requests to mutate."""
     from tests.test_span_wire import RandomRequests
 
     generator = RandomRequests(seed=seed)
     found = [generator.request().SerializeToString() for _ in range(200)]
     found += [template.render(bytes(24), 0)[:6000] for template in build_templates(3, seed)]
+    return [body for body in found if body]
+
+
+def log_seeds(seed: int) -> list[bytes]:
+    """Log requests to mutate."""
+    from bench.logs_ingest import LogWorkload
+    from tests.test_log_wire import RandomLogRequests
+
+    generator = RandomLogRequests(seed=seed, valid_only=True)  # declined before any mutation: less to learn
+    found = [generator.request().SerializeToString() for _ in range(200)]
+    workload = LogWorkload(seed)
+    found += [workload.request(time.time_ns(), records_per_request=16) for _ in range(3)]
     return [body for body in found if body]
 
 
@@ -79,27 +95,40 @@ def mutate(rng: random.Random, body: bytes) -> bytes:
     return bytes(data)
 
 
-def fuzz(seconds: float, seed: int) -> None:
+def fuzz(seconds: float, seed: int, entry: str = "both") -> None:
     with tempfile.TemporaryDirectory(prefix="glimpse-fuzz-") as folder:
         module = load(build(Path(folder)))
-        from collector.span_wire import _key_spec
+        # Loaded first under its own name, the sanitized build is the one collector.span_wire
+        # imports and configures (configure() runs once); any other would need configuring here.
+        from collector import span_wire
         from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED
 
-        module.configure(_key_spec(SPAN_PROMOTED), _key_spec(RESOURCE_PROMOTED))
+        if span_wire._spanwire is not module:
+            module.configure(span_wire._key_spec(SPAN_PROMOTED), span_wire._key_spec(RESOURCE_PROMOTED))
         rng = random.Random(seed)
-        pool = seeds(seed)
+        pools = {"traces": seeds(seed), "logs": log_seeds(seed)}
+        decoders = {"traces": module.decode, "logs": module.decode_logs}
+        entries = ["traces", "logs"] if entry == "both" else [entry]
+        inputs = dict.fromkeys(entries, 0)
+        taken = dict.fromkeys(entries, 0)
         deadline = time.monotonic() + seconds
-        inputs = taken = 0
         while time.monotonic() < deadline:
-            taken += module.decode(mutate(rng, rng.choice(pool))) is not None
-            inputs += 1
-        print(f"{inputs:,} inputs in {seconds:.0f} s, {taken:,} decoded, the rest declined; no sanitizer report")
+            name = rng.choice(entries)
+            pool = pools[name if rng.random() < 0.9 else ("logs" if name == "traces" else "traces")]
+            taken[name] += decoders[name](mutate(rng, rng.choice(pool))) is not None
+            inputs[name] += 1
+        for name in entries:
+            print(
+                f"{name}: {inputs[name]:,} inputs in {seconds:.0f} s, {taken[name]:,} decoded, the rest declined; "
+                "no sanitizer report"
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.fuzz_spanwire", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--entry", choices=("both", "traces", "logs"), default="both", help="which decoder to fuzz")
     args = parser.parse_args()
     if "GLIMPSE_FUZZ_CHILD" not in os.environ:
         runtimes = [
@@ -115,7 +144,7 @@ def main() -> int:
         }
         command = [sys.executable, "-m", __spec__.name if __spec__ else "bench.fuzz_spanwire", *sys.argv[1:]]
         return subprocess.run(command, env=env, check=False).returncode
-    fuzz(args.seconds, args.seed)
+    fuzz(args.seconds, args.seed, args.entry)
     return 0
 
 

@@ -18,7 +18,8 @@ What it does, in each of ``--runs`` runs:
 2. Spans: the same with ``bench.ingest``'s span workload (``bench.ingest.run_glimpse``),
    the same clients and seconds, for comparison on the same machine in the same minute.
 
-It prints every run and the medians. Target: >= 20,000 log records/s durably stored.
+It prints every run and the medians. Target: >= 100,000 log records/s durably stored (issue 22;
+issue 16 asked for 20,000).
 
 Run: ``python -m bench.logs_ingest [--runs 5] [--seconds 10] [--clients 4] [--inflight 4] [--json]``.
 """
@@ -54,7 +55,7 @@ from bench.workload import Template, _fields, build_templates
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 RECORDS_PER_REQUEST = 512
-TARGET_RECORDS_PER_S = 20_000
+TARGET_RECORDS_PER_S = 100_000
 
 # --------------------------------------------------------------------------- the workload
 
@@ -475,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.runs, args.clients, args.inflight, args.pool) < 1 or args.seconds <= 0:
         parser.error("--runs, --clients, --inflight, --pool and --seconds must be positive")
     args.static_timestamps = False  # what bench.ingest.run_glimpse reads
+    args.rules = None  # bench.ingest can load alert rules into the server; not here
 
     started = time.perf_counter()
     templates, counts = build_log_templates(args.pool, args.seed)

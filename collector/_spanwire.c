@@ -1,19 +1,21 @@
 /*
- * _spanwire: ExportTraceServiceRequest protobuf bytes -> column buffers.
+ * _spanwire: ExportTraceServiceRequest and ExportLogsServiceRequest protobuf bytes ->
+ * column buffers.
  *
  * The ingest hot path. Walking every span attribute from Python costs about a
  * microsecond an attribute; this reads the protobuf wire format once, in C, with the
  * GIL released, and writes the store's columns directly: ids as lowercase hex, the
  * attribute maps as glimpse's typed JSON (tracing/attributes.py), the promoted
  * semantic-convention columns (tracing/semconv.py), events and links as Arrow-ready
- * offsets and children.
+ * offsets and children. decode_logs() does the same for log records (otel_logs), with
+ * the same wire reader, typed JSON, resources and scopes.
  *
  * It is a fast path, not a second definition of the format: whenever a request is
  * anything but plain well-formed OTLP (bad wire format, invalid UTF-8, a repeated
  * key in one attribute map, a merged message field, a timestamp past 2^63, deep
- * nesting, a span with an invalid id to reject), decode() returns None and the caller
- * uses the reference Python decoder (collector/decode.py), which gives the exact answer
- * or error. The tests check that both decoders produce identical tables.
+ * nesting, a span or log record with an invalid id to reject), the decoder returns None
+ * and the caller uses the reference Python decoder (collector/decode.py), which gives
+ * the exact answer or error. The tests check that both decoders produce identical tables.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -906,6 +908,45 @@ typedef struct {
     size_t count;
 } block_t;
 
+/* The resources and scopes of one request, shared by the trace and log decoders: each
+ * resource once, and one block per scope that holds items (the items of a block follow
+ * each other in the columns). */
+typedef struct {
+    buf_t resources, blocks, text; /* arrays of resource_t, block_t; the text they point into */
+    size_t n_resources, n_blocks;
+    kvvec_t kvs; /* one resource's or scope's attributes */
+    promo_state_t promo;
+} resources_t;
+
+static void resources_init(resources_t *rs) {
+    memset(rs, 0, sizeof *rs);
+    kvvec_init(&rs->kvs);
+}
+
+static void resources_free(resources_t *rs) {
+    free(rs->resources.data);
+    free(rs->blocks.data);
+    free(rs->text.data);
+    kvvec_free(&rs->kvs);
+}
+
+typedef struct {
+    slice_t *items;
+    size_t n, cap;
+} slicevec_t;
+
+static int slicevec_add(slicevec_t *v, slice_t s) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        slice_t *items = realloc(v->items, cap * sizeof *items);
+        if (!items) return NOMEM;
+        v->items = items;
+        v->cap = cap;
+    }
+    v->items[v->n++] = s;
+    return 0;
+}
+
 typedef struct {
     size_t spans;
     buf_t timestamp, duration, flags, dropped_attrs, dropped_events, dropped_links;
@@ -918,9 +959,9 @@ typedef struct {
     size_t links;
     strcol_t promo_text[MAX_PROMOTED];
     intcol_t promo_int[MAX_PROMOTED];
-    buf_t resources, blocks, resource_text; /* arrays of resource_t, block_t; text they point into */
-    size_t n_resources, n_blocks;
+    resources_t rs;
     kvvec_t span_kvs, item_kvs;
+    slicevec_t span_events, span_links; /* one span's, as message slices */
     promo_state_t promo;
 } ctx_t;
 
@@ -930,11 +971,11 @@ static void strcol_free(strcol_t *c) {
     free(c->validity.data);
 }
 
-static void ctx_free(ctx_t *c) {
+static void ctx_free(void *ctx) {
+    ctx_t *c = ctx;
     buf_t *bufs[] = {&c->timestamp, &c->duration, &c->flags, &c->dropped_attrs, &c->dropped_events,
                      &c->dropped_links, &c->event_offsets, &c->event_time,
-                     &c->event_dropped, &c->link_offsets, &c->link_dropped, &c->link_flags,
-                     &c->resources, &c->blocks, &c->resource_text};
+                     &c->event_dropped, &c->link_offsets, &c->link_dropped, &c->link_flags};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]->data);
     strcol_t *cols[] = {&c->kind, &c->status, &c->trace_id, &c->span_id, &c->parent_id, &c->trace_state, &c->name,
                         &c->status_message, &c->attributes, &c->event_name, &c->event_attributes,
@@ -947,12 +988,17 @@ static void ctx_free(ctx_t *c) {
     }
     kvvec_free(&c->span_kvs);
     kvvec_free(&c->item_kvs);
+    free(c->span_events.items);
+    free(c->span_links.items);
+    resources_free(&c->rs);
 }
 
-static int ctx_init(ctx_t *c) {
+static int ctx_init(void *ctx) {
+    ctx_t *c = ctx;
     memset(c, 0, sizeof *c);
     kvvec_init(&c->span_kvs);
     kvvec_init(&c->item_kvs);
+    resources_init(&c->rs);
     strcol_t *cols[] = {&c->kind, &c->status, &c->trace_id, &c->span_id, &c->parent_id, &c->trace_state, &c->name,
                         &c->status_message, &c->attributes, &c->event_name, &c->event_attributes,
                         &c->link_trace_id, &c->link_span_id, &c->link_trace_state, &c->link_attributes};
@@ -980,23 +1026,6 @@ typedef struct {
     int has_status;
     /* the repeated fields, as ranges of message slices in ctx scratch vectors */
 } span_t;
-
-typedef struct {
-    slice_t *items;
-    size_t n, cap;
-} slicevec_t;
-
-static int slicevec_add(slicevec_t *v, slice_t s) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        slice_t *items = realloc(v->items, cap * sizeof *items);
-        if (!items) return NOMEM;
-        v->items = items;
-        v->cap = cap;
-    }
-    v->items[v->n++] = s;
-    return 0;
-}
 
 static int parse_status(slice_t msg, span_t *s) {
     rd_t r = {msg.p, msg.p + msg.n};
@@ -1144,7 +1173,9 @@ static int put_name(strcol_t *c, const char *const *names, int32_t code, int cou
 }
 
 /* One Span message: parse it whole, check its ids, then append every column. */
-static int put_span(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links) {
+static int put_span(void *ctx, slice_t msg) {
+    ctx_t *c = ctx;
+    slicevec_t *events = &c->span_events, *links = &c->span_links;
     span_t s;
     memset(&s, 0, sizeof s);
     events->n = links->n = 0;
@@ -1276,17 +1307,17 @@ static int check_entity_refs(slice_t resource) {
     return 0;
 }
 
-static int add_resource(ctx_t *c, slice_t msg, slice_t schema_url) {
+static int add_resource(resources_t *rs, slice_t msg, slice_t schema_url) {
     resource_t res;
     memset(&res, 0, sizeof res);
     res.schema_url = schema_url;
     TRY(check_entity_refs(msg));
-    TRY(collect_kvs(msg, 1, &c->item_kvs, &res.dropped, 2));
-    res.json_off = c->resource_text.len;
-    TRY(put_map(&c->resource_text, &c->item_kvs, 0, 0));
-    res.json_len = c->resource_text.len - res.json_off;
-    for (size_t i = 0; i < c->item_kvs.n; i++) {
-        const kv_t *kv = &c->item_kvs.items[i];
+    TRY(collect_kvs(msg, 1, &rs->kvs, &res.dropped, 2));
+    res.json_off = rs->text.len;
+    TRY(put_map(&rs->text, &rs->kvs, 0, 0));
+    res.json_len = rs->text.len - res.json_off;
+    for (size_t i = 0; i < rs->kvs.n; i++) {
+        const kv_t *kv = &rs->kvs.items[i];
         if (kv->key.n == 12 && memcmp(kv->key.p, "service.name", 12) == 0) {
             anyval_t v;
             TRY(parse_anyvalue(kv->value, &v));
@@ -1296,29 +1327,34 @@ static int add_resource(ctx_t *c, slice_t msg, slice_t schema_url) {
             }
         }
     }
-    TRY(promote(&RESOURCE_KEYS, &c->item_kvs, &c->promo));
+    TRY(promote(&RESOURCE_KEYS, &rs->kvs, &rs->promo));
     for (int col = 0; col < RESOURCE_KEYS.n_columns; col++) {
         res.promo_off[col] = -1;
-        if (c->promo.kind[col] == 1) {
-            res.promo_off[col] = (long long)c->resource_text.len;
-            res.promo_len[col] = c->promo.text[col].n;
-            TRY(buf_put(&c->resource_text, c->promo.text[col].p, c->promo.text[col].n));
-        } else if (c->promo.kind[col] == 2) {
+        if (rs->promo.kind[col] == 1) {
+            res.promo_off[col] = (long long)rs->text.len;
+            res.promo_len[col] = rs->promo.text[col].n;
+            TRY(buf_put(&rs->text, rs->promo.text[col].p, rs->promo.text[col].n));
+        } else if (rs->promo.kind[col] == 2) {
             char text[32];
-            res.promo_off[col] = (long long)c->resource_text.len;
-            res.promo_len[col] = (size_t)format_int(c->promo.number[col], text);
-            TRY(buf_put(&c->resource_text, text, res.promo_len[col]));
+            res.promo_off[col] = (long long)rs->text.len;
+            res.promo_len[col] = (size_t)format_int(rs->promo.number[col], text);
+            TRY(buf_put(&rs->text, text, res.promo_len[col]));
         }
     }
-    TRY(buf_put(&c->resources, &res, sizeof res));
-    c->n_resources++;
+    TRY(buf_put(&rs->resources, &res, sizeof res));
+    rs->n_resources++;
     return 0;
 }
 
-static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t *links) {
+/* One item message (a Span, a LogRecord) appended to the columns of ctx. */
+typedef int (*put_item_t)(void *ctx, slice_t msg);
+
+/* ScopeSpans and ScopeLogs have the same fields: 1 the scope, 2 the repeated items, 3 the
+ * schema URL. */
+static int add_scope_items(resources_t *rs, slice_t msg, put_item_t put_item, void *ctx) {
     block_t block;
     memset(&block, 0, sizeof block);
-    block.resource = c->n_resources - 1;
+    block.resource = rs->n_resources - 1;
     slice_t scope = {NULL, 0};
     int has_scope = 0;
     rd_t r = {msg.p, msg.p + msg.n};
@@ -1332,7 +1368,7 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
             TRY(rd_len(&r, &scope));
         } else if (field == 2) {
             TRY(field_len(&r, wt, &s));
-            TRY(put_span(c, s, events, links));
+            TRY(put_item(ctx, s));
             block.count++;
         } else if (field == 3) {
             TRY(field_string(&r, wt, &block.schema_url));
@@ -1340,7 +1376,7 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
             TRY(rd_skip(&r, wt));
         }
     }
-    c->item_kvs.n = 0; /* the scope is checked even when it has no spans, as protobuf does */
+    rs->kvs.n = 0; /* the scope is checked even when it has no items, as protobuf does */
     rd_t sr = {scope.p, scope.p + scope.n};
     while (sr.p < sr.end) {
         uint32_t field;
@@ -1351,24 +1387,26 @@ static int add_scope_spans(ctx_t *c, slice_t msg, slicevec_t *events, slicevec_t
             TRY(field_string(&sr, wt, field == 1 ? &block.name : &block.version));
         } else if (field == 3) {
             TRY(field_len(&sr, wt, &s));
-            TRY(kvvec_add(&c->item_kvs, s));
+            TRY(kvvec_add(&rs->kvs, s));
         } else {
             TRY(rd_skip(&sr, wt));
         }
     }
-    block.attrs_off = c->resource_text.len;
-    TRY(put_map(&c->resource_text, &c->item_kvs, 0, 0));
-    block.attrs_len = c->resource_text.len - block.attrs_off;
+    block.attrs_off = rs->text.len;
+    TRY(put_map(&rs->text, &rs->kvs, 0, 0));
+    block.attrs_len = rs->text.len - block.attrs_off;
     if (!block.count) {
-        c->resource_text.len = block.attrs_off;
+        rs->text.len = block.attrs_off;
         return 0;
     }
-    TRY(buf_put(&c->blocks, &block, sizeof block));
-    c->n_blocks++;
+    TRY(buf_put(&rs->blocks, &block, sizeof block));
+    rs->n_blocks++;
     return 0;
 }
 
-static int add_resource_spans(ctx_t *c, slice_t msg, slicevec_t *scopes, slicevec_t *events, slicevec_t *links) {
+/* ResourceSpans and ResourceLogs alike: 1 the resource, 2 the repeated scopes, 3 the
+ * schema URL (which may follow the scopes, so they are read after it). */
+static int add_resource_items(resources_t *rs, slice_t msg, slicevec_t *scopes, put_item_t put_item, void *ctx) {
     slice_t resource = {NULL, 0}, schema_url = {NULL, 0};
     int has_resource = 0;
     scopes->n = 0;
@@ -1390,13 +1428,14 @@ static int add_resource_spans(ctx_t *c, slice_t msg, slicevec_t *scopes, sliceve
             TRY(rd_skip(&r, wt));
         }
     }
-    TRY(add_resource(c, resource, schema_url));
-    for (size_t i = 0; i < scopes->n; i++) TRY(add_scope_spans(c, scopes->items[i], events, links));
+    TRY(add_resource(rs, resource, schema_url));
+    for (size_t i = 0; i < scopes->n; i++) TRY(add_scope_items(rs, scopes->items[i], put_item, ctx));
     return 0;
 }
 
-static int decode_request(ctx_t *c, const uint8_t *data, size_t n) {
-    slicevec_t scopes = {0}, events = {0}, links = {0};
+/* An Export{Trace,Logs}ServiceRequest: field 1 repeats the resources. */
+static int decode_export(resources_t *rs, const uint8_t *data, size_t n, put_item_t put_item, void *ctx) {
+    slicevec_t scopes = {0};
     rd_t r = {data, data + n};
     int rc = 0;
     while (!rc && r.p < r.end) {
@@ -1406,15 +1445,180 @@ static int decode_request(ctx_t *c, const uint8_t *data, size_t n) {
         if ((rc = rd_tag(&r, &field, &wt))) break;
         if (field == 1) {
             if (wt != 2) rc = BAIL;
-            else if (!(rc = rd_len(&r, &s))) rc = add_resource_spans(c, s, &scopes, &events, &links);
+            else if (!(rc = rd_len(&r, &s))) rc = add_resource_items(rs, s, &scopes, put_item, ctx);
         } else {
             rc = rd_skip(&r, wt);
         }
     }
     free(scopes.items);
-    free(events.items);
-    free(links.items);
     return rc;
+}
+
+static int decode_spans(void *ctx, const uint8_t *data, size_t n) {
+    ctx_t *c = ctx;
+    return decode_export(&c->rs, data, n, put_span, c);
+}
+
+/* ------------------------------------------------------------------ log records */
+
+/* The columns of otel_logs. A record's resource and scope columns are filled once the
+ * whole request is read (a scope may follow its records on the wire): each block's
+ * values repeated over its records, which are cheaper copied here than taken in Arrow. */
+#define LOG_SHARED 7
+typedef struct {
+    size_t records;
+    intcol_t timestamp, observed; /* null for 0, as the reference stores "unset" */
+    buf_t flags, severity_number, dropped_attrs;
+    strcol_t trace_id, span_id, severity_text, body, event_name, attributes;
+    /* service_name (null without one: the Python side names the default), resource
+     * attributes and schema URL, scope name, version, attributes and schema URL */
+    strcol_t shared[LOG_SHARED];
+    resources_t rs;
+    kvvec_t kvs;
+} logctx_t;
+
+static void logctx_free(void *ctx) {
+    logctx_t *c = ctx;
+    free(c->timestamp.values.data);
+    free(c->timestamp.validity.data);
+    free(c->observed.values.data);
+    free(c->observed.validity.data);
+    free(c->flags.data);
+    free(c->severity_number.data);
+    free(c->dropped_attrs.data);
+    strcol_t *cols[] = {&c->trace_id, &c->span_id, &c->severity_text, &c->body, &c->event_name, &c->attributes};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) strcol_free(cols[i]);
+    for (int i = 0; i < LOG_SHARED; i++) strcol_free(&c->shared[i]);
+    resources_free(&c->rs);
+    kvvec_free(&c->kvs);
+}
+
+static int logctx_init(void *ctx) {
+    logctx_t *c = ctx;
+    memset(c, 0, sizeof *c);
+    resources_init(&c->rs);
+    kvvec_init(&c->kvs);
+    strcol_t *cols[] = {&c->trace_id, &c->span_id, &c->severity_text, &c->body, &c->event_name, &c->attributes};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) TRY(strcol_init(cols[i]));
+    for (int i = 0; i < LOG_SHARED; i++) TRY(strcol_init(&c->shared[i]));
+    return 0;
+}
+
+/* One LogRecord (opentelemetry/proto/logs/v1/logs.proto): parse it whole, check its ids,
+ * then append every column. */
+static int put_record(void *ctx, slice_t msg) {
+    logctx_t *c = ctx;
+    slice_t trace_id = {NULL, 0}, span_id = {NULL, 0}, severity_text = {NULL, 0}, event_name = {NULL, 0};
+    slice_t body = {NULL, 0};
+    int has_body = 0;
+    uint64_t time = 0, observed = 0, raw;
+    uint32_t flags = 0, dropped = 0;
+    int32_t severity = 0;
+    c->kvs.n = 0;
+    rd_t r = {msg.p, msg.p + msg.n};
+    while (r.p < r.end) {
+        uint32_t field;
+        int wt;
+        slice_t s;
+        TRY(rd_tag(&r, &field, &wt));
+        switch (field) {
+        case 1: case 11:
+            TRY(field_fixed64(&r, wt, field == 1 ? &time : &observed));
+            break;
+        case 2:
+            TRY(field_varint(&r, wt, &raw));
+            severity = (int32_t)(uint32_t)raw; /* an enum: protobuf keeps the low 32 bits */
+            break;
+        case 3: case 12:
+            TRY(field_string(&r, wt, field == 3 ? &severity_text : &event_name));
+            break;
+        case 5:
+            if (wt != 2 || has_body++) return BAIL; /* a repeated message field merges */
+            TRY(rd_len(&r, &body));
+            break;
+        case 6:
+            TRY(field_len(&r, wt, &s));
+            TRY(kvvec_add(&c->kvs, s));
+            break;
+        case 7:
+            TRY(field_varint(&r, wt, &raw));
+            dropped = (uint32_t)raw;
+            break;
+        case 8:
+            TRY(field_fixed32(&r, wt, &flags));
+            break;
+        case 9: case 10:
+            TRY(field_len(&r, wt, field == 9 ? &trace_id : &span_id));
+            break;
+        default: TRY(rd_skip(&r, wt));
+        }
+    }
+    /* Records with ids of the wrong length are rejected (and the rest kept) by the
+     * reference decoder; all-zero ids are stored as sent. Such requests go there whole. */
+    if ((trace_id.n && trace_id.n != 16) || (span_id.n && span_id.n != 8)) return BAIL;
+    if (time > INT64_MAX || observed > INT64_MAX) return BAIL;
+    TRY(intcol_push(&c->timestamp, time != 0, (int64_t)time));
+    TRY(intcol_push(&c->observed, observed != 0, (int64_t)observed));
+    TRY(put_hex(&c->trace_id, trace_id));
+    TRY(put_hex(&c->span_id, span_id));
+    PUT_SCALAR(&c->flags, uint32_t, flags);
+    TRY(strcol_push(&c->severity_text, severity_text.p, severity_text.n));
+    PUT_SCALAR(&c->severity_number, int32_t, severity);
+    if (has_body) { /* an empty AnyValue is JSON null; no body at all is a null column */
+        TRY(put_value(&c->body.data, body, 0));
+        TRY(strcol_end_value(&c->body, 1));
+    } else {
+        TRY(strcol_null(&c->body));
+    }
+    TRY(strcol_push(&c->event_name, event_name.p, event_name.n));
+    TRY(put_attributes(&c->attributes, &c->kvs));
+    PUT_SCALAR(&c->dropped_attrs, uint32_t, dropped);
+    c->records++;
+    return 0;
+}
+
+/* count copies of one value (valid) or count nulls, with the buffers grown once */
+static int strcol_repeat(strcol_t *c, slice_t v, size_t count, int valid) {
+    size_t n = valid ? v.n : 0;
+    if (c->data.len > INT32_MAX || (n && count > ((size_t)INT32_MAX - c->data.len) / n)) return BAIL; /* int32 offsets */
+    TRY(buf_reserve(&c->data, n * count));
+    TRY(buf_reserve(&c->offsets, sizeof(int32_t) * count));
+    for (size_t i = 0; i < count; i++) {
+        if (n) memcpy(c->data.data + c->data.len, v.p, n);
+        c->data.len += n;
+        TRY(strcol_end_value(c, valid));
+    }
+    return 0;
+}
+
+/* Each block's resource and scope values, once per record of the block (blocks are in
+ * record order). */
+static int put_shared_columns(logctx_t *c) {
+    const resource_t *resources = (const resource_t *)c->rs.resources.data;
+    const block_t *blocks = (const block_t *)c->rs.blocks.data;
+    const char *text = c->rs.text.data;
+    for (size_t b = 0; b < c->rs.n_blocks; b++) {
+        const block_t *block = &blocks[b];
+        const resource_t *res = &resources[block->resource];
+        const slice_t values[LOG_SHARED] = {
+            res->service,
+            {(const uint8_t *)text + res->json_off, res->json_len},
+            res->schema_url,
+            block->name,
+            block->version,
+            {(const uint8_t *)text + block->attrs_off, block->attrs_len},
+            block->schema_url,
+        };
+        for (int col = 0; col < LOG_SHARED; col++)
+            TRY(strcol_repeat(&c->shared[col], values[col], block->count, col > 0 || res->has_service));
+    }
+    return 0;
+}
+
+static int decode_records(void *ctx, const uint8_t *data, size_t n) {
+    logctx_t *c = ctx;
+    TRY(decode_export(&c->rs, data, n, put_record, c));
+    return put_shared_columns(c);
 }
 
 /* ------------------------------------------------------------------ results as Python objects */
@@ -1488,7 +1692,7 @@ static PyObject *text_or_none(const char *base, long long off, size_t len) {
 
 static PyObject *slice_text(slice_t s) { return PyUnicode_DecodeUTF8(s.p ? (const char *)s.p : "", (Py_ssize_t)s.n, "strict"); }
 
-static PyObject *resources_list(const ctx_t *c) {
+static PyObject *resources_list(const resources_t *c) {
     PyObject *out = PyList_New((Py_ssize_t)c->n_resources);
     if (!out) return NULL;
     const resource_t *all = (const resource_t *)c->resources.data;
@@ -1497,7 +1701,7 @@ static PyObject *resources_list(const ctx_t *c) {
         PyObject *promoted = PyList_New(RESOURCE_KEYS.n_columns);
         if (!promoted) goto fail;
         for (int col = 0; col < RESOURCE_KEYS.n_columns; col++) {
-            PyObject *value = text_or_none(c->resource_text.data, res->promo_off[col], res->promo_len[col]);
+            PyObject *value = text_or_none(c->text.data, res->promo_off[col], res->promo_len[col]);
             if (!value) {
                 Py_DECREF(promoted);
                 goto fail;
@@ -1506,7 +1710,7 @@ static PyObject *resources_list(const ctx_t *c) {
         }
         PyObject *service = res->has_service ? slice_text(res->service) : (Py_INCREF(Py_None), Py_None);
         PyObject *item = Py_BuildValue("(NNNkN)", service,
-                                       PyUnicode_DecodeUTF8(c->resource_text.data + res->json_off,
+                                       PyUnicode_DecodeUTF8(c->text.data + res->json_off,
                                                             (Py_ssize_t)res->json_len, "strict"),
                                        slice_text(res->schema_url), (unsigned long)res->dropped, promoted);
         if (!item) goto fail;
@@ -1518,7 +1722,7 @@ fail:
     return NULL;
 }
 
-static PyObject *blocks_list(const ctx_t *c) {
+static PyObject *blocks_list(const resources_t *c) {
     PyObject *out = PyList_New((Py_ssize_t)c->n_blocks);
     if (!out) return NULL;
     const block_t *all = (const block_t *)c->blocks.data;
@@ -1526,7 +1730,7 @@ static PyObject *blocks_list(const ctx_t *c) {
         const block_t *b = &all[i];
         PyObject *item = Py_BuildValue(
             "(nNNNNn)", (Py_ssize_t)b->resource, slice_text(b->name), slice_text(b->version),
-            PyUnicode_DecodeUTF8(c->resource_text.data + b->attrs_off, (Py_ssize_t)b->attrs_len, "strict"),
+            PyUnicode_DecodeUTF8(c->text.data + b->attrs_off, (Py_ssize_t)b->attrs_len, "strict"),
             slice_text(b->schema_url), (Py_ssize_t)b->count);
         if (!item) {
             Py_DECREF(out);
@@ -1551,7 +1755,8 @@ static PyObject *promoted_list(ctx_t *c) {
     return out;
 }
 
-static PyObject *result_dict(ctx_t *c) {
+static PyObject *span_result(void *ctx) {
+    ctx_t *c = ctx;
     return Py_BuildValue(
         "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,"
         "s:(NNNNN),s:(NNNNNNN),s:N}",
@@ -1571,14 +1776,35 @@ static PyObject *result_dict(ctx_t *c) {
         "span_name", strcol_tuple(&c->name),
         "status_message", strcol_tuple(&c->status_message),
         "span_attributes", strcol_tuple(&c->attributes),
-        "resources", resources_list(c),
-        "blocks", blocks_list(c),
+        "resources", resources_list(&c->rs),
+        "blocks", blocks_list(&c->rs),
         "events", take_buffer(&c->event_offsets), take_buffer(&c->event_time), strcol_tuple(&c->event_name),
         strcol_tuple(&c->event_attributes), take_buffer(&c->event_dropped),
         "links", take_buffer(&c->link_offsets), strcol_tuple(&c->link_trace_id), strcol_tuple(&c->link_span_id),
         strcol_tuple(&c->link_trace_state), strcol_tuple(&c->link_attributes), take_buffer(&c->link_dropped),
         take_buffer(&c->link_flags),
         "promoted", promoted_list(c));
+}
+
+static PyObject *log_result(void *ctx) {
+    logctx_t *c = ctx;
+    return Py_BuildValue(
+        "{s:n,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:(NNNNNNN)}",
+        "records", (Py_ssize_t)c->records,
+        "timestamp", intcol_tuple(&c->timestamp),
+        "observed_timestamp", intcol_tuple(&c->observed),
+        "trace_id", strcol_tuple(&c->trace_id),
+        "span_id", strcol_tuple(&c->span_id),
+        "flags", take_buffer(&c->flags),
+        "severity_text", strcol_tuple(&c->severity_text),
+        "severity_number", take_buffer(&c->severity_number),
+        "body", strcol_tuple(&c->body),
+        "event_name", strcol_tuple(&c->event_name),
+        "log_attributes", strcol_tuple(&c->attributes),
+        "dropped_attributes_count", take_buffer(&c->dropped_attrs),
+        "shared", strcol_tuple(&c->shared[0]), strcol_tuple(&c->shared[1]), strcol_tuple(&c->shared[2]),
+        strcol_tuple(&c->shared[3]), strcol_tuple(&c->shared[4]), strcol_tuple(&c->shared[5]),
+        strcol_tuple(&c->shared[6]));
 }
 
 /* ------------------------------------------------------------------ module */
@@ -1600,23 +1826,37 @@ static PyObject *py_configure(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *py_decode(PyObject *self, PyObject *arg) {
+/* One decoder: its state's size and lifecycle, the request walk (run without the GIL),
+ * and the columns as Python objects. */
+typedef struct {
+    const char *name;
+    size_t size;
+    int (*init)(void *ctx);
+    int (*decode)(void *ctx, const uint8_t *data, size_t n);
+    PyObject *(*result)(void *ctx);
+    void (*free)(void *ctx);
+} decoder_t;
+
+static const decoder_t SPAN_DECODER = {"decode", sizeof(ctx_t), ctx_init, decode_spans, span_result, ctx_free};
+static const decoder_t LOG_DECODER = {"decode_logs", sizeof(logctx_t), logctx_init, decode_records, log_result,
+                                      logctx_free};
+
+static PyObject *run_decoder(const decoder_t *d, PyObject *arg) {
     Py_buffer view;
-    (void)self;
     if (!CONFIGURED) {
-        PyErr_SetString(PyExc_RuntimeError, "decode() before configure()");
+        PyErr_Format(PyExc_RuntimeError, "%s() before configure()", d->name);
         return NULL;
     }
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
-    ctx_t *c = malloc(sizeof *c);
+    void *c = malloc(d->size);
     if (!c) {
         PyBuffer_Release(&view);
         return PyErr_NoMemory();
     }
-    int rc = ctx_init(c);
+    int rc = d->init(c); /* on failure, what it allocated is freed below */
     if (!rc) {
         Py_BEGIN_ALLOW_THREADS
-        rc = decode_request(c, (const uint8_t *)view.buf, (size_t)view.len);
+        rc = d->decode(c, (const uint8_t *)view.buf, (size_t)view.len);
         Py_END_ALLOW_THREADS
     }
     PyObject *result = NULL;
@@ -1626,12 +1866,22 @@ static PyObject *py_decode(PyObject *self, PyObject *arg) {
         result = Py_None;
         Py_INCREF(result);
     } else {
-        result = result_dict(c);
+        result = d->result(c);
     }
-    ctx_free(c);
+    d->free(c);
     free(c);
     PyBuffer_Release(&view);
     return result;
+}
+
+static PyObject *py_decode(PyObject *self, PyObject *arg) {
+    (void)self;
+    return run_decoder(&SPAN_DECODER, arg);
+}
+
+static PyObject *py_decode_logs(PyObject *self, PyObject *arg) {
+    (void)self;
+    return run_decoder(&LOG_DECODER, arg);
 }
 
 static PyMethodDef METHODS[] = {
@@ -1639,10 +1889,12 @@ static PyMethodDef METHODS[] = {
      "configure(span_keys, resource_keys): the promoted columns, as (key, column, rank, integer) tuples; once."},
     {"decode", py_decode, METH_O,
      "decode(body) -> dict of column buffers, or None when the reference decoder must take the request."},
+    {"decode_logs", py_decode_logs, METH_O,
+     "decode_logs(body) -> dict of otel_logs column buffers, or None when the reference decoder must take it."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_spanwire", "OTLP trace request bytes -> column buffers.",
+static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_spanwire", "OTLP trace and log request bytes -> column buffers.",
                                     -1, METHODS, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__spanwire(void) {

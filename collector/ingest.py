@@ -1,8 +1,8 @@
 """The transport-independent core of a receiver: request bytes in, committed rows out.
 
-OTLP/protobuf trace requests are decoded in the calling thread by the C fast path
-(collector/span_wire.py), which releases the GIL. Everything else (metrics, logs,
-OTLP/JSON, and trace requests the fast path hands back) goes to the reference decoders,
+OTLP/protobuf trace and log requests are decoded in the calling thread by the C fast
+path (collector/span_wire.py, collector/log_wire.py), which releases the GIL. Everything
+else (metrics, OTLP/JSON, and requests the fast path hands back) goes to the reference decoders,
 which are pure Python: with ``decode_workers > 0`` they run in a pool of worker
 processes and only the finished Arrow tables come back to the process that owns the
 DuckDB writer; with 0, in the calling thread.

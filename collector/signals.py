@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as METR
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_PB2
 
 from collector.decode import Decoded, decode_logs, decode_metrics, decode_traces
+from collector.log_wire import decode_logs_wire
 from collector.span_wire import decode_traces_wire
 
 __all__ = ["SIGNALS", "Signal"]
@@ -73,6 +74,7 @@ SIGNALS: dict[str, Signal] = {
             LOGS_PB2.ExportLogsServiceResponse,
             decode_logs,
             "rejected_log_records",
+            decode_logs_wire,
         ),
     )
 }

@@ -9,7 +9,8 @@ format, invalid UTF-8, a key repeated in one attribute map, a span with an inval
 produce identical tables (tests/test_span_wire.py).
 
 The extension is built by ``pip install``; without it (no C compiler) every request
-takes the reference decoder, which is correct but several times slower.
+takes the reference decoder, which is correct but several times slower. The same
+extension decodes log exports (collector/log_wire.py), with the helpers below.
 """
 
 from __future__ import annotations
@@ -103,8 +104,13 @@ def _strings(length: int, buffers: StringBuffers) -> pa.Array:
 
 
 def _integers(length: int, buffers: tuple[bytes | None, bytes]) -> pa.Array:
+    return _integers_as(pa.int64(), length, buffers)
+
+
+def _integers_as(kind: pa.DataType, length: int, buffers: tuple[bytes | None, bytes]) -> pa.Array:
+    """A nullable column of 64-bit values (int64, timestamp) from its validity and values."""
     validity, values = buffers
-    return pa.Array.from_buffers(pa.int64(), length, [_validity(validity), pa.py_buffer(values)], null_count=-1)
+    return pa.Array.from_buffers(kind, length, [_validity(validity), pa.py_buffer(values)], null_count=-1)
 
 
 def _list_of(rows: int, offsets: bytes, items: pa.StructArray, kind: pa.DataType) -> pa.Array:

@@ -314,8 +314,9 @@ def default_node_id(db_path: str) -> str:
 def default_decode_workers() -> int:
     """One decode process per two CPUs (at least one).
 
-    The workers decode metrics, logs and OTLP/JSON, in Python; protobuf traces are decoded
-    in the server process by the C fast path, and the writer's DuckDB work takes the rest.
+    The workers decode metrics and OTLP/JSON (and what the C fast path declines), in
+    Python; protobuf traces and logs are decoded in the server process by the C fast path,
+    and the writer's DuckDB work takes the rest.
     """
     return max(1, (os.cpu_count() or 1) // 2)
 

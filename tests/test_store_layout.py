@@ -1,5 +1,5 @@
-"""The span store's layout: resources stored once, spans committed in whole row groups,
-and the migration from the one-table layout of schema version 1."""
+"""The span store's layout: resources stored once, spans (and log records) committed in
+whole row groups, and the migration from the one-table layout of schema version 1."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as LOGS_SERVICE_PB2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as TRACE_SERVICE_PB2
 from opentelemetry.proto.common.v1 import common_pb2 as COMMON_PB2
+from opentelemetry.proto.logs.v1 import logs_pb2 as LOGS_PB2
 from opentelemetry.proto.resource.v1 import resource_pb2 as RESOURCE_PB2
 from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 
 import storage.writer as writer_module
 from collector.decode import decode_traces
+from collector.log_wire import decode_logs_wire
 from collector.span_wire import decode_traces_wire
 from storage.batch import Batch
 from storage.journal import journal_dir, pending_segments, read_segment
@@ -124,6 +127,53 @@ def test_the_writer_hands_duckdb_whole_row_groups_and_journals_the_rest_again(
     con.close()
     assert pending_segments(journal_dir(path)) == []
     assert _rows(path, "SELECT count(DISTINCT span_id) FROM otel_traces") == [(150,)]
+
+
+def _log_batch(records: int, seed: int) -> Batch:
+    items = [
+        LOGS_PB2.LogRecord(
+            time_unix_nano=START_NS + seed * 1_000_000 + index,
+            body=COMMON_PB2.AnyValue(string_value=f"record {index}"),
+            trace_id=(seed * 1_000_003 + index + 1).to_bytes(16, "big"),
+            span_id=(seed * 1_000_003 + index + 1).to_bytes(8, "big"),
+        )
+        for index in range(records)
+    ]
+    request = LOGS_SERVICE_PB2.ExportLogsServiceRequest(
+        resource_logs=[LOGS_PB2.ResourceLogs(scope_logs=[LOGS_PB2.ScopeLogs(log_records=items)])]
+    )
+    decoded = decode_logs_wire(request.SerializeToString())
+    assert decoded is not None
+    return decoded.batch
+
+
+def test_a_row_group_of_log_records_goes_on_alone_and_spans_wait_for_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a log-only load used to be handed on only by the part row group timer (ten flush
+    # intervals of records at a time, however many)
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+    path = tmp_path / "logs.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    with writer.hold():  # journaled together: 120 log records and 50 spans
+        writer.start()
+        futures = [
+            writer.submit(_log_batch(60, seed=1)),
+            writer.submit(_batch(_request(50, pod="a", seed=2))),
+            writer.submit(_log_batch(60, seed=3)),
+        ]
+    assert [future.result(timeout=30) for future in futures] == [60, 50, 60]
+    _wait_for(lambda: writer.stats.commits == 1)
+    assert con.execute("SELECT count(*) FROM otel_logs").fetchone() == (120,)
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (0,)  # short of a row group: they wait
+    segments = pending_segments(journal_dir(path))
+    assert [[batch.rows for batch in read_segment(segment)] for segment in segments] == [[50]]
+    assert writer.sync(timeout_s=30)
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (50,)
+    writer.close(timeout_s=30)
+    con.close()
+    assert _rows(path, "SELECT count(*) FROM otel_logs") == [(120,)]
 
 
 def test_spans_fill_whole_row_groups_and_leave_no_free_blocks(tmp_path: Path) -> None:

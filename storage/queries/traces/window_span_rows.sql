@@ -1,5 +1,5 @@
 -- The spans of the traces in a span-time window, as integers ready for per-trace work (the
--- CTE chain that window_spans.sql numbers the traces of, and Spark jobs group by trace_key):
+-- CTE chain that Spark jobs group by trace_key; window_spans.sql is the store's own, numbered):
 -- span index within its trace (by start, then id),
 -- the parent's index (-1 when the parent is not in the trace), times, kinds and an
 -- operation number. Optional: only traces whose root is $root_service/$root_operation;

@@ -13,7 +13,7 @@ WITH chosen AS (
         WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
           AND ($root_service IS NULL OR (parent_span_id = '' AND service_name = $root_service
                                          AND span_name = $root_operation))
-          AND hash(trace_id) % 1000000 < $sample_per_million
+          AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
     )
 ),
 s AS (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -350,27 +349,17 @@ def root_causes(
     if baseline.until_ns <= baseline.since_ns:
         raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
     sample = trace_sample(window_span_count(con, baseline, incident))
-    found = _side_by_side(
-        con,
-        {  # the longest first
-            "transitions": lambda cur: transition_rows(cur, baseline, incident, service, sample=sample),
-            "evidence": lambda cur: evidence_rows(cur, baseline, incident, service, sample=sample),
-            "spectrum": lambda cur: spectrum_rows(cur, baseline, incident),
-            "critical_path": lambda cur: critical_path_shift(cur, baseline, incident, critical_paths=critical_paths),
-            "versions": lambda cur: version_rows(cur, baseline, incident),
-            "resources": lambda cur: _resource_shifts(cur, baseline, incident),
-        },
-    )
-    transitions = found["transitions"]
+    rows = evidence_rows(con, baseline, incident, service, sample=sample)
+    transitions = transition_rows(con, baseline, incident, service, sample=sample)
     templates = row_templates(transitions)  # mined once for the service and the instance level
     candidates = rank_root_causes(
-        found["evidence"],
-        versions=found["versions"],
+        rows,
+        versions=version_rows(con, baseline, incident),
         baseline_since_ns=baseline.since_ns,
         incident_since_ns=incident.since_ns,
-        resources=found["resources"],
-        spectrum=found["spectrum"],
-        critical_path=found["critical_path"],
+        resources=_resource_shifts(con, baseline, incident),
+        spectrum=spectrum_rows(con, baseline, incident),
+        critical_path=critical_path_shift(con, baseline, incident, critical_paths=critical_paths),
         logs=log_evidence(transitions, templates=templates),
         instance_logs=log_evidence(transitions, by="instance", templates=templates),
         limit=limit,
@@ -381,24 +370,6 @@ def root_causes(
         "service": service,
         "candidates": candidates,
     }
-
-
-CONCURRENT_QUERIES = 2  # DuckDB leaves a core idle in parts of each plan (on 2 cores)
-
-
-def _side_by_side(con: duckdb.DuckDBPyConnection, calls: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
-    """name -> call(cursor): each call on a cursor of its own, CONCURRENT_QUERIES at a time;
-    one after the other on anything but a DuckDB connection (a Spark lake runs its own jobs)."""
-    if not isinstance(con, duckdb.DuckDBPyConnection):
-        return {name: call(con) for name, call in calls.items()}
-    cursors = {name: con.cursor() for name in calls}
-    try:
-        with ThreadPoolExecutor(max_workers=CONCURRENT_QUERIES) as pool:
-            futures = {name: pool.submit(call, cursors[name]) for name, call in calls.items()}
-            return {name: future.result() for name, future in futures.items()}
-    finally:
-        for cursor in cursors.values():
-            cursor.close()
 
 
 def _resource_shifts(

@@ -13,14 +13,12 @@ percentiles over the traces it appears in. Views:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from analyzer.critical_path import critical_sections
-from analyzer.trace_views import iter_trace_views
+from analyzer.window_critical_paths import ChargeTable, charge_table
 from storage.rows import WindowSpans
 
 __all__ = [
@@ -30,6 +28,7 @@ __all__ = [
     "aggregate_critical_paths",
     "critical_path_charges",
     "report_from_charges",
+    "report_from_table",
 ]
 
 EXAMPLES_PER_OPERATION = 3
@@ -77,22 +76,21 @@ class TraceCharges:
 
 def aggregate_critical_paths(spans: WindowSpans) -> BottleneckReport:
     """Compute every trace's critical path and aggregate it per (service, operation)."""
-    return report_from_charges(
-        critical_path_charges(spans), operations=spans.operations, trace_ids=spans.trace_ids, spans=spans.span_count
+    return report_from_table(
+        charge_table(spans), operations=spans.operations, trace_ids=spans.trace_ids, spans=spans.span_count
     )
 
 
 def critical_path_charges(spans: WindowSpans) -> Iterator[TraceCharges]:
     """Each trace's critical path, charged to its operations (the per-trace half of
     :func:`aggregate_critical_paths`: a Spark job runs it on the executors)."""
-    for view in iter_trace_views(spans):
-        sections = critical_sections(
-            view.starts, view.ends, view.children, view.roots, producer=view.producer, consumer=view.consumer
-        )
-        charged: dict[int, int] = defaultdict(int)
-        for index, section_start, section_end in sections:
-            charged[view.ops[index]] += section_end - section_start
-        yield TraceCharges(view.number, view.ops[view.roots[0]], dict(charged))
+    table = charge_table(spans)
+    bounds = np.searchsorted(table.trace, np.arange(len(table.endpoint) + 1))
+    ops, nanos = table.op.tolist(), table.nanos.tolist()
+    for trace, endpoint in enumerate(table.endpoint.tolist()):
+        if endpoint >= 0:
+            low, high = bounds[trace], bounds[trace + 1]
+            yield TraceCharges(trace, endpoint, dict(zip(ops[low:high], nanos[low:high], strict=True)))
 
 
 def report_from_charges(
@@ -102,68 +100,95 @@ def report_from_charges(
     trace_ids: list[str],
     spans: int,
 ) -> BottleneckReport:
-    """Aggregate the charged traces (in trace number order) per (service, operation).
+    """Aggregate the charged traces per (service, operation).
 
     ``operations`` names each operation number; ``trace_ids[n]`` is trace n's id.
     """
-    per_trace: dict[int, list[tuple[int, int]]] = defaultdict(list)  # op -> [(trace, ns)]
-    per_endpoint: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-    endpoint_of: dict[int, int] = {}
-    for trace in charges:
-        endpoint_of[trace.trace] = trace.endpoint
-        for op, nanos in trace.charged.items():
-            per_trace[op].append((trace.trace, nanos))
-            per_endpoint[trace.endpoint][op].append(nanos)
-    return _report(operations, trace_ids, spans, per_trace, per_endpoint, endpoint_of)
+    rows: list[tuple[int, int, int]] = []
+    endpoint = np.full(len(trace_ids), -1, dtype=np.int64)
+    for charge in charges:
+        endpoint[charge.trace] = charge.endpoint
+        rows += ((charge.trace, op, nanos) for op, nanos in sorted(charge.charged.items()))
+    columns = np.array(rows, dtype=np.int64).reshape(-1, 3).T
+    table = ChargeTable(columns[0], columns[1], columns[2], endpoint)
+    return report_from_table(table, operations=operations, trace_ids=trace_ids, spans=spans)
 
 
-def _report(
-    operations: dict[int, tuple[str, str]],
-    trace_ids: list[str],
-    spans: int,
-    per_trace: dict[int, list[tuple[int, int]]],
-    per_endpoint: dict[int, dict[int, list[int]]],
-    endpoint_of: dict[int, int],
+def report_from_table(
+    table: ChargeTable, *, operations: dict[int, tuple[str, str]], trace_ids: list[str], spans: int
 ) -> BottleneckReport:
-    critical_ns = sum(nanos for values in per_trace.values() for _, nanos in values)
+    """Aggregate the charges (sorted by trace, then operation) per (service, operation);
+    ties are broken by service and operation, endpoints come in the order of their first trace."""
     names = {op: f"{service} {operation}" for op, (service, operation) in operations.items()}
-    ranking = [
-        _cost(operations, trace_ids, op, values, critical_ns, sorted({names[endpoint_of[t]] for t, _ in values}))
-        for op, values in per_trace.items()
-    ]
-    ranking.sort(key=lambda cost: (-cost.total_ns, cost.service, cost.operation))
+    critical_ns = int(table.nanos.sum())
+    endpoints = table.endpoint[table.trace]
+    ranking = []
+    for rows in _groups(table.op):
+        op = int(table.op[rows[0]])
+        served = sorted({names[int(e)] for e in np.unique(endpoints[rows]).tolist()})
+        ranking.append(_cost(operations, trace_ids, op, table.trace[rows], table.nanos[rows], critical_ns, served))
+    ranking.sort(key=_rank_key)
     by_endpoint: dict[str, list[OperationCost]] = {}
-    for endpoint, ops in per_endpoint.items():
-        endpoint_total = sum(sum(values) for values in ops.values())
+    for endpoint in _first_seen(endpoints):
+        rows_of_endpoint = np.flatnonzero(endpoints == endpoint)
+        endpoint_ops, endpoint_nanos = table.op[rows_of_endpoint], table.nanos[rows_of_endpoint]
+        total = int(endpoint_nanos.sum())
+        no_traces = np.full(len(rows_of_endpoint), -1, dtype=np.int64)  # no examples per endpoint
         costs = [
-            _cost(operations, trace_ids, op, [(-1, nanos) for nanos in values], endpoint_total, [names[endpoint]])
-            for op, values in ops.items()
+            _cost(
+                operations,
+                trace_ids,
+                int(endpoint_ops[rows[0]]),
+                no_traces[rows],
+                endpoint_nanos[rows],
+                total,
+                [names[endpoint]],
+            )
+            for rows in _groups(endpoint_ops)
         ]
-        by_endpoint[names[endpoint]] = sorted(costs, key=lambda cost: -cost.total_ns)
-    return BottleneckReport(len(endpoint_of), spans, critical_ns, ranking, by_endpoint)
+        by_endpoint[names[endpoint]] = sorted(costs, key=_rank_key)
+    return BottleneckReport(int((table.endpoint >= 0).sum()), spans, critical_ns, ranking, by_endpoint)
+
+
+def _rank_key(cost: OperationCost) -> tuple[int, str, str]:
+    return -cost.total_ns, cost.service, cost.operation
+
+
+def _groups(values: np.ndarray) -> list[np.ndarray]:
+    """Row numbers of each distinct value, each group in row order."""
+    order = np.argsort(values, kind="stable")
+    cuts = np.flatnonzero(np.diff(values[order])) + 1
+    return np.split(order, cuts) if len(order) else []
+
+
+def _first_seen(values: np.ndarray) -> list[int]:
+    """The distinct values in the order they first appear."""
+    distinct, first = np.unique(values, return_index=True)
+    return [int(value) for value in distinct[np.argsort(first)]]
 
 
 def _cost(
     operations: dict[int, tuple[str, str]],
     trace_ids: list[str],
     op: int,
-    values: list[tuple[int, int]],
+    traces: np.ndarray,
+    nanos: np.ndarray,
     total: int,
     endpoints: list[str],
 ) -> OperationCost:
+    """One operation's cost from its charges (in trace order); traces below 0 give no example."""
     service, operation = operations[op]
-    nanos = np.fromiter((value for _, value in values), dtype=np.int64, count=len(values))
     p50, p95, p99 = np.percentile(nanos, [50, 95, 99]).tolist()
-    slowest = sorted(values, key=lambda item: -item[1])[:EXAMPLES_PER_OPERATION]
+    slowest = traces[np.argsort(-nanos, kind="stable")[:EXAMPLES_PER_OPERATION]]
     return OperationCost(
         service=service,
         operation=operation,
         total_ns=int(nanos.sum()),
         share=round(float(nanos.sum()) / total, 6) if total else 0.0,
-        traces=len(values),
+        traces=len(nanos),
         p50_ns=p50,
         p95_ns=p95,
         p99_ns=p99,
         endpoints=endpoints,
-        example_trace_ids=[trace_ids[trace] for trace, _ in slowest if trace >= 0],
+        example_trace_ids=[trace_ids[trace] for trace in slowest.tolist() if trace >= 0],
     )

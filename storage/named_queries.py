@@ -3,7 +3,8 @@
 Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``, named by
 domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
 fills in the shared fragments (the request rule ``{requests}``, see ``queries/requests.sql``,
-a window's log records ``{log_records}``, see ``queries/logs/records.sql``, and the spans a
+a window's log records ``{log_records}``, see ``queries/logs/records.sql``, or those of one
+trace in ``$sample`` ``{sampled_log_records}``, and the spans a
 diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``, and when
 one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
@@ -30,10 +31,14 @@ logger = logging.getLogger(__name__)
 _FRAGMENTS = {
     "{requests}": "requests",
     "{log_records}": "logs/records",
+    "{sampled_log_records}": "logs/records",  # with its trace sample, see _TRACE_SAMPLE
     "{masked_message}": "logs/masked_message",  # after log_records, which names it
     "{compared_spans}": "incidents/compared_spans",
     "{trace_bounds}": "traces/bounds",
 }
+# the condition logs/records.sql puts on a record's trace: every trace, or (in
+# {sampled_log_records}, before the records are deduplicated) one trace in $sample
+_TRACE_SAMPLE = ("{trace_sample}", "TRUE", "($sample = 1 OR hash(l.trace_id) % $sample::UBIGINT = 0)")
 
 
 @cache
@@ -45,9 +50,13 @@ def _read(name: str) -> str:
 def load_query(name: str) -> str:
     """The text of ``storage/queries/<name>.sql`` with the shared fragments filled in (read once)."""
     text = _read(name)
-    for placeholder, fragment in _FRAGMENTS.items():
-        text = text.replace(placeholder, _read(fragment).strip())
-    return text
+    placeholder, every_trace, sampled = _TRACE_SAMPLE
+    for name_in_braces, fragment in _FRAGMENTS.items():
+        fragment_text = _read(fragment).strip()
+        if name_in_braces == "{sampled_log_records}":
+            fragment_text = fragment_text.replace(placeholder, sampled)
+        text = text.replace(name_in_braces, fragment_text)
+    return text.replace(placeholder, every_trace)
 
 
 def _text(names: tuple[str, ...], parts: Mapping[str, str] | None) -> str:

@@ -68,6 +68,9 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\s//\s", " div "),
     (r"\* EXCLUDE \(", "* EXCEPT ("),
     (r"::VARCHAR\b", "::STRING"),
+    # Spark has no unsigned integers (its xxhash64 is signed already); DuckDB's UBIGINT
+    # keeps `hash(x) % $n` out of 128-bit arithmetic
+    (r"::UBIGINT\b", "::BIGINT"),
     # arg_max(x, key[, n]): the same function (n: the top n, best first; NULL over no rows)
     (r"\barg_max\(", "max_by("),
     (r"\barg_min\(", "min_by("),

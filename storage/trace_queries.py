@@ -169,14 +169,48 @@ def window_spans(
         "root_operation": root_operation,
         "sample_per_million": sample_per_million,
     }
-    return window_spans_from_arrow(
-        run_query_arrow(con, "traces/window_span_rows", "traces/window_spans", params=params)
+    return _sorted_window_spans(run_query_arrow(con, "traces/window_spans", params=params))
+
+
+def _sorted_window_spans(table: pa.Table) -> WindowSpans:
+    """The unordered rows of ``traces/window_spans`` as WindowSpans (sorted here)."""
+    order = np.lexsort((table.column("idx").to_numpy(), table.column("trace_no").to_numpy()))
+    heads = table.filter(pc.is_valid(table.column("trace_id")))  # span 0 of each trace
+    trace_ids = heads.column("trace_id").take(pc.sort_indices(heads.column("trace_no"))).to_pylist()
+    named = table.filter(pc.is_valid(table.column("service_name")))  # the first span of each operation
+    operations = {
+        op: (service, name)
+        for op, service, name in zip(
+            named.column("op").to_pylist(),
+            named.column("service_name").to_pylist(),
+            named.column("span_name").to_pylist(),
+            strict=True,
+        )
+    }
+
+    def ints(name: str) -> np.ndarray:
+        values: np.ndarray = table.column(name).to_numpy()[order]
+        return values
+
+    return WindowSpans(
+        trace_no=ints("trace_no"),
+        parent_idx=ints("parent_idx"),
+        start_ns=ints("start_ns"),
+        end_ns=ints("end_ns"),
+        producer=ints("producer"),
+        consumer=ints("consumer"),
+        client=ints("client"),
+        error=ints("error"),
+        op=ints("op"),
+        trace_ids=trace_ids,
+        operations=operations,
+        span_ids=table.column("span_id").take(order),
     )
 
 
 def window_spans_from_arrow(table: pa.Table) -> WindowSpans:
-    """The rows of ``traces/window_spans`` (sorted by trace number and span index) as
-    WindowSpans; a Spark job converts each group of traces with it too."""
+    """Rows of ``traces/window_span_rows`` sorted by trace number and span index, with a
+    ``trace_no`` column, as WindowSpans: a Spark job converts each group of traces with it."""
     ops = table.group_by("op").aggregate([("service_name", "min"), ("span_name", "min")])
     operations = {
         int(op): (service, name)

@@ -258,15 +258,33 @@ def test_the_injected_fault_ranks_first_when_glimpse_finds_the_incident(diagnose
     assert api["candidates"][0] == result["candidates"][0]
 
 
-def transitions_of(running: Running, label: dict, service: str | None) -> int:
-    """How many log transitions of checkout's spans the RCA's log query sees (through the SQL API)."""
+def transitions_sql(label: dict, service: str | None, sample: int = 1) -> str:
+    """The RCA's log query with its parameters in the text (for the SQL API)."""
     before = label["start_ns"] - 150 * 10**9
     params = {"$b_since": before, "$b_until": label["start_ns"], "$i_since": label["start_ns"]}
-    params |= {"$i_until": label["end_ns"], "$since": before, "$until": label["end_ns"], "$sample": 1}
+    params |= {"$i_until": label["end_ns"], "$since": before, "$until": label["end_ns"], "$sample": sample}
     sql = load_query("logs/transitions").replace("$service", f"'{service}'" if service else "NULL")
     for name in sorted(params, key=len, reverse=True):  # longest first: $i_since is not $since
         sql = sql.replace(name, str(params[name]))
+    return sql
+
+
+def transitions_of(running: Running, label: dict, service: str | None) -> int:
+    """How many log transitions of checkout's spans the RCA's log query sees (through the SQL API)."""
+    sql = transitions_sql(label, service)
     return int(running.scalar(f"SELECT coalesce(sum(n), 0) FROM ({sql}) WHERE service = 'checkout'"))
+
+
+def test_sampled_transitions_read_the_records_of_the_sampled_traces_only(diagnosed: tuple[Running, dict]) -> None:
+    """One trace in 2: the records are sampled before they are deduplicated, as the spans are;
+    what is left is the transitions of those traces, none of the others'."""
+    running, label = diagnosed
+    every, half = (
+        int(running.scalar(f"SELECT coalesce(sum(n), 0) FROM ({transitions_sql(label, None, n)})")) for n in (1, 2)
+    )
+    assert 0 < half < every
+    examples = f"SELECT unnest(trace_ids) AS t FROM ({transitions_sql(label, None, 2)})"
+    assert running.scalar(f"SELECT count(*) FROM ({examples}) WHERE hash(t) % 2 <> 0") == 0
 
 
 def test_rca_for_one_service_reads_the_logs_of_its_traces_only(diagnosed: tuple[Running, dict]) -> None:

@@ -13,7 +13,7 @@
 -- trace logged an ERROR or worse (a span of it that started within this span's time: a
 -- callee, in a synchronous call chain), and `erring_callee` names the latest-starting such
 -- service: when a caller's logs change because its callee failed, the blame goes down to it.
-WITH {log_records},
+WITH {sampled_log_records},
 spans AS (
     SELECT trace_id, span_id, span_name, service_name, timestamp, duration,
            coalesce(k8s_pod_name, service_instance_id, '') AS instance,
@@ -21,13 +21,14 @@ spans AS (
     FROM otel_traces
     WHERE {compared_spans}
 ),
--- only the records without a code location need their message masked
+-- only the records without a code location need their message masked (the records are of
+-- one trace in $sample already)
 log_events AS (
     SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, '' AS masked
-    FROM log_rows WHERE location <> '' AND ($sample = 1 OR hash(trace_id) % $sample = 0)
+    FROM log_rows WHERE location <> ''
     UNION ALL
     SELECT trace_id, span_id, timestamp, severity_number, severity_text, message, location, masked
-    FROM log_records WHERE location = '' AND ($sample = 1 OR hash(trace_id) % $sample = 0)
+    FROM log_records WHERE location = ''
 ),
 logged AS (
     SELECT s.trace_id, s.span_id, s.service_name, s.instance, s.span_name, s.incident, s.timestamp AS span_start,

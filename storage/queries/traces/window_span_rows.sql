@@ -1,5 +1,5 @@
 -- The spans of the traces in a span-time window, as integers ready for per-trace work (the
--- CTE chain that window_spans.sql numbers the traces of, and Spark jobs group by trace_key):
+-- CTE chain that Spark jobs group by trace_key; window_spans.sql is the store's own, numbered):
 -- span index within its trace (by start, then id),
 -- the parent's index (-1 when the parent is not in the trace), times, kinds and an
 -- operation number. Optional: only traces whose root is $root_service/$root_operation;
@@ -10,7 +10,7 @@ WITH chosen AS (
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
       AND ($root_service IS NULL OR (parent_span_id = '' AND service_name = $root_service
                                      AND span_name = $root_operation))
-      AND hash(trace_id) % 1000000 < $sample_per_million
+      AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
 ),
 s AS (
     SELECT t.trace_id, span_id, parent_span_id, service_name, span_name, span_kind, status_code,

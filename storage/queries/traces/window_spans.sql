@@ -1,5 +1,45 @@
--- The spans of window_span_rows.sql with their trace number (in trace id order), sorted by
--- trace number and span index.
-SELECT (dense_rank() OVER (ORDER BY trace_key) - 1)::INTEGER AS trace_no, * EXCLUDE (trace_key)
-FROM span_rows
-ORDER BY trace_no, idx
+-- The spans of the traces in a span-time window, as integers ready for per-trace work: the
+-- trace number (in trace id order), span index within its trace (by start, then id), the
+-- parent's index (-1 when the parent is not in the trace), times, kinds and an operation
+-- number. Optional: only traces whose root is $root_service/$root_operation; a
+-- deterministic sample of $sample_per_million traces per million (by trace id hash).
+-- Rows come unordered (the caller sorts the integers, cheaper than sorting rows here);
+-- a trace's id is on its span 0, an operation's names on its first span.
+-- window_span_rows.sql computes the same per span, keyed by trace id, for Spark.
+WITH chosen AS (
+    SELECT trace_id, (row_number() OVER (ORDER BY trace_id) - 1)::INTEGER AS trace_no
+    FROM (
+        SELECT DISTINCT trace_id
+        FROM otel_spans
+        WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
+          AND ($root_service IS NULL OR (parent_span_id = '' AND service_name = $root_service
+                                         AND span_name = $root_operation))
+          AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
+    )
+),
+-- kinds and status as booleans, and no trace id, before the rows are sorted and joined:
+-- DuckDB holds a sixth less memory
+s AS (
+    SELECT c.trace_no, span_id, parent_span_id, service_name, span_name,
+           span_kind = 'Producer' AS producer, span_kind = 'Consumer' AS consumer, span_kind = 'Client' AS client,
+           status_code = 'Error' AS error,
+           epoch_ns(timestamp) AS start_ns, duration,
+           (row_number() OVER (PARTITION BY c.trace_no ORDER BY timestamp, span_id) - 1)::INTEGER AS idx
+    FROM otel_spans AS t JOIN chosen AS c USING (trace_id)
+),
+ops AS (
+    SELECT service_name, span_name, (row_number() OVER (ORDER BY service_name, span_name) - 1)::INTEGER AS op,
+           first_span
+    FROM (SELECT service_name, span_name, min((trace_no, idx)) AS first_span FROM s GROUP BY ALL)
+)
+SELECT s.trace_no, s.idx,
+       coalesce(p.idx, -1)::INTEGER AS parent_idx,
+       s.start_ns, s.start_ns + s.duration AS end_ns,
+       s.producer, s.consumer, s.client, s.error, s.span_id,
+       ops.op,
+       CASE WHEN s.idx = 0 THEN (SELECT trace_id FROM chosen WHERE chosen.trace_no = s.trace_no) END AS trace_id,
+       CASE WHEN (s.trace_no, s.idx) = ops.first_span THEN ops.service_name END AS service_name,
+       CASE WHEN (s.trace_no, s.idx) = ops.first_span THEN ops.span_name END AS span_name
+FROM s
+LEFT JOIN s AS p ON p.trace_no = s.trace_no AND p.span_id = s.parent_span_id AND p.span_id <> s.span_id
+JOIN ops ON ops.service_name = s.service_name AND ops.span_name = s.span_name

@@ -75,10 +75,27 @@ def test_a_traces_log_records_are_found_whatever_their_time(running: Running) ->
     assert index == [{"records": 3, "untimed": 1, "timeless": 1}]
 
 
+def test_a_windows_traces_come_whole_though_their_spans_started_an_hour_apart(running: Running) -> None:
+    """The window query reads only the row groups of its traces' time (from the trace index),
+    and that time reaches back to spans stored in an earlier commit, before the window."""
+    builder = TraceBuilder(seed=5)
+    root = builder.span("front", "GET /late", kind="server", end_ms=3_600_100)
+    send(running.grpc_endpoint, [root])
+    assert running.scalar("SELECT count(*) FROM otel_spans WHERE span_name = 'GET /late'") == 1  # committed
+    child = builder.span("back", "work", kind="server", parent=root, start_ms=3_600_000, end_ms=3_600_050)
+    send(running.grpc_endpoint, [child])
+
+    since = root.start_ns + 3_599_000 * 10**6  # only the child starts in the window
+    answer = _get(running, "/api/bottlenecks", since=str(since), until=str(since + 10 * 10**9))
+    assert (answer["traces"], answer["spans"]) == (1, 2)  # the root, before the window, came too
+    assert answer["critical_ns"] == 3_600_100 * 10**6
+
+
 def _row_groups_read(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], profile: Path
 ) -> tuple[int, int]:
-    """(row groups of otel_spans read, row groups it has) when ``sql`` runs."""
+    """(row groups of otel_spans read, row groups it has) when ``sql`` runs, over its scans of
+    otel_spans together."""
     con.execute("PRAGMA enable_profiling = 'json'")
     con.execute(f"PRAGMA profiling_output = '{profile}'")
     con.execute(sql, params).fetchall()
@@ -88,8 +105,9 @@ def _row_groups_read(
         own = [node] if node.get("extra_info", {}).get("Table", "").endswith("otel_spans") else []
         return own + [found for child in node.get("children", []) for found in scans(child)]
 
-    (scan,) = [found for root in json.loads(profile.read_text())["operator"] for found in scans(root)]
-    return scan["row_groups_scanned"], scan["total_row_groups_to_scan"]
+    found = [found for root in json.loads(profile.read_text())["operator"] for found in scans(root)]
+    assert found, "no scan of otel_spans in the profile"
+    return sum(scan["row_groups_scanned"] for scan in found), sum(scan["total_row_groups_to_scan"] for scan in found)
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +165,38 @@ def test_search_by_duration_and_errors_agrees_with_the_spans(
     assert [(row["start_ns"], row["trace_id"]) for row in answer["traces"]] == expected
     assert answer["truncated"] == (len(kept) > 50)
     assert (len(expected) == 0) == (min_ms == 201)  # every generated trace lasts 200 ms
+
+
+def test_a_windows_spans_are_read_from_the_row_groups_of_its_time_only(chained_store: Path, tmp_path: Path) -> None:
+    """The window query's two scans of otel_spans (the window's traces, then their spans)
+    skip the row groups of other times: a 15-minute window costs the same on weeks of data."""
+    con = duckdb.connect(str(chained_store), read_only=True)
+    try:
+        until = con.execute("SELECT epoch_ns(max(timestamp)) + 1 FROM otel_spans").fetchone()[0]  # type: ignore[index]
+        params = {"since": until - 10**9, "until": until, "root_service": None, "root_operation": None}
+        params["sample_per_million"] = 1_000_000
+        read, total = _row_groups_read(con, load_query("traces/window_spans"), params, tmp_path / "w.json")
+        everything = con.execute(load_query("traces/window_spans"), params).fetchall()
+    finally:
+        con.close()
+    assert total >= 10 and read <= 4  # two scans of the newest part, not of the store
+    assert everything
+
+
+def test_a_windows_spans_are_found_without_index_rows(chained_store: Path, tmp_path: Path) -> None:
+    """DuckDB over the lake has an empty trace index: the window query then reads every span."""
+    from storage.trace_queries import window_spans
+
+    copy = tmp_path / "unindexed.duckdb"
+    copy.write_bytes(chained_store.read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        until = con.execute("SELECT epoch_ns(max(timestamp)) + 1 FROM otel_spans").fetchone()[0]  # type: ignore[index]
+        indexed = window_spans(con, until - 10**9, until)
+        con.execute("DELETE FROM otel_trace_index")
+        unindexed = window_spans(con, until - 10**9, until)
+    finally:
+        con.close()
+    assert len(indexed.trace_ids) > 0
+    assert unindexed.trace_ids == indexed.trace_ids
+    assert unindexed.start_ns.tolist() == indexed.start_ns.tolist()

@@ -17,6 +17,15 @@ WITH chosen AS (
           AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
     )
 ),
+-- when the chosen traces' spans started, from the trace index, so that the scan below reads
+-- only the row groups of that time and not weeks of store (a trace's spans may start before
+-- or after the window). Without index rows (DuckDB over the lake) every span is read.
+chosen_bounds AS (
+    SELECT coalesce(min(i.first_start), '-infinity'::TIMESTAMP_NS) AS first_start,
+           coalesce(max(i.last_start), 'infinity'::TIMESTAMP_NS) AS last_start
+    FROM otel_trace_index AS i
+    SEMI JOIN chosen AS c ON i.trace_key = TRY_CAST('0x' || c.trace_id AS UHUGEINT)
+),
 -- kinds and status as booleans, and no trace id, before the rows are sorted and joined:
 -- DuckDB holds a sixth less memory
 s AS (
@@ -25,7 +34,8 @@ s AS (
            status_code = 'Error' AS error,
            epoch_ns(timestamp) AS start_ns, duration,
            (row_number() OVER (PARTITION BY c.trace_no ORDER BY timestamp, span_id) - 1)::INTEGER AS idx
-    FROM otel_spans AS t JOIN chosen AS c USING (trace_id)
+    FROM otel_spans AS t JOIN chosen AS c USING (trace_id), chosen_bounds AS b
+    WHERE t.timestamp BETWEEN b.first_start AND b.last_start
 ),
 ops AS (
     SELECT service_name, span_name, (row_number() OVER (ORDER BY service_name, span_name) - 1)::INTEGER AS op,

@@ -93,9 +93,10 @@ def _find(
     series = red_series(rows, buckets, strict=strict)
     if resources:
         series += resource_series(_resource_points(con, window, bucket_ns), buckets)
-    series += histogram_series(
-        histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
-    )
+    points = histogram_point_rows(con, window)
+    if scopes is not None:  # a histogram's series is its points' (instance, service, metric): keep only those in scope
+        points = [p for p in points if p["service"] in scopes or p["instance"] in scopes]
+    series += histogram_series(points, since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets)
     series += log_series(log_series_rows(con, window, bucket_ns=bucket_ns), buckets)
     if scopes is not None:
         series = [s for s in series if s.service in scopes or s.entity in scopes]

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (
     "ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire",
-    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts",
+    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "alerts_day",
 )  # fmt: skip
 HELPERS = ("common", "workload", "trace_iforest", "nezha_data", "sdk_load")
 

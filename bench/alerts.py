@@ -21,7 +21,8 @@ from midnight (the simulator's daily cycle, slow drift and Poisson arrivals; sho
 request/s on average, large at 0.25: ``--day-rate``), made once through the SDK exporters
 into a glimpse server as bench.faults does and kept in ``bench/results/fault-free-day``, then
 replayed with the rules every ``--day-step`` (default 30 s) in ``--workers`` processes.
-Every firing is a false alert.
+Every firing is a false alert. ``python -m bench.alerts_day`` replays the default rules
+over the same day faster (the day's rows read once) and prints what each firing rested on.
 
     python -m bench.alerts --fault-free-day [--day-step 60s] [--workers 3]
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from analyzer.alert_rules import DEFAULT_BURN_WINDOWS, BurnWindow, RulesError, parse_rules
 from analyzer.alerting import AlertState, Measurement, ScopeCounts, advance, measure_rule, render_annotations
+from analyzer.query_service.alerts import _anomaly_score
 from glimpse.cli import app
 
 S = 1_000_000_000
@@ -187,6 +188,35 @@ def test_without_for_an_alert_fires_at_once() -> None:
     (front,) = parse_rules("rules:\n  - {alert: A, signal: latency_p95_ms, service: front, above: 300}")
     state, change = advance(AlertState("A"), front, Measurement(301.0, True), 10 * S)
     assert state.state == "firing" and state.fired_at_ns == 10 * S and change is not None
+
+
+def test_an_anomaly_counts_while_it_lasts_into_the_window_so_for_needs_it_to_persist() -> None:
+    (rule,) = parse_rules("rules:\n  - {alert: X, signal: anomaly, service: front, above: 0.6, window: 1m, for: 1m}")
+
+    def found(start_s: int, end_s: int) -> list[dict[str, object]]:
+        return [{"entity_kind": "operation", "entity": "front GET /", "service": "front", "score": 0.7,
+                 "start": start_s * S, "end": end_s * S}]  # fmt: skip
+
+    # window [at - 60 s, at): an anomaly ending at 120 s lasts into it at 150 s, not at 180 s (it ended at the start)
+    assert _anomaly_score(rule, found(90, 120), 150 * S) == 0.7
+    assert _anomaly_score(rule, found(90, 120), 180 * S) is None
+    assert _anomaly_score(rule, [{**found(90, 120)[0], "service": "cart"}], 150 * S) is None
+
+    def fired(seen: dict[int, list[dict[str, object]]]) -> list[int]:
+        state, at = AlertState("X"), []
+        for at_s in range(120, 300, 30):  # every 30 s, as the server evaluates
+            measured = measure_rule(rule, {}, _anomaly_score(rule, seen.get(at_s, []), at_s * S))
+            state, change = advance(state, rule, measured, at_s * S)
+            at += [at_s] if change is not None and change.to_state == "firing" else []
+        return at
+
+    # one flagged 30 s bucket [90, 120): seen at 120, 150 (still in the window) and 180 (ended at its start):
+    # it breaches at 120 and 150 only, 30 s, not the minute of `for`
+    lone = {at_s: found(90, 120) for at_s in (120, 150, 180)}
+    assert fired(lone) == []
+    # two buckets [90, 150): breaches at 120 (the first), 150 and 180: 60 s after the first, it fires
+    lasting = {120: found(90, 120), 150: found(90, 150), 180: found(90, 150), 210: found(90, 150)}
+    assert fired(lasting) == [180]
 
 
 def test_values_of_each_plain_signal_from_hand_made_counts() -> None:

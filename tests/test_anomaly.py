@@ -12,7 +12,9 @@ from analyzer.anomaly import (
     detect_anomalies,
     histogram_quantile,
     histogram_series,
+    least_requests,
     pick_bucket_ns,
+    red_series,
 )
 from analyzer.correlate import correlation_matrix, group_incidents, lagged_correlations
 from analyzer.insights import ServiceSeries, capacity_hint, forecast, service_insights, trend
@@ -180,3 +182,21 @@ def test_histogram_series_difference_cumulative_points_per_series() -> None:
     # ten in (0.01, 0.1] and ten in (0.1, 1]: rank 19 lies 9 of 10 into the slow bucket
     assert series.values[2] == pytest.approx(0.1 + 0.9 * 9 / 10)
     assert np.isnan(series.values[3])  # 19 observations: a p95 of fewer than 20 is their maximum
+
+
+def test_strict_latency_quantiles_rest_on_five_and_twenty_requests() -> None:
+    def row(bucket: int, requests: int) -> dict[str, object]:
+        return {"level": "operation", "entity": "cart GET /", "service": "cart", "bucket": bucket,
+                "requests": requests, "errors": 0, "latency_ms": [20.0 + bucket, 90.0 + bucket, 99.0]}  # fmt: skip
+
+    rows = [row(0, 2), row(1, 4), row(2, 5), row(3, 19), row(4, 20)]
+    assert least_requests() == (2, 5) and least_requests(strict=True) == (5, 20)
+    p50, p95, _ = red_series(rows, 6)
+    assert p50.values.tolist()[:5] == [20.0, 21.0, 22.0, 23.0, 24.0]  # two requests are enough by default
+    assert np.isnan(p95.values[:2]).all() and p95.values.tolist()[2:5] == [92.0, 93.0, 94.0]
+    p50, p95, errors = red_series(rows, 6, strict=True)
+    # the median of two or four requests is judged no more (5 at least), a p95 only on 20 (of 19: nearly their largest)
+    assert np.isnan(p50.values[:2]).all() and p50.values.tolist()[2:5] == [22.0, 23.0, 24.0]
+    assert np.isnan(p95.values[:4]).all() and p95.values[4] == 94.0
+    assert errors.requests is not None and errors.requests.tolist() == [2, 4, 5, 19, 20, 0]
+    assert np.isnan(p50.values[5]) and np.isnan(p95.values[5])  # no requests

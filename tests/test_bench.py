@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = (
     "ingest", "graph", "bottlenecks", "faults", "rca", "rca_nezha", "fuzz_spanwire",
-    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "disk", "generate", "report",
+    "kill_loop", "overload", "disk_full", "fuzz_otlp", "soak", "alerts", "alerts_day", "disk", "generate",
+    "report",
 )  # fmt: skip
 HELPERS = ("common", "workload", "trace_iforest", "nezha_data", "sdk_load")
 

@@ -125,17 +125,21 @@ def _capacity(con: duckdb.DuckDBPyConnection, rule: Rule, at_ns: int) -> Measure
 def _anomalies(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -> list[dict[str, Any]]:
     """The detector's anomalies of the hour before ``at_ns``, judging only the series the
     anomaly ``rules`` can look at (their services and pods; pods' resource metrics only when
-    a rule watches a pod): most of an evaluation's cost otherwise."""
+    a rule watches a pod): most of an evaluation's cost otherwise. A bucket's latency median
+    and p95 count only on 5 and 20 requests (``strict``): a page must not rest on one or
+    two slow requests."""
     scopes = frozenset(s for rule in rules for s in (rule.service, rule.pod) if s is not None)
     pods = any(rule.pod is not None for rule in rules)
-    return anomaly_list(con, since_ns=at_ns - ANOMALY_LOOKBACK_NS, until_ns=at_ns, scopes=scopes, resources=pods)
+    since_ns = at_ns - ANOMALY_LOOKBACK_NS
+    return anomaly_list(con, since_ns=since_ns, until_ns=at_ns, scopes=scopes, resources=pods, strict=True)
 
 
 def _anomaly_score(rule: Rule, found: list[dict[str, Any]], at_ns: int) -> float | None:
-    """The strongest anomaly of the rule's scope that lasts into its window before ``at_ns``, or None."""
+    """The strongest anomaly of the rule's scope that lasts into its window before ``at_ns``
+    (ends after the window's start: one that ended at it lies wholly before), or None."""
     if rule.signal != "anomaly":
         return None
-    scores = [a["score"] for a in found if a["end"] >= at_ns - rule.window_ns and _in_scope(rule, a)]
+    scores = [a["score"] for a in found if a["end"] > at_ns - rule.window_ns and _in_scope(rule, a)]
     return max(scores) if scores else None
 
 

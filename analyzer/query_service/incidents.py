@@ -82,18 +82,21 @@ def _find(
     *,
     scopes: frozenset[str] | None = None,
     resources: bool = True,
+    strict: bool = False,
 ) -> tuple[list[RedSeriesRow], list[Series], list[Anomaly]]:
     """The RED rows, the series (of ``scopes``' services and entities only, when given; the
-    pods' resource metrics unless ``resources`` is false) and the anomalies found in them."""
+    pods' resource metrics unless ``resources`` is false; latency quantiles judged on
+    ``strict`` counts, see :func:`analyzer.anomaly.least_requests`) and the anomalies found in them."""
     # whole buckets only: a last, partial bucket has too few requests to judge
     buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
     rows = red_series_rows(con, window, bucket_ns=bucket_ns)
-    series = red_series(rows, buckets)
+    series = red_series(rows, buckets, strict=strict)
     if resources:
         series += resource_series(_resource_points(con, window, bucket_ns), buckets)
-    series += histogram_series(
-        histogram_point_rows(con, window), since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets
-    )
+    points = histogram_point_rows(con, window)
+    if scopes is not None:  # a histogram's series is its points' (instance, service, metric): keep only those in scope
+        points = [p for p in points if p["service"] in scopes or p["instance"] in scopes]
+    series += histogram_series(points, since_ns=window.since_ns, bucket_ns=bucket_ns, buckets=buckets)
     series += log_series(log_series_rows(con, window, bucket_ns=bucket_ns), buckets)
     if scopes is not None:
         series = [s for s in series if s.service in scopes or s.entity in scopes]
@@ -191,15 +194,17 @@ def anomaly_list(
     until_ns: int,
     scopes: frozenset[str] | None = None,
     resources: bool = True,
+    strict: bool = False,
 ) -> list[dict[str, Any]]:
     """The anomalies of :func:`anomalies` over the same window (without series), and nothing
     else: no incidents, log changes or correlations (what alert rules need). ``scopes``: only
     those of series whose service or entity is one of them; ``resources=False`` leaves out
     the pods' resource metrics (series of no service). Each series is judged on its own, so
-    the anomalies kept are the same as without either."""
+    the anomalies kept are the same as without either. ``strict``: a bucket's latency median
+    and p95 are judged only on 5 and 20 requests (:func:`analyzer.anomaly.least_requests`)."""
     window = resolve_window(con, since_ns, until_ns)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
-    _, _, found = _find(con, window, bucket_ns, scopes=scopes, resources=resources)
+    _, _, found = _find(con, window, bucket_ns, scopes=scopes, resources=resources, strict=strict)
     return [a.as_dict(with_series=False) for a in found]
 
 

@@ -188,24 +188,7 @@ def _sorted_window_spans(table: pa.Table) -> WindowSpans:
         )
     }
 
-    def ints(name: str) -> np.ndarray:
-        values: np.ndarray = table.column(name).to_numpy()[order]
-        return values
-
-    return WindowSpans(
-        trace_no=ints("trace_no"),
-        parent_idx=ints("parent_idx"),
-        start_ns=ints("start_ns"),
-        end_ns=ints("end_ns"),
-        producer=ints("producer"),
-        consumer=ints("consumer"),
-        client=ints("client"),
-        error=ints("error"),
-        op=ints("op"),
-        trace_ids=trace_ids,
-        operations=operations,
-        span_ids=table.column("span_id").take(order),
-    )
+    return _window_spans(table, order, trace_ids, operations)
 
 
 def window_spans_from_arrow(table: pa.Table) -> WindowSpans:
@@ -222,11 +205,19 @@ def window_spans_from_arrow(table: pa.Table) -> WindowSpans:
         )
     }
     trace_ids = pc.drop_null(table.column("trace_id")).to_pylist()
+    return _window_spans(table, None, trace_ids, operations)
+
+
+def _window_spans(
+    table: pa.Table, order: np.ndarray | None, trace_ids: list[str], operations: dict[int, tuple[str, str]]
+) -> WindowSpans:
+    """WindowSpans of the rows of ``table`` taken in ``order`` (None: as they are)."""
 
     def ints(name: str) -> np.ndarray:
         values: np.ndarray = table.column(name).to_numpy()
-        return values
+        return values if order is None else values[order]
 
+    span_ids = table.column("span_id")
     return WindowSpans(
         trace_no=ints("trace_no"),
         parent_idx=ints("parent_idx"),
@@ -239,7 +230,7 @@ def window_spans_from_arrow(table: pa.Table) -> WindowSpans:
         op=ints("op"),
         trace_ids=trace_ids,
         operations=operations,
-        span_ids=table.column("span_id"),
+        span_ids=span_ids if order is None else span_ids.take(order),
     )
 
 

@@ -6,7 +6,8 @@ fills in the shared fragments (the request rule ``{requests}``, see ``queries/re
 a window's log records ``{log_records}``, see ``queries/logs/records.sql``, or those of one
 trace in ``$sample`` ``{sampled_log_records}``, and the spans a
 diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``, and when
-one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``) and any
+one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``, and the
+traces of a window ``{window_trace_ids}``, see ``queries/traces/window_trace_ids.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
 DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
 """
@@ -35,6 +36,7 @@ _FRAGMENTS = {
     "{masked_message}": "logs/masked_message",  # after log_records, which names it
     "{compared_spans}": "incidents/compared_spans",
     "{trace_bounds}": "traces/bounds",
+    "{window_trace_ids}": "traces/window_trace_ids",
 }
 # the condition logs/records.sql puts on a record's trace: every trace, or (in
 # {sampled_log_records}, before the records are deduplicated) one trace in $sample

@@ -4,19 +4,12 @@
 -- the parent's index (-1 when the parent is not in the trace), times, kinds and an
 -- operation number. Optional: only traces whose root is $root_service/$root_operation;
 -- a deterministic sample of $sample_per_million traces per million (by trace id hash).
-WITH chosen AS (
-    SELECT DISTINCT trace_id
-    FROM otel_spans
-    WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
-      AND ($root_service IS NULL OR (parent_span_id = '' AND service_name = $root_service
-                                     AND span_name = $root_operation))
-      AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
-),
+WITH {window_trace_ids},
 s AS (
     SELECT t.trace_id, span_id, parent_span_id, service_name, span_name, span_kind, status_code,
            epoch_ns(timestamp) AS start_ns, duration,
            row_number() OVER (PARTITION BY t.trace_id ORDER BY timestamp, span_id) - 1 AS idx
-    FROM otel_spans AS t SEMI JOIN chosen USING (trace_id)
+    FROM otel_spans AS t SEMI JOIN window_trace_ids USING (trace_id)
 ),
 ops AS (
     SELECT service_name, span_name, (row_number() OVER (ORDER BY service_name, span_name) - 1)::INTEGER AS op

@@ -6,16 +6,10 @@
 -- Rows come unordered (the caller sorts the integers, cheaper than sorting rows here);
 -- a trace's id is on its span 0, an operation's names on its first span.
 -- window_span_rows.sql computes the same per span, keyed by trace id, for Spark.
-WITH chosen AS (
+WITH {window_trace_ids},
+chosen AS (
     SELECT trace_id, (row_number() OVER (ORDER BY trace_id) - 1)::INTEGER AS trace_no
-    FROM (
-        SELECT DISTINCT trace_id
-        FROM otel_spans
-        WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
-          AND ($root_service IS NULL OR (parent_span_id = '' AND service_name = $root_service
-                                         AND span_name = $root_operation))
-          AND hash(trace_id) % 1000000::UBIGINT < $sample_per_million
-    )
+    FROM window_trace_ids
 ),
 -- when the chosen traces' spans started, from the trace index, so that the scan below reads
 -- only the row groups of that time and not weeks of store (a trace's spans may start before

@@ -69,7 +69,9 @@ def serve(
     alert_webhook: Annotated[Optional[str], typer.Option(help=ALERT_WEBHOOK.help)] = None,
 ) -> None:
     """Receive OTLP traces, metrics and logs into the DuckDB store and serve the API."""
-    from glimpse.server import GlimpseServer
+    from glimpse.server import GlimpseServer, keep_pandas_out
+
+    keep_pandas_out()
 
     settings = ServerSettings.from_env(
         db_path=db,

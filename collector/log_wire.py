@@ -16,8 +16,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import collector.span_wire  # noqa: F401 (configures the extension)
 from collector.decode import UNKNOWN_SERVICE, Decoded
-from collector.span_wire import StringBuffers, _fixed, _integers_as, _strings  # configures the extension
+from collector.wire_arrays import StringBuffers, fixed_array, nullable_array, string_array
 from storage.batch import Batch
 from storage.columns import LOG_SCHEMA
 
@@ -51,17 +52,17 @@ def decode_logs_wire(body: bytes) -> Decoded | None:
         return None
     rows: int = raw["records"]
     columns: dict[str, pa.Array] = {
-        "timestamp": _integers_as(_TIMESTAMP, rows, raw["timestamp"]),
-        "observed_timestamp": _integers_as(_TIMESTAMP, rows, raw["observed_timestamp"]),
-        "flags": _fixed(pa.uint32(), rows, raw["flags"]),
-        "severity_number": _fixed(pa.int32(), rows, raw["severity_number"]),
-        "dropped_attributes_count": _fixed(pa.uint32(), rows, raw["dropped_attributes_count"]),
+        "timestamp": nullable_array(_TIMESTAMP, rows, raw["timestamp"]),
+        "observed_timestamp": nullable_array(_TIMESTAMP, rows, raw["observed_timestamp"]),
+        "flags": fixed_array(pa.uint32(), rows, raw["flags"]),
+        "severity_number": fixed_array(pa.int32(), rows, raw["severity_number"]),
+        "dropped_attributes_count": fixed_array(pa.uint32(), rows, raw["dropped_attributes_count"]),
     }
     for name in _STRING_COLUMNS:
-        columns[name] = _strings(rows, raw[name])
+        columns[name] = string_array(rows, raw[name])
     shared: tuple[StringBuffers, ...] = raw["shared"]
     for name, buffers in zip(_SHARED_COLUMNS, shared, strict=True):
-        columns[name] = _strings(rows, buffers)
+        columns[name] = string_array(rows, buffers)
     if columns["service_name"].null_count:  # resources without a service.name
         columns["service_name"] = pc.fill_null(columns["service_name"], UNKNOWN_SERVICE)
     table = pa.Table.from_arrays([columns[name] for name in LOG_SCHEMA.names], schema=LOG_SCHEMA)

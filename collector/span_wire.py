@@ -10,7 +10,8 @@ produce identical tables (tests/test_span_wire.py).
 
 The extension is built by ``pip install``; without it (no C compiler) every request
 takes the reference decoder, which is correct but several times slower. The same
-extension decodes log exports (collector/log_wire.py), with the helpers below.
+extension decodes log exports (collector/log_wire.py); both wrap its buffers with
+collector/wire_arrays.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from collector.decode import UNKNOWN_SERVICE, Decoded, span_batch
+from collector.wire_arrays import fixed_array, nullable_array, string_array
 from storage.columns import EVENT_TYPE, LINK_TYPE
 from tracing.semconv import INTEGER_COLUMNS, RESOURCE_PROMOTED, SPAN_PROMOTED
 
@@ -46,8 +48,6 @@ _STRING_COLUMNS = (
 )
 _TIMESTAMP = pa.timestamp("ns")
 
-StringBuffers = tuple[bytes | None, bytes, bytes]
-
 
 def _key_spec(columns: Mapping[str, tuple[str, ...]]) -> list[tuple[str, int, int, bool]]:
     """(attribute key, column index, rank, integer column?) for the C promotion table."""
@@ -71,60 +71,39 @@ def decode_traces_wire(body: bytes) -> Decoded | None:
         return None
     rows: int = raw["spans"]
     own = {
-        "timestamp": _fixed(_TIMESTAMP, rows, raw["timestamp"]),
-        "duration": _fixed(pa.int64(), rows, raw["duration"]),
-        "flags": _fixed(pa.uint32(), rows, raw["flags"]),
+        "timestamp": fixed_array(_TIMESTAMP, rows, raw["timestamp"]),
+        "duration": fixed_array(pa.int64(), rows, raw["duration"]),
+        "flags": fixed_array(pa.uint32(), rows, raw["flags"]),
         "events": _events(rows, raw["events"]),
         "links": _links(rows, raw["links"]),
     }
     for name in ("dropped_attributes_count", "dropped_events_count", "dropped_links_count"):
-        own[name] = _fixed(pa.uint32(), rows, raw[name])
+        own[name] = fixed_array(pa.uint32(), rows, raw[name])
     for name in _STRING_COLUMNS:
-        own[name] = _strings(rows, raw[name])
+        own[name] = string_array(rows, raw[name])
     for name, buffers in zip(SPAN_PROMOTED, raw["promoted"], strict=True):
-        own[name] = _integers(rows, buffers) if name in INTEGER_COLUMNS else _strings(rows, buffers)
+        own[name] = _integers(rows, buffers) if name in INTEGER_COLUMNS else string_array(rows, buffers)
     blocks, counts = _blocks(raw["resources"], raw["blocks"])
     batch = span_batch(own, blocks, counts)
     return Decoded(batch, rows, 0, "")  # requests with invalid spans go to the reference decoder
 
 
-def _validity(bitmap: bytes | None) -> pa.Buffer | None:
-    return None if bitmap is None else pa.py_buffer(bitmap)
-
-
-def _fixed(kind: pa.DataType, length: int, values: bytes) -> pa.Array:
-    return pa.Array.from_buffers(kind, length, [None, pa.py_buffer(values)])
-
-
-def _strings(length: int, buffers: StringBuffers) -> pa.Array:
-    validity, offsets, data = buffers
-    return pa.Array.from_buffers(
-        pa.string(), length, [_validity(validity), pa.py_buffer(offsets), pa.py_buffer(data)], null_count=-1
-    )
-
-
 def _integers(length: int, buffers: tuple[bytes | None, bytes]) -> pa.Array:
-    return _integers_as(pa.int64(), length, buffers)
-
-
-def _integers_as(kind: pa.DataType, length: int, buffers: tuple[bytes | None, bytes]) -> pa.Array:
-    """A nullable column of 64-bit values (int64, timestamp) from its validity and values."""
-    validity, values = buffers
-    return pa.Array.from_buffers(kind, length, [_validity(validity), pa.py_buffer(values)], null_count=-1)
+    return nullable_array(pa.int64(), length, buffers)
 
 
 def _list_of(rows: int, offsets: bytes, items: pa.StructArray, kind: pa.DataType) -> pa.Array:
-    return pa.ListArray.from_arrays(_fixed(pa.int32(), rows + 1, offsets), items, type=pa.list_(kind))
+    return pa.ListArray.from_arrays(fixed_array(pa.int32(), rows + 1, offsets), items, type=pa.list_(kind))
 
 
 def _events(rows: int, parts: tuple[Any, ...]) -> pa.Array:
     offsets, times, names, attributes, dropped = parts
     count = len(dropped) // 4
     children = [
-        _fixed(_TIMESTAMP, count, times),
-        _strings(count, names),
-        _strings(count, attributes),
-        _fixed(pa.uint32(), count, dropped),
+        fixed_array(_TIMESTAMP, count, times),
+        string_array(count, names),
+        string_array(count, attributes),
+        fixed_array(pa.uint32(), count, dropped),
     ]
     return _list_of(rows, offsets, pa.StructArray.from_arrays(children, fields=list(EVENT_TYPE)), EVENT_TYPE)
 
@@ -133,12 +112,12 @@ def _links(rows: int, parts: tuple[Any, ...]) -> pa.Array:
     offsets, trace_ids, span_ids, states, attributes, dropped, flags = parts
     count = len(dropped) // 4
     children = [
-        _strings(count, trace_ids),
-        _strings(count, span_ids),
-        _strings(count, states),
-        _strings(count, attributes),
-        _fixed(pa.uint32(), count, dropped),
-        _fixed(pa.uint32(), count, flags),
+        string_array(count, trace_ids),
+        string_array(count, span_ids),
+        string_array(count, states),
+        string_array(count, attributes),
+        fixed_array(pa.uint32(), count, dropped),
+        fixed_array(pa.uint32(), count, flags),
     ]
     return _list_of(rows, offsets, pa.StructArray.from_arrays(children, fields=list(LINK_TYPE)), LINK_TYPE)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import disk_full, fuzz_otlp, kill_loop, overload, soak
+from bench.sdk_load import StoreCheck
 
 GIB = 1 << 30
 
@@ -70,3 +71,10 @@ def test_short_soak_leaks_no_files_or_threads(tmp_path: Path) -> None:
     assert result.peak_rss < GIB
     assert result.failed_exports == 0
     assert result.final is not None and result.final.ok and result.exit_code == 0
+
+
+def test_a_soak_counts_a_span_retention_did_not_delete_as_lost() -> None:
+    check = StoreCheck(acknowledged=100, missing=7, stored=93, duplicated=0, open_s=0.0)
+    assert soak.SoakResult(final=check, max_db_bytes="1GiB", retention_dropped_spans=7).every_span_accounted_for
+    assert not soak.SoakResult(final=check, max_db_bytes="1GiB", retention_dropped_spans=6).every_span_accounted_for
+    assert not soak.SoakResult(final=check).every_span_accounted_for  # no retention: every span must be there

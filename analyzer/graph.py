@@ -7,8 +7,9 @@ format can carry it; lists (instances, hosts, zones) are comma-separated.
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 import networkx as nx
@@ -25,17 +26,22 @@ def _ms(nanos: float | None) -> float | None:
     return None if nanos is None else round(nanos / 1e6, 3)
 
 
+@cache
+def _quantile_names(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}{name}_ms" for name in _QUANTILES)
+
+
 def _quantiles_ms(prefix: str, values: list[float] | None) -> dict[str, float | None]:
     values = values or [None, None, None]  # type: ignore[list-item]
-    return {f"{prefix}{name}_ms": _ms(value) for name, value in zip(_QUANTILES, values, strict=True)}
+    return {name: _ms(value) for name, value in zip(_quantile_names(prefix), values, strict=True)}
 
 
 def _iso(nanos: int | None) -> str | None:
     if nanos is None:
         return None
     seconds, rest = divmod(nanos, 1_000_000_000)
-    stamp = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{rest:09d}Z"
+    # time.gmtime: half the cost of datetime.fromtimestamp, the same text
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{rest:09d}Z"
 
 
 def build_service_graph(

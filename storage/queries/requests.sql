@@ -11,10 +11,14 @@ kindless_requests AS (
     WHERE c.span_kind = 'Unspecified'
       AND (c.parent_span_id = '' OR p.service_name IS DISTINCT FROM c.service_name)
 ),
+-- (spans with a kind and those without apart: only the latter need their ids, and
+-- reading and hashing every span's ids cost 40% of the graph's node statistics)
 request_spans AS (
-    SELECT *,
-           span_kind IN ('Server', 'Consumer')
-           OR (span_kind = 'Unspecified'
-               AND hash(trace_id, span_id) IN (SELECT span_key FROM kindless_requests)) AS is_request
+    SELECT *, span_kind IN ('Server', 'Consumer') AS is_request
     FROM spans
+    WHERE span_kind <> 'Unspecified'
+    UNION ALL
+    SELECT *, hash(trace_id, span_id) IN (SELECT span_key FROM kindless_requests)
+    FROM spans
+    WHERE span_kind = 'Unspecified'
 )

@@ -86,7 +86,6 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bjson_extract_string\((\w+), \[([^\]]*)\]\)", lambda m: _json_list(m[1], m[2])),
     (r"\bjson_extract_string\((\w+), ('[^']*')\)", lambda m: _json_value(m[1], m[2])),
     (r"([\w.]+)\s*->>\s*('[^']*'|[\w.]+)", lambda m: _json_value(m[1], m[2])),
-    (r"(?s)CROSS JOIN LATERAL \(VALUES (.*?)\) AS (\w+)\(([^()]*)\)", lambda m: _lateral_values(m[1], m[2], m[3])),
     # lists are indexed from 1, Spark's arrays from 0: element_at counts from 1 (NULL out of range)
     (r"\b([A-Za-z_][\w.]*)\[(\d+)\]", r"try_element_at(\1, \2)"),
     (r"--[^\n]*|'[^']*'", lambda m: _raw_literal(m[0])),
@@ -120,16 +119,6 @@ def _json_list(column: str, paths: str) -> str:
     """``json_extract_string(x, [p1, p2, ...])``: the list of the values at each path."""
     values = (_json_value(column, p.strip()) for p in re.findall(r"'[^']*'", paths))
     return f"array({', '.join(values)})"
-
-
-def _lateral_values(rows: str, alias: str, columns: str) -> str:
-    """``CROSS JOIN LATERAL (VALUES (a, b), ...) AS e(x, y)``: Spark's inline tables cannot
-    name the outer row, a lateral UNION ALL of one-row SELECTs can."""
-    names = [c.strip() for c in columns.split(",")]
-    tuples = re.findall(r"\(([^()]*)\)", rows)
-    first = ", ".join(f"{v.strip()} AS {n}" for v, n in zip(tuples[0].split(","), names, strict=True))
-    rest = "".join(f" UNION ALL SELECT {t}" for t in tuples[1:])
-    return f"CROSS JOIN LATERAL (SELECT {first}{rest}) AS {alias}"
 
 
 def _raw_literal(token: str) -> str:

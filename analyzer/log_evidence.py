@@ -179,9 +179,10 @@ def log_evidence(
         elif row["callee_errors"]:
             usual_errors[state][row["erring_callee"]] += int(row["callee_errors"])
     found: dict[str, ServiceLogEvidence] = {}
+    unusual = _unusual(erred, usual_errors, counts)
     for state in sorted(counts):
         evidence = found.setdefault(state[0], ServiceLogEvidence(service_of[state[0]], entity=state[0]))
-        for change in _changes(state, counts[state], events, examples, _unusual(erred, usual_errors, counts), traces):
+        for change in _changes(state, counts[state], events, examples, unusual, traces):
             evidence.z = max(evidence.z, abs(change.z))
             evidence.changes.append(change)
     for evidence in found.values():

@@ -9,11 +9,12 @@ engines order the interpolation's arithmetic differently). Differences are docum
 rather than hidden: the 64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own
 ``hash`` elsewhere); either makes a false pair only on a hash collision inside one window,
 but the traces a large diagnosis samples by ``hash(trace_id) % n`` are other traces on
-Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one): the columns it lists
-are never NULL. JSON values are read with ``get_json_object`` (a string as it is, anything
-else as its JSON text, which Spark writes compactly). Regular expressions are Java's in
-Spark, RE2 in DuckDB: the store's (the log masks) use only what both read the same.
-Unsigned 64-bit counts (a histogram's buckets), decimals in Spark, are read as longs.
+Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one; its ``list_distinct``
+leaves it out too): the columns it lists are never NULL. JSON values are read with
+``get_json_object`` (a string as it is, anything else as its JSON text, which Spark writes
+compactly). Regular expressions are Java's in Spark, RE2 in DuckDB: the store's (the log
+masks) use only what both read the same. Unsigned 64-bit counts (a histogram's buckets),
+decimals in Spark, are read as longs.
 
 In the lake's views ``timestamp`` columns are integers (unix ns): Spark reads Parquet's
 nanosecond timestamps as longs (``spark.sql.legacy.parquet.nanosAsLong``), so the
@@ -82,11 +83,15 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
         r"\blist\(DISTINCT ([\w.]+) ORDER BY \1\)( FILTER \(WHERE [^()]*\))?",
         r"nullif(array_sort(collect_set(\1)\2), array())",
     ),
+    # list_sort(list_distinct(list(x) [FILTER ...])): the same
+    (
+        r"\blist_sort\(list_distinct\(list\(([\w.]+)\)( FILTER \(WHERE [^()]*\))?\)\)",
+        r"nullif(array_sort(collect_set(\1)\2), array())",
+    ),
     (r",\s*'g'\)", ")"),  # regexp_replace's flag: Spark's replaces every match
     (r"\bjson_extract_string\((\w+), \[([^\]]*)\]\)", lambda m: _json_list(m[1], m[2])),
     (r"\bjson_extract_string\((\w+), ('[^']*')\)", lambda m: _json_value(m[1], m[2])),
     (r"([\w.]+)\s*->>\s*('[^']*'|[\w.]+)", lambda m: _json_value(m[1], m[2])),
-    (r"(?s)CROSS JOIN LATERAL \(VALUES (.*?)\) AS (\w+)\(([^()]*)\)", lambda m: _lateral_values(m[1], m[2], m[3])),
     # lists are indexed from 1, Spark's arrays from 0: element_at counts from 1 (NULL out of range)
     (r"\b([A-Za-z_][\w.]*)\[(\d+)\]", r"try_element_at(\1, \2)"),
     (r"--[^\n]*|'[^']*'", lambda m: _raw_literal(m[0])),
@@ -120,16 +125,6 @@ def _json_list(column: str, paths: str) -> str:
     """``json_extract_string(x, [p1, p2, ...])``: the list of the values at each path."""
     values = (_json_value(column, p.strip()) for p in re.findall(r"'[^']*'", paths))
     return f"array({', '.join(values)})"
-
-
-def _lateral_values(rows: str, alias: str, columns: str) -> str:
-    """``CROSS JOIN LATERAL (VALUES (a, b), ...) AS e(x, y)``: Spark's inline tables cannot
-    name the outer row, a lateral UNION ALL of one-row SELECTs can."""
-    names = [c.strip() for c in columns.split(",")]
-    tuples = re.findall(r"\(([^()]*)\)", rows)
-    first = ", ".join(f"{v.strip()} AS {n}" for v, n in zip(tuples[0].split(","), names, strict=True))
-    rest = "".join(f" UNION ALL SELECT {t}" for t in tuples[1:])
-    return f"CROSS JOIN LATERAL (SELECT {first}{rest}) AS {alias}"
 
 
 def _raw_literal(token: str) -> str:

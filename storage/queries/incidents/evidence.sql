@@ -37,23 +37,18 @@ WITH spans AS (
     FROM otel_traces
     WHERE {compared_spans}
 ),
+-- the time a span's children cover (their union: parallel children overlap), counted once;
 -- a child that answers a call: a server or consumer span, or a kind-less span of another service
-answering AS (
-    SELECT c.trace_id, c.span_id,
+covering AS (
+    SELECT c.trace_id, c.parent_span_id AS span_id, c.span_kind, c.service_name, c.duration, c.failed,
            c.span_kind IN ('Server', 'Consumer')
-           OR (c.span_kind = 'Unspecified' AND p.service_name IS DISTINCT FROM c.service_name) AS answers
+           OR (c.span_kind = 'Unspecified' AND p.service_name IS DISTINCT FROM c.service_name) AS answers,
+           greatest(0, c.start_ns + c.duration - greatest(c.start_ns, coalesce(max(c.start_ns + c.duration) OVER (
+               PARTITION BY c.trace_id, c.parent_span_id ORDER BY c.start_ns, c.duration
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), c.start_ns))) AS new_ns
     FROM spans AS c
     LEFT JOIN spans AS p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
     WHERE c.parent_span_id <> ''
-),
--- the time a span's children cover (their union: parallel children overlap), counted once
-covering AS (
-    SELECT trace_id, parent_span_id AS span_id, span_kind, service_name, duration, failed, answers,
-           greatest(0, start_ns + duration - greatest(start_ns, coalesce(max(start_ns + duration) OVER (
-               PARTITION BY trace_id, parent_span_id ORDER BY start_ns, duration
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), start_ns))) AS new_ns
-    FROM spans
-    JOIN answering USING (trace_id, span_id)
 ),
 children AS (
     SELECT trace_id, span_id,
@@ -136,8 +131,9 @@ SELECT signal, kind, name, service, incident,
        count(*) FILTER (WHERE originated) AS errors,
        quantile_cont(value_ns, [0.5, 0.9]) AS p50_p90_ns,
        -- ordered, and ties broken by trace id: the same data always gives the same answer
-       list(DISTINCT instance ORDER BY instance) FILTER (WHERE kind = 'host') AS instances,
-       list(DISTINCT caller ORDER BY caller) AS callers,
+       -- (the distinct values of the list, where a DISTINCT aggregate would group every row again)
+       list_sort(list_distinct(list(instance) FILTER (WHERE kind = 'host'))) AS instances,
+       list_sort(list_distinct(list(caller))) AS callers,
        arg_max(trace_id, (value_ns, trace_id), 3) FILTER (WHERE exceeded) AS slow_traces,
        arg_max(trace_id, (value_ns, trace_id), 3) FILTER (WHERE originated) AS error_traces
 FROM levels

@@ -33,13 +33,23 @@ traces AS (
         USING (trace_id)
     WHERE r.incident
 ),
-touches AS (
-    SELECT DISTINCT s.trace_id, t.anomalous, e.kind, e.name
+-- each incident trace's distinct places, one kind at a time (four narrow DISTINCTs cost less
+-- than one over every span's four places)
+touching AS (
+    SELECT s.trace_id, t.anomalous, s.service_name, s.instance, s.host, s.peer
     FROM window_spans AS s
     JOIN traces AS t USING (trace_id)
-    CROSS JOIN LATERAL (VALUES ('service', s.service_name), ('instance', s.instance), ('host', s.host),
-                               ('peer', s.peer)) AS e(kind, name)
-    WHERE s.incident AND e.name IS NOT NULL
+    WHERE s.incident
+),
+touches AS (
+    SELECT DISTINCT trace_id, anomalous, 'service' AS kind, service_name AS name
+    FROM touching WHERE service_name IS NOT NULL
+    UNION ALL
+    SELECT DISTINCT trace_id, anomalous, 'instance', instance FROM touching WHERE instance IS NOT NULL
+    UNION ALL
+    SELECT DISTINCT trace_id, anomalous, 'host', host FROM touching WHERE host IS NOT NULL
+    UNION ALL
+    SELECT DISTINCT trace_id, anomalous, 'peer', peer FROM touching WHERE peer IS NOT NULL
 )
 SELECT kind, name,
        count(*) FILTER (WHERE anomalous) AS ef,

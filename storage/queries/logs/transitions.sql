@@ -53,27 +53,28 @@ handoffs AS (
 logged_spans AS (
     SELECT DISTINCT trace_id, span_id, service_name, instance, span_name, incident, span_start FROM logged
 ),
-events AS (
-    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 0 AS phase,
-           span_start AS event_time, 'start' AS kind, '' AS location, '' AS masked, '' AS severity, '' AS message
-    FROM logged_spans
-    UNION ALL
-    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 1,
-           event_time, 'log', location, masked, severity_text, message
-    FROM logged
-    UNION ALL
-    SELECT trace_id, span_id, service_name, instance, span_name, incident, span_start, 2,
-           span_start, 'end', '', '', '', ''
-    FROM logged_spans
-),
+-- each record with the event before it (the span's start before the first) and whether it is
+-- the last (the span's end follows it): one window over the records alone
 ordered AS (
-    SELECT e.*, h.erring_callee,
-           lag(kind) OVER span_events AS from_kind,
-           lag(location) OVER span_events AS from_location,
-           lag(masked) OVER span_events AS from_masked
-    FROM events AS e
+    SELECT l.*, h.erring_callee,
+           lag('log', 1, 'start') OVER span_events AS from_kind,
+           lag(location, 1, '') OVER span_events AS from_location,
+           lag(masked, 1, '') OVER span_events AS from_masked,
+           lead(true, 1, false) OVER span_events AS followed
+    FROM logged AS l
     LEFT JOIN handoffs AS h USING (trace_id, span_id)
-    WINDOW span_events AS (PARTITION BY hash(trace_id, span_id) ORDER BY phase, event_time, location, masked)
+    WINDOW span_events AS (PARTITION BY hash(trace_id, span_id) ORDER BY event_time, location, masked)
+),
+transitions AS (
+    SELECT trace_id, service_name, instance, span_name, incident, span_start, erring_callee,
+           from_kind, from_location, from_masked, 'log' AS kind, location, masked,
+           event_time, severity_text AS severity, message
+    FROM ordered
+    UNION ALL
+    SELECT trace_id, service_name, instance, span_name, incident, span_start, erring_callee,
+           'log', location, masked, 'end', '', '', span_start, '', ''
+    FROM ordered
+    WHERE NOT followed
 ),
 -- the spans of services that log, with no record of their own
 silent AS (
@@ -91,8 +92,7 @@ SELECT incident, service_name AS service, instance, span_name AS operation,
        arg_min(severity, (event_time, message)) AS severity,
        arg_min(message, (event_time, message)) AS example,
        arg_min(trace_id, (span_start, trace_id), 3) AS trace_ids
-FROM ordered
-WHERE from_kind IS NOT NULL
+FROM transitions
 GROUP BY ALL
 UNION ALL
 SELECT incident, service_name, instance, span_name,

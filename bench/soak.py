@@ -5,11 +5,11 @@ Starts ``glimpse serve``, measures its capacity with SDK exporters at full speed
 paced exporters (gRPC and HTTP, the realistic pre-encoded requests of bench.sdk_load) for
 ``--minutes``, sampling the server's RSS, open file descriptors and threads every
 ``--sample-s`` and every export's latency. With ``--max-db-bytes`` the server keeps its
-store within that size (retention deletes the oldest spans throughout). Over the second half of the run it fits a line
-(least squares) to each series and calls it flat when the trend over the whole run's
-length stays under a stated bound: RSS 5 % of its mean (at least 32 MiB), 2 descriptors,
-2 threads; export p99 is stable when the last quarter's p99 is within 1.5 x (+50 ms) of
-the second quarter's. At the end the server is stopped and every acknowledged span counted:
+store within that size (retention deletes the oldest spans throughout). Over the second
+half of the run it fits a line (least squares) to each series and calls it flat when the
+trend over the whole run's length stays under a stated bound: RSS 5 % of its mean (at
+least 32 MiB), 2 descriptors, 2 threads; export p99 is stable when the last quarter's p99
+is within 1.5 x (+50 ms) of the second quarter's. At the end the server is stopped and every acknowledged span counted:
 each must be stored once, or (with ``--max-db-bytes``) be among the spans the server says
 retention deleted.
 

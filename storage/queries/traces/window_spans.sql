@@ -14,11 +14,15 @@ chosen AS (
 -- when the chosen traces' spans started, from the trace index, so that the scan below reads
 -- only the row groups of that time and not weeks of store (a trace's spans may start before
 -- or after the window). Without index rows (DuckDB over the lake) every span is read.
+-- The keys come out of a list: DuckDB then expects few of them and builds the join's hash
+-- table on them, not on the index of every trace in the store (measured on 50 million
+-- spans, 1.35 million traces: the bounds 34 ms -> 7.5 ms).
 chosen_bounds AS (
     SELECT coalesce(min(i.first_start), '-infinity'::TIMESTAMP_NS) AS first_start,
            coalesce(max(i.last_start), 'infinity'::TIMESTAMP_NS) AS last_start
     FROM otel_trace_index AS i
-    SEMI JOIN chosen AS c ON i.trace_key = TRY_CAST('0x' || c.trace_id AS UHUGEINT)
+    SEMI JOIN (SELECT unnest(list(TRY_CAST('0x' || trace_id AS UHUGEINT))) AS trace_key FROM chosen) AS c
+        ON i.trace_key = c.trace_key
 ),
 -- kinds and status as booleans, and no trace id, before the rows are sorted and joined:
 -- DuckDB holds a sixth less memory

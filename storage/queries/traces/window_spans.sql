@@ -25,9 +25,12 @@ chosen_bounds AS (
         ON i.trace_key = c.trace_key
 ),
 -- kinds and status as booleans, and no trace id, before the rows are sorted and joined:
--- DuckDB holds a sixth less memory
+-- DuckDB holds a sixth less memory; the parent join below matches 64-bit hashes of the
+-- ids, not the strings (a false match needs two spans of one trace whose ids collide):
+-- on 1.5 million spans DuckDB's peak buffer memory 449 -> 358 MiB, the same CPU
 s AS (
-    SELECT c.trace_no, span_id, parent_span_id, service_name, span_name,
+    SELECT c.trace_no, span_id, hash(span_id) AS span_key, hash(parent_span_id) AS parent_key,
+           service_name, span_name,
            span_kind = 'Producer' AS producer, span_kind = 'Consumer' AS consumer, span_kind = 'Client' AS client,
            status_code = 'Error' AS error,
            epoch_ns(timestamp) AS start_ns, duration,
@@ -49,5 +52,6 @@ SELECT s.trace_no, s.idx,
        CASE WHEN (s.trace_no, s.idx) = ops.first_span THEN ops.service_name END AS service_name,
        CASE WHEN (s.trace_no, s.idx) = ops.first_span THEN ops.span_name END AS span_name
 FROM s
-LEFT JOIN s AS p ON p.trace_no = s.trace_no AND p.span_id = s.parent_span_id AND p.span_id <> s.span_id
+LEFT JOIN (SELECT trace_no, span_key, idx FROM s) AS p
+    ON p.trace_no = s.trace_no AND p.span_key = s.parent_key AND p.span_key <> s.span_key
 JOIN ops ON ops.service_name = s.service_name AND ops.span_name = s.span_name

@@ -249,8 +249,13 @@ def measure_rca(config: ReportConfig) -> dict[str, Any]:
     }
 
 
-def probe_queries(path: Path, runs: int) -> dict[str, list[float]]:
-    """The 15-minute probe window's graph, bottlenecks and rca, as the CLI runs them."""
+PROBES = ("graph_s", "bottlenecks_s", "rca_s")
+
+
+def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float]]]:
+    """The 15-minute probe window's graph, bottlenecks and rca, as the CLI runs them, in each
+    store: the stores take turns, run after run, so that a slower spell of the machine
+    weighs on every store alike rather than on the ratio between them."""
     from analyzer.query_service.bottlenecks import bottlenecks
     from analyzer.query_service.graphs import service_graph
     from analyzer.query_service.incidents import root_causes
@@ -258,15 +263,27 @@ def probe_queries(path: Path, runs: int) -> dict[str, list[float]]:
     from storage.store import open_read_only
 
     since, until = probe_window()
-    con = open_read_only(path)
+    calls: dict[str, Callable[[Any], object]] = {
+        "graph_s": lambda con: service_graph(con, since_ns=since, until_ns=until),
+        "bottlenecks_s": lambda con: bottlenecks(con, since_ns=since, until_ns=until),
+        "rca_s": lambda con: root_causes(con, since_ns=since, until_ns=until),
+    }
+    connections = [open_read_only(path) for path in paths]
     try:
-        return {
-            "graph_s": timed_runs(lambda: service_graph(con, since_ns=since, until_ns=until), runs),
-            "bottlenecks_s": timed_runs(lambda: bottlenecks(con, since_ns=since, until_ns=until), runs),
-            "rca_s": timed_runs(lambda: root_causes(con, since_ns=since, until_ns=until), runs),
-        }
+        for con in connections:  # one untimed call each (loads the store's metadata)
+            for call in calls.values():
+                call(con)
+        seconds: list[dict[str, list[float]]] = [{probe: [] for probe in PROBES} for _ in paths]
+        for _ in range(runs):
+            for con, timings in zip(connections, seconds, strict=True):
+                for probe, call in calls.items():
+                    started = time.perf_counter()
+                    call(con)
+                    timings[probe].append(time.perf_counter() - started)
+        return seconds
     finally:
-        con.close()
+        for con in connections:
+            con.close()
 
 
 CONSOLE_CALLS = ("extent", "services", "graph", "search", "trace")
@@ -315,19 +332,28 @@ def _console_timings(client: Any, calls: int) -> dict[str, list[float]]:
     return timings
 
 
-def growth_point(config: ReportConfig, spans: int) -> dict[str, Any]:
-    """One store size: the store, its probe queries, ingest into a copy, the console's calls."""
+def growth_points(config: ReportConfig) -> list[dict[str, Any]]:
+    """Each store size: the store, its probe queries (the stores in turn), the console's
+    calls, ingest into a copy."""
     per_day = max(config.sizes) / config.largest_days
-    path, store = store_for(config, spans, per_day, f"spans-{spans}")
-    point: dict[str, Any] = {key: store[key] for key in ("spans", "logs", "traces", "days", "db_bytes", "reused")}
-    point["generated_s"] = store["seconds"]
-    point["generated_spans_per_s"] = store["spans_per_s"]
-    point.update(probe_queries(path, config.runs))
-    point["api_ms"] = console_calls(path, config.api_calls)
-    ingest = run_bench("ingest", "--seconds", f"{config.growth_ingest_seconds:g}", "--skip-bare", "--store", str(path))
-    point["ingest_spans_per_s"] = ingest["glimpse"]["spans_per_s"]
-    point["ingest_peak_rss_mib"] = ingest["glimpse"]["phase"]["peak_rss_bytes"] / MIB
-    return point
+    stores = [store_for(config, spans, per_day, f"spans-{spans}") for spans in sorted(config.sizes)]
+    os.sync()  # a store just generated is still being written back
+    probes = probe_queries([path for path, _ in stores], config.runs)
+    points = []
+    for (path, store), timings in zip(stores, probes, strict=True):
+        point: dict[str, Any] = {key: store[key] for key in ("spans", "logs", "traces", "days", "db_bytes", "reused")}
+        point["generated_s"] = store["seconds"]
+        point["generated_spans_per_s"] = store["spans_per_s"]
+        point.update(timings)
+        point["api_ms"] = console_calls(path, config.api_calls)
+        ingest = run_bench(
+            "ingest", "--seconds", f"{config.growth_ingest_seconds:g}", "--skip-bare", "--store", str(path)
+        )
+        point["ingest_spans_per_s"] = ingest["glimpse"]["spans_per_s"]
+        point["ingest_peak_rss_mib"] = ingest["glimpse"]["phase"]["peak_rss_bytes"] / MIB
+        os.sync()  # the copy's gigabytes, written and deleted, would weigh on the next store's calls
+        points.append(point)
+    return points
 
 
 # --------------------------------------------------------------------------- the machine
@@ -407,9 +433,7 @@ _SECTIONS: dict[str, Callable[[ReportConfig, dict[str, Any]], None]] = {
     "graph": lambda config, figures: figures.update(graph=measure_graph(config)),
     "bottlenecks": lambda config, figures: figures.update(bottlenecks=measure_bottlenecks(config)),
     "rca": lambda config, figures: figures.update(rca=measure_rca(config)),
-    "growth": lambda config, figures: figures.update(
-        growth=[growth_point(config, spans) for spans in sorted(config.sizes)]
-    ),
+    "growth": lambda config, figures: figures.update(growth=growth_points(config)),
 }
 
 
@@ -640,7 +664,8 @@ def _growth_lines(points: list[dict[str, Any]], plot_name: str) -> list[str]:
         "### How cost grows with the store",
         "",
         "The same 15-minute window (12:00 to 12:15 UTC on the last day; rca against the hour before) "
-        "in stores of one rate: the smaller stores are the newest hours of the largest. Ingest: "
+        "in stores of one rate: the smaller stores are the newest hours of the largest. The stores "
+        "take turns, run after run, for the graph, bottlenecks and rca (the median of each). Ingest: "
         "`bench.ingest` into a copy of the store (one run); API: the console's calls over the store's "
         "last 15 minutes (p95).",
         "",

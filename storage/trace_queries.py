@@ -174,11 +174,12 @@ def window_spans(
 
 def _sorted_window_spans(table: pa.Table) -> WindowSpans:
     """The unordered rows of ``traces/window_spans`` as WindowSpans (sorted here)."""
-    # one argsort of (trace_no, idx) packed in 64 bits: on 1.5 million spans 0.29 s against
-    # np.lexsort's 0.41 s (both are non-negative 32-bit integers, and no two rows share both)
+    # one stable argsort of (trace_no, idx), both non-negative 32-bit integers, packed in 64
+    # bits: the order np.lexsort gives (rows share both where a trace repeats a span id and
+    # a child matches each), in less time (1.5 million spans: 0.41 s -> 0.2 - 0.3 s)
     key = table.column("trace_no").to_numpy().astype(np.int64) << 32
     key |= table.column("idx").to_numpy()
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")
     heads = table.filter(pc.is_valid(table.column("trace_id")))  # span 0 of each trace
     trace_ids = heads.column("trace_id").take(pc.sort_indices(heads.column("trace_no"))).to_pylist()
     named = table.filter(pc.is_valid(table.column("service_name")))  # the first span of each operation

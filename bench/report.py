@@ -249,9 +249,6 @@ def measure_rca(config: ReportConfig) -> dict[str, Any]:
     }
 
 
-PROBES = ("graph_s", "bottlenecks_s", "rca_s")
-
-
 def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float]]]:
     """The 15-minute probe window's graph, bottlenecks and rca, as the CLI runs them, in each
     store: the stores take turns, run after run, so that a slower spell of the machine
@@ -273,7 +270,7 @@ def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float
         for con in connections:  # one untimed call each (loads the store's metadata)
             for call in calls.values():
                 call(con)
-        seconds: list[dict[str, list[float]]] = [{probe: [] for probe in PROBES} for _ in paths]
+        seconds: list[dict[str, list[float]]] = [{probe: [] for probe in calls} for _ in paths]
         for _ in range(runs):
             for con, timings in zip(connections, seconds, strict=True):
                 for probe, call in calls.items():

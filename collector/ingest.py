@@ -183,7 +183,7 @@ class Ingestor:
         decoded = None
         if not json and signal.decode_wire is not None:
             with self._busy:
-                decoded = signal.decode_wire(body)
+                decoded = signal.decode_wire(body, self.writer.stored_resources)
         if decoded is None:
             pool = self._decoder_pool()
             if pool is None:

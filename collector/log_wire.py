@@ -13,6 +13,8 @@ Both produce identical tables (tests/test_log_wire.py).
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,8 +45,12 @@ _SHARED_COLUMNS = (
 )
 
 
-def decode_logs_wire(body: bytes) -> Decoded | None:
-    """``ExportLogsServiceRequest`` bytes -> the rows to store; None: use the reference decoder."""
+def decode_logs_wire(body: bytes, stored_resources: Container[int] = frozenset()) -> Decoded | None:
+    """``ExportLogsServiceRequest`` bytes -> the rows to store; None: use the reference decoder.
+
+    ``stored_resources`` is there for the signature traces share: log records carry their
+    resource's columns themselves.
+    """
     if _spanwire is None:
         return None
     raw = _spanwire.decode_logs(body)

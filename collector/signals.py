@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,9 @@ class Signal:
     response_type: type[Any]
     decode: Callable[[Any], Decoded]
     rejected_field: str
-    # protobuf bytes -> rows without building messages; None hands the request to ``decode``
-    decode_wire: Callable[[bytes], Decoded | None] | None = None
+    # protobuf bytes and the keys of the resources already stored -> rows without building
+    # messages; None hands the request to ``decode``
+    decode_wire: Callable[[bytes, Container[int]], Decoded | None] | None = None
 
     def response(self, decoded: Decoded | None = None) -> Any:
         """The export response, with partial success when items were rejected."""

@@ -16,7 +16,7 @@ collector/wire_arrays.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -62,8 +62,12 @@ if _spanwire is not None:
     _spanwire.configure(_key_spec(SPAN_PROMOTED), _key_spec(RESOURCE_PROMOTED))
 
 
-def decode_traces_wire(body: bytes) -> Decoded | None:
-    """``ExportTraceServiceRequest`` bytes -> the rows to store; None: use the reference decoder."""
+def decode_traces_wire(body: bytes, stored_resources: Container[int] = frozenset()) -> Decoded | None:
+    """``ExportTraceServiceRequest`` bytes -> the rows to store; None: use the reference decoder.
+
+    ``stored_resources``: the keys of the resources the store already holds, whose rows
+    the batch leaves out (:func:`collector.decode.span_batch`).
+    """
     if _spanwire is None:
         return None
     raw = _spanwire.decode(body)
@@ -84,7 +88,7 @@ def decode_traces_wire(body: bytes) -> Decoded | None:
     for name, buffers in zip(SPAN_PROMOTED, raw["promoted"], strict=True):
         own[name] = _integers(rows, buffers) if name in INTEGER_COLUMNS else string_array(rows, buffers)
     blocks, counts = _blocks(raw["resources"], raw["blocks"])
-    batch = span_batch(own, blocks, counts)
+    batch = span_batch(own, blocks, counts, stored_resources)
     return Decoded(batch, rows, 0, "")  # requests with invalid spans go to the reference decoder
 
 

@@ -34,7 +34,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -207,6 +207,12 @@ class TableStore:
         self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
         self._new_resources: set[int] = set()
 
+    @property
+    def stored_resources(self) -> Set[int]:
+        """The keys of the resources committed to the store: a live view that only grows
+        (nothing deletes resources; retention deletes items), safe to read from any thread."""
+        return self._known_resources
+
     def commit(self, batches: list[Batch]) -> None:
         """Store ``batches`` in one transaction (all or nothing); empties the list."""
         self.commit_prepared(prepare(batches))
@@ -231,7 +237,7 @@ class TableStore:
                 self.con.execute("ROLLBACK")
             self._new_resources.clear()
             raise
-        self._known_resources |= self._new_resources
+        self._known_resources |= self._new_resources  # in place: stored_resources is a live view
         self.stats.duplicate_spans += chunk.duplicate_spans
         self.stats.commits += 1
         self.stats.committed_batches += chunk.batches
@@ -490,6 +496,12 @@ class BatchWriter:
     @property
     def queued_rows(self) -> int:
         return self._queued_rows
+
+    @property
+    def stored_resources(self) -> Set[int]:
+        """The keys of the resources the store holds: receivers leave those rows out of
+        their batches (the writer would skip them anyway)."""
+        return self._store.stored_resources
 
     def sync(self, timeout_s: float = DEFAULT_SYNC_TIMEOUT_S) -> bool:
         """Wait until everything acknowledged so far is committed to DuckDB (read your writes).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,13 +28,13 @@ class _Overlap:
         self.inside = 0
         self.most = 0
 
-    def decode(self, body: bytes) -> Decoded | None:
+    def decode(self, body: bytes, stored_resources: Container[int]) -> Decoded | None:
         with self._lock:
             self.inside += 1
             self.most = max(self.most, self.inside)
         try:
             time.sleep(0.02)  # long enough for the other threads to arrive
-            return decode_traces_wire(body)
+            return decode_traces_wire(body, stored_resources)
         finally:
             with self._lock:
                 self.inside -= 1

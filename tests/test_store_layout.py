@@ -104,6 +104,54 @@ def test_each_resource_and_scope_is_stored_once(tmp_path: Path) -> None:
     ]
 
 
+def _two_blocks_request(*, seed: int) -> bytes:
+    """Spans of cart-1 under two scopes, the first scope's block twice."""
+    request = TRACE_SERVICE_PB2.ExportTraceServiceRequest()
+    for body in (_request(2, pod="cart-1", seed=seed), _request(3, pod="cart-1", scope="other", seed=seed + 1)):
+        request.MergeFromString(body)
+    request.MergeFromString(_request(1, pod="cart-1", seed=seed + 2))
+    return request.SerializeToString()
+
+
+def test_a_batch_names_each_new_resource_once_and_leaves_out_the_stored_ones() -> None:
+    body = _two_blocks_request(seed=1)
+    first = _batch(body).tables
+    assert first["otel_spans"].num_rows == 6
+    assert first["otel_resources"].column("scope_name").to_pylist() == ["lib", "other"]
+    keys = first["otel_resources"].column("resource_key").to_pylist()
+    assert first["otel_spans"].column("resource_key").to_pylist() == [keys[0]] * 2 + [keys[1]] * 3 + [keys[0]]
+
+    decoded = decode_traces_wire(body, {keys[0]})
+    assert decoded is not None
+    assert decoded.batch.tables["otel_resources"].column("scope_name").to_pylist() == ["other"]
+    decoded = decode_traces_wire(body, set(keys))
+    assert decoded is not None
+    assert set(decoded.batch.tables) == {"otel_spans"}
+    assert decoded.batch.tables["otel_spans"].equals(first["otel_spans"])
+
+
+def test_requests_decoded_against_the_stored_resources_keep_every_span_joined(tmp_path: Path) -> None:
+    path = tmp_path / "known.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=0.05)
+    writer.start()
+    assert not writer.stored_resources
+    writer.submit(_batch(_request(4, pod="cart-1", seed=1))).result(timeout=60)
+    assert writer.sync()
+    assert len(writer.stored_resources) == 1
+    later = decode_traces_wire(_two_blocks_request(seed=10), writer.stored_resources)
+    assert later is not None
+    assert later.batch.tables["otel_resources"].column("scope_name").to_pylist() == ["other"]
+    writer.submit(later.batch).result(timeout=60)
+    writer.close(timeout_s=60)
+    con.close()
+    assert len(writer.stored_resources) == 2
+    assert _rows(path, "SELECT scope_name, count(*) FROM otel_traces GROUP BY ALL ORDER BY ALL") == [
+        ("lib", 7),
+        ("other", 3),
+    ]
+
+
 def test_the_writer_hands_duckdb_whole_row_groups_and_journals_the_rest_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,7 +62,7 @@ def test_an_unknown_size_never_refuses() -> None:
 
 def test_the_setting_parses_sizes_and_off_and_shares_memory_with_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ServerSettings.from_env().memory_limit_bytes == DEFAULT_MEMORY_LIMIT_BYTES
-    assert ServerSettings.from_env(memory_limit="512MiB").duckdb_memory_bytes == 128 * MIB
+    assert ServerSettings.from_env(memory_limit="512MiB").duckdb_memory_bytes == 64 * MIB
     assert ServerSettings.from_env(memory_limit="8GiB").duckdb_memory_bytes == MAX_DUCKDB_MEMORY_BYTES
     monkeypatch.setenv("GLIMPSE_MEMORY_LIMIT", "off")
     unbounded = ServerSettings.from_env()
@@ -76,7 +76,7 @@ def test_the_setting_parses_sizes_and_off_and_shares_memory_with_duckdb(monkeypa
 def test_duckdb_runs_with_its_share_of_the_limit(db_path: Path) -> None:
     with serving(db_path, memory_limit_bytes=512 * MIB) as running:
         (limit,) = running.sql("SELECT current_setting('memory_limit') AS limit")[0].values()
-    assert limit in ("128.0 MiB", "134.2 MB")  # DuckDB prints it in its own units
+    assert limit in ("64.0 MiB", "67.1 MB")  # DuckDB prints it in its own units
 
 
 def test_at_its_limit_the_server_refuses_while_busy_and_the_sdk_retries_get_everything_in(db_path: Path) -> None:

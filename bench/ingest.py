@@ -352,7 +352,8 @@ def _bare_server_main(port_out: Any, stop: Any, workers: int, receivers: bool = 
 
     With ``receivers``, it does instead what glimpse's receivers do before the writer: the
     C decoder and the journal record, as many requests at once as the Ingestor lets
-    (collector.ingest.default_busy_threads), and stores nothing: their ceiling.
+    (collector.ingest.default_busy_threads), and stores nothing: their ceiling. Resources
+    count as stored once decoded, as they are in a server after its first commit.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -362,12 +363,16 @@ def _bare_server_main(port_out: Any, stop: Any, workers: int, receivers: bool = 
         from storage.journal import encode_batch
 
         busy = threading.BoundedSemaphore(default_busy_threads())
+        stored_resources: set[int] = set()
 
         def export(body: bytes, context: grpc.ServicerContext) -> Any:
             with busy:
-                decoded = decode_traces_wire(body)
+                decoded = decode_traces_wire(body, stored_resources)
                 assert decoded is not None, "the bench's requests take the C decoder"
                 encode_batch(decoded.batch)
+                resources = decoded.batch.tables.get("otel_resources")
+                if resources is not None:
+                    stored_resources.update(resources.column("resource_key").to_pylist())
             return TRACE_SERVICE_PB2.ExportTraceServiceResponse()
 
     else:

@@ -122,7 +122,6 @@ _KEY_FIELDS = (
 # request, and the MD5 was a fifth of the Python time of decoding one
 _known_keys: dict[tuple[Any, ...], int] = {}
 _KNOWN_KEYS_LIMIT = 4096
-_RESOURCE_FIELDS = list(RESOURCE_SCHEMA)[1:]  # after resource_key
 
 
 def _resource_key(block: Mapping[str, Any]) -> int:
@@ -162,11 +161,9 @@ def span_batch(
     }
     tables = {"otel_spans": pa.Table.from_arrays([own[name] for name in SPAN_SCHEMA.names], names=SPAN_SCHEMA.names)}
     new = {key: block for key, block in zip(keys, blocks, strict=True) if key not in stored_resources}
-    if new:
-        tables["otel_resources"] = pa.Table.from_arrays(
-            [pa.array(list(new), type=pa.uint64())]
-            + [pa.array([block[field.name] for block in new.values()], type=field.type) for field in _RESOURCE_FIELDS],
-            schema=RESOURCE_SCHEMA,
+    if new:  # rare once the server runs: the rows built the simple way
+        tables["otel_resources"] = pa.Table.from_pylist(
+            [{**block, "resource_key": key} for key, block in new.items()], schema=RESOURCE_SCHEMA
         )
     return Batch(tables)
 

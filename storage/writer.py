@@ -891,14 +891,19 @@ def prepare(batches: list[Batch]) -> Prepared:
         parts.clear()
         if table_name == "otel_spans":
             received = table.num_rows
-            table = in_storage_order(first_of_each_span(table))
+            pile = [first_of_each_span(table)]
+            del table  # the pile holds the only reference: each column can go once copied
+            table = in_storage_order(pile)
             duplicates = received - table.num_rows
         tables[table_name] = table
     return Prepared(tables, count, rows, duplicates)
 
 
-def in_storage_order(spans: pa.Table) -> pa.Table:
-    """``spans`` reordered by :func:`storage_order`, copied a column at a time."""
+def in_storage_order(pile: list[pa.Table]) -> pa.Table:
+    """The spans in ``pile`` (taken out of it) reordered by :func:`storage_order`, copied a
+    column at a time; each source column is let go once copied (it is freed then unless
+    something else holds the table: passed as an argument, the caller would)."""
+    spans = pile.pop()
     names, order = spans.column_names, pa.array(storage_order(spans))
     columns: list[pa.ChunkedArray] = []
     while spans.num_columns:

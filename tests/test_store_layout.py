@@ -303,3 +303,41 @@ def test_a_row_group_chunk_takes_metrics_and_logs_and_leaves_only_spans_over() -
     assert [(seq, batch.rows) for seq, batch in taken] == [(1, 60), (2, 2), (3, 40), (4, 2)]
     assert [(seq, batch.rows) for seq, batch in rest] == [(3, 30), (5, 30)]
     assert rest[0][1].tables["otel_resources"].num_rows == 1  # the cut batch's rest keeps its resource
+
+
+def test_the_storage_order_copy_lets_each_source_column_go_once_copied() -> None:
+    # four string columns of about 1 MiB: copied whole beside the source, the peak would be
+    # four columns more; freed one by one, about one
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        before, after, keys = _order_a_table_of_four_text_columns(rows=16_384)
+    finally:
+        pa.set_memory_pool(previous)  # every buffer from the pool is gone by now
+    column_bytes = 16_384 * (64 + 4)
+    assert keys == sorted(keys)
+    assert before >= 4 * column_bytes
+    assert after <= before + column_bytes  # the sources went; the copy is the same size
+    assert pool.max_memory() < before + 2 * column_bytes
+
+
+def _order_a_table_of_four_text_columns(rows: int) -> tuple[int, int, list[int]]:
+    """Bytes in the default pool before and after in_storage_order, and the resource keys."""
+    pool = pa.default_memory_pool()
+    text = pa.array([f"{i:064d}" for i in range(rows)])
+    spans = pa.table(
+        {
+            "resource_key": pa.array([i % 3 for i in range(rows)], pa.uint64()),
+            "span_name": pa.array([f"op-{i % 5}" for i in range(rows)]),
+            **{f"text_{n}": pc.utf8_upper(text) for n in range(4)},
+        }
+    )
+    del text
+    before = pool.bytes_allocated()
+    pile = [spans]
+    del spans
+    ordered = writer_module.in_storage_order(pile)
+    assert pile == []
+    after = pool.bytes_allocated()
+    return before, after, ordered.column("resource_key").to_pylist()

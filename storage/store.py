@@ -38,14 +38,6 @@ DEFAULT_MEMORY_LIMIT_BYTES = 256 * 10**6
 DEFAULT_MEMORY_LIMIT = f"{DEFAULT_MEMORY_LIMIT_BYTES}B"
 # analysis queries (window functions over millions of spans) get more, but not the machine
 READ_MEMORY_LIMIT = "1GB"
-# DuckDB's allocator keeps what an analysis query freed (its hash tables, its sort) unless
-# its background threads hand it back: with them, `python -m bench.bottlenecks` (1.5 million
-# spans) peaked at 888 - 925 MiB instead of 918 - 983, in the same time (2026-12-07)
-_READ_CONFIG = {
-    "enable_external_access": False,
-    "memory_limit": READ_MEMORY_LIMIT,
-    "allocator_background_threads": True,
-}
 
 
 def open_writable(path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
@@ -87,7 +79,18 @@ def open_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
     if pending_segments(journal_dir(path)):
         replay_pending(path)
     try:
-        con = duckdb.connect(str(path), read_only=True, config=_READ_CONFIG)
+        # DuckDB's allocator keeps what an analysis query freed (hash tables, sorts) unless its
+        # background threads hand it back: with them, `python -m bench.bottlenecks` (1.5 million
+        # spans) peaked at 888 - 925 MiB instead of 918 - 983, in the same time (2026-12-07)
+        con = duckdb.connect(
+            str(path),
+            read_only=True,
+            config={
+                "enable_external_access": False,
+                "memory_limit": READ_MEMORY_LIMIT,
+                "allocator_background_threads": True,
+            },
+        )
     except duckdb.Error as exc:
         raise StorageError(f"cannot open {path} read-only: {exc}") from exc
     version = current_version(con)

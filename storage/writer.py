@@ -900,9 +900,9 @@ def prepare(batches: list[Batch]) -> Prepared:
 
 
 def in_storage_order(pile: list[pa.Table]) -> pa.Table:
-    """The spans in ``pile`` (taken out of it) reordered by :func:`storage_order`, copied a
-    column at a time; each source column is let go once copied (it is freed then unless
-    something else holds the table: passed as an argument, the caller would)."""
+    """The spans in ``pile`` reordered by :func:`storage_order`, copied a column at a time,
+    each source column freed once copied. The table comes in a list that this empties: as
+    a plain argument it would stay referenced by the caller until the copy is done."""
     spans = pile.pop()
     names, order = spans.column_names, pa.array(storage_order(spans))
     columns: list[pa.ChunkedArray] = []

@@ -41,6 +41,7 @@ SELECT s.trace_id, bool_or(s.incident) AS incident, s.service_name, count(*) AS 
        list(DISTINCT s.instance) AS instances, list(DISTINCT s.peer) FILTER (WHERE s.peer IS NOT NULL) AS peers
 FROM spans AS s LEFT JOIN children AS c USING (trace_id, span_id)
 GROUP BY s.trace_id, s.service_name
+ORDER BY s.trace_id, s.service_name  -- the forest's sample depends on the order: keep runs the same
 """
 
 
@@ -130,4 +131,4 @@ def iforest_ranking(con: duckdb.DuckDBPyConnection, baseline: tuple[int, int], i
         ranked.append(
             {"kind": kind, "name": entity[1], "service": entity[1] if kind == "service" else None, "score": ochiai}
         )
-    return sorted(ranked, key=lambda c: -c["score"])
+    return sorted(ranked, key=lambda c: (-c["score"], c["kind"], c["name"]))  # ties by name, not set order

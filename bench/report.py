@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shlex
@@ -36,8 +37,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +252,44 @@ def measure_rca(config: ReportConfig) -> dict[str, Any]:
     }
 
 
+PROBES = ("graph_s", "bottlenecks_s", "rca_s")
+
+
 def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float]]]:
     """The 15-minute probe window's graph, bottlenecks and rca, as the CLI runs them, in each
-    store: the stores take turns, run after run, so that a slower spell of the machine
-    weighs on every store alike rather than on the ratio between them."""
+    store: each store in a process of its own, as a CLI call opens one store (the analyses of
+    several DuckDB instances in one process slowed each other's by up to 1.4x); the stores
+    take turns, run after run, so that a slower spell of the machine weighs on every store
+    alike rather than on the ratio between them."""
+    spawn = multiprocessing.get_context("spawn")
+    pipes: list[Connection] = []
+    workers = []
+    try:
+        for path in paths:  # one at a time: each worker's untimed first calls load its store
+            ours, theirs = spawn.Pipe()
+            worker = spawn.Process(target=_probe_worker, args=(path, theirs), daemon=True)
+            worker.start()
+            theirs.close()  # so that a worker that dies ends our recv() with EOFError
+            workers.append(worker)
+            pipes.append(ours)
+            ours.recv()  # ready
+        seconds: list[dict[str, list[float]]] = [{probe: [] for probe in PROBES} for _ in paths]
+        for _ in range(runs):
+            for pipe, timings in zip(pipes, seconds, strict=True):
+                pipe.send("run")
+                for probe, elapsed in pipe.recv().items():
+                    timings[probe].append(elapsed)
+        return seconds
+    finally:
+        for pipe in pipes:
+            with suppress(OSError):  # a worker that failed has closed its end
+                pipe.send("stop")
+        for worker in workers:
+            worker.join(timeout=60)
+
+
+def _probe_worker(path: Path, pipe: Connection) -> None:
+    """One store's probes, one round each time the parent sends ``run``, until ``stop``."""
     from analyzer.query_service.bottlenecks import bottlenecks
     from analyzer.query_service.graphs import service_graph
     from analyzer.query_service.incidents import root_causes
@@ -265,22 +302,20 @@ def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float
         "bottlenecks_s": lambda con: bottlenecks(con, since_ns=since, until_ns=until),
         "rca_s": lambda con: root_causes(con, since_ns=since, until_ns=until),
     }
-    connections = [open_read_only(path) for path in paths]
+    con = open_read_only(path)
     try:
-        for con in connections:  # one untimed call each (loads the store's metadata)
-            for call in calls.values():
-                call(con)
-        seconds: list[dict[str, list[float]]] = [{probe: [] for probe in calls} for _ in paths]
-        for _ in range(runs):
-            for con, timings in zip(connections, seconds, strict=True):
-                for probe, call in calls.items():
-                    started = time.perf_counter()
-                    call(con)
-                    timings[probe].append(time.perf_counter() - started)
-        return seconds
+        for call in calls.values():  # untimed: loads the store's metadata
+            call(con)
+        pipe.send("ready")
+        while pipe.recv() == "run":
+            timings = {}
+            for probe in PROBES:
+                started = time.perf_counter()
+                calls[probe](con)
+                timings[probe] = time.perf_counter() - started
+            pipe.send(timings)
     finally:
-        for con in connections:
-            con.close()
+        con.close()
 
 
 CONSOLE_CALLS = ("extent", "services", "graph", "search", "trace")
@@ -661,8 +696,9 @@ def _growth_lines(points: list[dict[str, Any]], plot_name: str) -> list[str]:
         "### How cost grows with the store",
         "",
         "The same 15-minute window (12:00 to 12:15 UTC on the last day; rca against the hour before) "
-        "in stores of one rate: the smaller stores are the newest hours of the largest. The stores "
-        "take turns, run after run, for the graph, bottlenecks and rca (the median of each). Ingest: "
+        "in stores of one rate: the smaller stores are the newest hours of the largest. Each store "
+        "is queried by a process of its own, as a CLI call opens one store; the stores take turns, "
+        "run after run, for the graph, bottlenecks and rca (the median of each). Ingest: "
         "`bench.ingest` into a copy of the store (one run); API: the console's calls over the store's "
         "last 15 minutes (p95).",
         "",

@@ -107,3 +107,15 @@ def test_stores_of_one_rate_share_the_probe_window(stores: dict[str, Path]) -> N
     assert answers[0][0], "the probe window holds spans"
     assert answers[0] == answers[1]
     assert len(answers[0][1]) > 10
+
+
+def test_probe_queries_time_each_store_in_a_process_of_its_own(stores: dict[str, Path], tmp_path: Path) -> None:
+    """bench.report's growth probes: every store's graph, bottlenecks and rca, once a run; a
+    store its worker cannot open fails the call instead of leaving it waiting."""
+    from bench.report import PROBES, probe_queries
+
+    timings = probe_queries([stores["small"], stores["large"]], runs=2)
+    assert [sorted(store) for store in timings] == [sorted(PROBES)] * 2
+    assert all(len(seconds) == 2 and min(seconds) > 0 for store in timings for seconds in store.values())
+    with pytest.raises(EOFError):
+        probe_queries([stores["small"], tmp_path / "missing" / "store.duckdb"], runs=1)

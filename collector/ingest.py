@@ -156,14 +156,16 @@ class Ingestor:
         return decoded
 
     def _check_memory(self) -> None:
-        """Refuse past the memory limit while the server has work of its own (a request
-        that finds nothing queued and nothing in flight always gets in)."""
+        """Refuse past the memory limit, counting what the writer still has to copy into
+        storage order, while the server has work of its own (a request that finds nothing
+        queued, in flight or waiting to be stored always gets in)."""
         if self.memory_guard is None:
             return
         with self._inflight_lock:
             busy = self._inflight_bytes > 0
-        if busy or self.writer.queued_rows:
-            self.memory_guard.check()
+        unprepared = self.writer.unprepared_bytes
+        if busy or self.writer.queued_rows or unprepared:
+            self.memory_guard.check(unprepared)
 
     @contextmanager
     def _admitted(self, size: int) -> Iterator[None]:

@@ -3,10 +3,13 @@
 The write queue, the bytes in flight and DuckDB's own limit each bound one part of the
 process; what they leave out (Arrow buffers of the chunk being stored, gRPC's buffers,
 memory the allocator has not given back) still adds up under overload. The guard reads
-the process's resident size and, past a high-water mark of the limit, answers "retry
-later" to every export while the server still has work of its own: once the queue and
-the requests in flight are done, one request always gets in, so that a limit set below
-what the server needs when idle slows ingest down instead of stopping it.
+the process's resident size and adds what the process will still grow by for what it has
+already admitted: the acknowledged spans' copy into storage order (the writer's
+``unprepared_bytes``) and DuckDB's share, which each commit fills. Past a high-water mark
+of the limit it answers "retry later" to every export while the server still has work of
+its own: once the queue, the requests in flight and the spans waiting to be stored are
+done, one request always gets in, so that a limit set below what the server needs when
+idle slows ingest down instead of stopping it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from storage.errors import QueueFullError
 
 __all__ = ["DEFAULT_HIGH_WATER", "MemoryGuard", "MemoryLimitError", "resident_bytes"]
 
-# refuse past this share of the limit: what is already admitted still grows the process
-# (a row group's Arrow tables and DuckDB's insert) by up to a tenth of a 1 GiB limit
+# refuse past this share of the limit: besides the growth the guard is told of, the
+# requests being decoded and the allocator's free but resident pages move the RSS too
 DEFAULT_HIGH_WATER = 0.85
 # reading /proc costs microseconds, but hundreds of requests a second need not each pay it
 SAMPLE_INTERVAL_S = 0.05
@@ -52,15 +55,19 @@ class MemoryGuard:
         retry_after_s: float = 1.0,
         measure: Callable[[], int | None] = resident_bytes,
         on_pressure: Callable[[], object] | None = None,
+        reserve_bytes: int = 0,
     ) -> None:
         """``on_pressure`` runs (at most once a second) when the mark is passed: a chance
-        to hand freed memory back to the system before the next measurement."""
+        to hand freed memory back to the system before the next measurement.
+        ``reserve_bytes`` is counted on top of every reading (DuckDB's share: each commit
+        fills it, on top of the row group it commits)."""
         if limit_bytes <= 0:
             raise ValueError("the memory limit must be positive")
         if not 0 < high_water <= 1:
             raise ValueError("the high-water mark is a share of the limit, above 0 and at most 1")
         self.limit_bytes = limit_bytes
         self.high_water_bytes = int(limit_bytes * high_water)
+        self.reserve_bytes = reserve_bytes
         self.retry_after_s = retry_after_s
         self.refusals = 0
         self._measure = measure
@@ -70,15 +77,17 @@ class MemoryGuard:
         self._resident = 0
         self._relieved_at = float("-inf")
 
-    def check(self) -> None:
-        """Raise :class:`MemoryLimitError` when the process is past its high-water mark."""
+    def check(self, growth_bytes: int = 0) -> None:
+        """Raise :class:`MemoryLimitError` when the process is past its high-water mark, or
+        would be once it grows by ``growth_bytes`` and the reserve."""
         resident = self._sample()
-        if resident < self.high_water_bytes:
+        if resident + growth_bytes + self.reserve_bytes < self.high_water_bytes:
             return
         with self._lock:
             self.refusals += 1
         raise MemoryLimitError(
-            f"the server is at its memory limit ({resident >> 20} MiB resident, limit {self.limit_bytes >> 20} MiB)",
+            f"the server is at its memory limit ({resident >> 20} MiB resident, "
+            f"{(growth_bytes + self.reserve_bytes) >> 20} MiB more on the way, limit {self.limit_bytes >> 20} MiB)",
             retry_after_s=self.retry_after_s,
         )
 

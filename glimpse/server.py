@@ -142,7 +142,7 @@ class GlimpseServer:
             commit_timeout_s=settings.commit_timeout_s,
             decode_workers=settings.decode_workers,
             observer=self.metrics,
-            memory_guard=_memory_guard(settings.memory_limit_bytes),
+            memory_guard=_memory_guard(settings.memory_limit_bytes, settings.duckdb_memory_bytes),
         )
         self._ingestor = ingestor
         self._grpc = GrpcReceiver(ingestor, host=settings.host, port=settings.grpc_port, tls=tls, tokens=tokens)
@@ -394,6 +394,8 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _memory_guard(limit_bytes: int | None) -> MemoryGuard | None:
+def _memory_guard(limit_bytes: int | None, duckdb_bytes: int) -> MemoryGuard | None:
     """The bound on the whole process (--memory-limit), or None when it is off."""
-    return MemoryGuard(limit_bytes, on_pressure=release_free_memory) if limit_bytes is not None else None
+    if limit_bytes is None:
+        return None
+    return MemoryGuard(limit_bytes, on_pressure=release_free_memory, reserve_bytes=duckdb_bytes)

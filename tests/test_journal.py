@@ -276,3 +276,15 @@ def test_under_a_steady_trickle_the_oldest_batch_waits_at_most_five_intervals(tm
         waited = time.monotonic() - started
         assert writer.stats.commits >= 1
         assert 0.9 <= waited < 4.0  # five intervals of 0.2 s, with room for a slow machine
+
+
+def test_the_writer_counts_the_arrow_bytes_it_has_yet_to_put_in_storage_order(tmp_path: Path) -> None:
+    """What the memory guard projects: a buffered batch's bytes until its chunk is prepared."""
+    with _running_writer(tmp_path / "bytes.duckdb", flush_interval_s=3600) as writer:
+        assert writer.unprepared_bytes == 0
+        batch = _batch(5, seed=1)
+        size = sum(table.get_total_buffer_size() for table in batch.tables.values())
+        writer.submit(batch).result(timeout=30)
+        assert writer.unprepared_bytes == size > 0
+        assert writer.sync()
+        assert writer.unprepared_bytes == 0

@@ -43,9 +43,16 @@ def test_the_guard_refuses_past_its_high_water_mark_only() -> None:
     guard = MemoryGuard(100 * MIB, high_water=0.8, measure=_Readings(79 * MIB))
     guard.check()  # 79 MiB of a limit of 100 at 80 %: in
     guard = MemoryGuard(100 * MIB, high_water=0.8, measure=_Readings(80 * MIB), retry_after_s=2.5)
-    with pytest.raises(MemoryLimitError, match="80 MiB resident, limit 100 MiB") as refused:
+    with pytest.raises(MemoryLimitError, match="80 MiB resident, 0 MiB more on the way, limit 100 MiB") as refused:
         guard.check()
     assert refused.value.retry_after_s == 2.5 and guard.refusals == 1
+
+
+def test_the_guard_counts_what_the_process_will_still_grow_by() -> None:
+    guard = MemoryGuard(100 * MIB, high_water=0.8, measure=_Readings(50 * MIB), reserve_bytes=20 * MIB)
+    guard.check(9 * MIB)  # 50 resident + 9 to copy + 20 reserved = 79: in
+    with pytest.raises(MemoryLimitError, match="50 MiB resident, 30 MiB more on the way, limit 100 MiB"):
+        guard.check(10 * MIB)
 
 
 def test_under_pressure_the_guard_gives_memory_back_then_measures_again() -> None:
@@ -84,10 +91,13 @@ def test_at_its_limit_the_server_refuses_while_busy_and_the_sdk_retries_get_ever
     assert (resident_bytes() or 0) > 0.85 * MIN_MEMORY_LIMIT_BYTES
     with serving(db_path, memory_limit_bytes=MIN_MEMORY_LIMIT_BYTES) as running:
         exporter = span_exporter("http", running)
-        for seed in range(3):  # one at a time: nothing else in the server, so each gets in
-            assert exporter.export(sdk_spans(5, seed=seed)) is SpanExportResult.SUCCESS
         writer = running.server.writer if running.server is not None else None
         assert writer is not None
+        for seed in range(3):  # one at a time, each stored before the next: a server with
+            # nothing queued, in flight or waiting to be stored lets one request in
+            assert exporter.export(sdk_spans(5, seed=seed)) is SpanExportResult.SUCCESS
+            assert writer.sync() and writer.unprepared_bytes == 0
+        assert _memory_refusals(running.api_url, "http") == 0
         body, _ = raw_request(10, seed=7)
         retried: list[SpanExportResult] = []
         with grpc.insecure_channel(running.grpc_endpoint) as channel:
@@ -119,3 +129,22 @@ def _wait_for(condition: object, timeout_s: float = 20.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_at_its_limit_spans_waiting_to_be_stored_keep_the_next_request_out(db_path: Path) -> None:
+    """Acknowledged spans not yet stored will still be copied into storage order: past the
+    mark they count as the server's own work, so one request gets in at a time."""
+    with serving(db_path, memory_limit_bytes=MIN_MEMORY_LIMIT_BYTES, flush_interval_s=3600) as running:
+        writer = running.server.writer if running.server is not None else None
+        assert writer is not None
+        with grpc.insecure_channel(running.grpc_endpoint) as channel:
+            export = channel.unary_unary(TRACE_EXPORT)
+            export(raw_request(10, seed=1)[0], timeout=30)  # nothing else in the server: in
+            assert writer.queued_rows == 0 and writer.unprepared_bytes > 0
+            with pytest.raises(grpc.RpcError) as refused:
+                export(raw_request(4, seed=2)[0], timeout=30)
+            assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
+            assert writer.sync() and writer.unprepared_bytes == 0
+            export(raw_request(4, seed=2)[0], timeout=30)  # stored: in again
+        assert running.scalar("SELECT count(*) FROM otel_spans") == 14
+        assert _memory_refusals(running.api_url, "grpc") == 1

@@ -7,6 +7,7 @@ and Mermaid are written here, because networkx's DOT writer needs pydot.
 
 Examples
 --------
+>>> import networkx as nx
 >>> g = nx.DiGraph()
 >>> g.add_edge("user", "db:5432", calls=3)
 >>> json.loads(render(g, "jaeger"))
@@ -21,11 +22,15 @@ import logging
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import InvalidQueryError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+# The writers import networkx where they call it: the CLI imports this module for the format
+# names, and `glimpse serve` need not hold networkx (12 MiB) until a graph is asked for.
 
 __all__ = [
     "FORMATS",
@@ -75,11 +80,15 @@ _MERMAID_ESCAPES = str.maketrans(
 
 def to_node_link_json(graph: nx.DiGraph) -> str:
     """networkx node-link JSON (``nodes`` and ``edges``); read back with ``nx.node_link_graph``."""
+    import networkx as nx
+
     return _dumps(nx.node_link_data(graph, edges="edges"))
 
 
 def to_cytoscape_json(graph: nx.DiGraph) -> str:
     """Cytoscape.js JSON (networkx ``cytoscape_data``) with ids on edges and graph data as an object."""
+    import networkx as nx
+
     data: dict[str, Any] = nx.cytoscape_data(graph)
     data["data"] = dict(data["data"])
     edges: list[dict[str, Any]] = data["elements"]["edges"]
@@ -140,6 +149,8 @@ def _node_load_text(graph: nx.DiGraph, node: Any, data: Mapping[str, Any]) -> st
 
 def to_graphml(graph: nx.DiGraph) -> str:
     """GraphML (networkx writer); ``None`` attributes are left out."""
+    import networkx as nx
+
     buffer = io.BytesIO()
     nx.write_graphml_xml(_xml_ready(graph), buffer, encoding="utf-8")  # same output with or without lxml
     return buffer.getvalue().decode("utf-8")
@@ -147,6 +158,8 @@ def to_graphml(graph: nx.DiGraph) -> str:
 
 def to_gexf(graph: nx.DiGraph) -> str:
     """GEXF 1.2 for Gephi (networkx writer); ``None`` attributes and graph attributes are left out."""
+    import networkx as nx
+
     buffer = io.BytesIO()
     nx.write_gexf(_xml_ready(graph), buffer, encoding="utf-8")
     return buffer.getvalue().decode("utf-8")
@@ -159,6 +172,8 @@ def _xml_ready(graph: nx.DiGraph) -> nx.DiGraph:
     fails on, say, a float under an integer declaration; GraphML declares two keys of one name.
     Mapping-valued graph attributes (``node_default`` of a graph read from GraphML) are left out.
     """
+    import networkx as nx
+
     graph_attrs = {key: value for key, value in graph.graph.items() if not isinstance(value, Mapping)}
     ready = nx.DiGraph()
     ready.graph.update(_unify_types([graph_attrs])[0])

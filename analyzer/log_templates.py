@@ -16,9 +16,10 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from drain3 import TemplateMiner
-from drain3.template_miner_config import TemplateMinerConfig
+if TYPE_CHECKING:
+    from drain3 import TemplateMiner
 
 __all__ = ["LogTemplate", "mine_templates", "template_id"]
 
@@ -44,6 +45,11 @@ def template_id(text: str) -> str:
 
 
 def _miner() -> TemplateMiner:
+    # imported here: the server's trace and log endpoints import this module, and a server
+    # that only takes exports need not hold drain3 and jsonpickle
+    from drain3 import TemplateMiner
+    from drain3.template_miner_config import TemplateMinerConfig
+
     config = TemplateMinerConfig()
     config.drain_sim_th = SIMILARITY
     config.drain_depth = TREE_DEPTH

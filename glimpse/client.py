@@ -17,10 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
 from analyzer.errors import AnalysisError, InvalidQueryError, NotFoundError
-from analyzer.query_service.graphs import service_graph_document
 from glimpse.credentials import ENV_TOKEN, Credentials, client_credentials, missing_client_certificate_hint
 from glimpse.discovery import read_server_info
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES
@@ -33,6 +30,7 @@ from tracing.errors import GlimpseError
 
 if TYPE_CHECKING:
     import duckdb
+    import httpx
 
 __all__ = ["GlimpseClient", "NotAuthorizedError", "ServerUnreachableError", "as_query_params"]
 
@@ -112,6 +110,8 @@ class GlimpseClient:
         """The service graph in ``fmt`` (see analyzer.graph_export.FORMATS)."""
         if self.server_url is not None:
             return self._get("/api/graph", {"format": fmt, **params}).text
+        from analyzer.query_service.graphs import service_graph_document  # networkx: on first use
+
         return self._on_file(service_graph_document, fmt, **graph_options(as_query_params(params)))
 
     def sql(
@@ -151,6 +151,8 @@ class GlimpseClient:
         return self._request("GET", path, params=as_query_params(params), timeout=ANALYSIS_TIMEOUT_S)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx  # only a client of a running server needs it: the server holds this class too
+
         credentials = self.credentials
         try:
             response = httpx.request(

@@ -7,19 +7,12 @@ server and on the file.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from analyzer.query_service.alerts import alerts
-from analyzer.query_service.bottlenecks import bottlenecks
-from analyzer.query_service.graphs import service_graph_diff
-from analyzer.query_service.incidents import anomalies, root_causes
-from analyzer.query_service.insights import insights
-from analyzer.query_service.logs import log_templates, search_logs
-from analyzer.query_service.platforms import platform_metric_series, platforms
-from analyzer.query_service.services import data_overview, service_red
-from analyzer.query_service.traces import search_traces, trace_critical_path, trace_detail
 from glimpse.params import (
     alert_options,
     anomaly_options,
@@ -43,8 +36,12 @@ class Analysis:
     """``GET path``: query parameters -> ``options`` -> ``function(connection, **options)`` -> JSON."""
 
     path: str
-    function: Callable[..., dict[str, Any]]
+    target: str  # "module:function" of the query service, imported on first use
     options: Callable[[Mapping[str, str]], dict[str, Any]]
+
+    @property
+    def function(self) -> Callable[..., dict[str, Any]]:
+        return _resolve(self.target)
 
 
 @dataclass(frozen=True)
@@ -52,26 +49,43 @@ class TraceAnalysis:
     """``GET path`` with the trace id in it: ``function(connection, trace_id, adjust_skew=...)``."""
 
     path: str  # with {trace_id}
-    function: Callable[..., dict[str, Any]]
+    target: str
 
+    @property
+    def function(self) -> Callable[..., dict[str, Any]]:
+        return _resolve(self.target)
+
+
+@cache
+def _resolve(target: str) -> Callable[..., dict[str, Any]]:
+    """The function a "module:function" target names. Imported on first use: a server that
+    only takes exports never holds the analyses' libraries (networkx, drain3: about 15 MiB)."""
+    module, name = target.split(":")
+    function: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), name)
+    return function
+
+
+_QS = "analyzer.query_service."
 
 ANALYSES = {
-    "graph_diff": Analysis("/api/graph/diff", service_graph_diff, diff_options),
-    "traces": Analysis("/api/traces", search_traces, trace_search_options),
-    "services": Analysis("/api/services", service_red, service_options),
-    "extent": Analysis("/api/extent", data_overview, no_options),
-    "bottlenecks": Analysis("/api/bottlenecks", bottlenecks, bottleneck_options),
-    "platforms": Analysis("/api/platforms", platforms, window_options),
-    "platform_metrics": Analysis("/api/platforms/metrics", platform_metric_series, metric_series_options),
-    "anomalies": Analysis("/api/anomalies", anomalies, anomaly_options),
-    "rca": Analysis("/api/rca", root_causes, rca_options),
-    "alerts": Analysis("/api/alerts", alerts, alert_options),
-    "insights": Analysis("/api/insights", insights, insight_options),
-    "logs": Analysis("/api/logs", search_logs, log_options),
-    "log_templates": Analysis("/api/logs/templates", log_templates, log_options),
+    "graph_diff": Analysis("/api/graph/diff", _QS + "graphs:service_graph_diff", diff_options),
+    "traces": Analysis("/api/traces", _QS + "traces:search_traces", trace_search_options),
+    "services": Analysis("/api/services", _QS + "services:service_red", service_options),
+    "extent": Analysis("/api/extent", _QS + "services:data_overview", no_options),
+    "bottlenecks": Analysis("/api/bottlenecks", _QS + "bottlenecks:bottlenecks", bottleneck_options),
+    "platforms": Analysis("/api/platforms", _QS + "platforms:platforms", window_options),
+    "platform_metrics": Analysis(
+        "/api/platforms/metrics", _QS + "platforms:platform_metric_series", metric_series_options
+    ),
+    "anomalies": Analysis("/api/anomalies", _QS + "incidents:anomalies", anomaly_options),
+    "rca": Analysis("/api/rca", _QS + "incidents:root_causes", rca_options),
+    "alerts": Analysis("/api/alerts", _QS + "alerts:alerts", alert_options),
+    "insights": Analysis("/api/insights", _QS + "insights:insights", insight_options),
+    "logs": Analysis("/api/logs", _QS + "logs:search_logs", log_options),
+    "log_templates": Analysis("/api/logs/templates", _QS + "logs:log_templates", log_options),
 }
 
 TRACE_ANALYSES = {
-    "critical_path": TraceAnalysis("/api/traces/{trace_id}/critical-path", trace_critical_path),
-    "trace": TraceAnalysis("/api/traces/{trace_id}", trace_detail),
+    "critical_path": TraceAnalysis("/api/traces/{trace_id}/critical-path", _QS + "traces:trace_critical_path"),
+    "trace": TraceAnalysis("/api/traces/{trace_id}", _QS + "traces:trace_detail"),
 }

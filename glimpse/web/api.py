@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from analyzer.errors import InvalidQueryError, NotFoundError
-from analyzer.query_service.graphs import jaeger_dependencies, service_graph_document
 from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
 from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
@@ -127,6 +126,8 @@ def api_routes(
     async def graph(request: Request) -> Response:
         fmt = request.query_params.get("format", "json")
         options = graph_options(request.query_params)
+        from analyzer.query_service.graphs import service_graph_document  # networkx: on first use
+
         text: str = await run_in_threadpool(partial(on_connection, connect, service_graph_document, fmt, **options))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
@@ -137,6 +138,8 @@ def api_routes(
             lookback = int(params.get("lookback") or 24 * 3600 * 1000)
         except ValueError:
             raise InvalidQueryError("endTs and lookback must be integer milliseconds") from None
+        from analyzer.query_service.graphs import jaeger_dependencies  # networkx: on first use
+
         data = await run_in_threadpool(
             on_connection, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
         )

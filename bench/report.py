@@ -286,6 +286,10 @@ def probe_queries(paths: Sequence[Path], runs: int) -> list[dict[str, list[float
                 pipe.send("stop")
         for worker in workers:
             worker.join(timeout=60)
+            if worker.is_alive():  # stuck in a query: the report goes on without it
+                worker.terminate()
+        for pipe in pipes:
+            pipe.close()
 
 
 def _probe_worker(path: Path, pipe: Connection) -> None:

@@ -158,7 +158,7 @@ class Ingestor:
     def _check_memory(self) -> None:
         """Refuse past the memory limit, counting what the writer still has to copy into
         storage order, while the server has work of its own (a request that finds nothing
-        queued, in flight or waiting to be stored always gets in)."""
+        queued, in flight or waiting to be put in storage order always gets in)."""
         if self.memory_guard is None:
             return
         with self._inflight_lock:

@@ -7,9 +7,9 @@ the process's resident size and adds what the process will still grow by for wha
 already admitted: the acknowledged spans' copy into storage order (the writer's
 ``unprepared_bytes``) and DuckDB's share, which each commit fills. Past a high-water mark
 of the limit it answers "retry later" to every export while the server still has work of
-its own: once the queue, the requests in flight and the spans waiting to be stored are
-done, one request always gets in, so that a limit set below what the server needs when
-idle slows ingest down instead of stopping it.
+its own: once the queue, the requests in flight and the spans waiting to be put in
+storage order are done, one request always gets in, so that a limit set below what the
+server needs when idle slows ingest down instead of stopping it.
 """
 
 from __future__ import annotations
@@ -80,25 +80,28 @@ class MemoryGuard:
     def check(self, growth_bytes: int = 0) -> None:
         """Raise :class:`MemoryLimitError` when the process is past its high-water mark, or
         would be once it grows by ``growth_bytes`` and the reserve."""
-        resident = self._sample()
-        if resident + growth_bytes + self.reserve_bytes < self.high_water_bytes:
+        ahead = growth_bytes + self.reserve_bytes
+        resident = self._sample(ahead)
+        if resident + ahead < self.high_water_bytes:
             return
         with self._lock:
             self.refusals += 1
         raise MemoryLimitError(
             f"the server is at its memory limit ({resident >> 20} MiB resident, "
-            f"{(growth_bytes + self.reserve_bytes) >> 20} MiB more on the way, limit {self.limit_bytes >> 20} MiB)",
+            f"{ahead >> 20} MiB more on the way, limit {self.limit_bytes >> 20} MiB)",
             retry_after_s=self.retry_after_s,
         )
 
-    def _sample(self) -> int:
+    def _sample(self, ahead: int) -> int:
+        """The resident size (measured at most every SAMPLE_INTERVAL_S); past the mark with
+        ``ahead`` counted, glibc's free pages are handed back first and it is measured again."""
         now = time.monotonic()
         with self._lock:
             if now - self._measured_at < SAMPLE_INTERVAL_S:
                 return self._resident
             self._measured_at = now
         resident = self._measure() or 0  # unknown: never refuse
-        relieve = resident >= self.high_water_bytes and self._on_pressure is not None
+        relieve = resident + ahead >= self.high_water_bytes and self._on_pressure is not None
         with self._lock:
             if relieve and now - self._relieved_at >= 1.0:
                 self._relieved_at = now

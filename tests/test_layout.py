@@ -46,6 +46,15 @@ def test_imports_point_one_way(package: str) -> None:
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
 
 
+def test_every_analysis_the_api_serves_names_a_function() -> None:
+    """The API's analyses are imported on their first call; a misspelt target would only
+    show at that call, as a server error."""
+    from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, resolve
+
+    targets = [entry.target for entry in (*ANALYSES.values(), *TRACE_ANALYSES.values())]
+    assert all(callable(resolve(target)) for target in targets) and len(targets) == 15
+
+
 @pytest.mark.parametrize(
     ("module", "must_not_load"),
     [

@@ -63,6 +63,16 @@ def test_under_pressure_the_guard_gives_memory_back_then_measures_again() -> Non
     assert released == [1] and readings.calls == 2 and guard.refusals == 0
 
 
+def test_memory_goes_back_once_the_projection_passes_the_mark() -> None:
+    released = []
+    readings = _Readings(60 * MIB, 40 * MIB)  # under the mark alone; with the reserve, over it
+    guard = MemoryGuard(
+        100 * MIB, high_water=0.85, measure=readings, on_pressure=lambda: released.append(1), reserve_bytes=30 * MIB
+    )
+    guard.check()  # 40 + 30 after malloc_trim: in
+    assert released == [1] and readings.calls == 2 and guard.refusals == 0
+
+
 def test_an_unknown_size_never_refuses() -> None:
     MemoryGuard(MIN_MEMORY_LIMIT_BYTES, measure=lambda: None).check()
 
@@ -94,7 +104,7 @@ def test_at_its_limit_the_server_refuses_while_busy_and_the_sdk_retries_get_ever
         writer = running.server.writer if running.server is not None else None
         assert writer is not None
         for seed in range(3):  # one at a time, each stored before the next: a server with
-            # nothing queued, in flight or waiting to be stored lets one request in
+            # nothing queued, in flight or waiting to be put in storage order lets one in
             assert exporter.export(sdk_spans(5, seed=seed)) is SpanExportResult.SUCCESS
             assert writer.sync() and writer.unprepared_bytes == 0
         assert _memory_refusals(running.api_url, "http") == 0

@@ -27,7 +27,7 @@ from starlette.routing import Route
 from analyzer.errors import InvalidQueryError, NotFoundError
 from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
-from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis
+from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis, deferred
 from glimpse.metrics import CONTENT_TYPE, SelfMetrics
 from glimpse.params import graph_options, trace_options
 from glimpse.web.common import Connect, status_for
@@ -54,6 +54,10 @@ __all__ = [
     "require_token",
     "status_for",
 ]
+
+# networkx is imported by the first graph call, on a worker thread (glimpse/endpoints.py)
+service_graph_document = deferred("analyzer.query_service.graphs:service_graph_document")
+jaeger_dependencies = deferred("analyzer.query_service.graphs:jaeger_dependencies")
 
 
 MAX_ROWS_LIMIT = 100_000
@@ -126,8 +130,6 @@ def api_routes(
     async def graph(request: Request) -> Response:
         fmt = request.query_params.get("format", "json")
         options = graph_options(request.query_params)
-        from analyzer.query_service.graphs import service_graph_document  # networkx: on first use
-
         text: str = await run_in_threadpool(partial(on_connection, connect, service_graph_document, fmt, **options))
         return Response(text, media_type=GRAPH_MEDIA_TYPES.get(fmt, "application/json"))
 
@@ -138,8 +140,6 @@ def api_routes(
             lookback = int(params.get("lookback") or 24 * 3600 * 1000)
         except ValueError:
             raise InvalidQueryError("endTs and lookback must be integer milliseconds") from None
-        from analyzer.query_service.graphs import jaeger_dependencies  # networkx: on first use
-
         data = await run_in_threadpool(
             on_connection, connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=lookback
         )

@@ -29,6 +29,7 @@ from starlette.routing import Route
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.catalog import operations, services
 from analyzer.query_service.traces import export_traces, search_traces
+from glimpse.endpoints import deferred
 from glimpse.params import epoch_ns, go_duration_ns
 from glimpse.timeparse import parse_time_ns
 from glimpse.web.common import Connect, query, status_for
@@ -43,6 +44,8 @@ JAEGER_PREFIX = "/jaeger"
 DEFAULT_LIMIT = 100  # Jaeger's query service default
 MAX_LIMIT = 1000
 TRACE_NOT_FOUND = "trace not found"
+# networkx is imported by the first call, on a worker thread (glimpse/endpoints.py)
+jaeger_dependencies = deferred("analyzer.query_service.graphs:jaeger_dependencies")
 _KINDS = {
     "server": "Server",
     "client": "Client",
@@ -270,8 +273,6 @@ class _LegacyApi:
         lookback_text = params.get("lookback") or str(24 * 3600 * 1000)
         if not re.fullmatch(r"\d+", lookback_text):
             raise InvalidQueryError(f"unable to parse lookback: not an integer: {lookback_text!r}")
-        from analyzer.query_service.graphs import jaeger_dependencies  # networkx: on first use
-
         links = await query(self.connect, jaeger_dependencies, end_ts_ms=end_ts, lookback_ms=int(lookback_text) or 1)
         service = params.get("service")
         if service:

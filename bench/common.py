@@ -147,10 +147,15 @@ def temporary_db(prefix: str, name: str) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def running_server(db_path: str | Path, **settings: Any) -> Iterator[ServerInfo]:
-    """A glimpse server in this process on ``db_path``, every port chosen by the system."""
+    """A glimpse server in this process on ``db_path``, every port chosen by the system.
+
+    Without a memory bound unless ``settings`` give one: the process also holds the
+    benchmark's own data (the replayed files, the simulator), which the bound would count
+    as the server's and answer with retries that change how the data is chunked."""
     from glimpse.server import GlimpseServer
     from glimpse.settings import ServerSettings
 
+    settings.setdefault("memory_limit_bytes", None)
     server = GlimpseServer(ServerSettings(db_path=str(db_path), grpc_port=0, http_port=0, api_port=0, **settings))
     info = server.start()
     try:

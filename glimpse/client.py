@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from analyzer.errors import AnalysisError, InvalidQueryError, NotFoundError
 from glimpse.credentials import ENV_TOKEN, Credentials, client_credentials, missing_client_certificate_hint
 from glimpse.discovery import read_server_info
-from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, deferred
+from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, service_graph_document
 from glimpse.params import graph_options, trace_options
 from storage.errors import QueryError
 from storage.jsonable import query_payload
@@ -110,8 +110,7 @@ class GlimpseClient:
         """The service graph in ``fmt`` (see analyzer.graph_export.FORMATS)."""
         if self.server_url is not None:
             return self._get("/api/graph", {"format": fmt, **params}).text
-        document = deferred("analyzer.query_service.graphs:service_graph_document")  # networkx: on first use
-        text: str = self._on_file(document, fmt, **graph_options(as_query_params(params)))
+        text: str = self._on_file(service_graph_document, fmt, **graph_options(as_query_params(params)))
         return text
 
     def sql(

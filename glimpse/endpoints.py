@@ -28,16 +28,22 @@ from glimpse.params import (
     window_options,
 )
 
-__all__ = ["ANALYSES", "TRACE_ANALYSES", "Analysis", "TraceAnalysis", "deferred", "resolve"]
+__all__ = [
+    "ANALYSES",
+    "TRACE_ANALYSES",
+    "Analysis",
+    "TraceAnalysis",
+    "deferred",
+    "jaeger_dependencies",
+    "resolve",
+    "service_graph_document",
+]
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """``GET path``: query parameters -> ``options`` -> ``function(connection, **options)`` -> JSON."""
-
+class _Served:
     path: str
     target: str  # "module:function" of the query service, imported on first use
-    options: Callable[[Mapping[str, str]], dict[str, Any]]
 
     @property
     def function(self) -> Callable[..., dict[str, Any]]:
@@ -45,15 +51,15 @@ class Analysis:
 
 
 @dataclass(frozen=True)
-class TraceAnalysis:
-    """``GET path`` with the trace id in it: ``function(connection, trace_id, adjust_skew=...)``."""
+class Analysis(_Served):
+    """``GET path``: query parameters -> ``options`` -> ``function(connection, **options)`` -> JSON."""
 
-    path: str  # with {trace_id}
-    target: str
+    options: Callable[[Mapping[str, str]], dict[str, Any]]
 
-    @property
-    def function(self) -> Callable[..., dict[str, Any]]:
-        return deferred(self.target)
+
+@dataclass(frozen=True)
+class TraceAnalysis(_Served):
+    """``GET path`` (with {trace_id}): ``function(connection, trace_id, adjust_skew=...)``."""
 
 
 def deferred(target: str) -> Callable[..., Any]:
@@ -76,6 +82,10 @@ def resolve(target: str) -> Callable[..., Any]:
 
 
 _QS = "analyzer.query_service."
+
+# the graph documents the API, the Jaeger API and the client serve beside the analyses
+service_graph_document = deferred(_QS + "graphs:service_graph_document")
+jaeger_dependencies = deferred(_QS + "graphs:jaeger_dependencies")
 
 ANALYSES = {
     "graph_diff": Analysis("/api/graph/diff", _QS + "graphs:service_graph_diff", diff_options),

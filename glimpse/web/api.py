@@ -27,7 +27,14 @@ from starlette.routing import Route
 from analyzer.errors import InvalidQueryError, NotFoundError
 from collector.security import BearerAuth, TokenStore
 from glimpse import __version__
-from glimpse.endpoints import ANALYSES, TRACE_ANALYSES, Analysis, TraceAnalysis, deferred
+from glimpse.endpoints import (
+    ANALYSES,
+    TRACE_ANALYSES,
+    Analysis,
+    TraceAnalysis,
+    jaeger_dependencies,
+    service_graph_document,
+)
 from glimpse.metrics import CONTENT_TYPE, SelfMetrics
 from glimpse.params import graph_options, trace_options
 from glimpse.web.common import Connect, status_for
@@ -54,10 +61,6 @@ __all__ = [
     "require_token",
     "status_for",
 ]
-
-# networkx is imported by the first graph call, on a worker thread (glimpse/endpoints.py)
-service_graph_document = deferred("analyzer.query_service.graphs:service_graph_document")
-jaeger_dependencies = deferred("analyzer.query_service.graphs:jaeger_dependencies")
 
 
 MAX_ROWS_LIMIT = 100_000

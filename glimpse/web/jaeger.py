@@ -29,7 +29,7 @@ from starlette.routing import Route
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.query_service.catalog import operations, services
 from analyzer.query_service.traces import export_traces, search_traces
-from glimpse.endpoints import deferred
+from glimpse.endpoints import jaeger_dependencies
 from glimpse.params import epoch_ns, go_duration_ns
 from glimpse.timeparse import parse_time_ns
 from glimpse.web.common import Connect, query, status_for
@@ -44,8 +44,6 @@ JAEGER_PREFIX = "/jaeger"
 DEFAULT_LIMIT = 100  # Jaeger's query service default
 MAX_LIMIT = 1000
 TRACE_NOT_FOUND = "trace not found"
-# networkx is imported by the first call, on a worker thread (glimpse/endpoints.py)
-jaeger_dependencies = deferred("analyzer.query_service.graphs:jaeger_dependencies")
 _KINDS = {
     "server": "Server",
     "client": "Client",

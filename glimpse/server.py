@@ -39,7 +39,6 @@ from collector.security import TlsFiles, TokenStore
 from glimpse.allocator import release_free_memory, tune_malloc
 from glimpse.client import GlimpseClient
 from glimpse.discovery import ServerInfo, read_server_info, server_info_path, write_server_info
-from glimpse.lake_loop import LakeExporter
 from glimpse.mcp.endpoint import McpEndpoint
 from glimpse.metrics import SelfMetrics
 from glimpse.settings import ServerSettings
@@ -47,7 +46,6 @@ from glimpse.span_metrics import SpanMetrics, SpanMetricsExposition
 from glimpse.web.api import build_api_app
 from glimpse.web.console import build_console_app
 from storage.journal import journal_dir
-from storage.lake import lake_location
 from storage.retention import RetentionPolicy, RetentionStats, store_bytes
 from storage.store import memory_by_tag, open_writable
 from storage.writer import BatchWriter
@@ -56,6 +54,7 @@ from tracing.errors import GlimpseError
 if TYPE_CHECKING:
     from analyzer.alert_rules import NotifyTargets
     from glimpse.alert_loop import RuleLoop
+    from glimpse.lake_loop import LakeExporter
     from glimpse.notify import Notifier
 
 __all__ = ["GlimpseServer", "keep_pandas_out"]
@@ -211,6 +210,9 @@ class GlimpseServer:
         settings = self.settings
         if not settings.lake:
             return None
+        from glimpse.lake_loop import LakeExporter  # Parquet and the object stores load when a lake is set
+        from storage.lake import lake_location
+
         location = lake_location(settings.lake, create=True)  # a lake that cannot be made stops the start
         exporter = LakeExporter(
             location,

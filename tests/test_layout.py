@@ -73,6 +73,8 @@ def test_every_analysis_the_api_serves_names_a_function() -> None:
         # analyzer/graph_export.py, analyzer/log_templates.py): a server that only takes
         # exports holds none of them (18 MiB less resident)
         ("glimpse.server", ("networkx", "drain3", "httpx", "yaml")),
+        # and Parquet with Arrow's object-store filesystems when a lake is set (9 MiB)
+        ("glimpse.server", ("pyarrow.parquet", "pyarrow.fs", "storage.lake")),
         ("glimpse.cli", ("networkx", "drain3", "httpx", "yaml")),
     ],
 )

@@ -5,14 +5,15 @@ GlimpseError                      (tracing.errors)
     ├── SchemaError               the file is not a glimpse store, or is newer than this code
     ├── QueueFullError            the writer's queue is full: retry later
     ├── WriterClosedError         the writer is shutting down
-    └── QueryError                a read-only query was refused or failed
+    ├── QueryError                a read-only query was refused or failed
+    └── QueryMemoryError          a query needed more memory than DuckDB may use here
 """
 
 from __future__ import annotations
 
 from tracing.errors import GlimpseError
 
-__all__ = ["QueryError", "QueueFullError", "SchemaError", "StorageError", "WriterClosedError"]
+__all__ = ["QueryError", "QueryMemoryError", "QueueFullError", "SchemaError", "StorageError", "WriterClosedError"]
 
 
 class StorageError(GlimpseError):
@@ -37,3 +38,7 @@ class WriterClosedError(StorageError):
 
 class QueryError(StorageError):
     """A SQL query was refused (not read-only, too slow) or failed."""
+
+
+class QueryMemoryError(StorageError):
+    """A query needed more memory than the process lets DuckDB use (its ``memory_limit``)."""

@@ -89,9 +89,13 @@ def instance_host_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> li
     return cast(list[InstanceHostRow], run_query(con, "incidents/instance_hosts", params=window.params))
 
 
-def spectrum_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> list[SpectrumRow]:
-    """Per (kind, entity): anomalous and normal incident traces through it (incidents/spectrum.sql)."""
-    return cast(list[SpectrumRow], run_query(con, "incidents/spectrum", params=_params(baseline, incident)))
+def spectrum_rows(
+    con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow, *, sample: int = 1
+) -> list[SpectrumRow]:
+    """Per (kind, entity): anomalous and normal incident traces through it (incidents/spectrum.sql),
+    over one trace in ``sample`` (by trace-id hash)."""
+    params = {**_params(baseline, incident), "sample": sample}
+    return cast(list[SpectrumRow], run_query(con, "incidents/spectrum", params=params))
 
 
 def histogram_point_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[HistogramPointRow]:

@@ -9,12 +9,11 @@ engines order the interpolation's arithmetic differently). Differences are docum
 rather than hidden: the 64-bit hash that pairs spans is ``xxhash64`` in Spark (DuckDB's own
 ``hash`` elsewhere); either makes a false pair only on a hash collision inside one window,
 but the traces a large diagnosis samples by ``hash(trace_id) % n`` are other traces on
-Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one; its ``list_distinct``
-leaves it out too): the columns it lists are never NULL. JSON values are read with
-``get_json_object`` (a string as it is, anything else as its JSON text, which Spark writes
-compactly). Regular expressions are Java's in Spark, RE2 in DuckDB: the store's (the log
-masks) use only what both read the same. Unsigned 64-bit counts (a histogram's buckets),
-decimals in Spark, are read as longs.
+Spark. ``list(DISTINCT x ...)`` leaves NULL out (DuckDB keeps one): the columns it lists
+are never NULL. JSON values are read with ``get_json_object`` (a string as it is, anything
+else as its JSON text, which Spark writes compactly). Regular expressions are Java's in
+Spark, RE2 in DuckDB: the store's (the log masks) use only what both read the same.
+Unsigned 64-bit counts (a histogram's buckets), decimals in Spark, are read as longs.
 
 In the lake's views ``timestamp`` columns are integers (unix ns): Spark reads Parquet's
 nanosecond timestamps as longs (``spark.sql.legacy.parquet.nanosAsLong``), so the
@@ -81,11 +80,6 @@ _REWRITES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     # NULL values are left out (DuckDB keeps one, last): the columns it lists are never NULL
     (
         r"\blist\(DISTINCT ([\w.]+) ORDER BY \1\)( FILTER \(WHERE [^()]*\))?",
-        r"nullif(array_sort(collect_set(\1)\2), array())",
-    ),
-    # list_sort(list_distinct(list(x) [FILTER ...])): the same
-    (
-        r"\blist_sort\(list_distinct\(list\(([\w.]+)\)( FILTER \(WHERE [^()]*\))?\)\)",
         r"nullif(array_sort(collect_set(\1)\2), array())",
     ),
     (r",\s*'g'\)", ")"),  # regexp_replace's flag: Spark's replaces every match

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
-from storage.errors import SchemaError, StorageError
+from storage.errors import QueryMemoryError, SchemaError, StorageError
 from storage.journal import journal_dir, pending_segments
 from storage.schema import SCHEMA_VERSION, apply_migrations, current_version
 from storage.writer import TableStore, WriterStats, replay_journal
@@ -136,9 +137,25 @@ def _checked_size(text: str) -> str:
 def on_connection(
     connect: Callable[[], duckdb.DuckDBPyConnection], function: Callable[..., T], *args: Any, **kwargs: Any
 ) -> T:
-    """``function(connection, *args, **kwargs)`` on a connection of its own, closed after."""
+    """``function(connection, *args, **kwargs)`` on a connection of its own, closed after.
+
+    DuckDB running out of its memory becomes a :class:`QueryMemoryError` that says what to do.
+    """
     con = connect()
     try:
         return function(con, *args, **kwargs)
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryMemoryError(_out_of_memory(con)) from exc
     finally:
         con.close()
+
+
+def _out_of_memory(con: duckdb.DuckDBPyConnection) -> str:
+    limit = ""
+    with suppress(duckdb.Error):
+        row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        limit = f" ({row[0]})" if row else ""
+    return (
+        f"the query needed more memory than DuckDB may use in this process{limit}: ask for a shorter"
+        " time window (a server gives DuckDB an eighth of its --memory-limit, up to 256 MB)"
+    )

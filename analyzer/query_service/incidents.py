@@ -363,7 +363,7 @@ def root_causes(
         baseline_since_ns=baseline.since_ns,
         incident_since_ns=incident.since_ns,
         resources=_resource_shifts(con, baseline, incident),
-        spectrum=spectrum_rows(con, baseline, incident),
+        spectrum=spectrum_rows(con, baseline, incident, sample=sample),
         critical_path=critical_path_shift(con, baseline, incident, critical_paths=critical_paths),
         logs=log_evidence(transitions, templates=templates),
         instance_logs=log_evidence(transitions, by="instance", templates=templates),

@@ -11,7 +11,7 @@ import duckdb
 from starlette.concurrency import run_in_threadpool
 
 from analyzer.errors import InvalidQueryError, NotFoundError
-from storage.errors import QueryError
+from storage.errors import QueryError, QueryMemoryError
 from storage.store import on_connection
 from tracing.errors import GlimpseError
 
@@ -21,9 +21,12 @@ Connect = Callable[[], duckdb.DuckDBPyConnection]
 
 
 def status_for(exc: GlimpseError) -> int:
-    """The HTTP status of an error: 404 for nothing found, 400 for a bad question, else 500."""
+    """The HTTP status of an error: 404 for nothing found, 400 for a bad question, 503 for a
+    question too large for the server's memory, else 500."""
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, QueryMemoryError):
+        return 503
     if isinstance(exc, (InvalidQueryError, QueryError)):
         return 400
     return 500

@@ -2,7 +2,8 @@
 -- pass through, against the normal ones (as MicroRank and TraceRCA do). A trace is
 -- anomalous when its root span is slower than the baseline window's robust 99th percentile
 -- of the same root operation, or when any of its spans failed. Per (kind, name): anomalous
--- traces through it (ef), normal traces through it (ep), and the window's totals.
+-- traces through it (ef), normal traces through it (ep), and the window's totals; over one
+-- trace in $sample (by trace-id hash, the evidence's sample).
 WITH window_spans AS (
     SELECT trace_id, parent_span_id, span_name, service_name, duration, status_code = 'Error' AS failed,
            coalesce(k8s_pod_name, service_instance_id) AS instance,
@@ -10,8 +11,9 @@ WITH window_spans AS (
            CASE WHEN span_kind IN ('Client', 'Producer') THEN coalesce(peer_service, server_address) END AS peer,
            timestamp >= make_timestamp_ns($i_since) AS incident
     FROM otel_traces
-    WHERE (timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
-       OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until))
+    WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
+           OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
+      AND ($sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0)
 ),
 roots AS (
     SELECT trace_id, min(service_name || ' ' || span_name) AS endpoint, max(duration) AS duration,

@@ -29,6 +29,7 @@ __all__ = [
     "instance_host_rows",
     "log_series_rows",
     "red_series_rows",
+    "span_counts",
     "spectrum_rows",
     "transition_rows",
     "version_rows",
@@ -43,6 +44,13 @@ def _params(baseline: SpanWindow, incident: SpanWindow) -> dict[str, int]:
         "i_since": incident.since_ns,
         "i_until": incident.until_ns,
     }
+
+
+def span_counts(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> dict[int, int]:
+    """Spans per ``bucket_ns``-wide bucket of the window, by bucket number from its start
+    (incidents/span_minutes.sql; buckets without spans left out)."""
+    rows = run_query(con, "incidents/span_minutes", params={**window.params, "bucket": bucket_ns})
+    return {int(row["bucket"]): int(row["spans"]) for row in rows}
 
 
 def window_span_count(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> int:

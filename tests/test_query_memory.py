@@ -10,17 +10,21 @@ import duckdb
 import httpx
 import pytest
 
+from analyzer.query_service import incidents
+from analyzer.query_service.incidents import detection_window
 from bench.generate import StoreSpec, generate, pool_store
 from glimpse.client import GlimpseClient
 from glimpse.settings import DEFAULT_MEMORY_LIMIT_BYTES, MIN_MEMORY_LIMIT_BYTES
 from storage.errors import QueryMemoryError
 from storage.store import on_connection
-from tests.conftest import serving
+from tests.conftest import Running, serving
+from tests.trace_builder import TraceBuilder, send
 from tracing.errors import GlimpseError
 
 pytestmark = pytest.mark.slow
 
 HOUR_NS = 3600 * 10**9
+MINUTE_NS = 60 * 10**9
 MIB = 2**20
 SLOW_SERVICE = "tax"  # a leaf of the generated topology: it calls nothing instrumented
 
@@ -85,3 +89,29 @@ def test_duckdb_running_out_of_memory_becomes_an_error_that_names_the_limit() ->
     with pytest.raises(QueryMemoryError, match=r"more memory than DuckDB may use in this process \(7\.6 MiB\)"):
         on_connection(con.cursor, lambda cursor: cursor.execute("SELECT list(range) FROM range(20_000_000)").fetchall())
     assert con.execute("SELECT 1").fetchall() == [(1,)]  # only the query's own cursor was closed
+
+
+def test_automatic_detection_reads_the_latest_hours_and_at_most_so_many_spans(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight hours of one span every five minutes (minute 0 to 475). Detection reads the last
+    six hours; with room for 30 spans, the minutes back to the 30th newest span (minute 330,
+    150 minutes before the end); with room for 3, the last half hour all the same."""
+    trace = TraceBuilder(seed=3)
+    for minute in range(0, 8 * 60, 5):
+        trace.new_trace()
+        trace.span("shop", "GET /", kind="server", start_ms=minute * 60_000, end_ms=minute * 60_000 + 10)
+    send(running.grpc_endpoint, trace.spans)
+    assert running.server is not None
+    end = trace.spans[-1].start_ns + 1  # just after the last span's start
+
+    def window_minutes() -> float:
+        window = on_connection(running.server.read_cursor, detection_window)  # type: ignore[union-attr]
+        assert window.until_ns == end
+        return (window.until_ns - window.since_ns) / MINUTE_NS
+
+    assert window_minutes() == 6 * 60
+    monkeypatch.setattr(incidents, "DETECTION_SPANS", 30)
+    assert window_minutes() == 150
+    monkeypatch.setattr(incidents, "DETECTION_SPANS", 3)
+    assert window_minutes() == 30

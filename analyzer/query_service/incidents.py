@@ -33,6 +33,7 @@ from storage.incident_queries import (
     instance_host_rows,
     log_series_rows,
     red_series_rows,
+    span_counts,
     spectrum_rows,
     transition_rows,
     version_rows,
@@ -227,9 +228,35 @@ def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: I
     ]
 
 
+# Automatic detection reads the latest hours of data, not weeks of it (a diagnosis's DuckDB
+# share could not hold their RED series, nor do their buckets show a 5-minute incident) ...
+DETECTION_HORIZON_NS = 6 * 3600 * 1_000_000_000
+# ... and within those, no more spans than that share holds (at 128 MiB the RED series of
+# 2.4 million spans took 3.1 s), but at least the last half hour
+DETECTION_SPANS = 2_000_000
+MIN_DETECTION_NS = 30 * 60 * 1_000_000_000
+DETECTION_STEP_NS = 60 * 1_000_000_000
+
+
+def detection_window(con: duckdb.DuckDBPyConnection) -> SpanWindow:
+    """Where automatic detection looks: the data's last DETECTION_HORIZON_NS, cut at a whole
+    minute so that it holds at most DETECTION_SPANS spans, but never under MIN_DETECTION_NS."""
+    data = resolve_window(con, None, None)
+    horizon = SpanWindow(max(data.since_ns, data.until_ns - DETECTION_HORIZON_NS), data.until_ns)
+    counts = span_counts(con, horizon, bucket_ns=DETECTION_STEP_NS)
+    first = -(-(horizon.until_ns - horizon.since_ns) // DETECTION_STEP_NS)  # the bucket after the last
+    spans = 0
+    while first > 0 and spans + counts.get(first - 1, 0) <= DETECTION_SPANS:  # newest first
+        first -= 1
+        spans += counts.get(first, 0)
+    since_ns = min(horizon.since_ns + first * DETECTION_STEP_NS, data.until_ns - MIN_DETECTION_NS)
+    return SpanWindow(max(horizon.since_ns, since_ns), data.until_ns)
+
+
 def latest_incident(con: duckdb.DuckDBPyConnection, *, service: str | None = None) -> dict[str, Any] | None:
-    """The most recent incident (two or more anomalies) in all the data, or None."""
-    window = resolve_window(con, None, None)
+    """The most recent incident (two or more anomalies) in the latest data (see
+    :func:`detection_window`), or None."""
+    window = detection_window(con)
     bucket_ns = pick_bucket_ns(window.until_ns - window.since_ns)
     for incident in _detect(con, window, bucket_ns).incidents:
         if incident.score < _least_score(incident):

@@ -48,8 +48,8 @@ def _params(baseline: SpanWindow, incident: SpanWindow) -> dict[str, int]:
 
 def span_counts(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> dict[int, int]:
     """Spans per ``bucket_ns``-wide bucket of the window, by bucket number from its start
-    (incidents/span_minutes.sql; buckets without spans left out)."""
-    rows = run_query(con, "incidents/span_minutes", params={**window.params, "bucket": bucket_ns})
+    (incidents/span_buckets.sql; buckets without spans left out)."""
+    rows = run_query(con, "incidents/span_buckets", params={**window.params, "bucket": bucket_ns})
     return {int(row["bucket"]): int(row["spans"]) for row in rows}
 
 

@@ -231,8 +231,8 @@ def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: I
 # Automatic detection reads the latest hours of data, not weeks of it (a diagnosis's DuckDB
 # share could not hold their RED series, nor do their buckets show a 5-minute incident) ...
 DETECTION_HORIZON_NS = 6 * 3600 * 1_000_000_000
-# ... and within those, no more spans than that share holds (at 128 MiB the RED series of
-# 2.4 million spans took 3.1 s), but at least the last half hour
+# ... and within those, no more spans than that share holds (at 128 MiB, anomaly detection
+# over a day of 2.4 million spans took 3.1 s), but at least the last half hour
 DETECTION_SPANS = 2_000_000
 MIN_DETECTION_NS = 30 * 60 * 1_000_000_000
 DETECTION_STEP_NS = 60 * 1_000_000_000

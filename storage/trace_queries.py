@@ -239,9 +239,10 @@ def _window_spans(
     )
 
 
-def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -> int:
-    """Traces with at least one span starting in the window."""
-    return int(run_query(con, "traces/count", params={"since": since_ns, "until": until_ns})[0]["traces"])
+def count_traces(con: duckdb.DuckDBPyConnection, since_ns: int, until_ns: int) -> tuple[int, int]:
+    """Traces with at least one span starting in the window, and the spans starting in it."""
+    row = run_query(con, "traces/count", params={"since": since_ns, "until": until_ns})[0]
+    return int(row["traces"]), int(row["spans"])
 
 
 def sampled_window_spans(
@@ -250,14 +251,18 @@ def sampled_window_spans(
     until_ns: int,
     max_traces: int,
     *,
+    max_spans: int | None = None,
     root_service: str | None = None,
     root_operation: str | None = None,
 ) -> tuple[WindowSpans, float]:
-    """:func:`window_spans` of at most about ``max_traces`` of the window's traces, and the
-    fraction taken: past the limit, a deterministic sample (the traces whose id hashes
-    below the fraction, the same traces every time)."""
-    total = count_traces(con, since_ns, until_ns)
-    fraction = 1.0 if total <= max_traces else max_traces / total
+    """:func:`window_spans` of at most about ``max_traces`` of the window's traces (and,
+    given ``max_spans``, of about that many of its spans), and the fraction taken: past a
+    limit, a deterministic sample (the traces whose id hashes below the fraction, the same
+    traces every time)."""
+    traces, spans_in_window = count_traces(con, since_ns, until_ns)
+    fraction = min(1.0, max_traces / max(traces, 1))
+    if max_spans is not None:
+        fraction = min(fraction, max_spans / max(spans_in_window, 1))
     spans = window_spans(
         con,
         since_ns,

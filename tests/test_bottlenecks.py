@@ -8,7 +8,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from analyzer.query_service.bottlenecks import bottlenecks
 from glimpse.cli import app
+from storage.store import on_connection
 from tests.conftest import Running
 from tests.test_graph import shop_trace
 from tests.trace_builder import TraceBuilder, send
@@ -123,3 +125,16 @@ def test_patterns_with_evidence_and_savings(running: Running) -> None:
     assert n_plus_one["parent_span_id"] == root.span_hex
     assert n_plus_one["span_ids"] == [s.span_hex for s in selects]
     assert n_plus_one["note"] == "6 calls in a row"
+
+
+def test_past_so_many_spans_a_sample_of_whole_traces_is_analysed(running: Running) -> None:
+    """40 traces of 3 spans: room for 30 spans is a quarter of them, and the answer says so;
+    room for 200 traces alone would take them all."""
+    send(running.grpc_endpoint, [span for seed in range(40) for span in _admin_trace(100 + seed).spans])
+    assert running.server is not None
+    everything = on_connection(running.server.read_cursor, bottlenecks, max_traces=200)
+    assert (everything["traces"], everything["sampled_fraction"]) == (40, 1.0)
+    sampled = on_connection(running.server.read_cursor, bottlenecks, max_traces=200, max_spans=30)
+    assert sampled["sampled_fraction"] == 0.25
+    assert 0 < sampled["traces"] < 40  # whole traces, chosen by their id's hash
+    assert sampled["critical_ns"] == sampled["traces"] * 40 * MS  # each admin trace's critical path is 40 ms

@@ -18,6 +18,7 @@ from storage.trace_queries import sampled_window_spans
 from storage.window import SpanWindow
 
 __all__ = [
+    "DEFAULT_MAX_SPANS",
     "DEFAULT_MAX_TRACES",
     "MAX_PATTERN_TRACES",
     "bottleneck_answer",
@@ -27,6 +28,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TRACES = 200_000
+# and spans: the per-span arrays of 5 million spans (200,000 traces of 25 spans) took a
+# server at the default --memory-limit of 1 GiB to 1,085 MiB; 2 million stay well under it
+DEFAULT_MAX_SPANS = 2_000_000
 MAX_PATTERN_TRACES = 10_000
 
 
@@ -39,18 +43,25 @@ def bottlenecks(
     service: str | None = None,
     limit: int = 20,
     max_traces: int = DEFAULT_MAX_TRACES,
+    max_spans: int = DEFAULT_MAX_SPANS,
     patterns: bool = True,
 ) -> dict[str, Any]:
     """Critical-path time per operation across the window's traces, ranked (see analyzer.bottlenecks).
 
     ``endpoint`` is ``service:operation`` of the traces' root span. Past ``max_traces``
-    traces, a deterministic sample is analysed: the traces whose id hashes below the
-    fraction (the same traces every time).
+    traces or ``max_spans`` spans, a deterministic sample is analysed: the traces whose id
+    hashes below the fraction (the same traces every time).
     """
     window = resolve_window(con, since_ns, until_ns)
     root_service, root_operation = split_endpoint(endpoint)
     spans, fraction = sampled_window_spans(
-        con, window.since_ns, window.until_ns, max_traces, root_service=root_service, root_operation=root_operation
+        con,
+        window.since_ns,
+        window.until_ns,
+        max_traces,
+        max_spans=max_spans,
+        root_service=root_service,
+        root_operation=root_operation,
     )
     report = aggregate_critical_paths(spans)
     found = _patterns(spans, limit) if patterns else {"traces_scanned": 0, "found": []}

@@ -95,8 +95,8 @@ def test_automatic_detection_reads_the_latest_hours_and_at_most_so_many_spans(
     running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Eight hours of one span every five minutes (minute 0 to 475). Detection reads the last
-    six hours; with room for 30 spans, the minutes back to the 30th newest span (minute 330,
-    150 minutes before the end); with room for 3, the last half hour all the same."""
+    six hours; with room for 30 spans, the whole minutes back to just after the 31st newest
+    span (minute 325): 150 minutes; with room for 3, the last half hour all the same."""
     trace = TraceBuilder(seed=3)
     for minute in range(0, 8 * 60, 5):
         trace.new_trace()

@@ -411,7 +411,8 @@ def open_lake(lake: str | Path | LakeLocation, *, memory_limit: str = "1GB") -> 
         return cast(duckdb.DuckDBPyConnection, _LakeConnection(con, datasets))
     for table in present:
         pattern = location.join(table, "date=*", "hour=*", "node=*", FILE_NAME).replace("'", "''")
-        scan = f"read_parquet('{pattern}', hive_partitioning = false)"
+        # by name: files exported before schema version 5 have the columns it stopped storing
+        scan = f"read_parquet('{pattern}', hive_partitioning = false, union_by_name = true)"
         con.execute(f"CREATE VIEW {table} AS {_lake_select(table, scan)}")
     return con
 

@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 
 from storage.lake import HOUR_NS, LAKE_TABLES, LakeError, lake_partitions, lake_root
 from storage.named_queries import load_query
+from tracing.semconv import INTEGER_COLUMNS, SPAN_DERIVED
 
 __all__ = ["SparkLake", "spark_dialect"]
 
@@ -183,7 +184,7 @@ class SparkLake:
     def _register_traces(self) -> None:
         """``otel_traces`` as the store defines it: each span with its resource's columns."""
         from_resource = set(self.session.table("otel_resources").columns) - {"resource_key", "service_name"}
-        columns = ", ".join(f"{'r' if name in from_resource else 's'}.{name}" for name in _trace_columns())
+        columns = ", ".join(_trace_column(name, from_resource) for name in _trace_columns())
         self.session.sql(
             f"SELECT {columns} FROM otel_spans AS s JOIN otel_resources AS r ON r.resource_key = s.resource_key"
         ).createOrReplaceTempView("otel_traces")
@@ -223,6 +224,23 @@ class SparkLake:
 
     def close(self) -> None:
         """Nothing to close: the session belongs to the caller."""
+
+
+def _trace_column(name: str, from_resource: set[str]) -> str:
+    """One column of ``otel_traces`` in Spark SQL: a span's or its resource's, or, for the
+    columns the store reads from the span's attributes (``SPAN_DERIVED``), the first key
+    present whose value fits, as ``storage/sql/005_derived_columns.sql`` does. Spark has no
+    JSON type test: a text column takes an array or a map as its JSON text where DuckDB
+    gives NULL."""
+    keys = SPAN_DERIVED.get(name)
+    if keys is None:
+        return f"{'r' if name in from_resource else 's'}.{name}"
+    values = [_json_value("s.span_attributes", f"'$.\"{key}\"'") for key in keys]
+    if name in INTEGER_COLUMNS:
+        # a whole-value match: Java's $ also matches before a final newline
+        whole = "CASE WHEN regexp_extract({0}, '^[+-]?[0-9]+', 0) = {0} THEN try_cast({0} AS BIGINT) END"
+        values = [whole.format(v) for v in values]
+    return f"coalesce({', '.join(values)}) AS {name}"
 
 
 @cache

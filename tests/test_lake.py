@@ -82,15 +82,54 @@ def test_each_node_exports_its_closed_hours_and_the_lake_holds_every_trace_once(
     assert resources == (3, 3)  # both nodes exported the same three, read once
 
 
+# columns otel_traces reads from the span's attributes (schema version 5), span by span
+DERIVED_COLUMNS = "SELECT span_id, http_route, http_response_status_code FROM otel_traces ORDER BY span_id"
+
+
 def test_duckdb_over_the_lake_answers_as_the_store_that_received_everything(shop_lake: ShopLake) -> None:
     lake, store = open_lake(shop_lake.lake), open_read_only(shop_lake.whole)
     try:
         for fmt in ("json", "dot", "mermaid"):
             assert service_graph_document(lake, fmt) == service_graph_document(store, fmt)
         assert bottlenecks(lake) == bottlenecks(store)
+        derived = lake.execute(DERIVED_COLUMNS).fetchall()
+        assert derived == store.execute(DERIVED_COLUMNS).fetchall()
+        routes = {(None, None), ("/checkout", 200), ("/checkout", 502), (None, 200), (None, 402)}
+        assert {row[1:] for row in derived} == routes
     finally:
         lake.close()
         store.close()
+
+
+def test_files_exported_before_schema_version_5_read_alongside_newer_ones(shop_lake: ShopLake, tmp_path: Path) -> None:
+    """Exports of a store before version 5 carry the span columns it no longer stores: a
+    lake holding both kinds of file reads them by name, the view deriving those columns."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lake = tmp_path / "lake"
+    shutil.copytree(shop_lake.lake, lake)
+    oldest = min(lake_partitions(lake, table="otel_spans"), key=lambda p: (p.hour_ns, p.node))
+    older = pq.read_table(oldest.path)
+    # where the old table had it
+    route = pa.array(["stored before"] * older.num_rows)
+    older = older.add_column(older.column_names.index("url_full"), "http_route", route)
+    folder = Path(oldest.path).parent.parent / "node=0-old"  # the lake's first file
+    folder.mkdir()
+    pq.write_table(older, folder / "data.parquet")
+    con = open_lake(lake)
+    try:
+        spans, routes, roots = con.execute(
+            "SELECT count(*), count(http_route), count(*) FILTER (WHERE parent_span_id = '') FROM otel_traces"
+        ).fetchone() or (0, 0, 0)
+        stored = con.execute("SELECT count(*) FROM otel_traces WHERE http_route = 'stored before'").fetchone()
+        every_column = con.execute("SELECT * FROM otel_spans").fetchall()  # the old column is read too
+    finally:
+        con.close()
+    assert spans == len(every_column) == 6 * TRACES + older.num_rows
+    assert routes == roots > TRACES and stored == (0,)  # only roots have a route, read from their attributes
 
 
 def test_export_is_idempotent_and_late_spans_join_their_hour(tmp_path: Path) -> None:

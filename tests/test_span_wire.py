@@ -39,7 +39,7 @@ from collector.decode import Decoded, decode_traces
 from collector.span_wire import decode_traces_wire
 from tests.trace_builder import Attributes, any_value, key_values
 from tracing.attributes import decode_attributes_json
-from tracing.semconv import RESOURCE_PROMOTED, SPAN_PROMOTED
+from tracing.semconv import INTEGER_COLUMNS, RESOURCE_PROMOTED, SPAN_PROMOTED
 
 Request = TRACE_SERVICE_PB2.ExportTraceServiceRequest
 
@@ -488,20 +488,20 @@ def test_double_matches_in_json_and_promoted_text(x: float) -> None:
         resource_spans=[
             resource_spans(
                 {"service.name": "svc", "host.name": x, "d": x},
-                scope_spans(make_span({"d": x, "a": [x, {"d": x}], "http.route": x, "server.address": x})),
+                scope_spans(make_span({"d": x, "a": [x, {"d": x}], "url.full": x, "server.address": x})),
             )
         ]
     )
     decoded = assert_same(request)
     if math.isfinite(x):
-        assert column(decoded, "http_route") == [str(x)]
+        assert column(decoded, "url_full") == [str(x)]
         assert column(decoded, "host_name", "otel_resources") == [str(x)]
         stored = attributes_of(decoded)["d"]
         assert isinstance(stored, float)
         assert stored == x
         assert math.copysign(1.0, stored) == math.copysign(1.0, x)
     else:
-        assert column(decoded, "http_route") == [None]
+        assert column(decoded, "url_full") == [None]
 
 
 @pytest.mark.parametrize("x", [1e-5, 1.5e-5, 9.5e-05, -2.5e-5, 1.2345678901234567e-5])
@@ -511,10 +511,10 @@ def test_double_between_1e_5_and_1e_4_matches(x: float) -> None:
 
 @pytest.mark.parametrize("x", [2.0**-24, 2.0**-44, 2.0**89, 2.0**-1017], ids=["2**-24", "2**-44", "2**89", "2**-1017"])
 def test_double_with_asymmetric_rounding_interval_matches(x: float) -> None:
-    decoded = decode_traces_wire(make_span_request({"http.route": x}).SerializeToString())
+    decoded = decode_traces_wire(make_span_request({"url.full": x}).SerializeToString())
     assert decoded is not None
-    assert column(decoded, "http_route") == [str(x)]  # the promoted column alone shows the bug too
-    assert_same(make_span_request({"d": x, "http.route": x}))
+    assert column(decoded, "url_full") == [str(x)]  # the promoted column alone shows the bug too
+    assert_same(make_span_request({"d": x, "url.full": x}))
 
 
 def test_random_doubles_from_bit_patterns_match() -> None:
@@ -525,7 +525,7 @@ def test_random_doubles_from_bit_patterns_match() -> None:
         values.append(x)
     attributes = {f"d{i}": x for i, x in enumerate(values)}
     spans = [make_span(dict(itertools.islice(attributes.items(), i, i + 100))) for i in range(0, 400, 100)]
-    spans += [make_span({"http.route": x, "server.address": x}, span_id=struct.pack("<d", 1.0)) for x in values]
+    spans += [make_span({"url.full": x, "server.address": x}, span_id=struct.pack("<d", 1.0)) for x in values]
     assert_same(make_request(*spans))
 
 
@@ -536,9 +536,9 @@ def test_random_short_decimals_match() -> None:
     while len(values) < 600:
         digits = rng.randint(1, 17)
         values.append(rng.choice((1, -1)) * rng.randrange(10**digits) / 10 ** rng.randint(0, 24))
-    spans = [make_span({"http.route": x, "server.address": x, "d": x, "a": [x]}) for x in values]
+    spans = [make_span({"url.full": x, "server.address": x, "d": x, "a": [x]}) for x in values]
     decoded = assert_same(make_request(*spans))
-    assert column(decoded, "http_route") == [str(x) for x in values]
+    assert column(decoded, "url_full") == [str(x) for x in values]
 
 
 @pytest.mark.parametrize("position", range(17))
@@ -575,7 +575,7 @@ def _promotion_request(scope: str, attributes: Attributes) -> Request:
 @pytest.mark.parametrize(("scope", "name", "keys"), _promoted_cases(), ids=[c[1] for c in _promoted_cases()])
 def test_promoted_column_takes_the_newest_key_in_any_order(scope: str, name: str, keys: tuple[str, ...]) -> None:
     table = "otel_spans" if scope == "span" else "otel_resources"
-    integer = name in {"http_response_status_code", "server_port", "network_peer_port"}
+    integer = name in INTEGER_COLUMNS
 
     def value_of(rank: int) -> int | str:
         return 8000 + rank if integer else f"value-{rank}"
@@ -629,14 +629,13 @@ def test_promoted_column_takes_the_newest_key_in_any_order(scope: str, name: str
     ids=repr,
 )
 def test_integer_column_takes_ints_and_plain_decimals(value: object, expected: int | None) -> None:
-    decoded = assert_same(make_span_request({"http.response.status_code": value, "server.port": value}))
-    assert column(decoded, "http_response_status_code") == [expected]
-    assert column(decoded, "server_port") == [expected]
+    decoded = assert_same(make_span_request({"network.peer.port": value, "net.sock.peer.port": value}))
+    assert column(decoded, "network_peer_port") == [expected]
 
 
 def test_integer_column_skips_an_unusable_newer_key() -> None:
-    decoded = assert_same(make_span_request({"http.response.status_code": "abc", "http.status_code": 404}))
-    assert column(decoded, "http_response_status_code") == [404]
+    decoded = assert_same(make_span_request({"network.peer.port": "abc", "net.sock.peer.port": 404}))
+    assert column(decoded, "network_peer_port") == [404]
     decoded = assert_same(make_span_request({"net.sock.peer.port": "8080", "network.peer.port": 1.0}))
     assert column(decoded, "network_peer_port") == [8080]
 
@@ -664,9 +663,9 @@ def test_integer_column_skips_an_unusable_newer_key() -> None:
     ids=repr,
 )
 def test_text_column_takes_the_string_form_of_scalars(value: object, expected: str | None) -> None:
-    decoded = assert_same(make_span_request({"http.request.method": value, "error.type": value}))
+    decoded = assert_same(make_span_request({"http.request.method": value, "service.peer.name": value}))
     assert column(decoded, "http_request_method") == [expected]
-    assert column(decoded, "error_type") == [expected]
+    assert column(decoded, "peer_service") == [expected]
     decoded = assert_same(make_request(make_span(), resource={"host.name": value, "service.version": value}))
     assert column(decoded, "host_name", "otel_resources") == [expected]
 

@@ -31,7 +31,7 @@ from storage.lake import HOUR_NS
 from storage.spark_lake import SparkLake
 from storage.store import open_read_only
 from tests.lake_nodes import build_fault_lake
-from tests.test_lake import ShopLake, build_shop_lake
+from tests.test_lake import DERIVED_COLUMNS, ShopLake, build_shop_lake
 from tracing.simulator.faults import Fault
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +119,12 @@ def test_sql_over_the_lake(shop_lake: ShopLake, spark: Any) -> None:
         max_rows=10,
     )
     assert hosts["rows"] == [["cart-host", 160], ["frontend-host", 480], ["payment-host", 320]]
+    derived = spark_sql(SparkLake(spark, shop_lake.lake), DERIVED_COLUMNS, max_rows=10_000)  # from the attributes
+    store = open_read_only(shop_lake.whole)
+    try:
+        assert [tuple(row) for row in derived["rows"]] == store.execute(DERIVED_COLUMNS).fetchall()
+    finally:
+        store.close()
     text = _cli("spark", "sql", "SELECT count(DISTINCT trace_id) AS traces FROM otel_spans", "--lake",
                 str(shop_lake.lake), "--format", "csv")  # fmt: skip
     assert text.splitlines() == ["traces", "160"]

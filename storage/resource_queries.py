@@ -13,9 +13,11 @@ from storage.window import SpanWindow
 __all__ = ["resource_metric_rows", "resource_red_rows"]
 
 
-def resource_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[ResourceRedRow]:
-    """Per (service, resource): spans, requests, request errors, request p95 (ns)."""
-    return cast(list[ResourceRedRow], run_query(con, "resources/red", params=window.params))
+def resource_red_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, sample: int = 1) -> list[ResourceRedRow]:
+    """Per (service, resource): spans, requests, request errors, request p95 (ns; of one
+    trace in ``sample``, by trace-id hash)."""
+    params = {**window.params, "sample": sample}
+    return cast(list[ResourceRedRow], run_query(con, "resources/red", params=params))
 
 
 def resource_metric_rows(

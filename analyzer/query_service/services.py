@@ -9,14 +9,18 @@ import duckdb
 
 from analyzer.errors import InvalidQueryError
 from storage.graph_queries import resolve_window
-from storage.service_queries import data_extent, operation_red_rows, service_red_rows
+from storage.service_queries import data_extent, operation_red_rows, service_red_rows, window_span_count
 from storage.window import SpanWindow
 
-__all__ = ["NICE_BUCKETS_S", "choose_bucket_s", "data_overview", "service_red"]
+__all__ = ["NICE_BUCKETS_S", "QUANTILE_SPANS", "choose_bucket_s", "data_overview", "quantile_sample", "service_red"]
 
 # Sparkline buckets: the smallest of these that gives at most MAX_BUCKETS points.
 NICE_BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 MAX_BUCKETS = 60
+# Past this many spans in the window, the quantiles are of a sample of whole traces (counts
+# stay exact): DuckDB holds every duration an exact quantile reads. The 50-million-span
+# growth store's 21 days ran out of a server's 128 MiB; sampled, they take 2 s (2026-12-07).
+QUANTILE_SPANS = 2_000_000
 
 
 def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
@@ -29,6 +33,12 @@ def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
         if window_s / bucket <= max_buckets:
             return bucket
     return math.ceil(window_s / max_buckets)
+
+
+def quantile_sample(con: duckdb.DuckDBPyConnection, window: SpanWindow, service: str | None = None) -> int:
+    """k such that one trace in k (by trace-id hash) gives at most about :data:`QUANTILE_SPANS`
+    spans of the window (1: every trace)."""
+    return max(1, math.ceil(window_span_count(con, window, service) / QUANTILE_SPANS))
 
 
 def data_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -57,7 +67,8 @@ def service_red(
 
     Requests are counted as on the service graph's nodes (storage/queries/requests.sql). ``bucket_s``
     defaults to a round length giving at most 60 buckets. With ``service``, only that
-    service, plus its operations (all span kinds).
+    service, plus its operations (all span kinds). Past :data:`QUANTILE_SPANS` spans, the
+    quantiles are of a deterministic sample of whole traces (``quantile_sampled_fraction``).
     """
     window = resolve_window(con, since_ns, until_ns)
     bucket = bucket_s if bucket_s is not None else choose_bucket_s(window.seconds)
@@ -67,8 +78,9 @@ def service_red(
     buckets = max(1, math.ceil((window.until_ns - window.since_ns) / bucket_ns))
     if buckets > 10_000:
         raise InvalidQueryError(f"{buckets} buckets: choose a longer bucket or a shorter window")
+    sample = quantile_sample(con, window, service)
     services: dict[str, dict[str, Any]] = {}
-    for row in service_red_rows(con, window, bucket_ns=bucket_ns, service=service):
+    for row in service_red_rows(con, window, bucket_ns=bucket_ns, service=service, sample=sample):
         name = row["service"]
         if row["bucket"] is None:
             requests = int(row["requests"])
@@ -96,6 +108,7 @@ def service_red(
     answer: dict[str, Any] = {
         "window": window.as_dict(),
         "bucket_s": bucket_ns / 1e9,
+        "quantile_sampled_fraction": round(1 / sample, 6),
         "services": list(services.values()),
     }
     if service is not None:
@@ -109,7 +122,7 @@ def service_red(
                 "error_rate": round(int(row["errors"]) / int(row["requests"]), 6) if row["requests"] else 0.0,
                 **_quantiles(row["ns_quantiles"]),
             }
-            for row in operation_red_rows(con, window, service)
+            for row in operation_red_rows(con, window, service, sample=sample)
         ]
     return answer
 

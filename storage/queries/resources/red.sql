@@ -1,5 +1,5 @@
 -- Per (service, resource) in [$since, $until): spans, requests (see requests.sql), request
--- errors, request p95 (ns) and the last span start.
+-- errors, request p95 (ns; of one trace in $sample, as services/red.sql) and the last span start.
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, service_name, span_kind, resource_attributes,
            status_code, duration, timestamp
@@ -11,7 +11,8 @@ SELECT service_name AS service, resource_attributes::VARCHAR AS resource,
        count(*) AS spans,
        count(*) FILTER (WHERE is_request) AS requests,
        count(*) FILTER (WHERE is_request AND status_code = 'Error') AS errors,
-       quantile_cont(duration, 0.95) FILTER (WHERE is_request) AS p95_ns,
+       quantile_cont(duration, 0.95)
+           FILTER (WHERE is_request AND ($sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0)) AS p95_ns,
        epoch_ns(max(timestamp)) AS last_seen_ns
 FROM request_spans
 GROUP BY ALL

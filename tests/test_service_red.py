@@ -1,0 +1,78 @@
+"""The Services and Platforms pages over long windows: exact counts, quantiles of a sample.
+
+Past ``QUANTILE_SPANS`` spans in the window, ``service_red`` takes its quantiles over one
+trace in k (by trace-id hash) and says so; counts stay exact. The store here holds 40
+traces of one SERVER span each, lasting 1, 2, ..., 40 ms.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+import analyzer.query_service.services as services_module
+from analyzer.query_service.platforms import platforms
+from analyzer.query_service.services import service_red
+from tests.conftest import Running
+from tests.trace_builder import TraceBuilder, send
+
+TRACES = 40
+
+
+def _store(running: Running) -> None:
+    t = TraceBuilder(seed=11)
+    for number in range(1, TRACES + 1):
+        t.new_trace()
+        t.span("api", "GET /item", kind="server", start_ms=number * 100, end_ms=number * 100 + number)
+    send(running.grpc_endpoint, t.spans)
+    assert running.scalar("SELECT count(*) FROM otel_spans") == TRACES
+
+
+def _sampled_quantiles_ms(con: duckdb.DuckDBPyConnection, sample: int) -> list[float]:
+    """p50, p95, p99 of the traces the sample keeps, straight from the spans."""
+    (row,) = con.execute(
+        "SELECT quantile_cont(duration, [0.5, 0.95, 0.99]) FROM otel_spans WHERE hash(trace_id) % ?::UBIGINT = 0",
+        [sample],
+    ).fetchall()
+    return [round(value / 1e6, 3) for value in row[0]]
+
+
+def test_quantiles_of_every_request_while_the_window_is_small(running: Running) -> None:
+    _store(running)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    (api,) = service_red(con)["services"]
+    assert service_red(con)["quantile_sampled_fraction"] == 1.0
+    # 1..40 ms: p50 between the 20th and 21st, p95 at 38.05, p99 at 39.61 (linear interpolation)
+    assert (api["requests"], api["p50_ms"], api["p95_ms"], api["p99_ms"]) == (TRACES, 20.5, 38.05, 39.61)
+
+
+def test_quantiles_of_a_sample_of_traces_past_the_limit(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    _store(running)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    monkeypatch.setattr(services_module, "QUANTILE_SPANS", TRACES // 4)  # 40 spans: one trace in 4
+    answer = service_red(con)
+    (api,) = answer["services"]
+    assert answer["quantile_sampled_fraction"] == 0.25
+    assert (api["span_count"], api["requests"], api["errors"]) == (TRACES, TRACES, 0)  # counts stay exact
+    assert [api["p50_ms"], api["p95_ms"], api["p99_ms"]] == _sampled_quantiles_ms(con, 4)
+    assert api["p50_ms"] != 20.5  # the sample's (9 of the 40 traces here), not every request's
+    assert sum(api["series"]["requests"]) == TRACES
+    detail = service_red(con, service="api")
+    assert detail["quantile_sampled_fraction"] == 0.25
+    (operation,) = detail["operations"]
+    assert operation["requests"] == TRACES and operation["p50_ms"] == api["p50_ms"]
+
+
+def test_platforms_take_the_same_sample(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    _store(running)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    (entity,) = platforms(con)["entities"]
+    assert entity["p95_ms"] == 38.05  # every request's, as above
+    monkeypatch.setattr(services_module, "QUANTILE_SPANS", TRACES // 4)
+    answer = platforms(con)
+    (entity,) = answer["entities"]
+    assert answer["quantile_sampled_fraction"] == 0.25
+    assert (entity["spans"], entity["p95_ms"]) == (TRACES, _sampled_quantiles_ms(con, 4)[1])

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import grpc
 import httpx
@@ -22,6 +23,7 @@ import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2 as TRACE_PB2
 from typer.testing import CliRunner
 
+import analyzer.query_service.services as services_module
 from glimpse.cli import app
 from glimpse.web.console import CONSOLE_DIR, VENDOR_PLACEHOLDER, load_vendor, missing_vendor_files
 from tests.conftest import Running, start_server
@@ -382,6 +384,30 @@ def test_services_page(page: Any, console: Running) -> None:
     assert page.locator(".detail-row .uplot").count() == 3
     page.fill("input[type=search]", "curr")
     assert page.locator("#services-table tbody tr").count() == 1
+
+
+def test_a_large_store_opens_on_a_recent_window(page: Any, console: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past CONSOLE_SPANS spans the console starts on the longest preset that holds about
+    that many (here none does: the last 5 minutes); "All data" stays one choice away."""
+    monkeypatch.setattr(services_module, "CONSOLE_SPANS", 1)
+    extent = api(console, "/api/extent")
+    assert extent["default_range"] == "5m"
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/api/services" in request.url else None)
+    open_page(page, console, "services")
+    assert page.locator("#range").input_value() == "5m"
+    until = int(extent["last_ns"]) + 1
+    window = dict(parse_qsl(urlsplit(asked[-1]).query))  # JSON numbers: JavaScript keeps ~16 digits
+    assert abs(int(window["until"]) - until) < 1000 and int(window["until"]) - int(window["since"]) == 300 * 10**9
+    recent = api(console, "/api/services", since=until - 300 * 10**9, until=until)["services"]
+    assert page.locator("#services-table tbody tr").count() == len(recent)
+    page.select_option("#range", "all")
+    page.wait_for_url("**range=all*")
+    page.wait_for_selector("#page[data-ready=true]")
+    assert asked[-1].endswith("/api/services")
+    assert page.locator("#services-table tbody tr").count() == len(api(console, "/api/services")["services"])
+    monkeypatch.undo()
+    assert api(console, "/api/extent")["default_range"] == "all"
 
 
 def test_map_matches_the_graph_api(page: Any, console: Running) -> None:

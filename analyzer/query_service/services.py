@@ -12,7 +12,16 @@ from storage.graph_queries import resolve_window
 from storage.service_queries import data_extent, operation_red_rows, service_red_rows, window_span_count
 from storage.window import SpanWindow
 
-__all__ = ["NICE_BUCKETS_S", "QUANTILE_SPANS", "choose_bucket_s", "data_overview", "quantile_sample", "service_red"]
+__all__ = [
+    "CONSOLE_SPANS",
+    "NICE_BUCKETS_S",
+    "QUANTILE_SPANS",
+    "choose_bucket_s",
+    "data_overview",
+    "default_range",
+    "quantile_sample",
+    "service_red",
+]
 
 # Sparkline buckets: the smallest of these that gives at most MAX_BUCKETS points.
 NICE_BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
@@ -21,6 +30,11 @@ MAX_BUCKETS = 60
 # stay exact): DuckDB holds every duration an exact quantile reads. The 50-million-span
 # growth store's 21 days ran out of a server's 128 MiB; sampled, they take 2 s (2026-12-07).
 QUANTILE_SPANS = 2_000_000
+# The console starts on all data up to this many spans; past it, on a recent window (the
+# graph, anomalies and insights of weeks of data do not fit a server's DuckDB share).
+CONSOLE_SPANS = 2_000_000
+# its presets (glimpse/console/static/js/components/window-picker.js), longest first
+CONSOLE_PRESETS_S = (("24h", 86400), ("6h", 21600), ("1h", 3600), ("15m", 900), ("5m", 300))
 
 
 def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
@@ -42,8 +56,27 @@ def quantile_sample(con: duckdb.DuckDBPyConnection, window: SpanWindow, service:
 
 
 def data_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The span-time extent of the store: what the console's time picker offers."""
-    return dict(data_extent(con))
+    """The span-time extent of the store: what the console's time picker offers, and the
+    window it starts on (:func:`default_range`)."""
+    extent = data_extent(con)
+    return {**extent, "default_range": default_range(extent["first_ns"], extent["last_ns"], extent["spans"])}
+
+
+def default_range(first_ns: int | None, last_ns: int | None, spans: int) -> str:
+    """The console's first window: all data while the store holds at most
+    :data:`CONSOLE_SPANS`, else the longest preset before the newest span that holds about
+    that many at most (at the store's mean rate), or the shortest.
+
+    >>> default_range(0, 3600 * 10**9, 1_000_000), default_range(0, 21 * 86400 * 10**9, 50_000_000)
+    ('all', '6h')
+    """
+    if spans <= CONSOLE_SPANS or first_ns is None or last_ns is None or last_ns <= first_ns:
+        return "all"
+    per_s = spans / ((last_ns - first_ns) / 1e9)
+    for name, seconds in CONSOLE_PRESETS_S:
+        if per_s * seconds <= CONSOLE_SPANS:
+            return name
+    return CONSOLE_PRESETS_S[-1][0]
 
 
 def _ms(nanos: float | None) -> float | None:

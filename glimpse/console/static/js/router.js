@@ -39,9 +39,10 @@ export function parseHash(hash = location.hash) {
   return { page: page || "services", arg: rest.map(decodeURIComponent).join("/"), params: new URLSearchParams(query) };
 }
 
-/** The current window as API parameters {since, until} (unix ns strings or undefined). */
+/** The current window as API parameters {since, until} (unix ns strings or undefined). Without
+ * one in the address, the server's suggestion: all data, or a recent window on a large store. */
 export function resolveWindow(params, extent) {
-  const range = params.get("range") || (params.get("since") || params.get("until") ? "custom" : "all");
+  const range = params.get("range") || (params.get("since") || params.get("until") ? "custom" : extent.default_range || "all");
   if (range === "custom") return { since: params.get("since") || undefined, until: params.get("until") || undefined, range };
   const match = /^(\d+)([mh])$/.exec(range);
   if (!match || extent.last_ns === null) return { since: undefined, until: undefined, range: "all" };

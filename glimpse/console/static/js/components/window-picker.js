@@ -20,7 +20,7 @@ export function windowPicker(ctx) {
     const params = Object.fromEntries(ctx.params);
     for (const key of WINDOW_KEYS) delete params[key];
     if (range === "custom") Object.assign(params, { range, since: fromLocalInput(since.value), until: fromLocalInput(until.value) });
-    else if (range !== "all") params.range = range;
+    else params.range = range; // "all" too: without a range the page takes the store's default
     location.hash = `#/${ctx.page}${ctx.arg ? "/" + encodeURIComponent(ctx.arg) : ""}?${new URLSearchParams(params)}`;
   }
   select.addEventListener("change", () => {

@@ -4,19 +4,12 @@
 -- A request is a SERVER or CONSUMER span, or a span without a kind (Zipkin, Jaeger and
 -- some exporters send none) that is a root, whose parent is missing, or whose parent
 -- belongs to another service. `request_spans` is `spans` with an `is_request` column.
-kindless_spans AS (
-    SELECT trace_id, span_id, parent_span_id, service_name FROM spans WHERE span_kind = 'Unspecified'
-),
--- the possible parents: spans of the traces that have a kindless span (none, usually),
--- not every span of the window, which the join would hold in memory
-kindless_parents AS (
-    SELECT trace_id, span_id, service_name FROM spans WHERE trace_id IN (SELECT trace_id FROM kindless_spans)
-),
 kindless_requests AS (
     SELECT hash(c.trace_id, c.span_id) AS span_key
-    FROM kindless_spans AS c
-    LEFT JOIN kindless_parents AS p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-    WHERE c.parent_span_id = '' OR p.service_name IS DISTINCT FROM c.service_name
+    FROM spans AS c
+    LEFT JOIN spans AS p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+    WHERE c.span_kind = 'Unspecified'
+      AND (c.parent_span_id = '' OR p.service_name IS DISTINCT FROM c.service_name)
 ),
 -- (spans with a kind and those without apart: only the latter need their ids, and
 -- reading and hashing every span's ids cost 40% of the graph's node statistics)

@@ -13,7 +13,14 @@ from storage.named_queries import run_query
 from storage.rows import DataExtent, OperationRedRow, ServiceRedRow, SpanHistogramRow
 from storage.window import SpanWindow
 
-__all__ = ["data_extent", "operation_red_rows", "service_red_rows", "span_histogram_rows", "window_span_count"]
+__all__ = [
+    "data_extent",
+    "operation_red_rows",
+    "recent_span_counts",
+    "service_red_rows",
+    "span_histogram_rows",
+    "window_span_count",
+]
 
 
 def data_extent(con: duckdb.DuckDBPyConnection) -> DataExtent:
@@ -25,6 +32,12 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> DataExtent:
         "spans": int(row["spans"]),
         "service_names": list(row["service_names"] or []),
     }
+
+
+def recent_span_counts(con: duckdb.DuckDBPyConnection, until_ns: int) -> dict[str, int]:
+    """Spans that started in the last 24h, 6h, 1h, 15m and 5m before ``until_ns``, by those names."""
+    row = run_query(con, "services/recent_spans", params={"until": until_ns})[0]
+    return {name.removeprefix("spans_"): int(value) for name, value in row.items()}
 
 
 def window_span_count(con: duckdb.DuckDBPyConnection, window: SpanWindow, service: str | None = None) -> int:

@@ -230,8 +230,9 @@ def _trace_column(name: str, from_resource: set[str]) -> str:
     """One column of ``otel_traces`` in Spark SQL: a span's or its resource's, or, for the
     columns the store reads from the span's attributes (``SPAN_DERIVED``), the first key
     present whose value fits, as ``storage/sql/005_derived_columns.sql`` does. Spark has no
-    JSON type test: a text column takes an array or a map as its JSON text where DuckDB
-    gives NULL."""
+    JSON type test: a text column takes an array, a map, bytes or a non-finite double as
+    its JSON text (and stops there) where DuckDB gives NULL and goes on to an older key
+    (docs/schema.md)."""
     keys = SPAN_DERIVED.get(name)
     if keys is None:
         return f"{'r' if name in from_resource else 's'}.{name}"

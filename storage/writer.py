@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from storage.batch import Batch
+from storage.columns import SPAN_SCHEMA
 from storage.errors import QueueFullError, WriterClosedError
 from storage.journal import Journal, Record, encode_batch, journal_dir, pending_segments, read_segment
 from storage.retention import RETENTION_CHECK_S, Retention, RetentionPolicy
@@ -123,6 +124,7 @@ _INDEX_BATCH = index_traces_sql("glimpse_batch")
 _INDEX_LOGS = index_log_traces_sql("glimpse_batch")
 
 _KNOWN_RESOURCES = "SELECT resource_key FROM otel_resources"
+_SPAN_COLUMNS = frozenset(SPAN_SCHEMA.names)
 
 
 @dataclass
@@ -346,7 +348,7 @@ def replay_journal(store: TableStore, directory: Path) -> int:
     for segment in pending_segments(directory):
         count = 0
         try:
-            batches = list(read_segment(segment))
+            batches = [_with_stored_columns(batch) for batch in read_segment(segment)]
             count = len(batches)
             if batches:
                 store.commit(batches)
@@ -365,6 +367,16 @@ def replay_journal(store: TableStore, directory: Path) -> int:
     if replayed:
         store.checkpoint()
     return replayed
+
+
+def _with_stored_columns(batch: Batch) -> Batch:
+    """A batch journaled by an older glimpse, without the span columns this schema no longer
+    stores (version 5 reads them from the span's attributes, which the batch carries)."""
+    spans = batch.tables.get("otel_spans")
+    if spans is None or set(spans.column_names) <= _SPAN_COLUMNS:
+        return batch
+    kept = [name for name in spans.column_names if name in _SPAN_COLUMNS]
+    return Batch({**batch.tables, "otel_spans": spans.select(kept)})
 
 
 class BatchWriter:

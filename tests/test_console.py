@@ -406,6 +406,9 @@ def test_a_large_store_opens_on_a_recent_window(page: Any, console: Running, mon
     page.wait_for_selector("#page[data-ready=true]")
     assert asked[-1].endswith("/api/services")
     assert page.locator("#services-table tbody tr").count() == len(api(console, "/api/services")["services"])
+    page.click("#nav a[data-page=bottlenecks]")  # the next page keeps the window chosen
+    page.wait_for_url("**#/bottlenecks?range=all")
+    assert page.locator("#range").input_value() == "all"
     monkeypatch.undo()
     assert api(console, "/api/extent")["default_range"] == "all"
 

@@ -8,34 +8,32 @@ server and compare the view with that rule, and migrate a store of schema versio
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.trace import SpanContext
 
 import storage.schema
 from storage.schema import apply_migrations, current_version
 from tests.conftest import Running
-from tests.otlp_clients import span_exporter
+from tests.trace_builder import TraceBuilder, send
 from tracing.semconv import INTEGER_COLUMNS, SPAN_DERIVED, SPAN_PROMOTED, promote
-
-TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-START = 1_700_000_000_000_000_000
 
 # every derived column's keys take each value; doubles are left out of the text columns
 # (the view writes a double as DuckDB does: 1e+20 reads 100000000000000000000.0)
-VALUES: list[Any] = [200, -5, 2**62, "200", "+7", "007", " 200", "200\n", "1.5", "", "GET /a", True, False]
-INTEGER_ONLY: list[Any] = [200.0, "9223372036854775808", [200], ["a", "b"]]
+VALUES: list[Any] = [
+    200, -5, 2**62, "200", "+7", "007", " 200", "200\n", "1.5", "", "GET /a", True, False,
+    b"200", math.nan, math.inf, None, ["a", 1], {"k": "v"}, {"bytesValue": "x"},
+]  # fmt: skip
+INTEGER_ONLY: list[Any] = [200.0, 1e20, "9223372036854775808", "-9223372036854775809", 2**63 - 1, [200]]
 FALLBACKS: list[dict[str, Any]] = [
     {"http.response.status_code": "abc", "http.status_code": 404},  # an unusable newer key
     {"http.status_code": "503", "net.host.port": 8080, "net.peer.port": "x"},
     {"db.query.text": ["a", "b"], "db.statement": "SELECT 1", "db.operation": "SELECT"},
     {"messaging.operation": "publish", "messaging.operation.type": "send"},
+    {"rpc.method": b"raw", "error.type": math.nan},
     {},
 ]
 
@@ -48,35 +46,31 @@ def _cases() -> list[dict[str, Any]]:
     return cases + FALLBACKS
 
 
-def _span(number: int, attributes: dict[str, Any]) -> ReadableSpan:
-    return ReadableSpan(
-        name=f"case {number}",
-        context=SpanContext(TRACE_ID, number + 1, is_remote=False),
-        resource=Resource({"service.name": "derived"}),
-        attributes=attributes,
-        start_time=START + number,
-        end_time=START + number + 10,
-    )
-
-
 def test_the_view_derives_each_column_as_the_writer_promoted_it(running: Running) -> None:
+    """Each span through a real server (raw OTLP/gRPC: bytes, maps and empty values too);
+    the view's columns against promote() of the stored attributes, as the writer of schema
+    version 4 filled them."""
     cases = _cases()
-    exporter = span_exporter("grpc", running)
-    assert exporter.export([_span(number, case) for number, case in enumerate(cases)]) is SpanExportResult.SUCCESS
-    exporter.shutdown()
-    rows = running.sql(f"SELECT span_id, {', '.join(SPAN_DERIVED)} FROM otel_traces ORDER BY span_id")
-    assert len(rows) == len(cases)
-    for row, case in zip(rows, cases, strict=True):
-        expected = promote(case, SPAN_DERIVED)
+    builder = TraceBuilder(seed=9)
+    spans = [builder.span("derived", f"case {n}", start_ms=n, attributes=case) for n, case in enumerate(cases)]
+    send(running.grpc_endpoint, spans)
+    rows = running.sql(f"SELECT span_id, span_attributes, {', '.join(SPAN_DERIVED)} FROM otel_traces")
+    by_span = {row["span_id"]: row for row in rows}
+    assert len(by_span) == len(cases)
+    for span, case in zip(spans, cases, strict=True):
+        row = by_span[span.span_hex]
+        expected = promote(row["span_attributes"], SPAN_DERIVED)
         assert {name: row[name] for name in SPAN_DERIVED} == expected, case
-    # spot checks of the rule itself, computed by hand
-    by_case = {row["span_id"]: row for row in rows}
-    fallback = by_case[f"{len(cases) - len(FALLBACKS) + 1:016x}"]
-    assert fallback["http_response_status_code"] == 404
-    second = by_case[f"{len(cases) - len(FALLBACKS) + 2:016x}"]
-    assert (second["http_response_status_code"], second["server_port"]) == (503, 8080)
-    third = by_case[f"{len(cases) - len(FALLBACKS) + 3:016x}"]
-    assert (third["db_query_text"], third["db_operation_name"]) == ("SELECT 1", "SELECT")
+    # the rule itself, on cases computed by hand
+    first = len(cases) - len(FALLBACKS)
+    hand = [by_span[spans[first + n].span_hex] for n in range(5)]
+    assert hand[0]["http_response_status_code"] == 404
+    assert (hand[1]["http_response_status_code"], hand[1]["server_port"]) == (503, 8080)
+    assert (hand[2]["db_query_text"], hand[2]["db_operation_name"]) == ("SELECT 1", "SELECT")
+    assert hand[3]["messaging_operation_type"] == "send"
+    assert (hand[4]["rpc_method"], hand[4]["error_type"]) == (None, None)  # bytes and NaN fit no column
+    numbers = by_span[spans[VALUES.index(2**62)].span_hex]
+    assert (numbers["server_port"], numbers["http_route"]) == (2**62, str(2**62))
 
 
 def test_the_derived_columns_are_not_stored(running: Running) -> None:

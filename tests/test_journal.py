@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+import storage.schema
 from collector.span_wire import decode_traces_wire
 from storage.batch import Batch
 from storage.journal import Journal, encode_batch, journal_dir, pending_segments, read_segment
@@ -90,6 +91,30 @@ def test_replay_commits_what_is_missing_and_drops_spans_already_stored(tmp_path:
     assert store.stats.duplicate_spans == 20
     assert pending_segments(journal_dir(path)) == []
     con.close()
+
+
+def test_batches_journaled_before_schema_version_5_are_replayed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process of schema version 4 that died left spans with the columns version 5 no
+    longer stores: opening the store migrates it, then commits them without those columns."""
+    path = tmp_path / "older.duckdb"
+    every = storage.schema.migrations()
+    monkeypatch.setattr(storage.schema, "migrations", lambda: [m for m in every if m[0] <= 4])
+    con = duckdb.connect(str(path))
+    assert storage.schema.apply_migrations(con) == 4
+    con.close()
+    monkeypatch.undo()
+    batch = _batch(12, seed=4)
+    spans = batch.tables["otel_spans"]
+    older = spans.append_column("http_route", pa.array(["/stored/before"] * spans.num_rows))
+    journal = Journal(journal_dir(path))
+    journal.append([encode_batch(Batch({**batch.tables, "otel_spans": older}))])
+    journal.close()
+    open_writable(path).close()  # migrates, then replays
+    assert _count(path) == 12
+    assert _count(path, "SELECT count(*) FROM otel_traces WHERE http_route = '/stored/before'") == 0
+    assert pending_segments(journal_dir(path)) == [] and not list(journal_dir(path).glob("*.failed"))
 
 
 def test_a_segment_that_cannot_be_committed_is_set_aside_not_fatal(tmp_path: Path) -> None:

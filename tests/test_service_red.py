@@ -12,7 +12,7 @@ import pytest
 
 import analyzer.query_service.services as services_module
 from analyzer.query_service.platforms import platforms
-from analyzer.query_service.services import service_red
+from analyzer.query_service.services import data_overview, service_red
 from tests.conftest import Running
 from tests.trace_builder import TraceBuilder, send
 
@@ -76,3 +76,31 @@ def test_platforms_take_the_same_sample(running: Running, monkeypatch: pytest.Mo
     (entity,) = answer["entities"]
     assert answer["quantile_sampled_fraction"] == 0.25
     assert (entity["spans"], entity["p95_ms"]) == (TRACES, _sampled_quantiles_ms(con, 4)[1])
+
+
+def test_a_large_store_opens_on_the_longest_preset_that_fits(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not estimated from the mean rate: a stray span from 1970 does not make the
+    last day look quiet."""
+    t = TraceBuilder(seed=3)
+    newest_ms = 6 * 3600 * 1000
+    for second in range(0, 200, 20):  # 10 in the last 5 minutes
+        t.new_trace()
+        t.span("api", "GET /recent", kind="server", start_ms=newest_ms - second * 1000, end_ms=newest_ms)
+    for minute in range(10):  # 10 half an hour before
+        t.new_trace()
+        t.span("api", "GET /older", kind="server", start_ms=newest_ms - (30 + minute) * 60_000, end_ms=newest_ms)
+    for minute in range(10):  # 10 five hours before
+        t.new_trace()
+        t.span("api", "GET /oldest", kind="server", start_ms=newest_ms - (300 + minute) * 60_000, end_ms=newest_ms)
+    stray = TraceBuilder(seed=4, base_ns=0)
+    stray.span("api", "GET /skewed", kind="server", start_ms=0, end_ms=1)
+    send(running.grpc_endpoint, t.spans + stray.spans)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    overview = data_overview(con)
+    assert (overview["spans"], overview["first_ns"], overview["default_range"]) == (31, 0, "all")  # small
+    monkeypatch.setattr(services_module, "CONSOLE_SPANS", 20)
+    # last 5 and 15 minutes: 10; the hour: 20; 6 and 24 hours: 30
+    assert data_overview(con)["default_range"] == "1h"
+    monkeypatch.setattr(services_module, "CONSOLE_SPANS", 9)
+    assert data_overview(con)["default_range"] == "5m"

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
 
 from analyzer.errors import InvalidQueryError
 from storage.graph_queries import resolve_window
-from storage.service_queries import data_extent, operation_red_rows, service_red_rows, window_span_count
+from storage.service_queries import (
+    data_extent,
+    operation_red_rows,
+    recent_span_counts,
+    service_red_rows,
+    window_span_count,
+)
 from storage.window import SpanWindow
 
 __all__ = [
@@ -33,8 +40,9 @@ QUANTILE_SPANS = 2_000_000
 # The console starts on all data up to this many spans; past it, on a recent window (the
 # graph, anomalies and insights of weeks of data do not fit a server's DuckDB share).
 CONSOLE_SPANS = 2_000_000
-# its presets (glimpse/console/static/js/components/window-picker.js), longest first
-CONSOLE_PRESETS_S = (("24h", 86400), ("6h", 21600), ("1h", 3600), ("15m", 900), ("5m", 300))
+# its presets (glimpse/console/static/js/components/window-picker.js), longest first: the
+# windows storage/queries/services/recent_spans.sql counts
+CONSOLE_PRESETS = ("24h", "6h", "1h", "15m", "5m")
 
 
 def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
@@ -57,26 +65,29 @@ def quantile_sample(con: duckdb.DuckDBPyConnection, window: SpanWindow, service:
 
 def data_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The span-time extent of the store: what the console's time picker offers, and the
-    window it starts on (:func:`default_range`)."""
+    window it starts on: all data while the store holds at most :data:`CONSOLE_SPANS`, else
+    :func:`default_range` of the spans in each preset before the newest span."""
     extent = data_extent(con)
-    return {**extent, "default_range": default_range(extent["first_ns"], extent["last_ns"], extent["spans"])}
+    last = extent["last_ns"]
+    start = "all"
+    if last is not None and extent["spans"] > CONSOLE_SPANS:
+        start = default_range(recent_span_counts(con, last + 1))
+    return {**extent, "default_range": start}
 
 
-def default_range(first_ns: int | None, last_ns: int | None, spans: int) -> str:
-    """The console's first window: all data while the store holds at most
-    :data:`CONSOLE_SPANS`, else the longest preset before the newest span that holds about
-    that many at most (at the store's mean rate), or the shortest.
+def default_range(spans_by_preset: Mapping[str, int]) -> str:
+    """The longest preset (:data:`CONSOLE_PRESETS`) that holds at most :data:`CONSOLE_SPANS`
+    spans, or the shortest.
 
-    >>> default_range(0, 3600 * 10**9, 1_000_000), default_range(0, 21 * 86400 * 10**9, 50_000_000)
-    ('all', '6h')
+    >>> default_range({"24h": 2_400_000, "6h": 600_000, "1h": 100_000, "15m": 25_000, "5m": 8_000})
+    '6h'
+    >>> default_range({"24h": 9e7, "6h": 9e7, "1h": 9e7, "15m": 9e7, "5m": 3_000_000})
+    '5m'
     """
-    if spans <= CONSOLE_SPANS or first_ns is None or last_ns is None or last_ns <= first_ns:
-        return "all"
-    per_s = spans / ((last_ns - first_ns) / 1e9)
-    for name, seconds in CONSOLE_PRESETS_S:
-        if per_s * seconds <= CONSOLE_SPANS:
-            return name
-    return CONSOLE_PRESETS_S[-1][0]
+    for preset in CONSOLE_PRESETS:
+        if spans_by_preset[preset] <= CONSOLE_SPANS:
+            return preset
+    return CONSOLE_PRESETS[-1]
 
 
 def _ms(nanos: float | None) -> float | None:

@@ -4,7 +4,7 @@
 import { initTheme } from "./components/theme.js";
 import { api, errorBox, h, setServiceNames } from "./components/util.js";
 import { windowPicker } from "./components/window-picker.js";
-import { parseHash, resolveWindow, routeOf } from "./router.js";
+import { href, parseHash, resolveWindow, routeOf } from "./router.js";
 
 let renderToken = 0;
 
@@ -15,7 +15,10 @@ async function show() {
   root.dataset.ready = "false";
   const route = routeOf(page);
   const nav = route ? route.nav : page;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === nav);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.page === nav);
+    a.setAttribute("href", href(a.dataset.page)); // the pages share the window
+  }
   if (!route) {
     root.replaceChildren(errorBox(`no page ${page}`));
     return;

@@ -16,7 +16,6 @@ from storage.window import SpanWindow
 __all__ = [
     "data_extent",
     "operation_red_rows",
-    "recent_span_counts",
     "service_red_rows",
     "span_histogram_rows",
     "window_span_count",
@@ -32,12 +31,6 @@ def data_extent(con: duckdb.DuckDBPyConnection) -> DataExtent:
         "spans": int(row["spans"]),
         "service_names": list(row["service_names"] or []),
     }
-
-
-def recent_span_counts(con: duckdb.DuckDBPyConnection, until_ns: int) -> dict[str, int]:
-    """Spans that started in the last 24h, 6h, 1h, 15m and 5m before ``until_ns``, by those names."""
-    row = run_query(con, "services/recent_spans", params={"until": until_ns})[0]
-    return {name.removeprefix("spans_"): int(value) for name, value in row.items()}
 
 
 def window_span_count(con: duckdb.DuckDBPyConnection, window: SpanWindow, service: str | None = None) -> int:

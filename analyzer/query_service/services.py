@@ -10,13 +10,8 @@ import duckdb
 
 from analyzer.errors import InvalidQueryError
 from storage.graph_queries import resolve_window
-from storage.service_queries import (
-    data_extent,
-    operation_red_rows,
-    recent_span_counts,
-    service_red_rows,
-    window_span_count,
-)
+from storage.incident_queries import span_counts
+from storage.service_queries import data_extent, operation_red_rows, service_red_rows, window_span_count
 from storage.window import SpanWindow
 
 __all__ = [
@@ -40,9 +35,10 @@ QUANTILE_SPANS = 2_000_000
 # The console starts on all data up to this many spans; past it, on a recent window (the
 # graph, anomalies and insights of weeks of data do not fit a server's DuckDB share).
 CONSOLE_SPANS = 2_000_000
-# its presets (glimpse/console/static/js/components/window-picker.js), longest first: the
-# windows storage/queries/services/recent_spans.sql counts
-CONSOLE_PRESETS = ("24h", "6h", "1h", "15m", "5m")
+# its presets (glimpse/console/static/js/components/window-picker.js) and their seconds,
+# longest first: each a whole number of PRESET_BUCKET_NS
+CONSOLE_PRESETS = (("24h", 86400), ("6h", 21600), ("1h", 3600), ("15m", 900), ("5m", 300))
+PRESET_BUCKET_NS = 300 * 1_000_000_000
 
 
 def choose_bucket_s(window_s: float, *, max_buckets: int = MAX_BUCKETS) -> int:
@@ -71,8 +67,17 @@ def data_overview(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     last = extent["last_ns"]
     start = "all"
     if last is not None and extent["spans"] > CONSOLE_SPANS:
-        start = default_range(recent_span_counts(con, last + 1))
+        start = default_range(_preset_span_counts(con, last + 1))
     return {**extent, "default_range": start}
+
+
+def _preset_span_counts(con: duckdb.DuckDBPyConnection, until_ns: int) -> dict[str, int]:
+    """Spans that started in each preset's window before ``until_ns``: the longest one's
+    spans per PRESET_BUCKET_NS, added up from the newest bucket back."""
+    longest_ns = CONSOLE_PRESETS[0][1] * 1_000_000_000
+    counts = span_counts(con, SpanWindow(until_ns - longest_ns, until_ns), bucket_ns=PRESET_BUCKET_NS)
+    newest_first = [counts.get(bucket, 0) for bucket in reversed(range(longest_ns // PRESET_BUCKET_NS))]
+    return {name: sum(newest_first[: seconds * 1_000_000_000 // PRESET_BUCKET_NS]) for name, seconds in CONSOLE_PRESETS}
 
 
 def default_range(spans_by_preset: Mapping[str, int]) -> str:
@@ -84,10 +89,10 @@ def default_range(spans_by_preset: Mapping[str, int]) -> str:
     >>> default_range({"24h": 9e7, "6h": 9e7, "1h": 9e7, "15m": 9e7, "5m": 3_000_000})
     '5m'
     """
-    for preset in CONSOLE_PRESETS:
+    for preset, _ in CONSOLE_PRESETS:
         if spans_by_preset[preset] <= CONSOLE_SPANS:
             return preset
-    return CONSOLE_PRESETS[-1]
+    return CONSOLE_PRESETS[-1][0]
 
 
 def _ms(nanos: float | None) -> float | None:

@@ -1,7 +1,8 @@
--- Spans per $bucket-wide bucket of [$since, $until), counted from $since: where automatic
--- incident detection starts so as to read the latest data only (bucket 0 is the oldest).
+-- Spans per $bucket-wide bucket of [$since, $until), counted from $since (bucket 0 is the
+-- oldest): where automatic incident detection starts so as to read the latest data only,
+-- and which window the console opens a large store on.
 SELECT (epoch_ns(timestamp) - $since) // $bucket AS bucket, count(*) AS spans
-FROM otel_traces
+FROM otel_spans
 WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
 GROUP BY bucket
 ORDER BY bucket

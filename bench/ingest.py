@@ -489,7 +489,8 @@ def print_report(figures: dict[str, Any]) -> None:
         print(
             f"   glimpse writer: {stats['commits']} commits ({per_commit:,.0f} rows each), "
             f"{stats['rejected_full']} queue-full rejections, {stats['duplicate_spans']} duplicates, "
-            f"{stats['checkpoints']} checkpoints, last commit {stats['last_commit_s'] * 1000:.0f} ms"
+            f"{stats['checkpoints']} checkpoints, {stats['compactions']} rewrites of part row groups, "
+            f"last commit {stats['last_commit_s'] * 1000:.0f} ms"
         )
     if g["log_problem_count"]:
         print(f"   server log: {g['log_problem_count']} error/warning lines, first ones:")

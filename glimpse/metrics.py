@@ -206,6 +206,7 @@ _WRITER_COUNTERS = {
     "duplicate_spans": ("glimpse_store_duplicate_spans", "Spans dropped because (trace_id, span_id) was stored."),
     "failed_commits": ("glimpse_store_failed_commits", "DuckDB commits that failed (retried from the journal)."),
     "checkpoints": ("glimpse_store_checkpoints", "DuckDB checkpoints run."),
+    "compactions": ("glimpse_store_compactions", "Rewrites of the spans of part row groups in storage order."),
     "replayed_batches": ("glimpse_journal_replayed_batches", "Batches committed from the journal at start."),
 }
 

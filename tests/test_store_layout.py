@@ -341,3 +341,109 @@ def _order_a_table_of_four_text_columns(rows: int) -> tuple[int, int, list[int]]
     assert pile == []
     after = pool.bytes_allocated()
     return before, after, ordered.column("resource_key").to_pylist()
+
+
+def _mixed_request(spans: int, *, seed: int) -> bytes:
+    """Spans of two pods and three operations, interleaved as requests bring them."""
+    request = TRACE_SERVICE_PB2.ExportTraceServiceRequest()
+    for part in range(spans // 5):
+        request.MergeFromString(_request(5, pod=f"pod-{part % 2}", seed=seed * 1_000 + part))
+    return request.SerializeToString()
+
+
+def _runs_in_row_order(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """How many runs of one (resource, operation) the spans make in storage order, and how
+    many (resource, operation) pairs there are: equal when each pair's spans are together."""
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE changed), count(DISTINCT (resource_key, span_name)) FROM (
+            SELECT resource_key, span_name,
+                   (resource_key, span_name) IS DISTINCT FROM lag((resource_key, span_name)) OVER (ORDER BY rowid)
+                       AS changed
+            FROM otel_spans)
+        """
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def _all(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Every row of ``table``, each as its repr (rows with lists are not hashable)."""
+    return {repr(row) for row in con.execute(f"SELECT * FROM {table}").fetchall()}
+
+
+def test_spans_of_part_row_groups_are_rewritten_together_once_a_row_group_gathers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+    con = open_writable(tmp_path / "tail.duckdb")
+    store = writer_module.TableStore(con, writer_module.WriterStats(), wal_path=None)
+    for seed in range(3):  # 90 spans in part chunks, each chunk grouped on its own
+        store.commit([_batch(_mixed_request(30, seed=seed))])
+    store.commit([_batch(_mixed_request(30, seed=0))])  # the same spans again: nothing new
+    assert not store.rewrite_part_row_groups()
+    assert _runs_in_row_order(con) == (3 * 6, 6)
+    spans, index = _all(con, "otel_traces"), _all(con, "otel_trace_index")
+
+    store.commit([_batch(_mixed_request(20, seed=3))])  # 110 new spans: rewritten in one piece
+    assert store.rewrite_part_row_groups()
+
+    assert store.stats.compactions == 1
+    assert _runs_in_row_order(con) == (6, 6)
+    after = _all(con, "otel_traces")
+    assert len(after) == 110 and spans < after
+    assert con.execute("SELECT count(DISTINCT (trace_id, span_id)) FROM otel_spans").fetchone() == (110,)
+    after_index = _all(con, "otel_trace_index")  # the index says when spans started: untouched
+    assert len(after_index) == len(index) + 20 and index < after_index
+
+    store.commit([_batch(_mixed_request(30, seed=4))])  # a new tail
+    store.commit([_batch(_mixed_request(100, seed=5))])  # a whole row group is not part of it
+    assert not store.rewrite_part_row_groups()
+    assert _runs_in_row_order(con) == (6 + 6 + 6, 6)
+    con.close()
+
+
+def test_a_failed_rewrite_leaves_the_spans_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+    # the rewrite's INSERT fails on its first row, inside the transaction (as out of memory would)
+    failing = writer_module._REWRITE_TAIL.replace("ORDER BY", "AND error('no memory left') IS NULL ORDER BY")
+    monkeypatch.setattr(writer_module, "_REWRITE_TAIL", failing)
+    con = open_writable(tmp_path / "failed.duckdb")
+    store = writer_module.TableStore(con, writer_module.WriterStats(), wal_path=None)
+    for seed in range(4):
+        store.commit([_batch(_mixed_request(30, seed=seed))])
+    assert not store.rewrite_part_row_groups()
+    assert "rewriting 120 spans of part row groups in storage order failed" in caplog.text
+    assert con.execute("SELECT count(DISTINCT (trace_id, span_id)), count(*) FROM otel_spans").fetchone() == (120, 120)
+    assert _runs_in_row_order(con) == (4 * 6, 6)
+    store.commit([_batch(_mixed_request(30, seed=5))])  # later commits go on as before
+    assert not store.rewrite_part_row_groups()  # a new tail: 30 spans
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (150,)
+    con.close()
+
+
+def test_the_writer_rewrites_part_row_groups_it_committed_on_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+    path = tmp_path / "synced.duckdb"
+    con = open_writable(path)
+    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    writer.start()
+    for seed in range(4):  # each sync commits what is buffered: four part chunks
+        writer.submit(_batch(_mixed_request(30, seed=seed))).result(timeout=30)
+        assert writer.sync(timeout_s=30)
+    _wait_for(lambda: writer.stats.compactions == 1)
+    for seed in range(4, 8):  # four more, the last committed on close: not rewritten then
+        writer.submit(_batch(_mixed_request(30, seed=seed))).result(timeout=30)
+        if seed < 7:
+            assert writer.sync(timeout_s=30)
+    writer.close(timeout_s=30)
+    con.close()
+    assert writer.stats.compactions == 1
+    con = open_read_only(path)
+    assert _runs_in_row_order(con) == (6 + 4 * 6, 6)
+    assert con.execute("SELECT count(DISTINCT span_id), count(*) FROM otel_traces").fetchone() == (240, 240)
+    con.close()

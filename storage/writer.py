@@ -200,6 +200,9 @@ class Prepared:
     duplicate_spans: int
 
 
+_TAIL_KEYS = pa.schema([("trace_id", pa.string()), ("span_id", pa.string())])
+
+
 @dataclass
 class _Tail:
     """The spans committed in part row groups since the last rewrite: their keys (the
@@ -214,7 +217,7 @@ class _Tail:
         bounds = pc.min_max(spans.column("timestamp").cast(pa.int64()))
         lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
         self.lo_ns, self.hi_ns = (min(self.lo_ns, lo), max(self.hi_ns, hi)) if self.rows else (lo, hi)
-        self.keys.append(spans.select(["trace_id", "span_id"]))
+        self.keys.append(spans.select(["trace_id", "span_id"]).cast(_TAIL_KEYS))
         self.rows += spans.num_rows
 
 
@@ -315,9 +318,10 @@ class TableStore:
             return False
         params = {"lo": tail.lo_ns, "hi": tail.hi_ns}
         started = time.perf_counter()
+        keys = pa.concat_tables(tail.keys)
         try:
             self.con.execute("BEGIN TRANSACTION")
-            with self._registered("glimpse_tail", pa.concat_tables(tail.keys)):
+            with self._registered("glimpse_tail", keys):
                 row_ids = self.con.sql(_TAIL_ROWS, params=params).to_arrow_table()
             with self._registered("glimpse_tail_rows", row_ids):
                 self.con.execute(_REWRITE_TAIL, params)

@@ -82,6 +82,19 @@ def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+@pytest.fixture
+def row_groups_of_100(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's row group, 100 spans instead of DuckDB's 122,880."""
+    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+
+
+def _timerless_writer(path: Path) -> tuple[duckdb.DuckDBPyConnection, BatchWriter]:
+    """A writer whose part row group timer never fires: only row groups, syncs and close
+    hand its buffer on."""
+    con = open_writable(path)
+    return con, BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+
+
 def test_each_resource_and_scope_is_stored_once(tmp_path: Path) -> None:
     path = tmp_path / "r.duckdb"
     batches = [
@@ -152,13 +165,10 @@ def test_requests_decoded_against_the_stored_resources_keep_every_span_joined(tm
     ]
 
 
-def test_the_writer_hands_duckdb_whole_row_groups_and_journals_the_rest_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+@pytest.mark.usefixtures("row_groups_of_100")
+def test_the_writer_hands_duckdb_whole_row_groups_and_journals_the_rest_again(tmp_path: Path) -> None:
     path = tmp_path / "split.duckdb"
-    con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    con, writer = _timerless_writer(path)
     with writer.hold():  # both batches are journaled together: 150 spans
         writer.start()
         first = writer.submit(_batch(_request(70, pod="a", seed=1)))
@@ -195,15 +205,12 @@ def _log_batch(records: int, seed: int) -> Batch:
     return decoded.batch
 
 
-def test_a_row_group_of_log_records_goes_on_alone_and_spans_wait_for_theirs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("row_groups_of_100")
+def test_a_row_group_of_log_records_goes_on_alone_and_spans_wait_for_theirs(tmp_path: Path) -> None:
     # a log-only load used to be handed on only by the part row group timer (ten flush
     # intervals of records at a time, however many)
-    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
     path = tmp_path / "logs.duckdb"
-    con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    con, writer = _timerless_writer(path)
     with writer.hold():  # journaled together: 120 log records and 50 spans
         writer.start()
         futures = [
@@ -372,10 +379,8 @@ def _all(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return {repr(row) for row in con.execute(f"SELECT * FROM {table}").fetchall()}
 
 
-def test_spans_of_part_row_groups_are_rewritten_together_once_a_row_group_gathers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+@pytest.mark.usefixtures("row_groups_of_100")
+def test_spans_of_part_row_groups_are_rewritten_together_once_a_row_group_gathers(tmp_path: Path) -> None:
     con = open_writable(tmp_path / "tail.duckdb")
     store = writer_module.TableStore(con, writer_module.WriterStats(), wal_path=None)
     for seed in range(3):  # 90 spans in part chunks, each chunk grouped on its own
@@ -403,10 +408,10 @@ def test_spans_of_part_row_groups_are_rewritten_together_once_a_row_group_gather
     con.close()
 
 
+@pytest.mark.usefixtures("row_groups_of_100")
 def test_a_failed_rewrite_leaves_the_spans_as_they_were(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
     # the rewrite's INSERT fails on its first row, inside the transaction (as out of memory would)
     failing = writer_module._REWRITE_TAIL.replace("ORDER BY", "AND error('no memory left') IS NULL ORDER BY")
     monkeypatch.setattr(writer_module, "_REWRITE_TAIL", failing)
@@ -424,13 +429,10 @@ def test_a_failed_rewrite_leaves_the_spans_as_they_were(
     con.close()
 
 
-def test_the_writer_rewrites_part_row_groups_it_committed_on_syncs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(writer_module, "ROW_GROUP_ROWS", 100)
+@pytest.mark.usefixtures("row_groups_of_100")
+def test_the_writer_rewrites_part_row_groups_it_committed_on_syncs(tmp_path: Path) -> None:
     path = tmp_path / "synced.duckdb"
-    con = open_writable(path)
-    writer = BatchWriter(con, database_path=str(path), flush_interval_s=3600)
+    con, writer = _timerless_writer(path)
     writer.start()
     for seed in range(4):  # each sync commits what is buffered: four part chunks
         writer.submit(_batch(_mixed_request(30, seed=seed))).result(timeout=30)

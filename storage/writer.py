@@ -254,6 +254,7 @@ class TableStore:
         self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
         self._new_resources: set[int] = set()
         self._tail = _Tail()
+        self._rewrites = True  # off once DuckDB runs out of memory rewriting
 
     @property
     def stored_resources(self) -> Set[int]:
@@ -311,7 +312,7 @@ class TableStore:
         row groups, now deleted, go, and DuckDB compresses the new one whole (measured at
         1,000 spans a second: 77.7 -> 68.3 bytes a span in use; docs/performance.md). True
         if it rewrote them."""
-        if self._tail.rows < ROW_GROUP_ROWS:
+        if self._tail.rows < ROW_GROUP_ROWS or not self._rewrites:
             return False
         tail, self._tail = self._tail, _Tail()
         if not self._room_to_checkpoint():  # the new copies need room before the old go
@@ -330,7 +331,15 @@ class TableStore:
         except duckdb.Error as exc:  # the spans stay as they were: stored, only less compressed
             with suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
-            logger.warning("rewriting %d spans of part row groups in storage order failed: %s", tail.rows, exc)
+            # DuckDB's share of a small memory bound (64 MiB and less, measured) cannot
+            # sort a row group: not tried again until the next start
+            self._rewrites = not isinstance(exc, duckdb.OutOfMemoryException)
+            logger.warning(
+                "rewriting %d spans of part row groups in storage order failed%s: %s",
+                tail.rows,
+                "" if self._rewrites else " (not tried again: DuckDB's memory share is too small)",
+                str(exc).splitlines()[0],
+            )
             return False
         self.stats.compactions += 1
         logger.debug("rewrote %d spans in storage order in %.2f s", row_ids.num_rows, time.perf_counter() - started)

@@ -430,6 +430,31 @@ def test_a_failed_rewrite_leaves_the_spans_as_they_were(
 
 
 @pytest.mark.usefixtures("row_groups_of_100")
+def test_rewrites_stop_when_duckdb_has_too_little_memory_for_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    con = open_writable(tmp_path / "small.duckdb", memory_limit="8MB")
+    store = writer_module.TableStore(con, writer_module.WriterStats(), wal_path=None)
+    padded = [_batch(_mixed_request(60, seed=seed)) for seed in range(4)]
+    for batch in padded:  # spans of 20 KB each: committed 60 at a time, but not sorted 120 at once in 8 MB
+        spans = batch.tables["otel_spans"]
+        messages = pa.array([f"{index} {'x' * 20_000}" for index in range(spans.num_rows)])
+        position = spans.schema.get_field_index("status_message")
+        batch.tables["otel_spans"] = spans.set_column(position, "status_message", messages)
+    for batch in padded[:2]:
+        store.commit([batch])
+    assert not store.rewrite_part_row_groups()
+    assert "not tried again: DuckDB's memory share is too small" in caplog.text
+    for batch in padded[2:]:
+        store.commit([batch])
+    caplog.clear()
+    assert not store.rewrite_part_row_groups()  # 120 spans gathered again, not tried
+    assert caplog.text == "" and store.stats.compactions == 0
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (240,)
+    con.close()
+
+
+@pytest.mark.usefixtures("row_groups_of_100")
 def test_the_writer_rewrites_part_row_groups_it_committed_on_syncs(tmp_path: Path) -> None:
     path = tmp_path / "synced.duckdb"
     con, writer = _timerless_writer(path)

@@ -24,6 +24,7 @@ from storage.rows import (
 from storage.window import SpanWindow
 
 __all__ = [
+    "diagnosis_span_count",
     "evidence_rows",
     "histogram_point_rows",
     "instance_host_rows",
@@ -33,7 +34,6 @@ __all__ = [
     "spectrum_rows",
     "transition_rows",
     "version_rows",
-    "window_span_count",
 ]
 
 
@@ -53,7 +53,7 @@ def span_counts(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns
     return {int(row["bucket"]): int(row["spans"]) for row in rows}
 
 
-def window_span_count(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> int:
+def diagnosis_span_count(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident: SpanWindow) -> int:
     """Spans in the baseline and the incident windows together (incidents/span_count.sql)."""
     return int(run_query(con, "incidents/span_count", params=_params(baseline, incident))[0]["spans"])
 

@@ -28,6 +28,7 @@ from analyzer.platforms import entity_metric_series, entity_resource_metrics
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import resolve_window
 from storage.incident_queries import (
+    diagnosis_span_count,
     evidence_rows,
     histogram_point_rows,
     instance_host_rows,
@@ -37,7 +38,6 @@ from storage.incident_queries import (
     spectrum_rows,
     transition_rows,
     version_rows,
-    window_span_count,
 )
 from storage.resource_queries import resource_metric_rows
 from storage.rows import RedSeriesRow
@@ -215,7 +215,7 @@ def _log_changes(con: duckdb.DuckDBPyConnection, window: SpanWindow, incident: I
     before = default_baseline(window, during)
     if before.until_ns <= before.since_ns:
         return []
-    sample = trace_sample(window_span_count(con, before, during))
+    sample = trace_sample(diagnosis_span_count(con, before, during))
     found = log_evidence(transition_rows(con, before, during, sample=sample))
     changed = sorted((e for e in found.values() if e.strength > 0), key=lambda e: (-e.strength, e.service))
     return [
@@ -380,7 +380,7 @@ def root_causes(
         baseline = default_baseline(data, incident)
     if baseline.until_ns <= baseline.since_ns:
         raise NoIncidentError("the baseline window is empty: there is no data before the incident to compare with")
-    sample = trace_sample(window_span_count(con, baseline, incident))
+    sample = trace_sample(diagnosis_span_count(con, baseline, incident))
     rows = evidence_rows(con, baseline, incident, service, sample=sample)
     transitions = transition_rows(con, baseline, incident, service, sample=sample)
     templates = row_templates(transitions)  # mined once for the service and the instance level

@@ -254,6 +254,7 @@ class TableStore:
         self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
         self._new_resources: set[int] = set()
         self._tail = _Tail()
+        self._part_spans: pa.Table | None = None  # the open transaction's, if short of a row group
         self._rewrites = True  # off once DuckDB runs out of memory rewriting
 
     @property
@@ -271,6 +272,7 @@ class TableStore:
         started = time.perf_counter()
         self._new_resources.clear()
         self._inserted = {}
+        self._part_spans = None
         try:
             self.con.execute("BEGIN TRANSACTION")
             for table_name, rows in chunk.tables.items():  # resources first
@@ -285,8 +287,12 @@ class TableStore:
             with suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
             self._new_resources.clear()
+            self._part_spans = None
             raise
         self._known_resources |= self._new_resources  # in place: stored_resources is a live view
+        if self._part_spans is not None:
+            self._tail.add(self._part_spans)
+            self._part_spans = None
         self.stats.duplicate_spans += chunk.duplicate_spans
         self.stats.commits += 1
         self.stats.committed_batches += chunk.batches
@@ -304,7 +310,7 @@ class TableStore:
             self.stats.duplicate_spans += len(stored)
         self._insert_rows("otel_spans", spans, then=_INDEX_BATCH)
         if 0 < spans.num_rows < ROW_GROUP_ROWS:
-            self._tail.add(spans)
+            self._part_spans = spans
 
     def rewrite_part_row_groups(self) -> bool:
         """Once the spans committed in part row groups since the last rewrite make a row

@@ -430,6 +430,23 @@ def test_a_failed_rewrite_leaves_the_spans_as_they_were(
 
 
 @pytest.mark.usefixtures("row_groups_of_100")
+def test_spans_of_a_commit_that_failed_do_not_count_toward_a_rewrite(tmp_path: Path) -> None:
+    con = open_writable(tmp_path / "refused.duckdb")
+    store = writer_module.TableStore(con, writer_module.WriterStats(), wal_path=None)
+    refused = _batch(_mixed_request(60, seed=1))
+    spans = refused.tables["otel_spans"]
+    refused.tables["otel_spans"] = spans.append_column("no_such_column", pa.array([1] * spans.num_rows))
+    with pytest.raises(duckdb.Error):
+        store.commit([refused])
+    store.commit([_batch(_mixed_request(60, seed=1))])  # the same spans, as a retry brings them
+    assert not store.rewrite_part_row_groups()  # 60 spans gathered, not 120
+    store.commit([_batch(_mixed_request(40, seed=2))])
+    assert store.rewrite_part_row_groups()
+    assert con.execute("SELECT count(*) FROM otel_spans").fetchone() == (100,)
+    con.close()
+
+
+@pytest.mark.usefixtures("row_groups_of_100")
 def test_rewrites_stop_when_duckdb_has_too_little_memory_for_one(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -213,12 +213,17 @@ class _Tail:
     lo_ns: int = 0
     hi_ns: int = 0
 
-    def add(self, spans: pa.Table) -> None:
-        bounds = pc.min_max(spans.column("timestamp").cast(pa.int64()))
-        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-        self.lo_ns, self.hi_ns = (min(self.lo_ns, lo), max(self.hi_ns, hi)) if self.rows else (lo, hi)
+    def add(self, spans: pa.Table, lo_ns: int, hi_ns: int) -> None:
+        """Count ``spans``, which started within [lo_ns, hi_ns]."""
+        self.lo_ns, self.hi_ns = (min(self.lo_ns, lo_ns), max(self.hi_ns, hi_ns)) if self.rows else (lo_ns, hi_ns)
         self.keys.append(spans.select(["trace_id", "span_id"]).cast(_TAIL_KEYS))
         self.rows += spans.num_rows
+
+
+def _start_bounds(spans: pa.Table) -> tuple[int, int]:
+    """The earliest and the latest start of ``spans`` (ns)."""
+    bounds = pc.min_max(spans.column("timestamp").cast(pa.int64()))
+    return bounds["min"].as_py(), bounds["max"].as_py()
 
 
 @dataclass
@@ -254,7 +259,8 @@ class TableStore:
         self._known_resources: set[int] = {row[0] for row in con.execute(_KNOWN_RESOURCES).fetchall()}
         self._new_resources: set[int] = set()
         self._tail = _Tail()
-        self._part_spans: pa.Table | None = None  # the open transaction's, if short of a row group
+        # the open transaction's spans and their start bounds, if short of a row group
+        self._part_spans: tuple[pa.Table, int, int] | None = None
         self._rewrites = True  # off once DuckDB runs out of memory rewriting
 
     @property
@@ -291,7 +297,7 @@ class TableStore:
             raise
         self._known_resources |= self._new_resources  # in place: stored_resources is a live view
         if self._part_spans is not None:
-            self._tail.add(self._part_spans)
+            self._tail.add(*self._part_spans)
             self._part_spans = None
         self.stats.duplicate_spans += chunk.duplicate_spans
         self.stats.commits += 1
@@ -302,7 +308,8 @@ class TableStore:
 
     def _insert_spans(self, spans: pa.Table) -> None:
         """INSERT the spans whose (trace_id, span_id) is not stored yet, and index their traces."""
-        stored = self._stored_positions(spans)
+        lo_ns, hi_ns = _start_bounds(spans)  # of the chunk: the look-ups' range, duplicates or not
+        stored = self._stored_positions(spans, lo_ns, hi_ns)
         if len(stored):
             fresh = np.ones(spans.num_rows, dtype=bool)
             fresh[stored] = False
@@ -310,7 +317,7 @@ class TableStore:
             self.stats.duplicate_spans += len(stored)
         self._insert_rows("otel_spans", spans, then=_INDEX_BATCH)
         if 0 < spans.num_rows < ROW_GROUP_ROWS:
-            self._part_spans = spans
+            self._part_spans = (spans, lo_ns, hi_ns)
 
     def rewrite_part_row_groups(self) -> bool:
         """Once the spans committed in part row groups since the last rewrite make a row
@@ -352,10 +359,9 @@ class TableStore:
         self.checkpoint()
         return True
 
-    def _stored_positions(self, rows: pa.Table) -> np.ndarray:
-        """Positions in ``rows`` of the spans already stored."""
-        bounds = pc.min_max(rows.column("timestamp").cast(pa.int64()))
-        params = {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
+    def _stored_positions(self, rows: pa.Table, lo_ns: int, hi_ns: int) -> np.ndarray:
+        """Positions in ``rows`` (started within [lo_ns, hi_ns]) of the spans already stored."""
+        params = {"lo": lo_ns, "hi": hi_ns}
         keys = pa.table(
             {
                 "trace_id": rows.column("trace_id"),

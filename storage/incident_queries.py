@@ -80,9 +80,13 @@ def version_rows(con: duckdb.DuckDBPyConnection, baseline: SpanWindow, incident:
     return cast(list[VersionRow], run_query(con, "incidents/versions", params=_params(baseline, incident)))
 
 
-def red_series_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int) -> list[RedSeriesRow]:
-    """Per (level, entity, bucket): requests, errors, latency p50/p95/p99 in ms (incidents/red_series.sql)."""
-    rows = run_query(con, "incidents/red_series", params={**window.params, "bucket": bucket_ns})
+def red_series_rows(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int, sample: int = 1
+) -> list[RedSeriesRow]:
+    """Per (level, entity, bucket): requests, errors, latency p50/p95/p99 in ms of one trace
+    in ``sample`` (incidents/red_series.sql)."""
+    params = {**window.params, "bucket": bucket_ns, "sample": sample}
+    rows = run_query(con, "incidents/red_series", params=params)
     return cast(list[RedSeriesRow], rows)
 
 

@@ -12,6 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from glimpse.cli import app
+from storage import graph_queries
+from storage.graph_queries import (
+    bucket_quantiles,
+    operation_edge_rows,
+    resolve_window,
+    service_edge_rows,
+    window_slices,
+)
 from tests.conftest import Running
 from tests.trace_builder import TraceBuilder, send
 
@@ -408,3 +416,70 @@ def test_zipkin_kindless_chain_and_server_under_server(running: Running) -> None
         ("app", "db"): 1,
         ("service1", "service2"): 1,
     }
+
+
+def _sliced_and_whole(running: Running, keys: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    assert running.server is not None
+    con = running.server.read_cursor()
+    try:
+        window = resolve_window(con, None, None)
+        rows = operation_edge_rows if keys == "operations" else service_edge_rows
+        slices = window_slices(con, window, max_spans=1)
+        assert slices is not None and len(slices) == running.scalar("SELECT count(DISTINCT timestamp) FROM otel_spans")
+        return [dict(row) for row in rows(con, window, max_spans=1)], [dict(row) for row in rows(con, window)]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("keys", ["services", "operations"])
+def test_a_window_read_in_slices_gives_the_same_calls(running: Running, keys: str) -> None:
+    """With room for one span a query, every span starts a slice of its own, and each call's
+    answer (a child, a consumer, a batch consumer's link) lies in another slice: the calls,
+    errors, means and first and last seen are the same as the whole window's, and the
+    quantiles, from the slices' histograms, within 1 % of quantile_cont's."""
+    spans = shop_trace().spans
+    links = TraceBuilder(seed=4)
+    producer = links.span("orders-svc", "publish", kind="producer", start_ms=200, end_ms=201)
+    links.new_trace()
+    links.span("batcher", "process batch", kind="consumer", start_ms=220, end_ms=230, links=[producer])
+    send(running.grpc_endpoint, spans + links.spans)
+    sliced, whole = _sliced_and_whole(running, keys)
+    assert len(whole) == 9  # the shop trace's 7, orders-svc -> batcher and user -> batcher
+    for cut, exact in zip(sliced, whole, strict=True):
+        for name in ("client_ns_quantiles", "server_ns_quantiles"):
+            approximate, expected = cut.pop(name), exact.pop(name)
+            assert (approximate is None) == (expected is None)
+            if expected is not None:
+                assert approximate == pytest.approx(expected, rel=0.01)
+        assert cut == exact
+
+
+def test_histogram_quantiles_by_hand() -> None:
+    """Durations 1 ms (bucket 1381: e^13.81 to e^13.82 ns) and three of 2 ms (bucket 1450):
+    the median lies between the second and third 2 ms durations, spread across their bucket."""
+    assert bucket_quantiles([]) is None
+    p0, p50, p100 = bucket_quantiles([(1381, 1), (1450, 3)], [0.0, 0.5, 1.0])  # type: ignore[misc]
+    assert p0 == pytest.approx(1e6, rel=0.01)
+    assert p50 == pytest.approx(2e6, rel=0.01) and p50 > 1e6
+    assert p0 < p50 < p100 < 2e6 * 1.01
+
+
+def test_the_server_reads_a_window_larger_than_its_duckdb_share_holds_in_slices(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's DuckDB share sets how many spans one query of the graph may join; past
+    it, /api/graph answers from slices with the same edges, nodes and calls."""
+    send(running.grpc_endpoint, shop_trace().spans)
+    whole = graph_of(running)
+    monkeypatch.setattr(graph_queries, "JOIN_BYTES_PER_SPAN", 2**40)  # room for no span
+    sliced = graph_of(running)
+    assert dict(sliced.nodes(data=True)) == dict(whole.nodes(data=True))
+    assert edges_of(sliced).keys() == edges_of(whole).keys()
+    for key, edge in edges_of(whole).items():
+        cut = edges_of(sliced)[key]
+        assert (cut["calls"], cut["errors"], cut["gap_mean_ms"]) == (edge["calls"], edge["errors"], edge["gap_mean_ms"])
+        assert (cut["client_p50_ms"] is None) == (edge["client_p50_ms"] is None)
+        if edge["client_p50_ms"] is not None:
+            assert cut["client_p50_ms"] == pytest.approx(edge["client_p50_ms"], rel=0.01)
+    # from the slices' histograms, not quantile_cont's exact 35 ms
+    assert edges_of(sliced)[("frontend", "cart")]["client_p50_ms"] != 35.0

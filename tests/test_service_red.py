@@ -11,8 +11,11 @@ import duckdb
 import pytest
 
 import analyzer.query_service.services as services_module
+from analyzer.query_service.graphs import service_graph
 from analyzer.query_service.platforms import platforms
 from analyzer.query_service.services import data_overview, service_red
+from storage.graph_queries import resolve_window
+from storage.incident_queries import red_series_rows
 from tests.conftest import Running
 from tests.trace_builder import TraceBuilder, send
 
@@ -76,6 +79,23 @@ def test_platforms_take_the_same_sample(running: Running, monkeypatch: pytest.Mo
     (entity,) = answer["entities"]
     assert answer["quantile_sampled_fraction"] == 0.25
     assert (entity["spans"], entity["p95_ms"]) == (TRACES, _sampled_quantiles_ms(con, 4)[1])
+
+
+def test_the_graph_and_the_red_series_take_the_same_sample(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The graph's service nodes and the RED series behind anomalies and insights (which
+    take ``quantile_sample``'s k): exact counts, the quantiles of the same one trace in 4."""
+    _store(running)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    monkeypatch.setattr(services_module, "QUANTILE_SPANS", TRACES // 4)
+    sampled = _sampled_quantiles_ms(con, 4)
+    graph = service_graph(con)
+    node = graph.nodes["api"]
+    assert graph.graph["quantile_sampled_fraction"] == 0.25
+    assert (node["span_count"], [node["p50_ms"], node["p95_ms"], node["p99_ms"]]) == (TRACES, sampled)
+    window = resolve_window(con, None, None)
+    (row,) = [r for r in red_series_rows(con, window, bucket_ns=10**12, sample=4) if r["level"] == "service"]
+    assert row["requests"] == TRACES and [round(v, 3) for v in row["latency_ms"]] == sampled
 
 
 def test_a_large_store_opens_on_the_longest_preset_that_fits(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:

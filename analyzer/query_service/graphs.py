@@ -13,6 +13,7 @@ from analyzer.errors import NotFoundError
 from analyzer.graph import build_operation_graph, build_service_graph, neighbourhood
 from analyzer.graph_diff import diff_graphs
 from analyzer.graph_export import render
+from analyzer.query_service.services import quantile_sample
 from storage.graph_queries import (
     operation_edge_rows,
     resolve_window,
@@ -53,16 +54,21 @@ def service_graph(
 def _graph_for(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> nx.DiGraph:
     # The two queries run side by side on cursors of their own: DuckDB leaves cores idle
     # in parts of each plan, and together they finish sooner.
+    # The services' latency quantiles are of the sample /api/services reads (a long window's
+    # would not fit DuckDB's memory); a long window's edges are read in slices.
+    sample = quantile_sample(con, window)
     edges_cursor, nodes_cursor = con.cursor(), con.cursor()
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            nodes = pool.submit(service_node_rows, nodes_cursor, window)
+            nodes = pool.submit(service_node_rows, nodes_cursor, window, sample=sample)
             edges = service_edge_rows(edges_cursor, window)
             graph = build_service_graph(edges, nodes.result(), window_s=window.seconds)
     finally:
         edges_cursor.close()
         nodes_cursor.close()
-    graph.graph.update(since_ns=window.since_ns, until_ns=window.until_ns)
+    graph.graph.update(
+        since_ns=window.since_ns, until_ns=window.until_ns, quantile_sampled_fraction=round(1 / sample, 6)
+    )
     return graph
 
 

@@ -25,6 +25,7 @@ from analyzer.correlate import Incident, correlation_matrix, group_incidents, la
 from analyzer.errors import NotFoundError
 from analyzer.log_evidence import log_evidence, row_templates
 from analyzer.platforms import entity_metric_series, entity_resource_metrics
+from analyzer.query_service.services import quantile_sample
 from analyzer.rca import rank_root_causes
 from storage.graph_queries import resolve_window
 from storage.incident_queries import (
@@ -90,7 +91,8 @@ def _find(
     ``strict`` counts, see :func:`analyzer.anomaly.least_requests`) and the anomalies found in them."""
     # whole buckets only: a last, partial bucket has too few requests to judge
     buckets = max(1, (window.until_ns - window.since_ns) // bucket_ns)
-    rows = red_series_rows(con, window, bucket_ns=bucket_ns)
+    # the latency of a long window is a sample's, as /api/services gives it
+    rows = red_series_rows(con, window, bucket_ns=bucket_ns, sample=quantile_sample(con, window))
     series = red_series(rows, buckets, strict=strict)
     if resources:
         series += resource_series(_resource_points(con, window, bucket_ns), buckets)

@@ -9,6 +9,7 @@ import numpy as np
 
 from analyzer.anomaly import pick_bucket_ns
 from analyzer.insights import ServiceSeries, service_insights
+from analyzer.query_service.services import quantile_sample
 from storage.graph_queries import resolve_window
 from storage.incident_queries import red_series_rows
 
@@ -29,7 +30,7 @@ def insights(
     buckets = max(1, -(-length // bucket_ns))
     horizon = max(1, round((horizon_s * 1e9 if horizon_s else length / 4) / bucket_ns))
     per_service: dict[str, ServiceSeries] = {}
-    for row in red_series_rows(con, window, bucket_ns=bucket_ns):
+    for row in red_series_rows(con, window, bucket_ns=bucket_ns, sample=quantile_sample(con, window)):
         if row["level"] != "service" or (service is not None and row["entity"] != service):
             continue
         entry = per_service.get(row["entity"])

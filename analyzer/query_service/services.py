@@ -33,7 +33,7 @@ MAX_BUCKETS = 60
 # growth store's 21 days ran out of a server's 128 MiB; sampled, they take 2 s (2026-12-07).
 QUANTILE_SPANS = 2_000_000
 # The console starts on all data up to this many spans; past it, on a recent window (the
-# graph, anomalies and insights of weeks of data do not fit a server's DuckDB share).
+# graph, anomalies and insights of weeks of data take tens of seconds).
 CONSOLE_SPANS = 2_000_000
 # its presets (glimpse/console/static/js/components/window-picker.js) and their seconds,
 # longest first: each a whole number of PRESET_BUCKET_NS

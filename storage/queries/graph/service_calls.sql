@@ -1,5 +1,8 @@
 -- Every call between services (and to virtual peers) in a span-time window [$since, $until):
 -- the CTE chain that call_statistics.sql and service_edge_samples.sql end with a SELECT over `calls`.
+-- What answers a call is looked for in [$reach_since, $reach_until), which holds the window:
+-- the window itself, or, for one slice of a long window, the slice and a margin around it
+-- (the calls of a slice are those whose caller started in it; see storage/graph_queries.py).
 -- `spans` is read by several CTEs; inlining each read (rather than materializing the
 -- projection once) lets DuckDB prune columns per use: about 30% faster at 10^6 spans.
 WITH spans AS NOT MATERIALIZED (
@@ -12,9 +15,10 @@ WITH spans AS NOT MATERIALIZED (
                           WHEN 'Producer' THEN 4 WHEN 'Consumer' THEN 5 ELSE 0 END::TINYINT AS kind,
            peer_service, server_address, network_peer_address, network_peer_port,
            db_system_name, db_namespace, messaging_system, messaging_destination_name,
-           rpc_system, http_request_method, url_full, links
+           rpc_system, http_request_method, url_full, links,
+           timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until) AS in_window
     FROM otel_spans
-    WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
+    WHERE timestamp >= make_timestamp_ns($reach_since) AND timestamp < make_timestamp_ns($reach_until)
 ),
 -- what answers a span: its children, and the CONSUMER spans that link to it (a batch
 -- consumer's messages), keyed by the answered span's 64-bit hash of (trace id, span id)
@@ -51,6 +55,7 @@ pairs AS (
     FROM spans AS p
     LEFT JOIN answers AS a ON a.answered_key = p.span_key
         AND (a.via_link OR a.kind IN (2, 5) OR a.service_name <> p.service_name)
+    WHERE p.in_window
 ),
 -- the calls among them:
 -- - CLIENT -> SERVER and PRODUCER -> CONSUMER pairs (any services, as the service-graph
@@ -112,7 +117,7 @@ users AS (
     SELECT 'user' AS client, service_name AS server, NULL AS client_op, span_name AS server_op, failed,
            NULL::BIGINT AS client_ns, duration AS server_ns, timestamp AS seen
     FROM spans
-    WHERE parent_span_id = '' AND span_kind IN ('Server', 'Consumer')
+    WHERE parent_span_id = '' AND span_kind IN ('Server', 'Consumer') AND in_window
 ),
 calls AS (
     SELECT client, server, client_op, server_op, server_kind, connection_type,

@@ -1,9 +1,11 @@
 -- Per-service statistics over a span-time window [$since, $until): all spans, and the
--- latency and errors of the spans that serve requests (see requests.sql); then
+-- latency and errors of the spans that serve requests (see requests.sql), the latency of
+-- one trace in $sample (by trace-id hash; see services/red.sql, whose sample it is); then
 -- where each service runs, from the distinct resources of its spans (joining those
 -- few rows, not every span, to otel_resources).
 WITH spans AS (
-    SELECT trace_id, span_id, parent_span_id, service_name, span_kind, status_code, duration
+    SELECT trace_id, span_id, parent_span_id, service_name, span_kind, status_code, duration,
+           $sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0 AS sampled
     FROM otel_spans
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
 ),
@@ -14,7 +16,7 @@ stats AS (
         count(*) AS span_count,
         count(*) FILTER (WHERE is_request) AS requests,
         count(*) FILTER (WHERE is_request AND status_code = 'Error') AS request_errors,
-        quantile_cont(duration, [0.5, 0.95, 0.99]) FILTER (WHERE is_request) AS server_ns_quantiles
+        quantile_cont(duration, [0.5, 0.95, 0.99]) FILTER (WHERE is_request AND sampled) AS server_ns_quantiles
     FROM request_spans
     GROUP BY service_name
 ),

@@ -6,8 +6,9 @@ fills in the shared fragments (the request rule ``{requests}``, see ``queries/re
 a window's log records ``{log_records}``, see ``queries/logs/records.sql``, or those of one
 trace in ``$sample`` ``{sampled_log_records}``, and the spans a
 diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``, and when
-one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``, and the
-traces of a window ``{window_trace_ids}``, see ``queries/traces/window_trace_ids.sql``) and any
+one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``, the
+traces of a window ``{window_trace_ids}``, see ``queries/traces/window_trace_ids.sql``, and
+whether a row's trace is in a sample ``{in_trace_sample}``, see ``queries/in_trace_sample.sql``) and any
 query-specific text parts, runs it with named parameters, and logs the elapsed time at
 DEBUG on the ``storage.named_queries`` logger, so that glimpse's own queries can be traced.
 """
@@ -37,6 +38,7 @@ _FRAGMENTS = {
     "{compared_spans}": "incidents/compared_spans",
     "{trace_bounds}": "traces/bounds",
     "{window_trace_ids}": "traces/window_trace_ids",
+    "{in_trace_sample}": "in_trace_sample",
 }
 # the condition logs/records.sql puts on a record's trace: every trace, or (in
 # {sampled_log_records}, before the records are deduplicated) one trace in $sample

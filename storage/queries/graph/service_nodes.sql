@@ -5,7 +5,7 @@
 -- few rows, not every span, to otel_resources).
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, service_name, span_kind, status_code, duration,
-           $sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0 AS sampled
+           {in_trace_sample} AS sampled
     FROM otel_spans
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
 ),

@@ -5,7 +5,7 @@
 -- through that service.
 ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
     OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
-AND ($sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0)
+AND {in_trace_sample}
 AND ($service IS NULL OR trace_id IN (
     SELECT trace_id FROM otel_traces
     WHERE service_name = $service

@@ -9,7 +9,7 @@ WITH spans AS (
            coalesce(k8s_node_name, host_name) AS host,
            coalesce(peer_service, server_address, network_peer_address) AS peer,
            (epoch_ns(timestamp) - $since) // $bucket AS bucket,
-           $sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0 AS sampled
+           {in_trace_sample} AS sampled
     FROM otel_traces
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
 ),

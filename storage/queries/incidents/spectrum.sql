@@ -13,7 +13,7 @@ WITH window_spans AS (
     FROM otel_traces
     WHERE ((timestamp >= make_timestamp_ns($b_since) AND timestamp < make_timestamp_ns($b_until))
            OR (timestamp >= make_timestamp_ns($i_since) AND timestamp < make_timestamp_ns($i_until)))
-      AND ($sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0)
+      AND {in_trace_sample}
 ),
 roots AS (
     SELECT trace_id, min(service_name || ' ' || span_name) AS endpoint, max(duration) AS duration,

@@ -12,7 +12,7 @@ SELECT service_name AS service, resource_attributes::VARCHAR AS resource,
        count(*) FILTER (WHERE is_request) AS requests,
        count(*) FILTER (WHERE is_request AND status_code = 'Error') AS errors,
        quantile_cont(duration, 0.95)
-           FILTER (WHERE is_request AND ($sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0)) AS p95_ns,
+           FILTER (WHERE is_request AND {in_trace_sample}) AS p95_ns,
        epoch_ns(max(timestamp)) AS last_seen_ns
 FROM request_spans
 GROUP BY ALL

@@ -6,7 +6,7 @@ SELECT
     count(*) AS requests,
     count(*) FILTER (WHERE status_code = 'Error') AS errors,
     quantile_cont(duration, [0.5, 0.95, 0.99])
-        FILTER (WHERE $sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0) AS ns_quantiles
+        FILTER (WHERE {in_trace_sample}) AS ns_quantiles
 FROM otel_spans
 WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)
   AND service_name = $service

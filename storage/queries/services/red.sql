@@ -8,7 +8,7 @@ WITH spans AS (
         trace_id, span_id, parent_span_id, service_name, span_kind,
         status_code = 'Error' AS error,
         duration,
-        $sample = 1 OR hash(trace_id) % $sample::UBIGINT = 0 AS sampled,
+        {in_trace_sample} AS sampled,
         (epoch_ns(timestamp) - $since) // $bucket AS bucket
     FROM otel_spans
     WHERE timestamp >= make_timestamp_ns($since) AND timestamp < make_timestamp_ns($until)

@@ -235,6 +235,19 @@ class _Chunk:
     ready: bool = False  # prepared, or preparing it failed
 
 
+def _ran_out_of_memory(exc: duckdb.Error) -> bool:
+    """Whether DuckDB failed for want of memory: an OutOfMemoryException, or one that failed
+    a COMMIT and came back as a TransactionException ("Failed to commit: Out of Memory
+    Error: failed to pin block ...").
+
+    >>> _ran_out_of_memory(duckdb.TransactionException("Failed to commit: Out of Memory Error: failed to pin block"))
+    True
+    >>> _ran_out_of_memory(duckdb.TransactionException("Failed to commit: could not write to disk"))
+    False
+    """
+    return isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory Error" in str(exc)
+
+
 class TableStore:
     """The DuckDB side: commits batches, each resource and each span once."""
 
@@ -346,7 +359,7 @@ class TableStore:
                 self.con.execute("ROLLBACK")
             # DuckDB's share of a small memory bound (64 MiB and less, measured) cannot
             # sort a row group: not tried again until the next start
-            self._rewrites = not isinstance(exc, duckdb.OutOfMemoryException)
+            self._rewrites = not _ran_out_of_memory(exc)
             logger.warning(
                 "rewriting %d spans of part row groups in storage order failed%s: %s",
                 tail.rows,

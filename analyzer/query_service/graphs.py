@@ -52,11 +52,11 @@ def service_graph(
 
 
 def _graph_for(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> nx.DiGraph:
-    # The two queries run side by side on cursors of their own: DuckDB leaves cores idle
-    # in parts of each plan, and together they finish sooner.
     # The services' latency quantiles are of the sample /api/services reads (a long window's
     # would not fit DuckDB's memory); a long window's edges are read in slices.
     sample = quantile_sample(con, window)
+    # The two queries run side by side on cursors of their own: DuckDB leaves cores idle
+    # in parts of each plan, and together they finish sooner.
     edges_cursor, nodes_cursor = con.cursor(), con.cursor()
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["exit_when_stopped", "serve", "wait_for_stop"]
 
+SIGNAL_POLL_S = 0.5  # how soon a SIGTERM given to another thread than the main one is answered
+
 
 @app.command()
 def serve(
@@ -116,7 +118,7 @@ def serve(
         "Ctrl-C (or SIGTERM) drains, commits and stops.",
         highlight=False,
     )
-    stop.wait()
+    _wait_for(stop)
     err.print("draining and committing...", highlight=False)
     server.stop()
     err.print("stopped.", highlight=False)
@@ -178,9 +180,17 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def _wait_for(stop: threading.Event) -> None:
+    # In turns, not at once: Python runs a signal's handler in the main thread, and a
+    # signal the kernel gives to another thread (gRPC's, the writer's) does not wake the
+    # main thread from a plain wait, so SIGTERM went unanswered now and then.
+    while not stop.wait(SIGNAL_POLL_S):
+        pass
+
+
 def wait_for_stop() -> None:
     """Block until SIGTERM or SIGINT."""
-    _stop_on_signals().wait()
+    _wait_for(_stop_on_signals())
 
 
 def exit_when_stopped() -> None:

@@ -224,12 +224,19 @@ def service_node_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, sam
 
 
 def service_edge_samples(
-    con: duckdb.DuckDBPyConnection, window: SpanWindow, *, per_edge: int = 500
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, *, per_edge: int = 500, max_spans: int | None = None
 ) -> dict[tuple[str, str], list[int]]:
-    """Per (client, server): up to ``per_edge`` call durations (client side, else server side), in ns."""
-    params = {**_call_params(window), "per_edge": per_edge}
-    rows = run_query(con, "graph/service_calls", "graph/edge_samples", params=params)
-    return {(row["client"], row["server"]): [int(v) for v in row["durations_ns"] if v is not None] for row in rows}
+    """Per (client, server): up to ``per_edge`` call durations (client side, else server side), in ns,
+    the same sample whether the window is read whole or in slices (see service_edge_rows)."""
+    picked: dict[tuple[str, str], list[tuple[int, int | None]]] = {}
+    for part, reach in window_slices(con, window, max_spans) or [(window, window)]:
+        params = {**_call_params(part, reach), "per_edge": per_edge}
+        for row in run_query(con, "graph/service_calls", "graph/edge_samples", params=params):
+            picked.setdefault((row["client"], row["server"]), []).extend((s["key"], s["ns"]) for s in row["sample"])
+    return {
+        edge: [int(ns) for _, ns in sorted(sample, key=lambda call: call[0])[:per_edge] if ns is not None]
+        for edge, sample in picked.items()
+    }
 
 
 def call_histogram_rows(

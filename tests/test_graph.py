@@ -18,6 +18,7 @@ from storage.graph_queries import (
     operation_edge_rows,
     resolve_window,
     service_edge_rows,
+    service_edge_samples,
     window_slices,
 )
 from tests.conftest import Running
@@ -483,3 +484,26 @@ def test_the_server_reads_a_window_larger_than_its_duckdb_share_holds_in_slices(
             assert cut["client_p50_ms"] == pytest.approx(edge["client_p50_ms"], rel=0.01)
     # from the slices' histograms, not quantile_cont's exact 35 ms
     assert edges_of(sliced)[("frontend", "cart")]["client_p50_ms"] != 35.0
+
+
+def test_a_window_read_in_slices_samples_the_same_call_durations(running: Running) -> None:
+    """The graph diff's duration samples: the calls with the smallest hashes, the same ones
+    whether the window is read whole or a span a slice."""
+    t = TraceBuilder(seed=8)
+    for index in range(6):
+        t.new_trace()
+        client = t.span("foo", "call", kind="client", start_ms=index * 100, end_ms=index * 100 + 10 + index)
+        t.span("bar", "serve", kind="server", parent=client, start_ms=index * 100 + 1, end_ms=index * 100 + 9)
+    send(running.grpc_endpoint, t.spans)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    try:
+        window = resolve_window(con, None, None)
+        whole = service_edge_samples(con, window, per_edge=4)
+        assert whole.keys() == {("foo", "bar")} and len(whole[("foo", "bar")]) == 4
+        assert service_edge_samples(con, window, per_edge=4, max_spans=1) == whole
+        assert sorted(service_edge_samples(con, window, per_edge=6)[("foo", "bar")]) == [
+            (10 + index) * 1_000_000 for index in range(6)
+        ]
+    finally:
+        con.close()

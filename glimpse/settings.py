@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from collector.ingest import DEFAULT_COMMIT_TIMEOUT_S, DEFAULT_MAX_REQUEST_BYTES
 from collector.security import TlsFiles
+from storage.sizes import size_bytes
 from storage.store import DEFAULT_MEMORY_LIMIT_BYTES as MAX_DUCKDB_MEMORY_BYTES
 from storage.writer import DEFAULT_FLUSH_INTERVAL_S, DEFAULT_MAX_QUEUED_ROWS
 from tracing.errors import GlimpseError
@@ -327,10 +328,6 @@ def default_decode_workers() -> int:
 
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
-_SIZE_UNITS = {
-    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}  # fmt: skip
 
 
 def parse_age_ns(text: str) -> int:
@@ -352,10 +349,10 @@ def parse_size_bytes(text: str) -> int:
     >>> parse_size_bytes("20GB"), parse_size_bytes("512 MiB"), parse_size_bytes("1000")
     (20000000000, 536870912, 1000)
     """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text.lower())
-    if not match or match.group(2) not in _SIZE_UNITS or float(match.group(1)) <= 0:
+    size = size_bytes(text)
+    if size is None or size <= 0:
         raise SettingsError(f"not a size (like 20GB, 512MiB or a number of bytes): {text!r}")
-    return round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    return round(size)
 
 
 def parse_memory_limit(text: str) -> int | None:

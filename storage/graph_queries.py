@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -13,6 +12,7 @@ import numpy as np
 
 from storage.named_queries import run_query
 from storage.rows import CallHistogramRow, OperationEdgeRow, Quantiles, ServiceEdgeRow, ServiceNodeRow
+from storage.sizes import size_bytes
 from storage.window import END_OF_TIME_NS, SpanWindow
 
 __all__ = [
@@ -134,12 +134,8 @@ def _memory_limit_bytes(con: Any) -> int | None:
     if not isinstance(con, duckdb.DuckDBPyConnection):
         return None
     row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    match = re.fullmatch(r"([0-9.]+) ?(bytes|[KMGTP]i?B)", str(row[0]) if row else "")
-    if match is None:
-        return None
-    unit = match[2]
-    scale = 1 if unit == "bytes" else (1024 if "i" in unit else 1000) ** ("KMGTP".index(unit[0]) + 1)
-    return int(float(match[1]) * scale)
+    limit = size_bytes(str(row[0])) if row else None
+    return None if limit is None else int(limit)
 
 
 def _nulls_last(key: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:

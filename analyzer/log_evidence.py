@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.log_templates import LogTemplate, mine_templates
+from analyzer.log_templates import LogTemplate, MinedTemplates, mine_templates
 
 __all__ = ["END_OF_SPAN", "LogChange", "ServiceLogEvidence", "log_evidence", "row_templates"]
 
@@ -138,7 +138,7 @@ def _event(kind: str, location: str, masked: str, operation: str, templates: Map
     return _Event(template.text or "(empty message)", template_id=template.template_id)
 
 
-def row_templates(rows: Iterable[Mapping[str, Any]]) -> dict[str, LogTemplate]:
+def row_templates(rows: Iterable[Mapping[str, Any]]) -> MinedTemplates:
     """The templates of the masked messages of transition rows."""
     return mine_templates(
         masked for row in rows for masked in (row["from_masked"], row["to_masked"]) if masked is not None

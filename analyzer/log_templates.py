@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from drain3 import TemplateMiner
 
-__all__ = ["LogTemplate", "mine_templates", "template_id"]
+__all__ = ["LogTemplate", "MinedTemplates", "mine_templates", "template_id"]
 
 SIMILARITY = 0.4  # drain3's default: the share of equal tokens for a message to join a cluster
 TREE_DEPTH = 4
@@ -57,15 +57,50 @@ def _miner() -> TemplateMiner:
     return TemplateMiner(config=config)
 
 
-def mine_templates(masked: Iterable[str]) -> dict[str, LogTemplate]:
-    """Each distinct masked message -> its template (the clusters of all of them, in sorted order)."""
+class MinedTemplates(Mapping[str, LogTemplate]):
+    """Each mined masked message -> its template, and :meth:`template_of` for any other
+    masked message: the cluster it matches, else itself as a template of its own."""
+
+    def __init__(self, miner: TemplateMiner, templates: dict[str, LogTemplate]) -> None:
+        self._miner = miner
+        self._templates = templates
+        self._matched: dict[str, LogTemplate] = {}
+
+    def __getitem__(self, masked: str) -> LogTemplate:
+        return self._templates[masked]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._templates)
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def template_of(self, masked: str) -> LogTemplate:
+        """The template of a masked message, mined or not (one mined over a sample of the
+        window's records may not have seen it); the clusters are not changed by the match."""
+        found = self._templates.get(masked) or self._matched.get(masked)
+        if found is None:
+            found = self._matched[masked] = _template(self._miner, masked)
+        return found
+
+
+def _template(miner: TemplateMiner, masked: str) -> LogTemplate:
+    cluster = miner.match(masked, full_search_strategy="fallback")
+    text = cluster.get_template() if cluster is not None else masked
+    return LogTemplate(template_id(text), text)
+
+
+def mine_templates(masked: Iterable[str]) -> MinedTemplates:
+    """Each distinct masked message -> its template (the clusters of all of them, in sorted order).
+
+    >>> mined = mine_templates(["User <NUM> logged in", "User admin logged in"])
+    >>> mined["User admin logged in"].text
+    'User <*> logged in'
+    >>> mined.template_of("User root logged in").text, mined.template_of("Disk full").text
+    ('User <*> logged in', 'Disk full')
+    """
     messages = sorted(set(masked))
     miner = _miner()
     for message in messages:
         miner.add_log_message(message)
-    templates: dict[str, LogTemplate] = {}
-    for message in messages:
-        cluster = miner.match(message, full_search_strategy="fallback")
-        text = cluster.get_template() if cluster is not None else message
-        templates[message] = LogTemplate(template_id(text), text)
-    return templates
+    return MinedTemplates(miner, {message: _template(miner, message) for message in messages})

@@ -20,11 +20,14 @@ from storage.rows import LogGroupRow, LogRecordRow, TraceLogRow
 from storage.window import SpanWindow
 
 __all__ = [
+    "SAMPLED_BELOW",
     "SEVERITY_LEVELS",
     "UNSPECIFIED",
     "LogQuery",
+    "kept_whole",
     "log_bounds",
     "log_group_rows",
+    "log_record_count",
     "message_masks",
     "normalise_span_id",
     "parse_severity",
@@ -34,6 +37,9 @@ __all__ = [
     "trace_log_rows",
     "window_masked_messages",
 ]
+
+# The level from which a level-sampled read keeps every record (below it, one in n).
+SAMPLED_BELOW = "WARN"
 
 # The OpenTelemetry log data model's severity ranges: each level's first number (a level
 # spans four: WARN is 13-16, WARN2 is 14, ...).
@@ -144,7 +150,8 @@ class LogQuery:
     ``masked`` keeps the records whose masked message is one of these (a template filter,
     resolved by the caller into the masked messages of its templates); ``min_severity``
     keeps records at or above a severity number, and records without one whose severity
-    text means such a level.
+    text means such a level. ``record_sample`` above 1 reads every record at or above
+    :data:`SAMPLED_BELOW` and one in ``record_sample`` of the others (:func:`sample_params`).
     """
 
     since_ns: int
@@ -156,6 +163,7 @@ class LogQuery:
     text: str | None = None
     masked: Sequence[str] | None = None
     limit: int = 100
+    record_sample: int = 1
 
     def queries(self, end: str) -> tuple[str, ...]:
         """The named queries of this search ended by ``end``: the filters, then the template
@@ -172,6 +180,7 @@ class LogQuery:
             "trace_id": self.trace_id,
             "span_id": self.span_id,
             "text": self.text,
+            **sample_params(self.record_sample),
         }
         if self.masked is not None:
             params["masked"] = list(self.masked)
@@ -184,9 +193,36 @@ def log_bounds(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None]:
     return row["first_ns"], row["last_ns"]
 
 
-def window_masked_messages(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> list[str]:
-    """The distinct masked messages of the window's records, sorted (what templates are mined from)."""
-    return [row["masked"] for row in run_query(con, "logs/masked", params=window.params)]
+def sample_params(record_sample: int) -> dict[str, Any]:
+    """The parameters of the level-sampled log records (``{level_sampled_log_records}``):
+    every record at or above :data:`SAMPLED_BELOW`, by its severity number or else its
+    text, and one in ``record_sample`` of the others (every record when it is 1)."""
+    kept_from = SEVERITY_LEVELS[SAMPLED_BELOW]
+    return {"record_sample": record_sample, "kept_from": kept_from, "kept_texts": _texts_at_or_above(kept_from)}
+
+
+def kept_whole(severity_number: int, severity_text: str) -> bool:
+    """Whether a record is at or above :data:`SAMPLED_BELOW`, so that a level-sampled read
+    keeps it whatever the sample (the rule of :func:`sample_params`, for rows already read).
+
+    >>> kept_whole(13, ""), kept_whole(9, "ERROR"), kept_whole(0, "Warning"), kept_whole(0, "")
+    (True, False, True, False)
+    """
+    number = severity_number if severity_number > 0 else severity_of_text(severity_text)
+    return number >= SEVERITY_LEVELS[SAMPLED_BELOW]
+
+
+def log_record_count(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> int:
+    """The records stored in the window, copies an exporter sent twice included (a quick
+    count of what a read of the window would go through)."""
+    return int(run_query(con, "logs/count", params=window.params)[0]["records"])
+
+
+def window_masked_messages(con: duckdb.DuckDBPyConnection, window: SpanWindow, record_sample: int = 1) -> list[str]:
+    """The distinct masked messages of the window's records, sorted (what templates are mined
+    from); with ``record_sample`` above 1, of the records :func:`sample_params` keeps."""
+    params = {**window.params, **sample_params(record_sample)}
+    return [row["masked"] for row in run_query(con, "logs/masked", params=params)]
 
 
 def search_log_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogRecordRow]:

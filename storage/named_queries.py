@@ -4,7 +4,8 @@ Every read query glimpse runs lives in a ``.sql`` file under ``storage/queries``
 domain (``graph/service_nodes``, ``traces/search``, ...). :func:`run_query` loads it,
 fills in the shared fragments (the request rule ``{requests}``, see ``queries/requests.sql``,
 a window's log records ``{log_records}``, see ``queries/logs/records.sql``, or those of one
-trace in ``$sample`` ``{sampled_log_records}``, and the spans a
+trace in ``$sample`` ``{sampled_log_records}``, or its records below a level sampled
+``{level_sampled_log_records}``, and the spans a
 diagnosis compares ``{compared_spans}``, see ``queries/incidents/compared_spans.sql``, and when
 one trace's spans started ``{trace_bounds}``, see ``queries/traces/bounds.sql``, the
 traces of a window ``{window_trace_ids}``, see ``queries/traces/window_trace_ids.sql``, and
@@ -33,16 +34,27 @@ logger = logging.getLogger(__name__)
 _FRAGMENTS = {
     "{requests}": "requests",
     "{log_records}": "logs/records",
-    "{sampled_log_records}": "logs/records",  # with its trace sample, see _TRACE_SAMPLE
+    "{sampled_log_records}": "logs/records",  # with its trace sample, see _SAMPLES
+    "{level_sampled_log_records}": "logs/records",  # with its record sample, see _SAMPLES
     "{masked_message}": "logs/masked_message",  # after log_records, which names it
     "{compared_spans}": "incidents/compared_spans",
     "{trace_bounds}": "traces/bounds",
     "{window_trace_ids}": "traces/window_trace_ids",
     "{in_trace_sample}": "in_trace_sample",
 }
-# the condition logs/records.sql puts on a record's trace: every trace, or (in
-# {sampled_log_records}, before the records are deduplicated) one trace in $sample
-_TRACE_SAMPLE = ("{trace_sample}", "TRUE", "($sample = 1 OR hash(l.trace_id) % $sample::UBIGINT = 0)")
+# the conditions logs/records.sql puts on a record before the records are deduplicated:
+# every record, except in the fragments named here. {sampled_log_records}: one trace in
+# $sample; {level_sampled_log_records}: every record at or above the severity $kept_from (by
+# its number, else its text: $kept_texts) and one in $record_sample of the others.
+_EVERY_RECORD = {"{trace_sample}": "TRUE", "{record_sample}": "TRUE"}
+_SAMPLES = {
+    "{sampled_log_records}": {"{trace_sample}": "($sample = 1 OR hash(l.trace_id) % $sample::UBIGINT = 0)"},
+    "{level_sampled_log_records}": {
+        "{record_sample}": "($record_sample = 1 OR l.severity_number >= $kept_from"
+        " OR (l.severity_number = 0 AND list_contains($kept_texts, upper(trim(l.severity_text))))"
+        " OR hash(coalesce(l.timestamp, l.observed_timestamp), l.body) % $record_sample::UBIGINT = 0)"
+    },
+}
 
 
 @cache
@@ -54,13 +66,14 @@ def _read(name: str) -> str:
 def load_query(name: str) -> str:
     """The text of ``storage/queries/<name>.sql`` with the shared fragments filled in (read once)."""
     text = _read(name)
-    placeholder, every_trace, sampled = _TRACE_SAMPLE
     for name_in_braces, fragment in _FRAGMENTS.items():
         fragment_text = _read(fragment).strip()
-        if name_in_braces == "{sampled_log_records}":
-            fragment_text = fragment_text.replace(placeholder, sampled)
+        for placeholder, condition in _SAMPLES.get(name_in_braces, {}).items():
+            fragment_text = fragment_text.replace(placeholder, condition)
         text = text.replace(name_in_braces, fragment_text)
-    return text.replace(placeholder, every_trace)
+    for placeholder, condition in _EVERY_RECORD.items():
+        text = text.replace(placeholder, condition)
+    return text
 
 
 def _text(names: tuple[str, ...], parts: Mapping[str, str] | None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 from opentelemetry._logs import LogRecord, SeverityNumber
@@ -268,6 +269,51 @@ def test_templates_filtered_keep_the_windows_ids(shop_server: Running) -> None:
     assert [entry["count"] for entry in one["templates"]] == [2] and one["truncated"] is False
     two = api(shop_server, "/api/logs/templates", limit=2)
     assert len(two["templates"]) == 2 and two["truncated"] is True
+
+
+def _emit(running: Running, records: list[tuple[int, str, str]]) -> None:
+    """(severity number, severity text, body) records of one service, a millisecond apart."""
+    provider = LoggerProvider(resource=Resource({"service.name": "orders"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter("grpc", running)))
+    logger = provider.get_logger("orders.logs")
+    for index, (number, text, body) in enumerate(records):
+        severity = SeverityNumber(number)
+        logger.emit(LogRecord(timestamp=BASE_NS + index * MS, severity_number=severity, severity_text=text, body=body))
+    provider.shutdown()
+
+
+def test_templates_of_many_records_sample_the_levels_below_warn(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past TEMPLATE_RECORDS, every record at WARN or above is counted and one in n of the
+    others, each of those counting n times."""
+    infos = [(9, "INFO", f"Handled order {i} in {i % 7} ms") for i in range(60)]
+    warnings = [(13, "WARN", f"Retrying payment {i}") for i in range(4)] + [(0, "Warning", "Disk usage high")] * 2
+    errors = [(17, "ERROR", f"Payment {i} failed") for i in range(2)]
+    server = start_server(db_path)
+    assert server.info is not None
+    try:
+        _emit(Running(server, server.info, str(db_path)), infos + warnings + errors)
+    finally:
+        server.stop()
+    exact = cli("logs", "--db", str(db_path), "--templates")
+    assert exact["record_sample"] is None and exact["records"] == 68
+    monkeypatch.setattr("analyzer.query_service.logs.TEMPLATE_RECORDS", 10)
+    sampled = cli("logs", "--db", str(db_path), "--templates")
+    assert sampled["record_sample"] == {"levels_below": "WARN", "one_in": 7}  # 68 records / 10, rounded up
+    counts = {entry["template"]: entry["count"] for entry in sampled["templates"]}
+    with duckdb.connect(str(db_path), read_only=True) as con:  # the records of INFO the sample keeps
+        (kept,) = con.execute(
+            "SELECT count(*) FROM otel_logs WHERE severity_number = 9 AND hash(timestamp, body) % 7 = 0"
+        ).fetchone() or (0,)
+    assert 0 < kept < 60
+    assert counts == {
+        "Handled order <NUM> in <NUM> ms": 7 * kept,
+        "Retrying payment <NUM>": 4,
+        "Disk usage high": 2,
+        "Payment <NUM> failed": 2,
+    }
+    assert sampled["records"] == 7 * kept + 8
+    found = cli("logs", "--db", str(db_path), "--severity", "WARN", "--limit", "10")
+    assert len(found["records"]) == 8, "a search is never sampled"
 
 
 def test_cli_templates(shop_server: Running) -> None:

@@ -11,6 +11,7 @@ whatever else is asked. Over another window the same message may fall in another
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -19,14 +20,17 @@ from typing import Any
 import duckdb
 
 from analyzer.errors import InvalidQueryError
-from analyzer.log_templates import LogTemplate, mine_templates, template_id
+from analyzer.log_templates import LogTemplate, MinedTemplates, mine_templates
 from storage.jsonable import jsonable
 from storage.log_queries import (
+    SAMPLED_BELOW,
     SEVERITY_LEVELS,
     UNSPECIFIED,
     LogQuery,
+    kept_whole,
     log_bounds,
     log_group_rows,
+    log_record_count,
     message_masks,
     normalise_span_id,
     parse_severity,
@@ -35,10 +39,17 @@ from storage.log_queries import (
     trace_log_rows,
     window_masked_messages,
 )
+from storage.rows import LogGroupRow
 from storage.trace_queries import normalise_trace_id
 from storage.window import END_OF_TIME_NS, SpanWindow
 
-__all__ = ["TRACE_LOG_CONTEXT_NS", "log_templates", "search_logs", "trace_logs"]
+__all__ = ["TEMPLATE_RECORDS", "TRACE_LOG_CONTEXT_NS", "log_templates", "search_logs", "trace_logs"]
+
+# Templates are mined and counted over at most about this many records of a window: past it,
+# every record at or above storage.log_queries.SAMPLED_BELOW (WARN) is read and one in n of
+# the others, so that weeks of logs answer in seconds and a rare warning or error is never
+# sampled away (masking costs a few seconds a million records).
+TEMPLATE_RECORDS = 1_000_000
 
 # A trace's log records get the templates mined over the trace's time and this much on either
 # side (and the trace's own records): enough neighbours for a message's variable words to show.
@@ -118,8 +129,15 @@ def _log_query(
     )
 
 
-def _mined(con: duckdb.DuckDBPyConnection, query: LogQuery) -> dict[str, LogTemplate]:
-    return mine_templates(window_masked_messages(con, SpanWindow(query.since_ns, query.until_ns)))
+def record_sample(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> int:
+    """One in how many records below :data:`SAMPLED_BELOW` the window's templates read (1: every
+    record), so that about :data:`TEMPLATE_RECORDS` records are read."""
+    return max(1, math.ceil(log_record_count(con, window) / TEMPLATE_RECORDS))
+
+
+def _mined(con: duckdb.DuckDBPyConnection, query: LogQuery, sample: int) -> MinedTemplates:
+    window = SpanWindow(query.since_ns, query.until_ns)
+    return mine_templates(window_masked_messages(con, window, record_sample=sample))
 
 
 def _with_template(query: LogQuery, templates: Mapping[str, LogTemplate], spec: str | None) -> LogQuery:
@@ -131,10 +149,13 @@ def _with_template(query: LogQuery, templates: Mapping[str, LogTemplate], spec: 
     return replace(query, masked=masked)
 
 
-def _template_of(masked: str | None, templates: Mapping[str, LogTemplate]) -> LogTemplate | None:
-    if masked is None:
-        return None
-    return templates.get(masked) or LogTemplate(template_id(masked), masked)
+def _template_of(masked: str | None, templates: MinedTemplates) -> LogTemplate | None:
+    return None if masked is None else templates.template_of(masked)
+
+
+def _sample_note(sample: int) -> dict[str, Any] | None:
+    """How an answer's records were read: None for every record."""
+    return None if sample == 1 else {"levels_below": SAMPLED_BELOW, "one_in": sample}
 
 
 def search_logs(
@@ -168,7 +189,7 @@ def search_logs(
         limit=limit,
     )
     window = SpanWindow(query.since_ns, query.until_ns)
-    templates = _mined(con, query)
+    templates = _mined(con, query, record_sample(con, window))
     query = _with_template(query, templates, template)
     rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1))
     kept = rows[:limit]
@@ -226,50 +247,58 @@ def log_templates(
         limit=limit,
     )
     window = SpanWindow(query.since_ns, query.until_ns)
+    query = replace(query, record_sample=record_sample(con, window))
     filtered = any(value is not None for value in (query.service, query.min_severity, query.trace_id))
     filtered = filtered or any(value is not None for value in (query.span_id, query.text)) or bool(template)
     if filtered:
-        templates = _mined(con, query)
+        templates = _mined(con, query, query.record_sample)
         query = _with_template(query, templates, template)
         groups = [] if query.masked == [] else log_group_rows(con, query)
-    else:  # every record of the window counts: its groups hold every masked message, no second pass
+    else:  # every record read counts: its groups hold every masked message, no second pass
         groups = log_group_rows(con, query)
         templates = mine_templates(group["masked"] for group in groups)
+    ranked = _merged(groups, templates, query.record_sample)
+    return {
+        "window": window.as_dict(),
+        "records": sum(entry["count"] for _, entry in ranked),
+        "record_sample": _sample_note(query.record_sample),
+        "templates": [_template_entry(tid, entry) for tid, entry in ranked[:limit]],
+        "truncated": len(ranked) > limit,
+    }
+
+
+def _merged(groups: Iterable[LogGroupRow], templates: MinedTemplates, sample: int) -> list[tuple[str, dict[str, Any]]]:
+    """The groups merged per template, the most frequent first (ties by text): a sampled
+    group's records count ``sample`` times, an estimate of the records it stands for."""
     merged: dict[str, dict[str, Any]] = {}
     for group in groups:
-        found = _template_of(group["masked"], templates)
-        assert found is not None
+        found = templates.template_of(group["masked"])
         entry = merged.setdefault(
             found.template_id,
             {"template": found.text, "count": 0, "severities": {}, "services": {}, "example": None},
         )
-        entry["count"] += group["records"]
+        records = group["records"] * (1 if kept_whole(group["severity_number"], group["severity_text"]) else sample)
+        entry["count"] += records
         level = severity_name(group["severity_number"], group["severity_text"])
-        entry["severities"][level] = entry["severities"].get(level, 0) + group["records"]
-        entry["services"][group["service"]] = entry["services"].get(group["service"], 0) + group["records"]
+        entry["severities"][level] = entry["severities"].get(level, 0) + records
+        entry["services"][group["service"]] = entry["services"].get(group["service"], 0) + records
         example = (group["first_ns"], group["example"], group["example_location"])
         entry["example"] = example if entry["example"] is None else min(entry["example"], example)
         entry["last_ns"] = max(entry.get("last_ns", group["last_ns"]), group["last_ns"])
-    ranked = sorted(merged.items(), key=lambda item: (-item[1]["count"], item[1]["template"], item[0]))
-    answer = [
-        {
-            "template_id": tid,
-            "template": entry["template"],
-            "count": entry["count"],
-            "severities": _ordered_levels(entry["severities"]),
-            "services": dict(sorted(entry["services"].items(), key=lambda item: (-item[1], item[0]))),
-            "first_ns": entry["example"][0],
-            "last_ns": entry["last_ns"],
-            "example": entry["example"][1],
-            "location": entry["example"][2],
-        }
-        for tid, entry in ranked[:limit]
-    ]
+    return sorted(merged.items(), key=lambda item: (-item[1]["count"], item[1]["template"], item[0]))
+
+
+def _template_entry(tid: str, entry: dict[str, Any]) -> dict[str, Any]:
     return {
-        "window": window.as_dict(),
-        "records": sum(group["records"] for group in groups),
-        "templates": answer,
-        "truncated": len(ranked) > limit,
+        "template_id": tid,
+        "template": entry["template"],
+        "count": entry["count"],
+        "severities": _ordered_levels(entry["severities"]),
+        "services": dict(sorted(entry["services"].items(), key=lambda item: (-item[1], item[0]))),
+        "first_ns": entry["example"][0],
+        "last_ns": entry["last_ns"],
+        "example": entry["example"][1],
+        "location": entry["example"][2],
     }
 
 
@@ -295,7 +324,8 @@ def trace_logs(con: duckdb.DuckDBPyConnection, trace_id: str, *, start_ns: int, 
     until_ns = -(-(end_ns + TRACE_LOG_CONTEXT_NS + 1) // _SECOND_NS) * _SECOND_NS
     window = SpanWindow(since_ns, min(until_ns, END_OF_TIME_NS))
     own = (row["masked"] for row in rows if row["masked"] is not None)
-    templates = mine_templates(_chain(window_masked_messages(con, window), own))
+    mined = window_masked_messages(con, window, record_sample=record_sample(con, window))
+    templates = mine_templates(_chain(mined, own))
     records = []
     for row in rows:
         found = _template_of(row["masked"], templates)

@@ -440,6 +440,8 @@ class GlimpseTools:
             "filter by service or severity, a shorter window, or a lower limit",
             window=agent_units(found["window"]),
             records=found["records"],
+            # set when the counts below a level are estimates from a sample of the records
+            **without_empty({"record_sample": found.get("record_sample")}),
         )
         templates = [without_empty(agent_units(item)) for item in found["templates"]]
         answer.put("templates", templates, more=found["truncated"])

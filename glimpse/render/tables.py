@@ -168,6 +168,9 @@ def log_template_table(result: dict[str, Any]) -> Table:
     shown = f"{len(result['templates'])}{'+' if result['truncated'] else ''}"
     title = f"log templates: {shown} over {result['records']:,} records in "
     title += f"{format_ns(result['window']['since_ns'])} .. {format_ns(result['window']['until_ns'])}"
+    sample = result.get("record_sample")
+    if sample:
+        title += f" (below {sample['levels_below']}: 1 record in {sample['one_in']:,} read, counts estimated)"
     table = Table(title=title)
     for column in ("id", "template", "count", "severities", "services", "first", "last", "example"):
         table.add_column(column, overflow="fold", no_wrap=column in ("id", "count"))

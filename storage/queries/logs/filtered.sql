@@ -7,7 +7,9 @@
 --                    $severity_texts (upper case; storage/log_queries.py names them);
 --   $trace_id, $span_id  lowercase hex;
 --   $text            a case-insensitive substring of the message.
-WITH {log_records},
+-- $record_sample is 1 for a search (every record); above 1, a count of templates reads every
+-- record at or above $kept_from and one in $record_sample of the others (logs/records.sql).
+WITH {level_sampled_log_records},
 matched AS (
     SELECT *
     FROM log_records

@@ -1,7 +1,9 @@
 -- The log records of a window, as every log query reads them (the loader puts this where a
 -- query names it in braces: `{log_records}`). Needs the parameters $since and $until (unix
--- ns, by record time; a record without a time counts at its observed time), and $sample
--- where a query names it as the sampled log records (one trace in $sample, by trace-id hash).
+-- ns, by record time; a record without a time counts at its observed time), $sample where a
+-- query names it as the sampled log records (one trace in $sample, by trace-id hash), and
+-- $record_sample, $kept_from and $kept_texts where it names the level-sampled log records
+-- (storage/log_queries.py: the records below a level, one in $record_sample).
 --   message:  the body as text (a string body as it is, any other body as its JSON);
 --   masked:   the message with its variable parts masked, the input of template mining:
 --             timestamps, uuids, IP addresses, hex ids and numbers become <TS>, <UUID>,
@@ -45,6 +47,10 @@ log_rows AS (
                    OR (l.timestamp >= make_timestamp_ns($since) AND l.timestamp < make_timestamp_ns($until)))
               -- every trace, or one in $sample for the sampled records (a record's copies share its trace)
               AND {trace_sample}
+              -- every record, or (the level-sampled records) every one at or above $kept_from
+              -- and one in $record_sample of the others, by the hash of its time and body
+              -- (which a record's copies share)
+              AND {record_sample}
             GROUP BY hash(coalesce(l.timestamp, l.observed_timestamp), l.trace_id, l.span_id, l.severity_text,
                           l.severity_number, l.service_name, l.body, l.log_attributes)
         )

@@ -96,5 +96,6 @@ function templateTable(found, filters) {
       h("thead", {}, h("tr", {}, ["Template", "ID", "Records", "Severities", "Services", "First / last seen"]
         .map((label, i) => h("th", { class: i === 2 ? "num" : "" }, label)))),
       h("tbody", {}, rows))),
-    h("p", { class: "muted" }, `${found.templates.length}${found.truncated ? "+" : ""} templates over ${fmtCount(found.records)} records, most frequent first.`));
+    h("p", { class: "muted" }, `${found.templates.length}${found.truncated ? "+" : ""} templates over ${found.record_sample ? "about " : ""}${fmtCount(found.records)} records, most frequent first.`,
+      found.record_sample ? ` Below ${found.record_sample.levels_below}, 1 record in ${fmtCount(found.record_sample.one_in)} was read and counts are estimated; narrow the window for exact counts.` : ""));
 }

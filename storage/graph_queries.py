@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -12,7 +11,7 @@ import numpy as np
 
 from storage.named_queries import run_query
 from storage.rows import CallHistogramRow, OperationEdgeRow, Quantiles, ServiceEdgeRow, ServiceNodeRow
-from storage.sizes import size_bytes
+from storage.sizes import memory_limit_bytes
 from storage.window import END_OF_TIME_NS, SpanWindow
 
 __all__ = [
@@ -34,7 +33,6 @@ _OPERATION_KEYS = "client, client_op, server, server_op, server_kind, connection
 # calls added up (at a server's 128 MiB, 3.4 million spans took one query, 6.4 million
 # ran out of memory; 2026-12-07).
 JOIN_BYTES_PER_SPAN = 64
-SLICE_CELLS = 1024  # the window is counted in this many cells to cut it
 # What answers a slice's calls is looked for this far around it: the longest span of the
 # window, at most MAX_REACH_NS, and SKEW_NS for clocks that disagree.
 MAX_REACH_NS = 5 * 60 * 1_000_000_000
@@ -98,28 +96,17 @@ def window_slices(
     with more is a slice of its own), each with where what answers its calls is looked for;
     None when the window needs no cutting (or ``con`` is not DuckDB's)."""
     if max_spans is None:
-        limit = _memory_limit_bytes(con)
+        limit = memory_limit_bytes(con)
         if limit is None:
             return None
         max_spans = limit // JOIN_BYTES_PER_SPAN
-    cell_ns = max(1, -(-(window.until_ns - window.since_ns) // SLICE_CELLS))
-    cells = run_query(con, "graph/slice_cells", params={**window.params, "cell": cell_ns})
+    cells = run_query(con, "graph/slice_cells", params={**window.params, "cell": window.cell_ns})
     if sum(cell["spans"] for cell in cells) <= max_spans:
         return None
-    cuts, spans = [window.since_ns], 0
-    for cell in cells:
-        if spans and spans + cell["spans"] > max_spans:
-            cuts.append(window.since_ns + cell["cell"] * cell_ns)
-            spans = 0
-        spans += cell["spans"]
-    cuts.append(window.until_ns)
     margin = min(max(max(cell["longest_ns"] for cell in cells), 0), MAX_REACH_NS) + SKEW_NS
     return [
-        (
-            SpanWindow(since, until),
-            SpanWindow(max(window.since_ns, since - margin), min(window.until_ns, until + margin)),
-        )
-        for since, until in itertools.pairwise(cuts)
+        (part, SpanWindow(max(window.since_ns, part.since_ns - margin), min(window.until_ns, part.until_ns + margin)))
+        for part in window.slices(((cell["cell"], cell["spans"]) for cell in cells), max_spans)
     ]
 
 
@@ -127,15 +114,6 @@ def _call_params(window: SpanWindow, reach: SpanWindow | None = None) -> dict[st
     """service_calls.sql's parameters: the window, and where answers are looked for."""
     reach = reach or window
     return {**window.params, "reach_since": reach.since_ns, "reach_until": reach.until_ns}
-
-
-def _memory_limit_bytes(con: Any) -> int | None:
-    """DuckDB's memory limit on ``con`` in bytes (None for a connection that is not DuckDB's)."""
-    if not isinstance(con, duckdb.DuckDBPyConnection):
-        return None
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    limit = size_bytes(str(row[0])) if row else None
-    return None if limit is None else int(limit)
 
 
 def _nulls_last(key: tuple[Any, ...]) -> tuple[tuple[bool, Any], ...]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["SIZE_UNITS", "size_bytes"]
+import duckdb
+
+__all__ = ["SIZE_UNITS", "memory_limit_bytes", "size_bytes"]
 
 SIZE_UNITS = {
     "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -23,3 +26,12 @@ def size_bytes(text: str) -> float | None:
     if not match or match.group(2) not in SIZE_UNITS:
         return None
     return float(match.group(1)) * SIZE_UNITS[match.group(2)]
+
+
+def memory_limit_bytes(con: Any) -> int | None:
+    """DuckDB's memory limit on ``con`` in bytes (None for a connection that is not DuckDB's)."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        return None
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    limit = size_bytes(str(row[0])) if row else None
+    return None if limit is None else int(limit)

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 from analyzer.log_templates import template_id
 from glimpse.cli import app
-from storage.log_queries import parse_severity, severity_name
+from storage.log_queries import log_slices, parse_severity, severity_name
+from storage.window import SpanWindow
 from tests.conftest import Running, start_server
 from tests.otlp_clients import log_exporter
 from tests.trace_builder import BASE_NS, SpanSpec, TraceBuilder, send
@@ -271,14 +272,16 @@ def test_templates_filtered_keep_the_windows_ids(shop_server: Running) -> None:
     assert len(two["templates"]) == 2 and two["truncated"] is True
 
 
-def _emit(running: Running, records: list[tuple[int, str, str]]) -> None:
-    """(severity number, severity text, body) records of one service, a millisecond apart."""
+def _emit(running: Running, records: list[tuple[int, str, str]], times_ms: list[int] | None = None) -> None:
+    """(severity number, severity text, body) records of one service, a millisecond apart
+    (or at ``times_ms`` after BASE_NS)."""
     provider = LoggerProvider(resource=Resource({"service.name": "orders"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter("grpc", running)))
     logger = provider.get_logger("orders.logs")
     for index, (number, text, body) in enumerate(records):
+        time_ns = BASE_NS + (index if times_ms is None else times_ms[index]) * MS
         severity = SeverityNumber(number)
-        logger.emit(LogRecord(timestamp=BASE_NS + index * MS, severity_number=severity, severity_text=text, body=body))
+        logger.emit(LogRecord(timestamp=time_ns, severity_number=severity, severity_text=text, body=body))
     provider.shutdown()
 
 
@@ -314,6 +317,36 @@ def test_templates_of_many_records_sample_the_levels_below_warn(db_path: Path, m
     assert sampled["records"] == 7 * kept + 8
     found = cli("logs", "--db", str(db_path), "--severity", "WARN", "--limit", "10")
     assert len(found["records"]) == 8, "a search is never sampled"
+
+
+def test_a_window_of_more_records_than_a_query_holds_is_read_in_slices(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches and templates read slice by slice answer as one read of the window."""
+    records = [(9 if i % 5 else 17, "", f"Step {i % 4} of order {i}") for i in range(40)]
+    server = start_server(db_path)
+    assert server.info is not None
+    try:
+        # the first three sent twice: the same records, which count once
+        _emit(Running(server, server.info, str(db_path)), records + records[:3], [*range(40), 0, 1, 2])
+    finally:
+        server.stop()
+    asks = [
+        ["--limit", "7"],
+        ["--limit", "100"],
+        ["--severity", "ERROR", "--limit", "3"],
+        ["--template", "Step <*> of order <*>", "--limit", "5"],
+        ["--templates"],
+        ["--templates", "--severity", "ERROR"],
+    ]
+    whole = [cli("logs", "--db", str(db_path), *ask) for ask in asks]
+    monkeypatch.setattr("storage.log_queries.LOG_BYTES_PER_RECORD", 2**50)  # DuckDB's memory holds one record
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        slices = log_slices(con, SpanWindow(BASE_NS, BASE_NS + S))
+    assert len(slices) == 40 and slices[0].since_ns == BASE_NS and slices[-1].until_ns == BASE_NS + S
+    assert [cli("logs", "--db", str(db_path), *ask) for ask in asks] == whole
+    assert [len(answer["records"]) for answer in whole[:4]] == [7, 40, 3, 5]
+    assert whole[4]["records"] == 40 and whole[5]["records"] == 8
 
 
 def test_cli_templates(shop_server: Running) -> None:

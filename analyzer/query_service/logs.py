@@ -193,10 +193,7 @@ def search_logs(
     query = _with_template(query, templates, template)
     rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1))
     kept = rows[:limit]
-    masks = {}
-    if kept:
-        extent = SpanWindow(min(row["time_ns"] for row in kept), max(row["time_ns"] for row in kept) + 1)
-        masks = message_masks(con, extent, [row["message"] for row in kept])
+    masks = message_masks(con, [row["message"] for row in kept])
     records = []
     for row in kept:
         found = _template_of(masks.get(row["message"]), templates)

@@ -1,8 +1,5 @@
--- The masked message of each of the messages $messages among the records of the window
--- [$since, $until) (the extent of a search's rows): the template of a row without masking
--- the whole window again.
-WITH {log_records}
-SELECT DISTINCT message, masked
-FROM log_records
-WHERE message IN (SELECT unnest(CAST($messages AS VARCHAR[])))
+-- The masked message of each of the messages $messages (the messages of a search's rows):
+-- their templates without masking the window's records again.
+SELECT DISTINCT message, {masked_message} AS masked
+FROM (SELECT unnest(CAST($messages AS VARCHAR[])) AS message)
 ORDER BY message

@@ -22,38 +22,35 @@ log_rows AS (
         concat_ws(':', nullif(coalesce(code[1], code[2], code[3], code[4], code[5]), ''),
                        nullif(coalesce(code[6], code[7]), '')) AS location
     FROM (
-        SELECT *,
-            -- one parse of each JSON document for all the keys read from it
-            json_extract_string(resource_attributes, ['$."k8s.pod.name"', '$."service.instance.id"']) AS resource,
-            json_extract_string(log_attributes, [
-                '$."code.file.path"', '$."code.filepath"', '$."code.namespace"',
-                '$."code.function.name"', '$."code.function"', '$."code.line.number"', '$."code.lineno"']) AS code
-        FROM (
-            -- one row per record identity (a 64-bit hash: grouping on it is three times
-            -- faster than on the columns, and two different records collide about once in
-            -- 10^19 pairs)
-            SELECT any_value(coalesce(l.timestamp, l.observed_timestamp)) AS timestamp,
-                   any_value(l.trace_id) AS trace_id, any_value(l.span_id) AS span_id,
-                   any_value(l.severity_text) AS severity_text, any_value(l.severity_number) AS severity_number,
-                   any_value(l.service_name) AS service_name, any_value(l.body) AS body,
-                   any_value(l.log_attributes) AS log_attributes,
-                   any_value(l.resource_attributes) AS resource_attributes
-            FROM otel_logs AS l
-            WHERE coalesce(l.timestamp, l.observed_timestamp) >= make_timestamp_ns($since)
-              AND coalesce(l.timestamp, l.observed_timestamp) < make_timestamp_ns($until)
-              -- the same, in a form whose per-row-group min/max skip the row groups of other
-              -- times (a coalesce alone reads every row group)
-              AND (l.timestamp IS NULL
-                   OR (l.timestamp >= make_timestamp_ns($since) AND l.timestamp < make_timestamp_ns($until)))
-              -- every trace, or one in $sample for the sampled records (a record's copies share its trace)
-              AND {trace_sample}
-              -- every record, or (the level-sampled records) every one at or above $kept_from
-              -- and one in $record_sample of the others, by the hash of its time and body
-              -- (which a record's copies share)
-              AND {record_sample}
-            GROUP BY hash(coalesce(l.timestamp, l.observed_timestamp), l.trace_id, l.span_id, l.severity_text,
-                          l.severity_number, l.service_name, l.body, l.log_attributes)
-        )
+        -- one row per record identity (a 64-bit hash: grouping on it is three times faster
+        -- than on the columns, and two different records collide about once in 10^19
+        -- pairs), holding only the keys read from its JSON documents (one parse of each for
+        -- all of them), not the documents: a record then takes a third of the memory
+        SELECT any_value(coalesce(l.timestamp, l.observed_timestamp)) AS timestamp,
+               any_value(l.trace_id) AS trace_id, any_value(l.span_id) AS span_id,
+               any_value(l.severity_text) AS severity_text, any_value(l.severity_number) AS severity_number,
+               any_value(l.service_name) AS service_name, any_value(l.body) AS body,
+               any_value(json_extract_string(l.resource_attributes,
+                                             ['$."k8s.pod.name"', '$."service.instance.id"'])) AS resource,
+               any_value(json_extract_string(l.log_attributes, [
+                   '$."code.file.path"', '$."code.filepath"', '$."code.namespace"',
+                   '$."code.function.name"', '$."code.function"', '$."code.line.number"',
+                   '$."code.lineno"'])) AS code
+        FROM otel_logs AS l
+        WHERE coalesce(l.timestamp, l.observed_timestamp) >= make_timestamp_ns($since)
+          AND coalesce(l.timestamp, l.observed_timestamp) < make_timestamp_ns($until)
+          -- the same, in a form whose per-row-group min/max skip the row groups of other
+          -- times (a coalesce alone reads every row group)
+          AND (l.timestamp IS NULL
+               OR (l.timestamp >= make_timestamp_ns($since) AND l.timestamp < make_timestamp_ns($until)))
+          -- every trace, or one in $sample for the sampled records (a record's copies share its trace)
+          AND {trace_sample}
+          -- every record, or (the level-sampled records) every one at or above $kept_from
+          -- and one in $record_sample of the others, by the hash of its time and body
+          -- (which a record's copies share)
+          AND {record_sample}
+        GROUP BY hash(coalesce(l.timestamp, l.observed_timestamp), l.trace_id, l.span_id, l.severity_text,
+                      l.severity_number, l.service_name, l.body, l.log_attributes)
     )
 ),
 log_records AS (

@@ -11,6 +11,8 @@ import duckdb
 import pytest
 
 import analyzer.query_service.services as services_module
+from analyzer.alert_rules import parse_rules
+from analyzer.query_service.alerts import measure
 from analyzer.query_service.graphs import service_graph
 from analyzer.query_service.platforms import platforms
 from analyzer.query_service.services import data_overview, service_red
@@ -96,6 +98,13 @@ def test_the_graph_and_the_red_series_take_the_same_sample(running: Running, mon
     window = resolve_window(con, None, None)
     (row,) = [r for r in red_series_rows(con, window, bucket_ns=10**12, sample=4) if r["level"] == "service"]
     assert row["requests"] == TRACES and [round(v, 3) for v in row["latency_ms"]] == sampled
+    rules = parse_rules(
+        "rules:\n  - {alert: Slow, signal: latency_p50_ms, service: api, above: 1, window: 1d}"
+        "\n  - {alert: Failing, signal: error_rate, service: api, above: 0.5, window: 1d}"
+    )
+    found = measure(con, rules, window.until_ns)  # an alert's window takes the same sample
+    assert found["Slow"].value is not None and round(found["Slow"].value, 3) == sampled[0] != 20.5
+    assert found["Failing"].value == 0.0
 
 
 def test_a_large_store_opens_on_the_longest_preset_that_fits(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:

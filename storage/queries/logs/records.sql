@@ -30,9 +30,10 @@ log_rows AS (
                any_value(l.trace_id) AS trace_id, any_value(l.span_id) AS span_id,
                any_value(l.severity_text) AS severity_text, any_value(l.severity_number) AS severity_number,
                any_value(l.service_name) AS service_name, any_value(l.body) AS body,
-               any_value(json_extract_string(l.resource_attributes,
-                                             ['$."k8s.pod.name"', '$."service.instance.id"'])) AS resource,
-               any_value(json_extract_string(l.log_attributes, [
+               -- (the columns unqualified: storage/spark_lake.py rewrites this form for Spark)
+               any_value(json_extract_string(resource_attributes, ['$."k8s.pod.name"', '$."service.instance.id"']))
+                   AS resource,
+               any_value(json_extract_string(log_attributes, [
                    '$."code.file.path"', '$."code.filepath"', '$."code.namespace"',
                    '$."code.function.name"', '$."code.function"', '$."code.line.number"',
                    '$."code.lineno"'])) AS code

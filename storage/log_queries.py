@@ -22,7 +22,6 @@ from storage.window import SpanWindow
 
 __all__ = [
     "LOG_BYTES_PER_RECORD",
-    "LOG_SLICE_RECORDS",
     "SAMPLED_BELOW",
     "SEVERITY_LEVELS",
     "UNSPECIFIED",
@@ -50,7 +49,6 @@ SAMPLED_BELOW = "WARN"
 # records are deduplicated. Measured 2026-12-07 on the 50-million-span generated store in
 # DuckDB's 128 MiB: a search of 300,000 records fitted, 500,000 did not.
 LOG_BYTES_PER_RECORD = 512
-LOG_SLICE_RECORDS = 1_000_000  # where DuckDB's memory limit is not known (Spark)
 
 # The OpenTelemetry log data model's severity ranges: each level's first number (a level
 # spans four: WARN is 13-16, WARN2 is 14, ...).
@@ -232,11 +230,13 @@ def log_record_count(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> int:
 def log_slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_records: int | None = None) -> list[SpanWindow]:
     """The window cut into slices of at most ``max_records`` stored records each (default:
     what DuckDB's memory limit holds, :data:`LOG_BYTES_PER_RECORD`), oldest first: the window
-    alone when it holds no more. A record and its copies share their time, so each is in one
-    slice only."""
+    alone when it holds no more, or when ``con`` is not DuckDB's (Spark spills on its own).
+    A record and its copies share their time, so each is in one slice only."""
     if max_records is None:
         memory = memory_limit_bytes(con)
-        max_records = LOG_SLICE_RECORDS if memory is None else max(1, memory // LOG_BYTES_PER_RECORD)
+        if memory is None:
+            return [window]
+        max_records = max(1, memory // LOG_BYTES_PER_RECORD)
     cells = run_query(con, "logs/slice_cells", params={**window.params, "cell": window.cell_ns})
     return window.slices(((cell["cell"], cell["records"]) for cell in cells), max_records)
 

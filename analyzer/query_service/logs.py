@@ -1,7 +1,8 @@
 """Log records: search, templates with counts, and the records of one trace.
 
 Templates are mined per window, at query time (:mod:`analyzer.log_templates`, drain3 over
-the window's distinct masked messages), never stored: ingest does not pay for them. A
+the window's distinct masked messages; past :data:`TEMPLATE_RECORDS`, those of every warning
+and error and a sample of the rest), never stored: ingest does not pay for them. A
 window's templates do not depend on a search's other filters (service, severity, ...): they
 are mined from every record of the window, so that a template id names the same template
 whatever else is asked. Over another window the same message may fall in another template
@@ -231,7 +232,9 @@ def log_templates(
 ) -> dict[str, Any]:
     """The window's templates among the records matching every filter (as :func:`search_logs`),
     most frequent first (ties by text): records, per severity level, per service, first and
-    last time, and the earliest record as an example (with its code location)."""
+    last time, and the earliest record as an example (with its code location). Past
+    :data:`TEMPLATE_RECORDS` the records below :data:`SAMPLED_BELOW` are sampled and their
+    counts estimated (``record_sample`` says how)."""
     query = _log_query(
         con,
         since_ns=since_ns,

@@ -25,7 +25,7 @@ log_rows AS (
         -- one row per record identity (a 64-bit hash: grouping on it is three times faster
         -- than on the columns, and two different records collide about once in 10^19
         -- pairs), holding only the keys read from its JSON documents (one parse of each for
-        -- all of them), not the documents: a record then takes a third of the memory
+        -- all of them), not the documents: a record then takes less than half the memory
         SELECT any_value(coalesce(l.timestamp, l.observed_timestamp)) AS timestamp,
                any_value(l.trace_id) AS trace_id, any_value(l.span_id) AS span_id,
                any_value(l.severity_text) AS severity_text, any_value(l.severity_number) AS severity_number,

@@ -8,7 +8,13 @@ What it does, in one run:
    ``bench.workload`` generator) and serializes them once. Every replay gets fresh ids
    (trace, span and parent ids XORed with a random mask, so parent links hold) and
    timestamps shifted to "now", by patching the bytes of the serialized request (~150 us),
-   so nothing is a duplicate and the client stays cheap. Attribute values do repeat across replays of the pool (--pool).
+   so nothing is a duplicate and the client stays cheap. Attribute values, durations and
+   events do repeat across replays of the pool (--pool), which DuckDB compresses away
+   within a row group: each client thread replays a slice of its own, in turn, and the
+   default pool is twice the requests of a row group, so that no row group holds a
+   request twice (measured 2026-12-08: 57.1 bytes a span with 50 requests replayed at
+   random, 74.1 so; docs/performance.md). The pool is built once and kept in
+   ``bench/results/ingest-pools`` (keyed by the generator's source, the size and the seed).
 2. Starts ``glimpse serve`` on a temporary DuckDB file and drives it from ``--clients``
    processes, each with ``--inflight`` threads calling the raw Export method with the
    bytes, for ``--seconds``. UNAVAILABLE is retried after a short back-off and counted.
@@ -30,10 +36,12 @@ Run: ``python -m bench.ingest [--seconds 20] [--clients 4] [--inflight 4] [--rec
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import multiprocessing as mp
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -57,12 +65,17 @@ from bench.common import glimpse_executable as _glimpse_executable
 from bench.common import server_stats as _server_stats
 from bench.common import wait_ready as _wait_ready
 from bench.workload import SPANS_PER_REQUEST, Template, build_templates
+from storage.writer import ROW_GROUP_ROWS
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TARGET_SPANS_PER_S = 50_000
 AIM_SPANS_PER_S = 100_000
 TARGET_BYTES_PER_SPAN = 76
 TARGET_RSS_BYTES = 1 << 30
+# twice the requests of a DuckDB row group: each of the clients' threads replays a slice of
+# its own, so a row group never holds one request twice (replays compress away)
+DEFAULT_POOL = 2 * ROW_GROUP_ROWS // SPANS_PER_REQUEST
+POOLS = Path(__file__).resolve().parent / "results" / "ingest-pools"
 
 
 # --------------------------------------------------------------------------- clients
@@ -92,10 +105,11 @@ def _client_main(index: int, config: ClientConfig, templates: list[Template], go
             time.sleep(0.001)
         cpu0 = time.process_time()
         results = [_new_thread_result() for _ in range(config.inflight)]
+        shares = slices(templates, config.inflight)
         threads = [
             threading.Thread(
                 target=_client_thread,
-                args=(index * 64 + t + 1, export, templates, config, deadline, results[t]),
+                args=(index * 64 + t + 1, export, shares[t], config, deadline, results[t]),
                 daemon=True,
             )
             for t in range(config.inflight)
@@ -120,6 +134,32 @@ def _client_main(index: int, config: ClientConfig, templates: list[Template], go
         out.put(("result", index, merged))
     except BaseException:
         out.put(("error", index, traceback.format_exc()))
+
+
+def slices(templates: list[Template], parts: int) -> list[list[Template]]:
+    """``templates`` dealt into ``parts`` disjoint slices (each client process, then each of
+    its threads, replays its own); the whole pool for each when it has fewer."""
+    if len(templates) < parts:
+        return [templates] * parts
+    return [templates[part::parts] for part in range(parts)]
+
+
+def pool_of(size: int, seed: int, folder: Path = POOLS) -> list[Template]:
+    """The workload's ``size`` requests for ``seed``, built once and kept in ``folder``
+    (building takes about 40 ms a request)."""
+    source = hashlib.sha256(Path(build_templates.__code__.co_filename).read_bytes()).hexdigest()[:12]
+    path = folder / f"pool-{size}-seed-{seed}-{source}.pickle"
+    if path.exists():
+        with path.open("rb") as handle:
+            cached: list[Template] = pickle.load(handle)  # written by this function
+        return cached
+    templates = build_templates(size, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    with part.open("wb") as handle:
+        pickle.dump(templates, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    part.replace(path)
+    return templates
 
 
 def _new_thread_result() -> dict[str, Any]:
@@ -209,8 +249,9 @@ def run_clients(
     out = ctx.Queue()
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0)
+    shares = slices(templates, args.clients)
     procs = [
-        ctx.Process(target=_client_main, args=(i, config, templates, go, start_at, out), daemon=True)
+        ctx.Process(target=_client_main, args=(i, config, shares[i], go, start_at, out), daemon=True)
         for i in range(args.clients)
     ]
     for proc in procs:
@@ -529,7 +570,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="load duration of each phase (default 20)")
     parser.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
     parser.add_argument("--inflight", type=int, default=4, help="calls in flight per client process (default 4)")
-    parser.add_argument("--pool", type=int, default=50, help="distinct pre-encoded requests (default 50)")
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=DEFAULT_POOL,
+        help=f"distinct pre-encoded requests (default {DEFAULT_POOL}: no row group holds one twice)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="workload seed")
     parser.add_argument("--backoff", type=float, default=0.1, help="seconds to wait before retrying UNAVAILABLE")
     parser.add_argument(
@@ -560,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--clients, --inflight, --pool, --seconds and --rate must be positive")
 
     started = time.perf_counter()
-    templates = build_templates(args.pool, args.seed)
+    templates = build_templates(args.pool, args.seed) if args.static_timestamps else pool_of(args.pool, args.seed)
     sample = [TRACE_SERVICE_PB2.ExportTraceServiceRequest.FromString(t.body) for t in templates[:5]]
     spans = [s for m in sample for rs in m.resource_spans for ss in rs.scope_spans for s in ss.spans]
     request_bytes = sum(len(t.body) for t in templates) / len(templates)
@@ -580,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         "store": str(args.store) if args.store else None,
     }
     log(
-        f"built {args.pool} requests in {time.perf_counter() - started:.1f} s "
+        f"{args.pool} requests ready in {time.perf_counter() - started:.1f} s "
         f"({request_bytes / 1024:.0f} KiB each, {workload['wire_bytes_per_span']:.0f} B/span); "
         f"render {prep_us:.0f} us/request"
     )

@@ -68,6 +68,7 @@ class ReportConfig:
 
     runs: int = 5  # repetitions of every figure
     ingest_seconds: float = 15.0  # each phase of each ingest run
+    ingest_pool: int | None = None  # bench.ingest's requests (None: its default, built once and kept)
     steady_seconds: float = 15.0
     steady_rate: float = 10_000.0  # spans a second
     logs_seconds: float = 10.0
@@ -90,6 +91,7 @@ FULL = ReportConfig()
 TINY = ReportConfig(
     runs=1,
     ingest_seconds=2.0,
+    ingest_pool=16,
     steady_seconds=2.0,
     steady_rate=2_000.0,
     logs_seconds=2.0,
@@ -124,7 +126,11 @@ def command_text(module: str, *args: str) -> str:
 
 
 def ingest_args(config: ReportConfig) -> list[str]:
-    return ["--seconds", f"{config.ingest_seconds:g}"]
+    return ["--seconds", f"{config.ingest_seconds:g}", *pool_args(config)]
+
+
+def pool_args(config: ReportConfig) -> list[str]:
+    return ["--pool", str(config.ingest_pool)] if config.ingest_pool is not None else []
 
 
 def measure_ingest(config: ReportConfig) -> dict[str, Any]:
@@ -143,7 +149,7 @@ def measure_ingest(config: ReportConfig) -> dict[str, Any]:
 
 
 def paced_args(config: ReportConfig, rate: float) -> list[str]:
-    return ["--seconds", f"{config.steady_seconds:g}", "--skip-bare", "--rate", f"{rate:.0f}"]
+    return ["--seconds", f"{config.steady_seconds:g}", "--skip-bare", "--rate", f"{rate:.0f}", *pool_args(config)]
 
 
 def measure_paced(config: ReportConfig, rate: float) -> dict[str, Any]:
@@ -383,7 +389,13 @@ def growth_points(config: ReportConfig) -> list[dict[str, Any]]:
         point.update(timings)
         point["api_ms"] = console_calls(path, config.api_calls)
         ingest = run_bench(
-            "ingest", "--seconds", f"{config.growth_ingest_seconds:g}", "--skip-bare", "--store", str(path)
+            "ingest",
+            "--seconds",
+            f"{config.growth_ingest_seconds:g}",
+            "--skip-bare",
+            "--store",
+            str(path),
+            *pool_args(config),
         )
         point["ingest_spans_per_s"] = ingest["glimpse"]["spans_per_s"]
         point["ingest_peak_rss_mib"] = ingest["glimpse"]["phase"]["peak_rss_bytes"] / MIB

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,25 @@ def test_disk_breakdown_accounts_for_the_used_blocks(tmp_path: Path) -> None:
     assert all(c.bytes_per_span == c.bytes / spans for c in columns)
     total = sum(c.bytes for c in columns)
     assert 0.8 * used_blocks * BLOCK_BYTES <= total <= used_blocks * BLOCK_BYTES
+
+
+def test_each_client_thread_replays_a_slice_of_its_own() -> None:
+    from bench.ingest import DEFAULT_POOL, slices
+    from storage.writer import ROW_GROUP_ROWS
+
+    pool = list(range(DEFAULT_POOL))
+    threads = [thread for process in slices(pool, 4) for thread in slices(process, 4)]  # type: ignore[arg-type]
+    assert sorted(item for thread in threads for item in thread) == pool  # disjoint, and all of them
+    # each thread sends its share of a row group's requests before it replays one
+    assert min(len(thread) for thread in threads) >= 2 * ROW_GROUP_ROWS // 512 // len(threads)
+    assert slices([1, 2], 4) == [[1, 2]] * 4  # a pool smaller than the threads: all of it to each  # type: ignore[list-item]
+
+
+def test_the_ingest_pool_is_built_once(tmp_path: Path) -> None:
+    from bench.ingest import pool_of
+
+    built = pool_of(2, 5, folder=tmp_path)
+    (kept,) = tmp_path.iterdir()
+    assert [t.body for t in pool_of(2, 5, folder=tmp_path)] == [t.body for t in built]
+    kept.write_bytes(pickle.dumps(built[:1]))  # what is kept is what comes back
+    assert len(pool_of(2, 5, folder=tmp_path)) == 1

@@ -25,7 +25,9 @@ __all__ = [
     "SAMPLED_BELOW",
     "SEVERITY_LEVELS",
     "UNSPECIFIED",
+    "LogCut",
     "LogQuery",
+    "cut_log_window",
     "kept_whole",
     "log_bounds",
     "log_group_rows",
@@ -227,39 +229,70 @@ def log_record_count(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> int:
     return int(run_query(con, "logs/count", params=window.params)[0]["records"])
 
 
-def log_slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_records: int | None = None) -> list[SpanWindow]:
-    """The window cut into slices of at most ``max_records`` stored records each (default:
-    what DuckDB's memory limit holds, :data:`LOG_BYTES_PER_RECORD`), oldest first: the window
-    alone when it holds no more, or when ``con`` is not DuckDB's (Spark spills on its own).
-    A record and its copies share their time, so each is in one slice only."""
+@dataclass(frozen=True)
+class LogCut:
+    """A window's stored records counted once for a request: how many there are (copies an
+    exporter sent twice counted twice), and the slices, oldest first, that reads of them go
+    in (see :func:`cut_log_window`)."""
+
+    records: int
+    slices: tuple[SpanWindow, ...]
+
+
+def cut_log_window(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_records: int | None = None) -> LogCut:
+    """The window's records counted per cell and cut into slices of at most ``max_records``
+    each (default: what DuckDB's memory limit holds, :data:`LOG_BYTES_PER_RECORD`): the
+    window alone when it holds no more, or when ``con`` is not DuckDB's (Spark spills on its
+    own; the records are then counted whole). A record and its copies share their time, so
+    each is in one slice only."""
     if max_records is None:
         memory = memory_limit_bytes(con)
         if memory is None:
-            return [window]
+            return LogCut(log_record_count(con, window), (window,))
         max_records = max(1, memory // LOG_BYTES_PER_RECORD)
-    cells = run_query(con, "logs/slice_cells", params={**window.params, "cell": window.cell_ns})
-    return window.slices(((cell["cell"], cell["records"]) for cell in cells), max_records)
+    cells = [
+        (row["cell"], row["records"])
+        for row in run_query(con, "logs/slice_cells", params={**window.params, "cell": window.cell_ns})
+    ]
+    return LogCut(sum(records for _, records in cells), tuple(window.slices(cells, max_records)))
+
+
+def log_slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_records: int | None = None) -> list[SpanWindow]:
+    """The slices of :func:`cut_log_window`."""
+    return list(cut_log_window(con, window, max_records).slices)
+
+
+def _slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, cut: LogCut | None) -> tuple[SpanWindow, ...]:
+    """The slices of ``cut`` (the window's, cut by the caller for the whole request), else
+    of the window cut now."""
+    return cut.slices if cut is not None else cut_log_window(con, window).slices
 
 
 def _in(query: LogQuery, part: SpanWindow) -> LogQuery:
     return replace(query, since_ns=part.since_ns, until_ns=part.until_ns)
 
 
-def window_masked_messages(con: duckdb.DuckDBPyConnection, window: SpanWindow, record_sample: int = 1) -> list[str]:
+def window_masked_messages(
+    con: duckdb.DuckDBPyConnection, window: SpanWindow, record_sample: int = 1, *, cut: LogCut | None = None
+) -> list[str]:
     """The distinct masked messages of the window's records, sorted (what templates are mined
-    from); with ``record_sample`` above 1, of the records :func:`sample_params` keeps."""
+    from); with ``record_sample`` above 1, of the records :func:`sample_params` keeps.
+    ``cut``: the window's, when the caller has it."""
     found: set[str] = set()
-    for part in log_slices(con, window):
+    for part in _slices(con, window, cut):
         params = {**part.params, **sample_params(record_sample)}
         found.update(row["masked"] for row in run_query(con, "logs/masked", params=params))
     return sorted(found)
 
 
-def search_log_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogRecordRow]:
+def search_log_rows(
+    con: duckdb.DuckDBPyConnection, query: LogQuery, *, cut: LogCut | None = None
+) -> list[LogRecordRow]:
     """The newest ``query.limit`` matching records, newest first (a total order): slice by
-    slice from the window's end until that many are found."""
+    slice from the window's end until that many are found (``cut``: the window's, when the
+    caller has it)."""
     rows: list[LogRecordRow] = []
-    for part in reversed(log_slices(con, SpanWindow(query.since_ns, query.until_ns))):
+    for part in reversed(_slices(con, SpanWindow(query.since_ns, query.until_ns), cut)):
         params = {**_in(query, part).params(), "limit": query.limit - len(rows)}
         rows += cast(list[LogRecordRow], run_query(con, *query.queries("logs/search"), params=params))
         if len(rows) >= query.limit:
@@ -275,12 +308,13 @@ def message_masks(con: duckdb.DuckDBPyConnection, messages: Sequence[str]) -> di
     return {row["message"]: row["masked"] for row in run_query(con, "logs/message_masks", params=params)}
 
 
-def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery) -> list[LogGroupRow]:
+def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery, *, cut: LogCut | None = None) -> list[LogGroupRow]:
     """The matching records counted per (masked message, service, severity number, severity
     text), with first and last time and the earliest record as an example; slice by slice,
-    oldest first, so that a group's example is from the first slice that holds it."""
+    oldest first, so that a group's example is from the first slice that holds it (``cut``:
+    the window's, when the caller has it)."""
     groups: dict[tuple[Any, ...], LogGroupRow] = {}
-    for part in log_slices(con, SpanWindow(query.since_ns, query.until_ns)):
+    for part in _slices(con, SpanWindow(query.since_ns, query.until_ns), cut):
         for row in run_query(con, *query.queries("logs/template_groups"), params=_in(query, part).params()):
             key = (row["masked"], row["service"], row["severity_number"], row["severity_text"])
             group = groups.get(key)

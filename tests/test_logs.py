@@ -8,6 +8,7 @@ against hand-computed answers.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 from typer.testing import CliRunner
 
 from analyzer.log_templates import template_id
+from analyzer.query_service.logs import log_templates, search_logs
 from glimpse.cli import app
 from storage.log_queries import log_slices, parse_severity, severity_name
 from storage.window import SpanWindow
@@ -347,6 +349,35 @@ def test_a_window_of_more_records_than_a_query_holds_is_read_in_slices(
     assert [cli("logs", "--db", str(db_path), *ask) for ask in asks] == whole
     assert [len(answer["records"]) for answer in whole[:4]] == [7, 40, 3, 5]
     assert whole[4]["records"] == 40 and whole[5]["records"] == 8
+
+
+def test_a_request_counts_the_windows_records_once(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sample, the mining and the search (or the counts) share one cut of the window."""
+    records = [(9 if i % 3 else 17, "", f"Step {i % 4} of order {i}") for i in range(12)]
+    server = start_server(db_path)
+    assert server.info is not None
+    try:
+        _emit(Running(server, server.info, str(db_path)), records)
+    finally:
+        server.stop()
+    monkeypatch.setattr("storage.log_queries.LOG_BYTES_PER_RECORD", 2**50)  # a slice a record
+    window = {"since_ns": BASE_NS, "until_ns": BASE_NS + S}
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        for ask in (
+            lambda: search_logs(con, **window, limit=5),
+            lambda: search_logs(con, **window, template="Step <*> of order <*>"),
+            lambda: log_templates(con, **window),
+            lambda: log_templates(con, **window, severity="ERROR"),
+        ):
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG, logger="storage.named_queries"):
+                answer = ask()
+            queries = [record.getMessage().split()[1].rstrip(":") for record in caplog.records]
+            assert queries.count("logs/slice_cells") == 1 and "logs/count" not in queries, queries
+            assert answer["records"]  # and the answer is there
+    assert len(answer["templates"]) == 1 and answer["records"] == 4  # the ERROR records: 0, 3, 6, 9
 
 
 def test_cli_templates(shop_server: Running) -> None:

@@ -27,11 +27,12 @@ from storage.log_queries import (
     SAMPLED_BELOW,
     SEVERITY_LEVELS,
     UNSPECIFIED,
+    LogCut,
     LogQuery,
+    cut_log_window,
     kept_whole,
     log_bounds,
     log_group_rows,
-    log_record_count,
     message_masks,
     normalise_span_id,
     parse_severity,
@@ -130,15 +131,15 @@ def _log_query(
     )
 
 
-def record_sample(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> int:
+def record_sample(cut: LogCut) -> int:
     """One in how many records below :data:`SAMPLED_BELOW` the window's templates read (1: every
     record), so that about :data:`TEMPLATE_RECORDS` records are read."""
-    return max(1, math.ceil(log_record_count(con, window) / TEMPLATE_RECORDS))
+    return max(1, math.ceil(cut.records / TEMPLATE_RECORDS))
 
 
-def _mined(con: duckdb.DuckDBPyConnection, query: LogQuery, sample: int) -> MinedTemplates:
+def _mined(con: duckdb.DuckDBPyConnection, query: LogQuery, cut: LogCut) -> MinedTemplates:
     window = SpanWindow(query.since_ns, query.until_ns)
-    return mine_templates(window_masked_messages(con, window, record_sample=sample))
+    return mine_templates(window_masked_messages(con, window, record_sample=record_sample(cut), cut=cut))
 
 
 def _with_template(query: LogQuery, templates: Mapping[str, LogTemplate], spec: str | None) -> LogQuery:
@@ -190,9 +191,10 @@ def search_logs(
         limit=limit,
     )
     window = SpanWindow(query.since_ns, query.until_ns)
-    templates = _mined(con, query, record_sample(con, window))
+    cut = cut_log_window(con, window)  # once: the mining and the search read the same slices
+    templates = _mined(con, query, cut)
     query = _with_template(query, templates, template)
-    rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1))
+    rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1), cut=cut)
     kept = rows[:limit]
     masks = message_masks(con, [row["message"] for row in kept])
     records = []
@@ -247,15 +249,16 @@ def log_templates(
         limit=limit,
     )
     window = SpanWindow(query.since_ns, query.until_ns)
-    query = replace(query, record_sample=record_sample(con, window))
+    cut = cut_log_window(con, window)  # once: the mining and the counts read the same slices
+    query = replace(query, record_sample=record_sample(cut))
     filtered = any(value is not None for value in (query.service, query.min_severity, query.trace_id))
     filtered = filtered or any(value is not None for value in (query.span_id, query.text)) or bool(template)
     if filtered:
-        templates = _mined(con, query, query.record_sample)
+        templates = _mined(con, query, cut)
         query = _with_template(query, templates, template)
-        groups = [] if query.masked == [] else log_group_rows(con, query)
+        groups = [] if query.masked == [] else log_group_rows(con, query, cut=cut)
     else:  # every record read counts: its groups hold every masked message, no second pass
-        groups = log_group_rows(con, query)
+        groups = log_group_rows(con, query, cut=cut)
         templates = mine_templates(group["masked"] for group in groups)
     ranked = _merged(groups, templates, query.record_sample)
     return {
@@ -324,7 +327,8 @@ def trace_logs(con: duckdb.DuckDBPyConnection, trace_id: str, *, start_ns: int, 
     until_ns = -(-(end_ns + TRACE_LOG_CONTEXT_NS + 1) // _SECOND_NS) * _SECOND_NS
     window = SpanWindow(since_ns, min(until_ns, END_OF_TIME_NS))
     own = (row["masked"] for row in rows if row["masked"] is not None)
-    mined = window_masked_messages(con, window, record_sample=record_sample(con, window))
+    cut = cut_log_window(con, window)
+    mined = window_masked_messages(con, window, record_sample=record_sample(cut), cut=cut)
     templates = mine_templates(_chain(mined, own))
     records = []
     for row in rows:

@@ -22,6 +22,7 @@ import duckdb
 
 from analyzer.alert_rules import NotifyTargets, Rule, read_rules_document
 from analyzer.alerting import FIRING, RESOLVED, STATES, AlertState, Transition
+from analyzer.query_service.alert_cells import ScopeCells
 from analyzer.query_service.alerts import evaluate_rules, state_record
 from glimpse.notify import Notifier
 from glimpse.remediation import Remediator
@@ -78,6 +79,7 @@ class RuleLoop:
         self._known = {rule.alert: rule for rule in document.rules}  # every rule loaded, for the alerts it leaves
         self.notifier = self._make_notifier(document.notify)
         self._states: dict[str, AlertState] = {}
+        self._cells = ScopeCells()  # long windows' settled cells, read once (evaluated under _lock)
         self._lock = threading.Lock()  # one evaluation at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -159,7 +161,7 @@ class RuleLoop:
             rules = self._loaded.rules
             con = self._connect()
             try:
-                states, changes = evaluate_rules(con, rules, self._states, at)
+                states, changes = evaluate_rules(con, rules, self._states, at, cells=self._cells)
                 actions = self.remediator.act(rules, states, changes, at)
                 gone, ended = self._left_firing(rules, at)
                 by_name = {rule.alert: rule for rule in rules}

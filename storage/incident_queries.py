@@ -84,9 +84,9 @@ def red_series_rows(
     con: duckdb.DuckDBPyConnection, window: SpanWindow, *, bucket_ns: int, sample: int = 1
 ) -> list[RedSeriesRow]:
     """Per (level, entity, bucket): requests, errors, latency p50/p95/p99 in ms of one trace
-    in ``sample`` (incidents/red_series.sql)."""
+    in ``sample`` (incidents/red_levels.sql, red_series.sql)."""
     params = {**window.params, "bucket": bucket_ns, "sample": sample}
-    rows = run_query(con, "incidents/red_series", params=params)
+    rows = run_query(con, "incidents/red_levels", "incidents/red_series", params=params)
     return cast(list[RedSeriesRow], rows)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import analyzer.query_service.services as services_module
 from analyzer.alert_rules import parse_rules
+from analyzer.query_service.alert_cells import ScopeCells
 from analyzer.query_service.alerts import measure
 from analyzer.query_service.graphs import service_graph
 from analyzer.query_service.platforms import platforms
@@ -133,3 +134,36 @@ def test_a_large_store_opens_on_the_longest_preset_that_fits(running: Running, m
     assert data_overview(con)["default_range"] == "1h"
     monkeypatch.setattr(services_module, "CONSOLE_SPANS", 9)
     assert data_overview(con)["default_range"] == "5m"
+
+
+def test_a_long_alert_window_is_read_once_in_cells(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past QUANTILE_SPANS an evaluator's long window comes from cells kept between
+    evaluations: the same counts as one read of the window, the quantiles within 1 % of
+    every request's, and a later evaluation reads only the cells settled since."""
+    t = TraceBuilder(seed=12)
+    minute_ms = 60_000
+    for number in range(1, TRACES + 1):  # one request every 5 minutes for 200 minutes; one in 4 fails
+        t.new_trace()
+        start = number * 5 * minute_ms
+        t.span("api", "GET /item", kind="server", start_ms=start, end_ms=start + number, error=number % 4 == 0)
+    send(running.grpc_endpoint, t.spans)
+    assert running.server is not None
+    con = running.server.read_cursor()
+    rules = parse_rules(
+        "rules:\n  - {alert: Slow, signal: latency_p95_ms, service: api, above: 1, window: 4h}"
+        "\n  - {alert: Failing, signal: error_rate, service: api, above: 0.5, window: 4h}"
+    )
+    last_ns = con.execute("SELECT epoch_ns(max(timestamp)) FROM otel_spans").fetchall()[0][0]
+    cells = ScopeCells()
+    for at_ns in (last_ns + 1, last_ns + 12 * 60 * 10**9):  # the second 12 minutes on
+        exact = measure(con, rules, at_ns)  # every request: the window is small
+        monkeypatch.setattr(services_module, "QUANTILE_SPANS", TRACES // 4)
+        kept = measure(con, rules, at_ns, cells)
+        monkeypatch.undo()
+        assert kept["Failing"].detail == exact["Failing"].detail == {"requests": TRACES, "errors": TRACES // 4}
+        assert kept["Failing"].value == exact["Failing"].value == 0.25
+        assert kept["Slow"].value == pytest.approx(exact["Slow"].value, rel=0.01)
+        if at_ns == last_ns + 1:
+            first_read = cells.cells_read
+            assert first_read >= 60  # 4 h in cells of 3 minutes, but for the last ones, not settled yet
+    assert cells.cells_read - first_read <= 5  # then only the cells settled in 12 minutes

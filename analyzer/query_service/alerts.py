@@ -28,9 +28,11 @@ from analyzer.alerting import (
     measure_rule,
     render_annotations,
     scope_counts,
+    scope_key,
 )
 from analyzer.errors import InvalidQueryError, NotFoundError
 from analyzer.insights import NEAR as NEAR_CAPACITY
+from analyzer.query_service.alert_cells import ScopeCells
 from analyzer.query_service.incidents import anomaly_list, root_causes
 from analyzer.query_service.insights import insights
 from analyzer.query_service.services import quantile_sample
@@ -84,10 +86,15 @@ def _windows(rules: Sequence[Rule]) -> set[int]:
     return found
 
 
-def measure(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -> dict[str, Measurement]:
-    """Each rule's measurement at span time ``at_ns`` (windows end there)."""
+def measure(
+    con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int, cells: ScopeCells | None = None
+) -> dict[str, Measurement]:
+    """Each rule's measurement at span time ``at_ns`` (windows end there). ``cells``: what an
+    evaluator keeps between evaluations of long windows (see :mod:`.alert_cells`)."""
+    scopes = frozenset(scope_key(rule) for rule in rules)
     counts: dict[int, dict[tuple[str, str], ScopeCounts]] = {
-        window: _scope_counts(con, SpanWindow(at_ns - window, at_ns)) for window in sorted(_windows(rules))
+        window: _scope_counts(con, SpanWindow(at_ns - window, at_ns), cells, scopes)
+        for window in sorted(_windows(rules))
     }
     slow = {
         (window, ms): _slow_counts(con, SpanWindow(at_ns - window, at_ns), ms)
@@ -103,10 +110,18 @@ def measure(con: duckdb.DuckDBPyConnection, rules: Sequence[Rule], at_ns: int) -
     }
 
 
-def _scope_counts(con: duckdb.DuckDBPyConnection, window: SpanWindow) -> dict[tuple[str, str], ScopeCounts]:
+def _scope_counts(
+    con: duckdb.DuckDBPyConnection,
+    window: SpanWindow,
+    cells: ScopeCells | None = None,
+    scopes: frozenset[tuple[str, str]] = frozenset(),
+) -> dict[tuple[str, str], ScopeCounts]:
     """The window's counts per scope, exact, and its latency quantiles, of the Services page's
-    sample of whole traces past 2 million spans (a week's window fits DuckDB's share)."""
+    sample of whole traces past 2 million spans (a week's window fits DuckDB's share); with
+    ``cells``, a window past 2 million spans comes from its kept cells and those read now."""
     sample = quantile_sample(con, window)
+    if cells is not None and sample > 1:
+        return cells.counts(con, window, scopes)
     return scope_counts(red_series_rows(con, window, bucket_ns=window.until_ns - window.since_ns, sample=sample))
 
 
@@ -168,10 +183,12 @@ def evaluate_rules(
     at_ns: int,
     *,
     with_root_causes: bool = True,
+    cells: ScopeCells | None = None,
 ) -> tuple[dict[str, AlertState], list[Transition]]:
     """Every rule's state after an evaluation at ``at_ns``, and the changes; a rule new to
-    ``states`` starts inactive. An alert that starts firing gets its root causes."""
-    measured = measure(con, rules, at_ns)
+    ``states`` starts inactive. An alert that starts firing gets its root causes. ``cells``:
+    what the caller keeps between its evaluations (long windows read only what is new)."""
+    measured = measure(con, rules, at_ns, cells)
     after: dict[str, AlertState] = {}
     changes: list[Transition] = []
     ranked: dict[tuple[str, int], list[dict[str, Any]]] = {}  # alerts firing together on one window rank once

@@ -72,12 +72,12 @@ def cell_width_ns(window_ns: int) -> int:
 
 
 class ScopeCells:
-    """The kept cells, per grid width: scope -> counts of the cell. Kept for one set of
+    """The kept cells, per window length: scope -> counts of the cell. Kept for one set of
     scopes: another set (the rules changed) starts afresh."""
 
     def __init__(self) -> None:
         self._scopes: frozenset[Scope] = frozenset()
-        self._cells: dict[tuple[int, int], dict[Scope, _Part]] = {}  # (width, start) -> scope -> part
+        self._cells: dict[tuple[int, int], dict[Scope, _Part]] = {}  # (window ns, start) -> scope -> part
         self.cells_read = 0  # cells read so far (what a test can count)
 
     def counts(
@@ -86,29 +86,37 @@ class ScopeCells:
         """The window's counts per scope in ``scopes``, the kept cells added to those read now."""
         if scopes != self._scopes:
             self._scopes, self._cells = scopes, {}
-        width = cell_width_ns(window.until_ns - window.since_ns)
+        length = window.until_ns - window.since_ns
+        width = cell_width_ns(length)
         first = -(-window.since_ns // width) * width
         end = (window.until_ns - SETTLE_NS) // width * width  # where the last settled cell ends
         total: dict[Scope, _Part] = {}
         if end - first < width:
-            _add(total, self._read(con, window, window.until_ns - window.since_ns).values())
+            _add(total, self._read(con, window, length).values())
         else:
             starts = range(first, end, width)
-            self._fill(con, width, [start for start in starts if (width, start) not in self._cells])
+            self._fill(con, length, width, [start for start in starts if (length, start) not in self._cells])
             for start in starts:
-                _add(total, [self._cells[(width, start)]])
+                _add(total, [self._cells[(length, start)]])
             for edge in (SpanWindow(window.since_ns, first), SpanWindow(end, window.until_ns)):
                 if edge.until_ns > edge.since_ns:
                     _add(total, self._read(con, edge, edge.until_ns - edge.since_ns).values())
-            self._forget(width, first)
+            self._forget(length, first)
         return {scope: part.counts() for scope, part in total.items()}
 
-    def _fill(self, con: duckdb.DuckDBPyConnection, width: int, starts: list[int]) -> None:
-        """Read the cells starting at ``starts`` (runs of adjacent ones, a few per query)."""
+    def keep_only(self, lengths: Iterable[int]) -> None:
+        """Drop the cells of window lengths no rule has any more."""
+        kept = set(lengths)
+        for key in [key for key in self._cells if key[0] not in kept]:
+            del self._cells[key]
+
+    def _fill(self, con: duckdb.DuckDBPyConnection, length: int, width: int, starts: list[int]) -> None:
+        """Read the cells of a window of ``length`` starting at ``starts`` (runs of adjacent
+        ones, a few per query)."""
         for run in _runs(starts, width, FILL_CELLS):
             read = self._read(con, SpanWindow(run[0], run[-1] + width), width)
             for index, start in enumerate(run):
-                self._cells[(width, start)] = read.get(index, {})
+                self._cells[(length, start)] = read.get(index, {})
             self.cells_read += len(run)
 
     def _read(self, con: duckdb.DuckDBPyConnection, window: SpanWindow, width: int) -> dict[int, dict[Scope, _Part]]:
@@ -121,9 +129,9 @@ class ScopeCells:
             found.setdefault(int(row["bucket"]), {})[(row["level"], row["entity"])] = part
         return found
 
-    def _forget(self, width: int, first: int) -> None:
-        """Drop this grid's cells that the window has left."""
-        for key in [key for key in self._cells if key[0] == width and key[1] < first]:
+    def _forget(self, length: int, first: int) -> None:
+        """Drop the cells of this window length that the window has left."""
+        for key in [key for key in self._cells if key[0] == length and key[1] < first]:
             del self._cells[key]
 
 

@@ -96,6 +96,8 @@ def measure(
         window: _scope_counts(con, SpanWindow(at_ns - window, at_ns), cells, scopes)
         for window in sorted(_windows(rules))
     }
+    if cells is not None:
+        cells.keep_only(counts)
     slow = {
         (window, ms): _slow_counts(con, SpanWindow(at_ns - window, at_ns), ms)
         for window, ms in sorted(_slow_windows(rules))

@@ -132,4 +132,5 @@ def _state_row(state: Mapping[str, Any]) -> list[Any]:
 
 def slow_request_rows(con: duckdb.DuckDBPyConnection, window: SpanWindow, *, slow_ms: float) -> list[dict[str, Any]]:
     """Per (level, entity): requests in the window and how many took longer than ``slow_ms``."""
-    return run_query(con, "alerts/slow_requests", params={**window.params, "slow_ms": slow_ms})
+    params = {**window.params, "bucket": window.until_ns - window.since_ns, "sample": 1, "slow_ms": slow_ms}
+    return run_query(con, "incidents/red_levels", "alerts/slow_requests", params=params)

@@ -32,7 +32,6 @@ __all__ = [
     "log_bounds",
     "log_group_rows",
     "log_record_count",
-    "log_slices",
     "message_masks",
     "normalise_span_id",
     "parse_severity",
@@ -257,42 +256,27 @@ def cut_log_window(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_recor
     return LogCut(sum(records for _, records in cells), tuple(window.slices(cells, max_records)))
 
 
-def log_slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, max_records: int | None = None) -> list[SpanWindow]:
-    """The slices of :func:`cut_log_window`."""
-    return list(cut_log_window(con, window, max_records).slices)
-
-
-def _slices(con: duckdb.DuckDBPyConnection, window: SpanWindow, cut: LogCut | None) -> tuple[SpanWindow, ...]:
-    """The slices of ``cut`` (the window's, cut by the caller for the whole request), else
-    of the window cut now."""
-    return cut.slices if cut is not None else cut_log_window(con, window).slices
-
-
 def _in(query: LogQuery, part: SpanWindow) -> LogQuery:
     return replace(query, since_ns=part.since_ns, until_ns=part.until_ns)
 
 
-def window_masked_messages(
-    con: duckdb.DuckDBPyConnection, window: SpanWindow, record_sample: int = 1, *, cut: LogCut | None = None
-) -> list[str]:
-    """The distinct masked messages of the window's records, sorted (what templates are mined
-    from); with ``record_sample`` above 1, of the records :func:`sample_params` keeps.
-    ``cut``: the window's, when the caller has it."""
+def window_masked_messages(con: duckdb.DuckDBPyConnection, cut: LogCut, record_sample: int = 1) -> list[str]:
+    """The distinct masked messages of the records of a window ``cut`` for the request, sorted
+    (what templates are mined from); with ``record_sample`` above 1, of the records
+    :func:`sample_params` keeps."""
     found: set[str] = set()
-    for part in _slices(con, window, cut):
+    for part in cut.slices:
         params = {**part.params, **sample_params(record_sample)}
         found.update(row["masked"] for row in run_query(con, "logs/masked", params=params))
     return sorted(found)
 
 
-def search_log_rows(
-    con: duckdb.DuckDBPyConnection, query: LogQuery, *, cut: LogCut | None = None
-) -> list[LogRecordRow]:
+def search_log_rows(con: duckdb.DuckDBPyConnection, query: LogQuery, cut: LogCut) -> list[LogRecordRow]:
     """The newest ``query.limit`` matching records, newest first (a total order): slice by
-    slice from the window's end until that many are found (``cut``: the window's, when the
-    caller has it)."""
+    slice of the query's window ``cut`` for the request, from its end until that many are
+    found."""
     rows: list[LogRecordRow] = []
-    for part in reversed(_slices(con, SpanWindow(query.since_ns, query.until_ns), cut)):
+    for part in reversed(cut.slices):
         params = {**_in(query, part).params(), "limit": query.limit - len(rows)}
         rows += cast(list[LogRecordRow], run_query(con, *query.queries("logs/search"), params=params))
         if len(rows) >= query.limit:
@@ -308,13 +292,13 @@ def message_masks(con: duckdb.DuckDBPyConnection, messages: Sequence[str]) -> di
     return {row["message"]: row["masked"] for row in run_query(con, "logs/message_masks", params=params)}
 
 
-def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery, *, cut: LogCut | None = None) -> list[LogGroupRow]:
+def log_group_rows(con: duckdb.DuckDBPyConnection, query: LogQuery, cut: LogCut) -> list[LogGroupRow]:
     """The matching records counted per (masked message, service, severity number, severity
-    text), with first and last time and the earliest record as an example; slice by slice,
-    oldest first, so that a group's example is from the first slice that holds it (``cut``:
-    the window's, when the caller has it)."""
+    text), with first and last time and the earliest record as an example; slice by slice of
+    the query's window ``cut`` for the request, oldest first, so that a group's example is
+    from the first slice that holds it."""
     groups: dict[tuple[Any, ...], LogGroupRow] = {}
-    for part in _slices(con, SpanWindow(query.since_ns, query.until_ns), cut):
+    for part in cut.slices:
         for row in run_query(con, *query.queries("logs/template_groups"), params=_in(query, part).params()):
             key = (row["masked"], row["service"], row["severity_number"], row["severity_text"])
             group = groups.get(key)

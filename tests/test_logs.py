@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from analyzer.log_templates import template_id
 from analyzer.query_service.logs import log_templates, search_logs
 from glimpse.cli import app
-from storage.log_queries import log_slices, parse_severity, severity_name
+from storage.log_queries import cut_log_window, parse_severity, severity_name
 from storage.window import SpanWindow
 from tests.conftest import Running, start_server
 from tests.otlp_clients import log_exporter
@@ -344,7 +344,7 @@ def test_a_window_of_more_records_than_a_query_holds_is_read_in_slices(
     whole = [cli("logs", "--db", str(db_path), *ask) for ask in asks]
     monkeypatch.setattr("storage.log_queries.LOG_BYTES_PER_RECORD", 2**50)  # DuckDB's memory holds one record
     with duckdb.connect(str(db_path), read_only=True) as con:
-        slices = log_slices(con, SpanWindow(BASE_NS, BASE_NS + S))
+        slices = cut_log_window(con, SpanWindow(BASE_NS, BASE_NS + S)).slices
     assert len(slices) == 40 and slices[0].since_ns == BASE_NS and slices[-1].until_ns == BASE_NS + S
     assert [cli("logs", "--db", str(db_path), *ask) for ask in asks] == whole
     assert [len(answer["records"]) for answer in whole[:4]] == [7, 40, 3, 5]

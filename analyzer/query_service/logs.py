@@ -137,9 +137,8 @@ def record_sample(cut: LogCut) -> int:
     return max(1, math.ceil(cut.records / TEMPLATE_RECORDS))
 
 
-def _mined(con: duckdb.DuckDBPyConnection, query: LogQuery, cut: LogCut) -> MinedTemplates:
-    window = SpanWindow(query.since_ns, query.until_ns)
-    return mine_templates(window_masked_messages(con, window, record_sample=record_sample(cut), cut=cut))
+def _mined(con: duckdb.DuckDBPyConnection, cut: LogCut) -> MinedTemplates:
+    return mine_templates(window_masked_messages(con, cut, record_sample=record_sample(cut)))
 
 
 def _with_template(query: LogQuery, templates: Mapping[str, LogTemplate], spec: str | None) -> LogQuery:
@@ -192,9 +191,9 @@ def search_logs(
     )
     window = SpanWindow(query.since_ns, query.until_ns)
     cut = cut_log_window(con, window)  # once: the mining and the search read the same slices
-    templates = _mined(con, query, cut)
+    templates = _mined(con, cut)
     query = _with_template(query, templates, template)
-    rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1), cut=cut)
+    rows = [] if query.masked == [] else search_log_rows(con, replace(query, limit=limit + 1), cut)
     kept = rows[:limit]
     masks = message_masks(con, [row["message"] for row in kept])
     records = []
@@ -254,11 +253,11 @@ def log_templates(
     filtered = any(value is not None for value in (query.service, query.min_severity, query.trace_id))
     filtered = filtered or any(value is not None for value in (query.span_id, query.text)) or bool(template)
     if filtered:
-        templates = _mined(con, query, cut)
+        templates = _mined(con, cut)
         query = _with_template(query, templates, template)
-        groups = [] if query.masked == [] else log_group_rows(con, query, cut=cut)
+        groups = [] if query.masked == [] else log_group_rows(con, query, cut)
     else:  # every record read counts: its groups hold every masked message, no second pass
-        groups = log_group_rows(con, query, cut=cut)
+        groups = log_group_rows(con, query, cut)
         templates = mine_templates(group["masked"] for group in groups)
     ranked = _merged(groups, templates, query.record_sample)
     return {
@@ -328,7 +327,7 @@ def trace_logs(con: duckdb.DuckDBPyConnection, trace_id: str, *, start_ns: int, 
     window = SpanWindow(since_ns, min(until_ns, END_OF_TIME_NS))
     own = (row["masked"] for row in rows if row["masked"] is not None)
     cut = cut_log_window(con, window)
-    mined = window_masked_messages(con, window, record_sample=record_sample(cut), cut=cut)
+    mined = window_masked_messages(con, cut, record_sample=record_sample(cut))
     templates = mine_templates(_chain(mined, own))
     records = []
     for row in rows:

@@ -1,9 +1,9 @@
 -- The requests of [$since, $until) at each level they count in, $bucket ns wide buckets
--- (CTE `levels`: level, entity, service, bucket, ms, failed, sampled), for red_series.sql
--- and alerts/scope_cells.sql. Levels: service, operation ("service span name"), instance
--- (pod or service instance), host (node or host), and edge ("caller -> peer", from the
--- caller's client spans, so that uninstrumented peers have edges too). `sampled`: the
--- span's trace is one in $sample (by trace-id hash, as in services/red.sql).
+-- (CTE `levels`: level, entity, service, bucket, ms, failed, sampled), for red_series.sql,
+-- alerts/scope_cells.sql and alerts/slow_requests.sql. Levels: service, operation ("service
+-- span name"), instance (pod or service instance), host (node or host), and edge ("caller ->
+-- peer", from the caller's client spans, so that uninstrumented peers have edges too).
+-- `sampled`: the span's trace is one in $sample (by trace-id hash, as in services/red.sql).
 WITH spans AS (
     SELECT trace_id, span_id, parent_span_id, service_name, span_name, span_kind, duration / 1e6 AS ms, status_code = 'Error' AS failed,
            coalesce(k8s_pod_name, service_instance_id) AS instance,
